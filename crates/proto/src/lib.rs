@@ -1,0 +1,9 @@
+//! Relais signalling protocol: identifiers shared by every crate, and (as the call flow lands)
+//! the versioned JSON messages of the `/ws` websocket. Only this crate defines wire JSON.
+
+pub mod ids;
+
+pub use ids::{AgentId, CallId, KioskId, QueueId, SiteId};
+
+/// Version of the signalling protocol spoken on `/ws`, sent by clients in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;

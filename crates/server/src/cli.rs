@@ -1,0 +1,30 @@
+//! The command line of the `relais` binary.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Relais: media server, signalling and call distributor for video public-service contact
+/// centres.
+#[derive(Debug, Parser)]
+#[command(name = "relais", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (TOML); built-in defaults when absent.
+    #[arg(long, global = true, env = "RELAIS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do; `serve` when none is given.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Validate a configuration file and print the effective configuration.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,281 @@
+//! Server configuration: the typed settings, built-in defaults, loading from one TOML file with
+//! `RELAIS_…` environment overrides, and validation with messages that name the offending key.
+
+mod env;
+mod service;
+mod types;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use service::{RoutingStrategy, ServiceConfig, SkillRequirement, WeekHours};
+pub use types::{LocalDate, TimeRange, TimeZoneName};
+
+/// Why a configuration was refused. The message names the file, line or variable and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+/// The whole configuration of a Relais server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory for durable data (the SQLite call records, later the journal).
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub tls: TlsConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub media: MediaConfig,
+    /// The services (queues) kiosks can call. Replaces the demo services when given.
+    pub services: Vec<ServiceConfig>,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port to listen on, for HTTP or (with `[tls]`) HTTPS.
+    pub listen: SocketAddr,
+    /// The address users reach the server at, when behind a reverse proxy (for printed links).
+    pub public_url: Option<String>,
+    /// Trust `X-Forwarded-For`/`Forwarded` from the peer (only behind your own reverse proxy).
+    pub trust_forwarded_headers: bool,
+    /// Seconds to let open requests finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+/// Serving HTTPS directly. Both paths set: HTTPS; both absent: plain HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// How often to look for a changed certificate or key file, in seconds (0: only on SIGHUP).
+    pub reload_check_secs: u64,
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `human` or `json`.
+    pub format: LogFormat,
+    /// A filter in `tracing` syntax, e.g. `info` or `relais=debug,info`. `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Who may connect, and how tokens are signed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HS256 secret for role tokens. Required unless `development` is on (then random per start).
+    pub secret: Option<String>,
+    /// Development mode: print ready-made demo tokens and console links at start.
+    pub development: bool,
+    /// Lifetime of tokens minted by the server, in seconds.
+    pub token_ttl_secs: u64,
+}
+
+/// The media shards (SFU).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Number of media shards (one UDP port and one thread each); 0 means one per core.
+    pub shards: usize,
+    /// Address the shards' UDP sockets bind to.
+    pub bind: IpAddr,
+    /// UDP port of shard 0; shard `i` uses `port + i`.
+    pub port: u16,
+    /// Addresses advertised to peers as host candidates (1:1 NAT); empty means `bind`.
+    pub public_ips: Vec<IpAddr>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            http: HttpConfig::default(),
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            media: MediaConfig::default(),
+            services: service::demo_services(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            public_url: None,
+            trust_forwarded_headers: false,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert: None,
+            key: None,
+            reload_check_secs: 10,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            development: true,
+            token_ttl_secs: 12 * 3600,
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            shards: 0,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 40000,
+            public_ips: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: built-in defaults, then the file (if any), then `RELAIS_…`
+    /// environment variables of this process.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Config::load`], with the environment given explicitly (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (text, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                (text, path.display().to_string())
+            }
+            None => (String::new(), "built-in defaults".to_owned()),
+        };
+        Self::from_toml_with_env(&text, &origin, vars)
+    }
+
+    /// Parses TOML text (defaults fill what it omits), applies environment overrides, validates.
+    pub fn from_toml_with_env(
+        text: &str,
+        origin: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        // Deserialize the file alone first: toml's errors then carry the line and the key.
+        let from_file: Config = toml::from_str(text).map_err(|err| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message: err.to_string(),
+        })?;
+        let overrides = env::collect(vars);
+        let config = if overrides.is_empty() {
+            from_file
+        } else {
+            env::apply(text, origin, &overrides)?
+        };
+        config.validate().map_err(|message| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Cross-field checks that serde cannot express; the message names the key.
+    fn validate(&self) -> Result<(), String> {
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), None) => return Err("tls.key is required when tls.cert is set".into()),
+            (None, Some(_)) => return Err("tls.cert is required when tls.key is set".into()),
+            _ => {}
+        }
+        if !self.auth.development && self.auth.secret.is_none() {
+            return Err("auth.secret is required when auth.development is false".into());
+        }
+        if let Some(secret) = &self.auth.secret
+            && secret.len() < 16
+        {
+            return Err("auth.secret must be at least 16 characters".into());
+        }
+        if self.auth.token_ttl_secs == 0 {
+            return Err("auth.token_ttl_secs must be greater than 0".into());
+        }
+        if self.media.shards > 256 {
+            return Err(format!(
+                "media.shards = {} is more than 256",
+                self.media.shards
+            ));
+        }
+        let shards = self.media.shards.max(1);
+        if usize::from(self.media.port) + shards > usize::from(u16::MAX) + 1 {
+            return Err(format!(
+                "media.port = {} leaves no room for {shards} shard ports",
+                self.media.port
+            ));
+        }
+        if self.log.level.trim().is_empty() {
+            return Err("log.level must not be empty".into());
+        }
+        service::validate_services(&self.services)
+    }
+
+    /// The effective configuration as TOML, with secrets replaced.
+    pub fn to_toml_redacted(&self) -> String {
+        let mut shown = self.clone();
+        if shown.auth.secret.is_some() {
+            shown.auth.secret = Some("<redacted>".to_owned());
+        }
+        toml::to_string(&shown)
+            .unwrap_or_else(|err| format!("# cannot show configuration: {err}\n"))
+    }
+
+    /// Whether HTTPS is served directly.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.cert.is_some() && self.tls.key.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests;

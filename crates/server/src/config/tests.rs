@@ -1,0 +1,187 @@
+//! Configuration loading: precedence, defaults and the messages of rejected files.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_toml_with_env(text, "test.toml", env(vars))
+}
+
+#[test]
+fn no_file_gives_the_documented_defaults() {
+    let config = Config::load_with_env(None, Vec::new()).unwrap();
+    assert_eq!(config.http.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.data_dir, std::path::PathBuf::from("./data"));
+    let ids: Vec<&str> = config.services.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["caf", "cpam", "impots", "ants"]);
+    assert!(config.auth.development);
+    assert!(!config.tls_enabled());
+}
+
+#[test]
+fn file_overrides_defaults_and_environment_overrides_file() {
+    let text =
+        "data_dir = \"/srv/relais\"\n[http]\nlisten = \"127.0.0.1:9000\"\n[media]\nshards = 2\n";
+    let from_file = load(text, &[]).unwrap();
+    assert_eq!(from_file.http.listen.to_string(), "127.0.0.1:9000");
+    assert_eq!(from_file.media.shards, 2);
+    assert_eq!(from_file.data_dir, std::path::PathBuf::from("/srv/relais"));
+    // A key the file leaves out keeps its default.
+    assert_eq!(from_file.http.shutdown_grace_secs, 10);
+
+    let with_env = load(
+        text,
+        &[
+            ("RELAIS_HTTP__LISTEN", "0.0.0.0:8443"),
+            ("RELAIS_MEDIA__SHARDS", "4"),
+            ("RELAIS_LOG__FORMAT", "json"),
+            ("RELAIS_AUTH__SECRET", "1234567890123456789"),
+            ("UNRELATED", "x"),
+            ("RELAIS_CONFIG", "ignored.toml"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(with_env.http.listen.to_string(), "0.0.0.0:8443");
+    assert_eq!(with_env.media.shards, 4);
+    assert_eq!(with_env.log.format, LogFormat::Json);
+    // A string key keeps digits as text.
+    assert_eq!(with_env.auth.secret.as_deref(), Some("1234567890123456789"));
+    // What the environment does not touch stays as the file says.
+    assert_eq!(with_env.data_dir, std::path::PathBuf::from("/srv/relais"));
+}
+
+#[test]
+fn environment_overrides_apply_without_a_file() {
+    let config = load(
+        "",
+        &[
+            ("RELAIS_DATA_DIR", "/tmp/x"),
+            ("RELAIS_MEDIA__PUBLIC_IPS", "[\"192.0.2.7\"]"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.data_dir, std::path::PathBuf::from("/tmp/x"));
+    assert_eq!(config.media.public_ips.len(), 1);
+}
+
+#[test]
+fn unknown_key_is_rejected_with_its_name_and_line() {
+    let err = load("[http]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("listen_port"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn unknown_section_is_rejected() {
+    let err = load("[htpp]\nlisten = \"x\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("htpp"), "{err}");
+}
+
+#[test]
+fn bad_value_is_rejected_with_its_line() {
+    let err = load("[media]\nshards = \"many\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2"), "{err}");
+    let err = load("[http]\nlisten = \"nowhere\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn unknown_environment_key_is_rejected_naming_the_variable() {
+    let err = load("", &[("RELAIS_HTTP__LISTENING", "x")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("RELAIS_HTTP__LISTENING"), "{err}");
+    assert!(err.contains("listening"), "{err}");
+    let err = load("", &[("RELAIS_MEDIA__SHARDS", "lots")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("RELAIS_MEDIA__SHARDS"), "{err}");
+}
+
+#[test]
+fn malformed_opening_hours_are_rejected_at_their_line() {
+    let text =
+        "[[services]]\nid = \"x\"\nname = \"X\"\n[services.hours]\nmon = [\"17:00-08:00\"]\n";
+    let err = load(text, &[]).unwrap_err().to_string();
+    assert!(err.contains("line 5"), "{err}");
+    assert!(err.contains("ends before it starts"), "{err}");
+    let text = "[[services]]\nid = \"x\"\nname = \"X\"\n[services.hours]\nmon = [\"8h-12h\"]\n";
+    assert!(load(text, &[]).is_err());
+}
+
+#[test]
+fn unknown_time_zone_is_rejected() {
+    let text = "[[services]]\nid = \"x\"\nname = \"X\"\ntimezone = \"Europe/Atlantis\"\n";
+    let err = load(text, &[]).unwrap_err().to_string();
+    assert!(err.contains("Europe/Atlantis"), "{err}");
+}
+
+#[test]
+fn cross_field_errors_name_the_key() {
+    let dup = "[[services]]\nid = \"a\"\nname = \"A\"\n[[services]]\nid = \"a\"\nname = \"B\"\n";
+    let err = load(dup, &[]).unwrap_err().to_string();
+    assert!(err.contains("services[1].id"), "{err}");
+
+    let overflow = "[[services]]\nid = \"a\"\nname = \"A\"\noverflow_to = \"zz\"\n";
+    let err = load(overflow, &[]).unwrap_err().to_string();
+    assert!(err.contains("services[0].overflow_to"), "{err}");
+
+    let err = load("[tls]\ncert = \"c.pem\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tls.key"), "{err}");
+
+    let err = load("[auth]\ndevelopment = false\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("auth.secret"), "{err}");
+
+    let skill = "[[services]]\nid = \"a\"\nname = \"A\"\n[[services.skills]]\nskill = \"a\"\nmin_proficiency = 9\n";
+    let err = load(skill, &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("services[0].skills[0].min_proficiency"),
+        "{err}"
+    );
+}
+
+#[test]
+fn example_file_is_valid_and_round_trips() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/relais.example.toml"
+    );
+    let config = Config::load_with_env(Some(std::path::Path::new(path)), Vec::new()).unwrap();
+    assert_eq!(config.services.len(), 2);
+    let caf = &config.services[0];
+    assert_eq!(caf.overflow_to.as_deref(), Some("cpam"));
+    assert_eq!(caf.skills[0].relax, vec![(60, 2), (180, 1)]);
+    let hours = caf.hours.as_ref().unwrap();
+    assert_eq!(hours.mon.len(), 2);
+    assert!(hours.sat.is_empty());
+    // What check-config prints parses back to the same configuration.
+    let printed = config.to_toml_redacted();
+    let again = Config::from_toml_with_env(&printed, "printed", Vec::new()).unwrap();
+    assert_eq!(again, config);
+}
+
+#[test]
+fn printed_configuration_hides_the_secret() {
+    let config = load("[auth]\nsecret = \"a-very-secret-value-123\"\n", &[]).unwrap();
+    let printed = config.to_toml_redacted();
+    assert!(!printed.contains("a-very-secret-value-123"));
+    assert!(printed.contains("<redacted>"));
+}

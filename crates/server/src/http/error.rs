@@ -1,0 +1,59 @@
+//! One error type for every handler: a status and a message for the client; server-side
+//! failures are logged in full and shown only as a generic message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error answer of the HTTP API.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The path names nothing.
+    NotFound,
+    /// The server cannot serve this now (starting or draining).
+    Unavailable(&'static str),
+    /// A failure inside the server; details go to the log only.
+    Internal(anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match &self {
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource"),
+            ApiError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", *why),
+            ApiError::Internal(err) => {
+                tracing::error!(error = format!("{err:#}"), "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal server error",
+                )
+            }
+        };
+        (
+            status,
+            Json(Body {
+                error: code,
+                message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::Internal(err)
+    }
+}
+
+pub(super) async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,34 @@
+//! The HTTP surface: `fn app(state) -> Router` assembles every route with its middleware, so
+//! tests drive it with `oneshot` and the serving loop only adds sockets.
+
+mod error;
+mod health;
+mod landing;
+mod observe;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use error::ApiError;
+pub use observe::client_ip;
+
+use crate::state::AppState;
+
+/// Every route of the server.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(landing::page))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .merge(relais_console::router())
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests;

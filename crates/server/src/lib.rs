@@ -1,0 +1,18 @@
+//! The Relais server as a library: configuration, HTTP routes, TLS, metrics and the serving loop,
+//! so that the binary stays a thin command-line shell and tests can run the real server in-process.
+
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod serve;
+pub mod state;
+pub mod telemetry;
+pub mod tls;
+
+pub use config::Config;
+pub use serve::Server;
+pub use state::AppState;
+
+/// The version of this build, as shown by `relais --version` and `/metrics`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

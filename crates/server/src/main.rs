@@ -1,0 +1,67 @@
+//! The `relais` binary: parses the command line and runs the server or a tool command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use relais::cli::{Cli, Command};
+use relais::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.config),
+        Command::CheckConfig { file } => check_config(&file),
+    }
+}
+
+fn serve(config_path: Option<std::path::PathBuf>) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("relais: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(err) = relais::telemetry::init(&config.log) {
+        eprintln!("relais: cannot start logging: {err}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("relais: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "server stopped on an error");
+            eprintln!("relais: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let server = relais::Server::bind(config).await?;
+    server.print_banner();
+    server.run(relais::serve::shutdown_signal()).await
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match Config::load(Some(file)) {
+        Ok(config) => {
+            println!("# {}: valid. Effective configuration:", file.display());
+            print!("{}", config.to_toml_redacted());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("relais: {err}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! The serving loop: binds the listener, accepts plain or TLS connections, serves the router
+//! over HTTP/1.1 and HTTP/2 (with websocket upgrades), and drains gracefully on shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::ConnectInfo;
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::{http, tls};
+
+/// Longest a client may take to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A bound, not yet running server.
+pub struct Server {
+    state: AppState,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Server {
+    /// Validates the setup, binds the HTTP(S) listener and loads the certificate.
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let tls = if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
+            Some((cert.clone(), key.clone()))
+        } else {
+            None
+        };
+        let listen = config.http.listen;
+        let state = AppState::new(config)?;
+        let acceptor = match tls {
+            Some((cert, key)) => {
+                let certified = tls::load_certified_key(&cert, &key)?;
+                let resolver = Arc::new(tls::CertResolver::new(certified));
+                let server_config = tls::server_config(Arc::clone(&resolver))?;
+                let check = Duration::from_secs(state.config().tls.reload_check_secs);
+                tokio::spawn(tls::reload_task(
+                    resolver,
+                    cert,
+                    key,
+                    check,
+                    state.metrics().clone(),
+                ));
+                Some(TlsAcceptor::from(server_config))
+            }
+            None => None,
+        };
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (http.listen)"))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Self {
+            state,
+            listener,
+            local_addr,
+            tls: acceptor,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shared state, e.g. for tests that inspect metrics.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The base URL clients use.
+    pub fn base_url(&self) -> String {
+        if let Some(url) = &self.state.config().http.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// Prints where the server listens and its consoles' links (stdout, for people and tests).
+    pub fn print_banner(&self) {
+        let base = self.base_url();
+        println!("relais {} listening on {base}", crate::VERSION);
+        println!("  consoles: {base}/kiosk  {base}/agent  {base}/supervisor");
+        println!("  metrics:  {base}/metrics");
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, reports not ready and lets
+    /// open requests finish within `http.shutdown_grace_secs`.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Server {
+            state,
+            listener,
+            local_addr,
+            tls,
+        } = self;
+        let app = http::app(state.clone());
+        let graceful = GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let grace = Duration::from_secs(state.config().http.shutdown_grace_secs);
+        tokio::pin!(shutdown);
+        state.set_ready(true);
+        tracing::info!(%local_addr, tls = tls.is_some(), "serving");
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        // Typically EMFILE: back off briefly instead of spinning.
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = tower::ServiceExt::map_request(
+                app.clone(),
+                move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            );
+            let service = TowerToHyperService::new(service);
+            let watcher = graceful.watcher();
+            let builder = builder.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let result = match tls {
+                    None => {
+                        let conn =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        watcher.watch(conn.into_owned()).await
+                    }
+                    Some(acceptor) => match handshake(&acceptor, stream).await {
+                        Ok(stream) => {
+                            let conn = builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        Err(err) => {
+                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                            return;
+                        }
+                    },
+                };
+                if let Err(err) = result {
+                    tracing::trace!(%peer, error = %err, "connection ended with an error");
+                }
+            });
+        }
+        state.set_ready(false);
+        drop(listener);
+        tracing::info!("shutting down: draining open connections");
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "connections still open after the grace period"
+            );
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+) -> anyhow::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let stream = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+        .await
+        .context("TLS handshake timed out")??;
+    Ok(stream)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}

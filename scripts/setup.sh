@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what Relais needs on a fresh Debian machine, and nothing that is already there.
+#   scripts/setup.sh          what building and running the server needs
+#   scripts/setup.sh --test   plus what the test suite needs
+set -euo pipefail
+
+want_test=false
+[[ "${1:-}" == "--test" ]] && want_test=true
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo is missing; install a Rust toolchain (rustup) first" >&2
+    exit 1
+fi
+
+# Debian packages: name of the package and a file that proves it is installed.
+packages=(
+    "pkg-config:/usr/bin/pkg-config"
+    "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
+)
+if $want_test; then
+    packages+=("curl:/usr/bin/curl")
+fi
+
+missing=()
+for entry in "${packages[@]}"; do
+    name="${entry%%:*}"
+    proof="${entry#*:}"
+    [[ -e "$proof" ]] || missing+=("$name")
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
