@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod serve;
 pub mod state;

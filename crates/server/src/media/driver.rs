@@ -1,0 +1,313 @@
+//! The IO shell of one media shard: a thread that owns the UDP socket and the sans-IO
+//! [`relais_media::Shard`], reads and writes datagrams in batches, runs the shard's timers, and
+//! takes commands from the rest of the server over a channel (woken through an eventfd).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use relais_media::{
+    BytesMut, JoinSpec, MediaError, MediaEvent, PeerId, PeerStats, RoomId, Shard, ShardConfig,
+    ShardStats,
+};
+use tokio::sync::oneshot;
+
+use super::udp;
+
+/// Longest the loop sleeps without a timer (commands and datagrams wake it earlier).
+const IDLE_WAIT: Duration = Duration::from_millis(500);
+
+/// A request to the shard thread.
+enum Command {
+    CreateRoom(RoomId, oneshot::Sender<Result<(), MediaError>>),
+    CloseRoom(RoomId, oneshot::Sender<Result<(), MediaError>>),
+    Join(
+        RoomId,
+        JoinSpec,
+        String,
+        oneshot::Sender<Result<(PeerId, String), MediaError>>,
+    ),
+    AddCandidate(PeerId, String, oneshot::Sender<Result<(), MediaError>>),
+    RemovePeer(PeerId, oneshot::Sender<Result<(), MediaError>>),
+    Stats(oneshot::Sender<DriverStats>),
+    PeerStats(PeerId, oneshot::Sender<Option<PeerStats>>),
+    Stop,
+}
+
+/// Counters of the shard and of its socket.
+#[derive(Debug, Clone, Default)]
+pub struct DriverStats {
+    pub shard: ShardStats,
+    /// Datagrams the kernel refused to send.
+    pub send_dropped: u64,
+    /// recvmmsg calls that returned datagrams, and the datagrams they returned.
+    pub receive_batches: u64,
+    pub send_batches: u64,
+}
+
+/// Why a command could not reach the shard.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("media shard {0} is not running")]
+    Stopped(usize),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+}
+
+/// The server's handle on one shard thread.
+#[derive(Clone)]
+pub struct ShardHandle {
+    index: usize,
+    local_addr: SocketAddr,
+    commands: mpsc::Sender<Command>,
+    wake: Arc<EventFd>,
+}
+
+impl std::fmt::Debug for ShardHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardHandle")
+            .field("index", &self.index)
+            .field("local_addr", &self.local_addr)
+            .finish()
+    }
+}
+
+impl ShardHandle {
+    /// Binds the socket and starts the shard's thread. Events go to `events` tagged with the
+    /// shard's index.
+    pub fn start(
+        index: usize,
+        bind: SocketAddr,
+        advertised_ips: &[std::net::IpAddr],
+        credential_seed: [u8; 32],
+        events: tokio::sync::mpsc::UnboundedSender<(usize, MediaEvent)>,
+    ) -> anyhow::Result<Self> {
+        let socket = UdpSocket::bind(bind)
+            .map_err(|err| anyhow::anyhow!("cannot bind media shard {index} to {bind}: {err}"))?;
+        socket.set_nonblocking(true)?;
+        let local_addr = socket.local_addr()?;
+        let advertised = if advertised_ips.is_empty() {
+            vec![local_addr]
+        } else {
+            advertised_ips
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, local_addr.port()))
+                .collect()
+        };
+        let shard = Shard::new(ShardConfig::new(advertised, credential_seed))?;
+        let wake = Arc::new(EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK)?);
+        let (commands, inbox) = mpsc::channel();
+        let thread_wake = Arc::clone(&wake);
+        std::thread::Builder::new()
+            .name(format!("media-shard-{index}"))
+            .spawn(move || run(index, socket, shard, inbox, thread_wake, events))?;
+        tracing::info!(shard = index, %local_addr, "media shard started");
+        Ok(Self {
+            index,
+            local_addr,
+            commands,
+            wake,
+        })
+    }
+
+    /// The shard's UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The shard's position among the server's shards.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    fn send(&self, command: Command) -> Result<(), ShardError> {
+        self.commands
+            .send(command)
+            .map_err(|_| ShardError::Stopped(self.index))?;
+        let _ = self.wake.write(1);
+        Ok(())
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, ShardError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(make(tx))?;
+        rx.await.map_err(|_| ShardError::Stopped(self.index))
+    }
+
+    pub async fn create_room(&self, room: RoomId) -> Result<(), ShardError> {
+        Ok(self.ask(|tx| Command::CreateRoom(room, tx)).await??)
+    }
+
+    pub async fn close_room(&self, room: RoomId) -> Result<(), ShardError> {
+        Ok(self.ask(|tx| Command::CloseRoom(room, tx)).await??)
+    }
+
+    /// Adds a participant from its SDP offer; returns its peer id and the SDP answer.
+    pub async fn join(
+        &self,
+        room: RoomId,
+        spec: JoinSpec,
+        offer: String,
+    ) -> Result<(PeerId, String), ShardError> {
+        Ok(self
+            .ask(|tx| Command::Join(room, spec, offer, tx))
+            .await??)
+    }
+
+    pub async fn add_candidate(&self, peer: PeerId, candidate: String) -> Result<(), ShardError> {
+        Ok(self
+            .ask(|tx| Command::AddCandidate(peer, candidate, tx))
+            .await??)
+    }
+
+    pub async fn remove_peer(&self, peer: PeerId) -> Result<(), ShardError> {
+        Ok(self.ask(|tx| Command::RemovePeer(peer, tx)).await??)
+    }
+
+    pub async fn stats(&self) -> Result<DriverStats, ShardError> {
+        self.ask(Command::Stats).await
+    }
+
+    pub async fn peer_stats(&self, peer: PeerId) -> Result<Option<PeerStats>, ShardError> {
+        self.ask(|tx| Command::PeerStats(peer, tx)).await
+    }
+
+    /// Asks the thread to stop (peers are dropped without goodbye).
+    pub fn stop(&self) {
+        let _ = self.send(Command::Stop);
+    }
+}
+
+fn run(
+    index: usize,
+    socket: UdpSocket,
+    mut shard: Shard,
+    inbox: mpsc::Receiver<Command>,
+    wake: Arc<EventFd>,
+    events: tokio::sync::mpsc::UnboundedSender<(usize, MediaEvent)>,
+) {
+    let mut receiver = udp::Receiver::new();
+    let mut sender = udp::Sender::new();
+    let mut outgoing: Vec<(SocketAddr, BytesMut)> = Vec::with_capacity(udp::BATCH * 4);
+    let mut stats = DriverStats::default();
+    loop {
+        // Commands first: they are rare and someone awaits each reply.
+        loop {
+            match inbox.try_recv() {
+                Ok(Command::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                    tracing::info!(shard = index, "media shard stopped");
+                    return;
+                }
+                Ok(command) => handle_command(&mut shard, command, &stats),
+                Err(mpsc::TryRecvError::Empty) => break,
+            }
+        }
+        // Datagrams: read batches until the socket is empty (bounded, so timers still run).
+        for _ in 0..16 {
+            let now = Instant::now();
+            match receiver.receive(&socket, |from, data| shard.handle_datagram(now, from, data)) {
+                Ok(0) => break,
+                Ok(_) => stats.receive_batches += 1,
+                Err(err) => {
+                    tracing::warn!(shard = index, error = %err, "media socket receive failed");
+                    break;
+                }
+            }
+            drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+        }
+        let now = Instant::now();
+        if shard.poll_timeout().is_some_and(|due| due <= now) {
+            shard.handle_timeout(now);
+        }
+        drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+        while let Some(event) = shard.poll_event() {
+            tracing::debug!(shard = index, ?event, "media event");
+            let _ = events.send((index, event));
+        }
+        // Sleep until a datagram, a command or the next timer.
+        let wait = shard
+            .poll_timeout()
+            .map(|due| due.saturating_duration_since(Instant::now()))
+            .unwrap_or(IDLE_WAIT)
+            .min(IDLE_WAIT);
+        if wait.is_zero() {
+            continue;
+        }
+        let millis = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds = [
+            PollFd::new(socket.as_fd(), PollFlags::POLLIN),
+            PollFd::new(wake.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::from(millis)) {
+            Ok(_) => {
+                let woken = fds[1]
+                    .revents()
+                    .is_some_and(|flags| flags.contains(PollFlags::POLLIN));
+                if woken {
+                    let _ = wake.read();
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(err) => {
+                tracing::error!(shard = index, error = %err, "media poll failed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
+    let now = Instant::now();
+    match command {
+        Command::CreateRoom(room, reply) => {
+            let _ = reply.send(shard.create_room(room));
+        }
+        Command::CloseRoom(room, reply) => {
+            let _ = reply.send(shard.close_room(now, room));
+        }
+        Command::Join(room, spec, offer, reply) => {
+            let _ = reply.send(shard.join(now, room, &spec, &offer));
+        }
+        Command::AddCandidate(peer, candidate, reply) => {
+            let _ = reply.send(shard.add_remote_candidate(peer, &candidate));
+        }
+        Command::RemovePeer(peer, reply) => {
+            let _ = reply.send(shard.remove_peer(now, peer));
+        }
+        Command::Stats(reply) => {
+            let mut out = stats.clone();
+            out.shard = shard.stats();
+            let _ = reply.send(out);
+        }
+        Command::PeerStats(peer, reply) => {
+            let _ = reply.send(shard.peer_stats(peer));
+        }
+        Command::Stop => {}
+    }
+}
+
+fn drain(
+    shard: &mut Shard,
+    socket: &UdpSocket,
+    sender: &mut udp::Sender,
+    outgoing: &mut Vec<(SocketAddr, BytesMut)>,
+    stats: &mut DriverStats,
+) {
+    while let Some(transmit) = shard.poll_transmit() {
+        outgoing.push((transmit.to, transmit.payload));
+    }
+    if outgoing.is_empty() {
+        return;
+    }
+    let (_, dropped) = sender.send(socket, outgoing);
+    stats.send_dropped += dropped as u64;
+    stats.send_batches += 1;
+    outgoing.clear();
+}

@@ -1,0 +1,329 @@
+//! The media shard with independent WebRTC clients (the `webrtc` crate) on 127.0.0.1: RTP in
+//! both directions with per-leg SSRC and payload types, keyframe requests on join, NACK
+//! recovery of lost packets, a listen-only participant, and sparse consent checks.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use relais::config::MediaConfig;
+use relais::media::MediaShards;
+use relais_media::{JoinSpec, RoomId};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use support::client::{Client, ClientSpec, payload_text};
+use support::relay::Relay;
+
+fn one_shard() -> MediaShards {
+    let config = MediaConfig {
+        shards: 1,
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port: 0,
+        public_ips: vec![],
+    };
+    let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
+    // The receiver is dropped: these tests read state, not events.
+    MediaShards::start(&config, events).unwrap()
+}
+
+/// Sends `count` numbered packets from each publisher, 20 ms apart.
+async fn exchange(clients: &[(&Client, &str)], count: u16) {
+    for seq in 0..count {
+        for (client, tag) in clients {
+            client.send_numbered(tag, seq).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_to_one_call_forwards_both_ways_with_each_legs_ssrc_and_payload_types() {
+    let shards = one_shard();
+    let shard = shards.place_room();
+    let room = RoomId(1);
+    shard.create_room(room).await.unwrap();
+
+    // Chrome-like and Firefox-like payload types.
+    let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 1).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("kiosk"), offer)
+        .await
+        .unwrap();
+    kiosk.accept_answer(answer.clone()).await;
+    let (agent, offer) = Client::new(ClientSpec::publisher(109, 120), 2).await;
+    let (_, agent_answer) = shard
+        .join(room, JoinSpec::one_to_one("agent"), offer)
+        .await
+        .unwrap();
+    agent.accept_answer(agent_answer.clone()).await;
+    kiosk.wait_connected(Duration::from_secs(10)).await;
+    agent.wait_connected(Duration::from_secs(10)).await;
+
+    exchange(&[(&kiosk, "kiosk"), (&agent, "agent")], 50).await;
+
+    for (receiver, sender, answer, vp8_pt, opus_pt) in [
+        (&agent, "kiosk", &agent_answer, 120u8, 109u8),
+        (&kiosk, "agent", &answer, 96, 111),
+    ] {
+        let video = receiver.received(RtpCodecKind::Video);
+        let audio = receiver.received(RtpCodecKind::Audio);
+        assert!(
+            video.len() >= 45,
+            "{sender} → video packets received: {}",
+            video.len()
+        );
+        assert!(
+            audio.len() >= 45,
+            "{sender} → audio packets received: {}",
+            audio.len()
+        );
+        for packet in &video {
+            assert_eq!(
+                packet.payload_type, vp8_pt,
+                "video arrives with the receiver's payload type"
+            );
+            let text = payload_text(&packet.payload);
+            assert!(
+                text.starts_with(&format!("{sender}-video-")),
+                "payload intact: {text}"
+            );
+            assert_eq!(packet.payload.len(), 1000);
+            assert!(packet.payload[text.len() + 1..].iter().all(|b| *b == 0xAB));
+        }
+        for packet in &audio {
+            assert_eq!(
+                packet.payload_type, opus_pt,
+                "audio arrives with the receiver's payload type"
+            );
+            assert!(payload_text(&packet.payload).starts_with(&format!("{sender}-audio-")));
+        }
+        // The SSRC is the one the server announced on the receiver's leg, not the sender's.
+        let ssrcs: BTreeSet<u32> = video.iter().chain(audio.iter()).map(|p| p.ssrc).collect();
+        assert_eq!(ssrcs.len(), 2);
+        for ssrc in ssrcs {
+            assert!(
+                answer.contains(&format!("a=ssrc:{ssrc} ")),
+                "ssrc {ssrc} is announced in the answer"
+            );
+            assert!(
+                ssrc != kiosk.video_ssrc
+                    && ssrc != agent.video_ssrc
+                    && ssrc != kiosk.audio_ssrc
+                    && ssrc != agent.audio_ssrc
+            );
+        }
+    }
+    let stats = shard.stats().await.unwrap();
+    assert!(stats.shard.rtp_forwarded >= 180, "{stats:?}");
+    assert!(stats.receive_batches > 0);
+    shards.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_joining_makes_the_publisher_send_a_keyframe_request() {
+    let shards = one_shard();
+    let shard = shards.place_room();
+    let room = RoomId(2);
+    shard.create_room(room).await.unwrap();
+    let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 3).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("kiosk"), offer)
+        .await
+        .unwrap();
+    kiosk.accept_answer(answer).await;
+    kiosk.wait_connected(Duration::from_secs(10)).await;
+    // The kiosk publishes alone for a while: nobody asks it for a keyframe.
+    exchange(&[(&kiosk, "kiosk")], 20).await;
+    assert_eq!(kiosk.keyframe_requests(), 0);
+
+    let (agent, offer) = Client::new(ClientSpec::publisher(111, 96), 4).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("agent"), offer)
+        .await
+        .unwrap();
+    agent.accept_answer(answer).await;
+    agent.wait_connected(Duration::from_secs(10)).await;
+    exchange(&[(&kiosk, "kiosk")], 20).await;
+    assert!(
+        kiosk.keyframe_requests() >= 1,
+        "the kiosk was asked for a keyframe when the agent joined"
+    );
+    shards.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_lost_on_the_publisher_leg_are_recovered_by_nack() {
+    let shards = one_shard();
+    let shard = shards.place_room();
+    let server = shard.local_addr();
+    let room = RoomId(3);
+    shard.create_room(room).await.unwrap();
+    let relay = Relay::start(server, 10).await;
+
+    let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 5).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("kiosk"), offer)
+        .await
+        .unwrap();
+    kiosk
+        .accept_answer(relay.rewrite_answer(&answer, server))
+        .await;
+    let (agent, offer) = Client::new(ClientSpec::publisher(111, 96), 6).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("agent"), offer)
+        .await
+        .unwrap();
+    agent.accept_answer(answer).await;
+    kiosk.wait_connected(Duration::from_secs(10)).await;
+    agent.wait_connected(Duration::from_secs(10)).await;
+
+    exchange(&[(&kiosk, "kiosk")], 100).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let dropped = relay.log.lock().unwrap().dropped.clone();
+    assert!(
+        dropped.len() >= 8,
+        "the relay dropped {} packets",
+        dropped.len()
+    );
+    let got: BTreeSet<String> = agent
+        .received(RtpCodecKind::Video)
+        .iter()
+        .map(|p| payload_text(&p.payload))
+        .collect();
+    let recovered = dropped
+        .iter()
+        .filter(|seq| got.contains(&format!("kiosk-video-{seq}")))
+        .count();
+    assert!(
+        recovered * 10 >= dropped.len() * 8,
+        "at least 80% of the {} dropped packets reach the agent by retransmission; {recovered} did",
+        dropped.len()
+    );
+    shards.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listen_only_participant_receives_both_sides_and_sends_nothing() {
+    let shards = one_shard();
+    let shard = shards.place_room();
+    let room = RoomId(4);
+    shard.create_room(room).await.unwrap();
+    let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 7).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("kiosk"), offer)
+        .await
+        .unwrap();
+    kiosk.accept_answer(answer).await;
+    let (agent, offer) = Client::new(ClientSpec::publisher(111, 96), 8).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("agent"), offer)
+        .await
+        .unwrap();
+    agent.accept_answer(answer).await;
+    let listener_spec = ClientSpec {
+        publish: false,
+        recvonly_pairs: 2,
+        ..ClientSpec::publisher(111, 96)
+    };
+    let (supervisor, offer) = Client::new(listener_spec, 9).await;
+    let (supervisor_peer, answer) = shard
+        .join(room, JoinSpec::listen_only("supervisor", 2), offer)
+        .await
+        .unwrap();
+    supervisor.accept_answer(answer).await;
+    for client in [&kiosk, &agent, &supervisor] {
+        client.wait_connected(Duration::from_secs(10)).await;
+    }
+    exchange(&[(&kiosk, "kiosk"), (&agent, "agent")], 40).await;
+
+    let heard: BTreeSet<String> = supervisor
+        .received(RtpCodecKind::Audio)
+        .iter()
+        .map(|p| {
+            payload_text(&p.payload)
+                .split("-audio-")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let seen: BTreeSet<String> = supervisor
+        .received(RtpCodecKind::Video)
+        .iter()
+        .map(|p| {
+            payload_text(&p.payload)
+                .split("-video-")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let both: BTreeSet<String> = ["agent".to_owned(), "kiosk".to_owned()].into();
+    assert_eq!(heard, both, "the supervisor hears both sides");
+    assert_eq!(seen, both, "the supervisor sees both sides");
+    // It published nothing, and neither side received anything from it.
+    let stats = shard.peer_stats(supervisor_peer).await.unwrap().unwrap();
+    assert_eq!(stats.rtp_in, 0);
+    assert!(stats.rtp_out >= 150, "{stats:?}");
+    for client in [&kiosk, &agent] {
+        let sources: BTreeSet<String> = client
+            .received(RtpCodecKind::Audio)
+            .iter()
+            .map(|p| {
+                payload_text(&p.payload)
+                    .split("-audio-")
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(sources.len(), 1, "{sources:?}");
+    }
+    shards.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_keeps_flowing_when_consent_checks_are_six_seconds_apart() {
+    let shards = one_shard();
+    let shard = shards.place_room();
+    let room = RoomId(5);
+    shard.create_room(room).await.unwrap();
+    let sparse = |seed: u8| ClientSpec {
+        keepalive: Some(Duration::from_secs(6)),
+        ..ClientSpec::publisher(111, 96 + seed)
+    };
+    let (kiosk, offer) = Client::new(sparse(0), 10).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("kiosk"), offer)
+        .await
+        .unwrap();
+    kiosk.accept_answer(answer).await;
+    let (agent, offer) = Client::new(sparse(1), 11).await;
+    let (_, answer) = shard
+        .join(room, JoinSpec::one_to_one("agent"), offer)
+        .await
+        .unwrap();
+    agent.accept_answer(answer).await;
+    kiosk.wait_connected(Duration::from_secs(10)).await;
+    agent.wait_connected(Duration::from_secs(10)).await;
+
+    // Thirteen seconds of media: longer than the engine's own 5 s disconnection timer twice.
+    exchange(&[(&kiosk, "kiosk")], 650).await;
+    let video = agent.received(RtpCodecKind::Video);
+    assert!(video.len() >= 640, "received {} of 650", video.len());
+    let longest_gap = video
+        .windows(2)
+        .map(|w| w[1].at.duration_since(w[0].at))
+        .max()
+        .unwrap();
+    assert!(
+        longest_gap < Duration::from_millis(400),
+        "media stalled for {longest_gap:?}"
+    );
+    shards.stop();
+}
