@@ -18,7 +18,13 @@ packages=(
     "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
 )
 if $want_test; then
-    packages+=("curl:/usr/bin/curl")
+    packages+=(
+        "curl:/usr/bin/curl"
+        "iproute2:/usr/sbin/ip"
+        "chromium:/usr/bin/chromium"
+        "firefox-esr:/usr/bin/firefox-esr"
+        "fonts-liberation:/usr/share/fonts/truetype/liberation"
+    )
 fi
 
 missing=()
@@ -35,4 +41,16 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if $want_test; then
+    if ! command -v node >/dev/null 2>&1; then
+        echo "setup: node is missing; install Node.js 20 or later" >&2
+        exit 1
+    fi
+    # The browser suite's npm packages (puppeteer-core only: it drives Debian's browsers).
+    if [[ ! -d tests/browser/node_modules/puppeteer-core ]]; then
+        echo "setup: installing the browser suite's npm packages"
+        (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+    fi
 fi

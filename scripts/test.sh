@@ -14,8 +14,12 @@ cargo fmt --all --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "build the relais binary"
-cargo build --locked -p relais
+step "build the binaries the end-to-end tests start"
+cargo build --locked -p relais -p relais-e2e --bins
 
-step "tests"
+step "Rust tests"
 cargo test --workspace --locked --no-fail-fast
+
+step "browser tests (Chromium, Firefox ESR) in a network namespace"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+(cd tests/browser && ../../scripts/netns.sh node --test --test-concurrency=1)

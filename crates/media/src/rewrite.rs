@@ -169,14 +169,21 @@ pub fn translate_header(
     header.extension = !header.extensions.is_empty();
     if !header.extension {
         header.extension_profile = 0;
-    } else if header
-        .extensions
-        .iter()
-        .all(|ext| ext.id <= 14 && ext.payload.len() <= 16 && !ext.payload.is_empty())
-    {
-        header.extension_profile = rtc::rtp::header::EXTENSION_PROFILE_ONE_BYTE;
+        header.extensions_padding = 0;
     } else {
-        header.extension_profile = rtc::rtp::header::EXTENSION_PROFILE_TWO_BYTE;
+        let one_byte = header
+            .extensions
+            .iter()
+            .all(|ext| ext.id <= 14 && ext.payload.len() <= 16 && !ext.payload.is_empty());
+        header.extension_profile = if one_byte {
+            rtc::rtp::header::EXTENSION_PROFILE_ONE_BYTE
+        } else {
+            rtc::rtp::header::EXTENSION_PROFILE_TWO_BYTE
+        };
+        // The padding the publisher's extensions needed is not ours: recompute it, or the
+        // extension block's length field disagrees with its bytes.
+        let len = header.get_extension_payload_len();
+        header.extensions_padding = (4 - len % 4) % 4;
     }
     true
 }
@@ -291,6 +298,80 @@ mod tests {
         assert_eq!(header.extensions.len(), 1);
         assert_eq!(header.extensions[0].id, 11);
         assert_eq!(&header.extensions[0].payload[..], &[1]);
+    }
+
+    #[test]
+    fn a_translated_header_marshals_to_a_parseable_packet() {
+        use rtc::shared::marshal::{Marshal, Unmarshal};
+        // Chrome-like audio: four extensions, 11 bytes, one byte of padding.
+        let raw_header = Header {
+            version: 2,
+            payload_type: 111,
+            ssrc: 5,
+            extension: true,
+            extension_profile: rtc::rtp::header::EXTENSION_PROFILE_ONE_BYTE,
+            extensions: vec![
+                Extension {
+                    id: 1,
+                    payload: Bytes::from_static(&[0x90]),
+                },
+                Extension {
+                    id: 2,
+                    payload: Bytes::from_static(&[1, 2, 3]),
+                },
+                Extension {
+                    id: 3,
+                    payload: Bytes::from_static(&[0, 7]),
+                },
+                Extension {
+                    id: 4,
+                    payload: Bytes::from_static(b"0"),
+                },
+            ],
+            ..Default::default()
+        };
+        let wire = rtc::rtp::Packet {
+            header: raw_header,
+            payload: Bytes::from_static(b"opus-frame"),
+        }
+        .marshal()
+        .unwrap();
+        let mut packet = rtc::rtp::Packet::unmarshal(&mut &wire[..]).unwrap();
+        let from = negotiated(
+            &[(111, "audio/opus")],
+            &[
+                (1, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+                (2, "abs-send-time"),
+                (3, "transport-cc"),
+                (4, "mid"),
+            ],
+        );
+        let to = negotiated(
+            &[(109, "audio/opus")],
+            &[(7, "urn:ietf:params:rtp-hdrext:ssrc-audio-level")],
+        );
+        let forwarded: Vec<u64> = FORWARDED_EXTENSIONS.iter().map(|u| name_key(u)).collect();
+        assert!(translate_header(
+            &mut packet.header,
+            &from,
+            &to,
+            99,
+            &forwarded
+        ));
+        // The engine's transport-wide congestion control adds its own extension on the way out.
+        packet
+            .header
+            .set_extension(3, Bytes::from_static(&[0, 9]))
+            .unwrap();
+        let rewired = packet.marshal().unwrap();
+        let parsed = rtc::rtp::Packet::unmarshal(&mut &rewired[..]).unwrap();
+        assert_eq!(parsed.header.extensions.len(), 2);
+        assert_eq!(parsed.header.extensions[0].id, 7);
+        assert_eq!(&parsed.header.extensions[0].payload[..], &[0x90]);
+        assert_eq!(parsed.header.extensions[1].id, 3);
+        assert_eq!(&parsed.payload[..], b"opus-frame");
+        // 12 fixed + 4 extension header + 8 (5 bytes of extensions, 3 of padding) + payload.
+        assert_eq!(rewired.len(), 12 + 4 + 8 + 10);
     }
 
     #[test]

@@ -1,0 +1,526 @@
+//! Calls at run time and their lifecycle: enqueue (or immediate Closed/Rejected), abandon,
+//! callback request, connect, end, max wait (overflow or time-out), interruption, the record.
+
+use std::time::{Duration, Instant};
+
+use relais_proto::{CallId, KioskId, SiteId};
+
+use crate::agent::{AState, WrapInfo};
+use crate::dispatcher::Dispatcher;
+use crate::error::DispatchError;
+use crate::hours::is_open;
+use crate::model::{CallSummary, Command, EndedBy, Outcome, WithdrawReason};
+use crate::queue::{HEAD_LEVEL, WaitKey};
+use crate::timers::Timer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CState {
+    Queued,
+    Offered { agent: u32, until: Instant },
+    Connected { agent: u32 },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub id: CallId,
+    pub kiosk: KioskId,
+    pub site: SiteId,
+    /// Current queue slot.
+    pub queue: u32,
+    /// First queue slot.
+    pub origin: u32,
+    pub priority: i32,
+    /// Priority level in the queue: `priority`, or `HEAD_LEVEL` after an interruption.
+    pub level: i64,
+    pub enqueued_at: Instant,
+    pub state: CState,
+    pub attempts: u32,
+    pub overflows: u32,
+    pub offered_at: Option<Instant>,
+    pub answered_at: Option<Instant>,
+    pub agent: Option<u32>,
+    /// Agents not to offer this call to until the instant (cleared at the next offer).
+    pub exclusions: Vec<(u32, Instant)>,
+    pub callback: bool,
+    pub max_wait_at: Option<Instant>,
+    /// Max wait passed while on offer: act when the call comes back.
+    pub max_wait_due: bool,
+    /// Last notified position (0 = none yet).
+    pub last_pos: usize,
+    pub last_notice: Option<Instant>,
+    /// Wrap-up time of its queue, taken at answer (the queue may be removed meanwhile).
+    pub wrap_up: Duration,
+}
+
+impl Call {
+    pub(crate) fn key(&self, idx: u32) -> WaitKey {
+        WaitKey {
+            at: self.enqueued_at,
+            id: self.id.0,
+            idx,
+        }
+    }
+
+    pub(crate) fn excludes(&self, agent: u32, now: Instant) -> bool {
+        self.exclusions
+            .iter()
+            .any(|&(a, until)| a == agent && until > now)
+    }
+
+    pub(crate) fn exclusions_expire(&self, now: Instant) -> Option<Instant> {
+        self.exclusions
+            .iter()
+            .map(|&(_, until)| until)
+            .filter(|&u| u > now)
+            .min()
+    }
+}
+
+impl Dispatcher {
+    pub(crate) fn call_slot(&self, id: CallId) -> Result<u32, DispatchError> {
+        self.call_index
+            .get(&id)
+            .copied()
+            .ok_or(DispatchError::UnknownCall(id))
+    }
+
+    fn summary(&self, call: &Call, now: Instant, ended_by: Option<EndedBy>) -> CallSummary {
+        let name = |q: u32| {
+            self.queue_names
+                .get(q as usize)
+                .cloned()
+                .unwrap_or_else(|| "?".into())
+        };
+        let waited_until = call.answered_at.unwrap_or(now);
+        CallSummary {
+            call: call.id,
+            queue: name(call.queue),
+            origin_queue: name(call.origin),
+            kiosk: call.kiosk.clone(),
+            site: call.site.clone(),
+            priority: call.priority,
+            enqueued_at: call.enqueued_at,
+            offered_at: call.offered_at,
+            answered_at: call.answered_at,
+            ended_at: now,
+            agent: call
+                .agent
+                .and_then(|a| self.agents.get(a as usize))
+                .map(|a| a.id.clone()),
+            wait: waited_until.saturating_duration_since(call.enqueued_at),
+            talk: call.answered_at.map(|t| now.saturating_duration_since(t)),
+            wrap_up: None,
+            attempts: call.attempts,
+            overflows: call.overflows,
+            callback: call.callback,
+            ended_by,
+        }
+    }
+
+    /// Takes the call out of every structure and reports its end. Counters are the caller's.
+    pub(crate) fn end_call(
+        &mut self,
+        now: Instant,
+        idx: u32,
+        outcome: Outcome,
+        by: Option<EndedBy>,
+    ) {
+        let Some(call) = self.calls.get_mut(idx as usize).and_then(Option::take) else {
+            return;
+        };
+        self.free_calls.push(idx);
+        self.call_index.remove(&call.id);
+        let key = call.key(idx);
+        if let Some(queue) = self.queue_mut(call.queue) {
+            match call.state {
+                CState::Queued => {
+                    queue.remove_waiting(call.level, &key);
+                    self.pos_touched.push(call.queue);
+                }
+                CState::Offered { .. } => {
+                    queue.on_offer.remove(&key);
+                }
+                CState::Connected { .. } => {}
+            }
+        }
+        if let Some(at) = call.max_wait_at {
+            self.timers.remove(at, Timer::MaxWait(idx, call.id.0));
+        }
+        let record = self.summary(&call, now, by);
+        self.commands.push_back(Command::CallEnded {
+            call: call.id,
+            outcome,
+            record,
+        });
+    }
+
+    fn report_unqueued(&mut self, now: Instant, call: Call, outcome: Outcome) {
+        let record = self.summary(&call, now, None);
+        self.commands.push_back(Command::CallEnded {
+            call: call.id,
+            outcome,
+            record,
+        });
+    }
+
+    fn alloc_call(&mut self, call: Call) -> u32 {
+        let id = call.id;
+        let idx = match self.free_calls.pop() {
+            Some(idx) => {
+                self.calls[idx as usize] = Some(call);
+                idx
+            }
+            None => {
+                self.calls.push(Some(call));
+                u32::try_from(self.calls.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.call_index.insert(id, idx);
+        idx
+    }
+
+    /// Puts a call (state Queued) into its queue's waiting set with a fresh max-wait timer.
+    fn place(&mut self, now: Instant, idx: u32) {
+        let Some(call) = self.call(idx) else { return };
+        let (q, level, key, id) = (call.queue, call.level, call.key(idx), call.id);
+        let max_wait = self
+            .queue(q)
+            .and_then(|queue| queue.cfg.max_wait.as_ref())
+            .map(|m| m.after);
+        let deadline = max_wait.and_then(|after| now.checked_add(after));
+        if let Some(at) = deadline {
+            self.timers.insert(at, Timer::MaxWait(idx, id.0));
+        }
+        if let Some(call) = self.call_mut(idx) {
+            call.max_wait_at = deadline;
+            call.max_wait_due = false;
+            call.last_pos = 0;
+            call.last_notice = None;
+        }
+        if let Some(queue) = self.queue_mut(q) {
+            queue.insert_waiting(level, key);
+        }
+        self.pos_touched.push(q);
+        self.fresh_calls.push((idx, id));
+        self.pending_queues.push(q);
+    }
+
+    pub(crate) fn enqueue(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        queue_id: &relais_proto::QueueId,
+        kiosk: KioskId,
+        site: SiteId,
+        priority: i32,
+    ) -> Result<(), DispatchError> {
+        if self.call_index.contains_key(&id) {
+            return Err(DispatchError::DuplicateCall(id));
+        }
+        let q = *self
+            .queue_index
+            .get(queue_id)
+            .ok_or_else(|| DispatchError::UnknownQueue(queue_id.clone()))?;
+        let queue = self
+            .queue(q)
+            .ok_or_else(|| DispatchError::UnknownQueue(queue_id.clone()))?;
+        let open = is_open(
+            queue.cfg.hours.as_ref(),
+            &queue.cfg.time_zone,
+            self.anchor.utc_of(now),
+        );
+        let full = queue
+            .cfg
+            .max_waiting
+            .is_some_and(|max| queue.queued + queue.on_offer.len() >= max);
+        let call = Call {
+            id,
+            kiosk,
+            site,
+            queue: q,
+            origin: q,
+            priority,
+            level: i64::from(priority),
+            enqueued_at: now,
+            state: CState::Queued,
+            attempts: 0,
+            overflows: 0,
+            offered_at: None,
+            answered_at: None,
+            agent: None,
+            exclusions: Vec::new(),
+            callback: false,
+            max_wait_at: None,
+            max_wait_due: false,
+            last_pos: 0,
+            last_notice: None,
+            wrap_up: Duration::ZERO,
+        };
+        if !open {
+            self.record(q, now, true, |c| c.closed += 1);
+            self.report_unqueued(now, call, Outcome::Closed);
+            return Ok(());
+        }
+        if full {
+            self.record(q, now, true, |c| c.rejected += 1);
+            self.report_unqueued(now, call, Outcome::Rejected);
+            return Ok(());
+        }
+        let idx = self.alloc_call(call);
+        self.record(q, now, true, |c| c.offered += 1);
+        self.place(now, idx);
+        Ok(())
+    }
+
+    pub(crate) fn abandon(&mut self, now: Instant, id: CallId) -> Result<(), DispatchError> {
+        let idx = self.call_slot(id)?;
+        let Some(call) = self.call(idx) else {
+            return Err(DispatchError::UnknownCall(id));
+        };
+        let offered_to = match call.state {
+            CState::Connected { .. } => return Err(DispatchError::CallNotWaiting(id)),
+            CState::Offered { agent, until } => Some((agent, until)),
+            CState::Queued => None,
+        };
+        let q = call.queue;
+        let wait = now.saturating_duration_since(call.enqueued_at);
+        let short = wait < self.settings.short_abandon;
+        let threshold = self
+            .queue(q)
+            .map_or(Duration::MAX, |queue| queue.cfg.service_level_threshold);
+        if short {
+            self.record(q, now, true, |c| c.short_abandoned += 1);
+        } else {
+            let within = u64::from(wait <= threshold);
+            self.record(q, now, true, |c| {
+                c.abandoned += 1;
+                c.abandoned_within_threshold += within;
+            });
+        }
+        if let Some((agent, until)) = offered_to {
+            self.timers.remove(until, Timer::Offer(agent));
+            self.commands.push_back(Command::OfferWithdrawn {
+                call: id,
+                agent: self.agents[agent as usize].id.clone(),
+                reason: WithdrawReason::CallEnded,
+            });
+        }
+        self.end_call(now, idx, Outcome::Abandoned { short }, None);
+        if let Some((agent, _)) = offered_to {
+            self.set_state(now, agent, AState::Available);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn callback_request(&mut self, id: CallId) -> Result<(), DispatchError> {
+        let idx = self.call_slot(id)?;
+        let call = self.call_mut(idx).ok_or(DispatchError::UnknownCall(id))?;
+        if matches!(call.state, CState::Connected { .. }) {
+            return Err(DispatchError::CallNotWaiting(id));
+        }
+        call.callback = true;
+        Ok(())
+    }
+
+    pub(crate) fn call_connected(
+        &mut self,
+        _now: Instant,
+        id: CallId,
+    ) -> Result<(), DispatchError> {
+        let idx = self.call_slot(id)?;
+        match self.call(idx).map(|c| c.state) {
+            Some(CState::Connected { .. }) => Ok(()),
+            _ => Err(DispatchError::CallNotConnected(id)),
+        }
+    }
+
+    pub(crate) fn call_ended(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        by: EndedBy,
+    ) -> Result<(), DispatchError> {
+        let idx = self.call_slot(id)?;
+        let Some(call) = self.call(idx) else {
+            return Err(DispatchError::UnknownCall(id));
+        };
+        let CState::Connected { agent } = call.state else {
+            return Err(DispatchError::CallNotConnected(id));
+        };
+        let talk = call
+            .answered_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let (q, wrap_up) = (call.queue, call.wrap_up);
+        let a = &mut self.agents[agent as usize];
+        a.talk_total = a.talk_total.saturating_add(talk);
+        a.wrap = Some(WrapInfo {
+            call: id,
+            queue: q,
+            talk,
+            started: now,
+        });
+        self.end_call(now, idx, Outcome::Answered, Some(by));
+        match now.checked_add(wrap_up).filter(|_| !wrap_up.is_zero()) {
+            Some(until) => {
+                self.timers.insert(until, Timer::WrapUp(agent));
+                self.set_state(now, agent, AState::WrapUp { until });
+            }
+            None => {
+                self.finish_wrap_up(now, agent);
+                self.set_state(now, agent, AState::Available);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the agent's wrap-up bookkeeping (the caller sets its next state).
+    pub(crate) fn finish_wrap_up(&mut self, now: Instant, a: u32) {
+        if let AState::WrapUp { until } = self.agents[a as usize].state {
+            self.timers.remove(until, Timer::WrapUp(a));
+        }
+        let Some(wrap) = self.agents[a as usize].wrap.take() else {
+            return;
+        };
+        let wrap_up = now.saturating_duration_since(wrap.started);
+        let handle = wrap.talk.saturating_add(wrap_up);
+        self.record(wrap.queue, now, true, |c| {
+            c.handled += 1;
+            c.handle_time = c.handle_time.saturating_add(handle);
+            c.talk_time = c.talk_time.saturating_add(wrap.talk);
+        });
+        self.commands.push_back(Command::WrapUpFinished {
+            agent: self.agents[a as usize].id.clone(),
+            call: wrap.call,
+            wrap_up,
+        });
+    }
+
+    /// The call waited its queue's max wait: overflow, or end.
+    pub(crate) fn max_wait_reached(&mut self, now: Instant, idx: u32) {
+        let Some(call) = self.call_mut(idx) else {
+            return;
+        };
+        call.max_wait_at = None;
+        match call.state {
+            CState::Offered { .. } => {
+                call.max_wait_due = true;
+                return;
+            }
+            CState::Connected { .. } => return,
+            CState::Queued => {}
+        }
+        let (q, level, key, id) = (call.queue, call.level, call.key(idx), call.id);
+        let target = self
+            .queue(q)
+            .and_then(|queue| queue.cfg.max_wait.as_ref())
+            .and_then(|m| m.overflow_to.clone());
+        let Some(target_id) = target else {
+            self.record(q, now, true, |c| c.timed_out += 1);
+            self.end_call(now, idx, Outcome::TimedOut, None);
+            return;
+        };
+        self.record(q, now, true, |c| c.overflowed += 1);
+        let accepting = self.queue_index.get(&target_id).copied().filter(|&t| {
+            self.queue(t).is_some_and(|tq| {
+                is_open(
+                    tq.cfg.hours.as_ref(),
+                    &tq.cfg.time_zone,
+                    self.anchor.utc_of(now),
+                ) && tq
+                    .cfg
+                    .max_waiting
+                    .is_none_or(|max| tq.queued + tq.on_offer.len() < max)
+            })
+        });
+        let Some(t) = accepting else {
+            self.end_call(
+                now,
+                idx,
+                Outcome::Overflowed {
+                    to: Some(target_id),
+                },
+                None,
+            );
+            return;
+        };
+        if let Some(queue) = self.queue_mut(q) {
+            queue.remove_waiting(level, &key);
+        }
+        self.pos_touched.push(q);
+        if let Some(call) = self.call_mut(idx) {
+            call.queue = t;
+            call.overflows += 1;
+            call.exclusions.clear();
+        }
+        self.record(t, now, false, |c| c.offered += 1);
+        self.commands.push_back(Command::CallOverflowed {
+            call: id,
+            from: self.queue_names[q as usize].clone(),
+            to: target_id,
+        });
+        self.place(now, idx);
+    }
+
+    /// A connected call lost its agent `a`: re-queue it at the head, or end it Interrupted.
+    pub(crate) fn interrupt(&mut self, now: Instant, idx: u32, a: u32) {
+        let Some(call) = self.call(idx) else { return };
+        let (q, id) = (call.queue, call.id);
+        let talk = call
+            .answered_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let agent = &mut self.agents[a as usize];
+        agent.talk_total = agent.talk_total.saturating_add(talk);
+        self.record(q, now, true, |c| c.interrupted += 1);
+        if self.settings.requeue_interrupted && self.queue(q).is_some() {
+            if let Some(call) = self.call_mut(idx) {
+                call.state = CState::Queued;
+                call.level = HEAD_LEVEL;
+                call.exclusions.clear();
+            }
+            self.record(q, now, true, |c| c.offered += 1);
+            self.commands.push_back(Command::CallRequeued {
+                call: id,
+                queue: self.queue_names[q as usize].clone(),
+                agent: self.agents[a as usize].id.clone(),
+            });
+            self.place(now, idx);
+        } else {
+            self.end_call(now, idx, Outcome::Interrupted, Some(EndedBy::Server));
+        }
+    }
+
+    /// Ends every call of queue `q` (removed by a reload) with `Closed`; offers are withdrawn.
+    pub(crate) fn close_queue_calls(&mut self, now: Instant, q: u32) {
+        let Some(queue) = self.queue(q) else { return };
+        let mut keys: Vec<WaitKey> = queue.on_offer.iter().copied().collect();
+        keys.extend(
+            queue
+                .levels
+                .iter()
+                .flat_map(|level| level.calls.iter().copied()),
+        );
+        for key in keys {
+            let Some(call) = self.call(key.idx) else {
+                continue;
+            };
+            let id = call.id;
+            let offered_to = match call.state {
+                CState::Offered { agent, until } => Some((agent, until)),
+                _ => None,
+            };
+            self.record(q, now, true, |c| c.closed += 1);
+            if let Some((agent, until)) = offered_to {
+                self.timers.remove(until, Timer::Offer(agent));
+                self.commands.push_back(Command::OfferWithdrawn {
+                    call: id,
+                    agent: self.agents[agent as usize].id.clone(),
+                    reason: WithdrawReason::CallEnded,
+                });
+            }
+            self.end_call(now, key.idx, Outcome::Closed, None);
+            if let Some((agent, _)) = offered_to {
+                self.set_state(now, agent, AState::Available);
+            }
+        }
+    }
+}
