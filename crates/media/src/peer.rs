@@ -42,6 +42,8 @@ pub struct Peer {
     pub deadline: Option<Instant>,
     /// Whether keyframes were requested for this subscriber since it connected.
     pub keyframes_asked: bool,
+    /// Time and byte counters at the previous statistics query, for bit rates.
+    pub rate_sample: Option<(Instant, u64, u64)>,
 }
 
 impl std::fmt::Debug for Peer {

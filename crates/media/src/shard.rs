@@ -23,6 +23,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc::statistics::StatsSelector;
+use rtc::statistics::report::RTCStatsReportEntry;
 
 use crate::engine;
 use crate::keyframe::KeyframeGate;
@@ -206,6 +208,7 @@ impl Shard {
             stats: PeerStats::default(),
             deadline: None,
             keyframes_asked: false,
+            rate_sample: None,
         };
         self.peers.insert(id, peer);
         self.by_ufrag.insert(ufrag, id);
@@ -377,9 +380,52 @@ impl Shard {
         self.stats.clone()
     }
 
-    /// Counters of one peer.
-    pub fn peer_stats(&self, peer: PeerId) -> Option<PeerStats> {
-        self.peers.get(&peer).map(|p| p.stats.clone())
+    /// Counters of one peer, completed with the engine's loss, NACK and round-trip figures
+    /// and the bit rates since the previous query.
+    pub fn peer_stats(&mut self, now: Instant, peer: PeerId) -> Option<PeerStats> {
+        let entry = self.peers.get_mut(&peer)?;
+        let mut stats = entry.stats.clone();
+        let report = entry.pc.get_stats(now, StatsSelector::None);
+        let (mut lost, mut nacks_sent, mut nacks_received) = (0i64, 0u64, 0u64);
+        let mut rtt: Option<f64> = None;
+        for item in report.iter() {
+            match item {
+                RTCStatsReportEntry::InboundRtp(inbound) => {
+                    lost += inbound.received_rtp_stream_stats.packets_lost;
+                    nacks_sent += u64::from(inbound.nack_count);
+                }
+                RTCStatsReportEntry::OutboundRtp(outbound) => {
+                    nacks_received += u64::from(outbound.nack_count);
+                }
+                RTCStatsReportEntry::RemoteInboundRtp(remote)
+                    if remote.round_trip_time_measurements > 0 =>
+                {
+                    rtt =
+                        Some(rtt.map_or(remote.round_trip_time, |r| r.max(remote.round_trip_time)));
+                }
+                RTCStatsReportEntry::IceCandidatePair(pair)
+                    if rtt.is_none() && pair.current_round_trip_time > 0.0 =>
+                {
+                    rtt = Some(pair.current_round_trip_time);
+                }
+                _ => {}
+            }
+        }
+        stats.packets_lost = lost;
+        stats.nacks_sent = nacks_sent;
+        stats.nacks_received = nacks_received;
+        stats.round_trip_time_ms = rtt.map(|seconds| (seconds * 1000.0).round() as u64);
+        if let Some((at, bytes_in, bytes_out)) = entry.rate_sample {
+            let elapsed = now.saturating_duration_since(at).as_secs_f64();
+            if elapsed > 0.0 {
+                stats.bitrate_in_bps =
+                    ((stats.rtp_bytes_in - bytes_in) as f64 * 8.0 / elapsed) as u64;
+                stats.bitrate_out_bps =
+                    ((stats.rtp_bytes_out - bytes_out) as f64 * 8.0 / elapsed) as u64;
+            }
+        }
+        entry.rate_sample = Some((now, stats.rtp_bytes_in, stats.rtp_bytes_out));
+        Some(stats)
     }
 
     /// The peers of a room, in joining order.

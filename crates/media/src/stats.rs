@@ -21,6 +21,18 @@ pub struct PeerStats {
     pub forward_failures: u64,
     /// Authenticated packets (SRTP/SRTCP) seen from this peer.
     pub authenticated_packets: u64,
+    /// Packets of this peer's published streams that never arrived (from the engine's
+    /// receive statistics; retransmissions recovered by NACK are not counted).
+    pub packets_lost: i64,
+    /// NACKs the shard sent to this peer (asking its streams for lost packets).
+    pub nacks_sent: u64,
+    /// NACKs this peer sent to the shard (answered from the send buffer).
+    pub nacks_received: u64,
+    /// Round-trip time to the peer, from RTCP reports or ICE checks.
+    pub round_trip_time_ms: Option<u64>,
+    /// Received and sent RTP bit rates since the previous statistics query.
+    pub bitrate_in_bps: u64,
+    pub bitrate_out_bps: u64,
 }
 
 /// Counters of a whole shard.

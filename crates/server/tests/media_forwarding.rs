@@ -165,7 +165,7 @@ async fn packets_lost_on_the_publisher_leg_are_recovered_by_nack() {
     let relay = Relay::start(server, 10).await;
 
     let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 5).await;
-    let (_, answer) = shard
+    let (kiosk_peer, answer) = shard
         .join(room, JoinSpec::one_to_one("kiosk"), offer)
         .await
         .unwrap();
@@ -204,6 +204,12 @@ async fn packets_lost_on_the_publisher_leg_are_recovered_by_nack() {
         "at least 80% of the {} dropped packets reach the agent by retransmission; {recovered} did",
         dropped.len()
     );
+    let stats = shard.peer_stats(kiosk_peer).await.unwrap().unwrap();
+    assert!(
+        stats.nacks_sent >= 1,
+        "the shard asked the kiosk for the lost packets: {stats:?}"
+    );
+    assert!(stats.rtp_in >= 180, "{stats:?}");
     shards.stop();
 }
 

@@ -287,7 +287,7 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
             let _ = reply.send(out);
         }
         Command::PeerStats(peer, reply) => {
-            let _ = reply.send(shard.peer_stats(peer));
+            let _ = reply.send(shard.peer_stats(now, peer));
         }
         Command::Stop => {}
     }

@@ -1,0 +1,203 @@
+//! Garbage at the shard's socket: random, truncated and mutated datagrams (STUN with a real
+//! peer's ufrag, RTP- and DTLS-shaped bytes from a peer's address) are dropped or rejected by
+//! the engine; nothing panics and the peer stays in its room.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use relais_media::{BytesMut, JoinSpec, RoomId, Shard, ShardConfig};
+use rtc::peer_connection::RTCPeerConnectionBuilder;
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+
+/// splitmix64: a tiny deterministic generator for reproducible garbage.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A browser-like offer made by the engine itself (audio and video, send and receive).
+fn offer() -> String {
+    let mut media = MediaEngine::default();
+    media.register_default_codecs().unwrap();
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_media_engine(media)
+        .build(Instant::now())
+        .unwrap();
+    pc.add_transceiver_from_kind(RtpCodecKind::Audio, None)
+        .unwrap();
+    pc.add_transceiver_from_kind(RtpCodecKind::Video, None)
+        .unwrap();
+    let offer = pc.create_offer(None).unwrap();
+    pc.set_local_description(Instant::now(), offer.clone())
+        .unwrap();
+    offer.sdp
+}
+
+fn ufrag_of(answer: &str) -> String {
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix("a=ice-ufrag:"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn stun_binding_request(username: &str, rng: &mut Rng) -> Vec<u8> {
+    let mut attrs = Vec::new();
+    attrs.extend_from_slice(&0x0006u16.to_be_bytes());
+    attrs.extend_from_slice(&(username.len() as u16).to_be_bytes());
+    attrs.extend_from_slice(username.as_bytes());
+    while attrs.len() % 4 != 0 {
+        attrs.push(0);
+    }
+    // A bogus MESSAGE-INTEGRITY: the engine must refuse it.
+    attrs.extend_from_slice(&0x0008u16.to_be_bytes());
+    attrs.extend_from_slice(&20u16.to_be_bytes());
+    attrs.extend_from_slice(&rng.bytes(20));
+    let mut message = vec![0x00, 0x01];
+    message.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+    message.extend_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
+    message.extend_from_slice(&rng.bytes(12));
+    message.extend_from_slice(&attrs);
+    message
+}
+
+#[test]
+fn garbage_datagrams_never_panic_and_leave_the_peer_in_place() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut shard = Shard::new(ShardConfig::new(vec![server], [7; 32])).unwrap();
+    let room = RoomId(1);
+    shard.create_room(room).unwrap();
+    let start = Instant::now();
+    let (peer, answer) = shard
+        .join(start, room, &JoinSpec::one_to_one("kiosk"), &offer())
+        .unwrap();
+    let ufrag = ufrag_of(&answer);
+    let peer_addr: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+
+    let mut rng = Rng(42);
+    let total = 20_000u64;
+    let mut now = start;
+    for i in 0..total {
+        now += Duration::from_micros(200);
+        let from: SocketAddr = if rng.below(3) == 0 {
+            peer_addr
+        } else {
+            SocketAddr::from(([127, 0, 0, 1], 1024 + rng.below(60_000) as u16))
+        };
+        let mut datagram = match i % 6 {
+            // Pure noise of any length, including empty.
+            0 => {
+                let len = rng.below(1500) as usize;
+                rng.bytes(len)
+            }
+            // A binding request for the real peer, then mutated and maybe truncated.
+            1 | 2 => {
+                let mut message = stun_binding_request(&format!("{ufrag}:abcd"), &mut rng);
+                for _ in 0..rng.below(4) {
+                    let at = rng.below(message.len() as u64) as usize;
+                    message[at] ^= rng.next() as u8;
+                }
+                let keep = message.len() - rng.below(8) as usize;
+                message.truncate(keep);
+                message
+            }
+            // RTP- and RTCP-shaped bytes.
+            3 => {
+                let len = 12 + rng.below(1200) as usize;
+                let mut packet = rng.bytes(len);
+                packet[0] = 0x80 | (packet[0] & 0x3f);
+                packet
+            }
+            // DTLS-shaped bytes (content types 20–63).
+            4 => {
+                let len = 13 + rng.below(300) as usize;
+                let mut record = rng.bytes(len);
+                record[0] = 20 + (record[0] % 44);
+                record[1] = 0xfe;
+                record[2] = 0xfd;
+                record
+            }
+            // STUN headers claiming lengths they do not have.
+            _ => {
+                let mut message = stun_binding_request(&format!("{ufrag}:x"), &mut rng);
+                message[2] = rng.next() as u8;
+                message[3] = rng.next() as u8;
+                message
+            }
+        };
+        if datagram.len() > 1 && rng.below(10) == 0 {
+            datagram.truncate(1);
+        }
+        shard.handle_datagram(now, from, BytesMut::from(&datagram[..]));
+        if shard.poll_timeout().is_some_and(|due| due <= now) {
+            shard.handle_timeout(now);
+        }
+        while shard.poll_transmit().is_some() {}
+        while shard.poll_event().is_some() {}
+    }
+
+    let stats = shard.stats();
+    assert_eq!(stats.datagrams_in, total);
+    assert!(stats.dropped_unknown > total / 2, "{stats:?}");
+    assert_eq!(stats.rtp_forwarded, 0);
+    // Nothing authenticated, and still waiting for its real connection: the peer is there.
+    assert_eq!(shard.room_members(room), Some(vec![peer]));
+    let peer_stats = shard.peer_stats(now, peer).unwrap();
+    assert!(!peer_stats.connected);
+    assert_eq!(peer_stats.rtp_in, 0);
+}
+
+#[test]
+fn a_peer_that_never_connects_is_removed_at_the_setup_deadline() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut shard = Shard::new(ShardConfig::new(vec![server], [9; 32])).unwrap();
+    let room = RoomId(2);
+    shard.create_room(room).unwrap();
+    let start = Instant::now();
+    let (peer, _) = shard
+        .join(start, room, &JoinSpec::one_to_one("agent"), &offer())
+        .unwrap();
+    let mut now = start;
+    let mut gone = None;
+    while now < start + Duration::from_secs(40) && gone.is_none() {
+        now = shard
+            .poll_timeout()
+            .unwrap_or(now + Duration::from_secs(1))
+            .max(now + Duration::from_millis(1));
+        shard.handle_timeout(now);
+        while let Some(event) = shard.poll_event() {
+            if let relais_media::MediaEvent::PeerGone {
+                peer: p, reason, ..
+            } = event
+            {
+                gone = Some((p, reason, now));
+            }
+        }
+    }
+    let (p, reason, at) = gone.expect("the peer is removed");
+    assert_eq!(p, peer);
+    assert_eq!(reason, relais_media::GoneReason::SetupTimeout);
+    assert!(
+        at >= start + Duration::from_secs(30) && at < start + Duration::from_secs(31),
+        "{:?}",
+        at - start
+    );
+    assert_eq!(shard.room_members(room), Some(vec![]));
+}

@@ -1,0 +1,160 @@
+//! Call records: written once when a call ends, completed by wrap-up, read back by period.
+
+use rusqlite::{Row, named_params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StoreError};
+use crate::{Store, call_id_to_sql};
+
+/// What happened to one call, written when it ends. Times are Unix milliseconds UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub call_id: u64,
+    pub queue: String,
+    pub kiosk: String,
+    pub site: String,
+    /// The agent who answered (or was last offered) the call.
+    pub agent: Option<String>,
+    /// answered | abandoned | abandoned_short | overflowed | timed_out | closed | rejected |
+    /// interrupted
+    pub outcome: String,
+    pub enqueued_at_ms: i64,
+    pub offered_at_ms: Option<i64>,
+    pub answered_at_ms: Option<i64>,
+    pub ended_at_ms: i64,
+    pub wait_ms: i64,
+    pub talk_ms: Option<i64>,
+    /// Set by [`Store::set_wrap_up`] once the agent finishes wrap-up.
+    pub wrap_up_ms: Option<i64>,
+    /// How many times the call was offered to an agent.
+    pub attempts: u32,
+    pub disposition: Option<String>,
+}
+
+const COLUMNS: &str = "call_id, queue, kiosk, site, agent, outcome, enqueued_at_ms, \
+    offered_at_ms, answered_at_ms, ended_at_ms, wait_ms, talk_ms, wrap_up_ms, attempts, \
+    disposition";
+
+impl Store {
+    /// Records a call that has ended; committed when this returns. A call ends exactly once:
+    /// a second record for the same `call_id` is [`StoreError::Duplicate`] and changes nothing.
+    pub fn record_call(&self, record: &CallRecord) -> Result<()> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(&format!(
+            "INSERT INTO calls ({COLUMNS}) VALUES (:call_id, :queue, :kiosk, :site, :agent, \
+             :outcome, :enqueued_at_ms, :offered_at_ms, :answered_at_ms, :ended_at_ms, \
+             :wait_ms, :talk_ms, :wrap_up_ms, :attempts, :disposition)"
+        ))?;
+        let inserted = statement.execute(named_params! {
+            ":call_id": call_id_to_sql(record.call_id)?,
+            ":queue": record.queue,
+            ":kiosk": record.kiosk,
+            ":site": record.site,
+            ":agent": record.agent,
+            ":outcome": record.outcome,
+            ":enqueued_at_ms": record.enqueued_at_ms,
+            ":offered_at_ms": record.offered_at_ms,
+            ":answered_at_ms": record.answered_at_ms,
+            ":ended_at_ms": record.ended_at_ms,
+            ":wait_ms": record.wait_ms,
+            ":talk_ms": record.talk_ms,
+            ":wrap_up_ms": record.wrap_up_ms,
+            ":attempts": record.attempts,
+            ":disposition": record.disposition,
+        });
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(error) if is_primary_key_violation(&error) => {
+                Err(StoreError::Duplicate(record.call_id))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Completes a call's record once the agent's wrap-up ends; committed when this returns.
+    pub fn set_wrap_up(
+        &self,
+        call_id: u64,
+        wrap_up_ms: i64,
+        disposition: Option<&str>,
+    ) -> Result<()> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "UPDATE calls SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3",
+        )?;
+        let updated = statement.execute((wrap_up_ms, disposition, call_id_to_sql(call_id)?))?;
+        if updated == 0 {
+            return Err(StoreError::UnknownCall(call_id));
+        }
+        Ok(())
+    }
+
+    /// Calls that ended in `[from_ms, to_ms)`, by end time then call id.
+    pub fn calls_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<CallRecord>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM calls WHERE ended_at_ms >= ?1 AND ended_at_ms < ?2 \
+             ORDER BY ended_at_ms, call_id"
+        ))?;
+        let rows = statement.query_map((from_ms, to_ms), call_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Calls of `agent` that ended in `[from_ms, to_ms)`, by end time then call id.
+    pub fn calls_of_agent_between(
+        &self,
+        agent: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CallRecord>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM calls \
+             WHERE agent = ?1 AND ended_at_ms >= ?2 AND ended_at_ms < ?3 \
+             ORDER BY ended_at_ms, call_id"
+        ))?;
+        let rows = statement.query_map((agent, from_ms, to_ms), call_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The highest call id recorded, so numbering resumes after it on restart.
+    pub fn max_call_id(&self) -> Result<Option<u64>> {
+        let connection = self.connection();
+        let max = connection.query_row("SELECT max(call_id) FROM calls", [], |row| {
+            row.get::<_, Option<i64>>(0)
+        })?;
+        Ok(max.map(call_id_from_sql).transpose()?)
+    }
+}
+
+fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
+    Ok(CallRecord {
+        call_id: call_id_from_sql(row.get("call_id")?)?,
+        queue: row.get("queue")?,
+        kiosk: row.get("kiosk")?,
+        site: row.get("site")?,
+        agent: row.get("agent")?,
+        outcome: row.get("outcome")?,
+        enqueued_at_ms: row.get("enqueued_at_ms")?,
+        offered_at_ms: row.get("offered_at_ms")?,
+        answered_at_ms: row.get("answered_at_ms")?,
+        ended_at_ms: row.get("ended_at_ms")?,
+        wait_ms: row.get("wait_ms")?,
+        talk_ms: row.get("talk_ms")?,
+        wrap_up_ms: row.get("wrap_up_ms")?,
+        attempts: row.get("attempts")?,
+        disposition: row.get("disposition")?,
+    })
+}
+
+/// Call ids are written from `u64` and checked on the way in, so a negative one means the file
+/// was edited by hand.
+fn call_id_from_sql(raw: i64) -> rusqlite::Result<u64> {
+    u64::try_from(raw).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, raw))
+}
+
+fn is_primary_key_violation(error: &rusqlite::Error) -> bool {
+    error
+        .sqlite_error()
+        .is_some_and(|error| error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}

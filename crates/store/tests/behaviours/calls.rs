@@ -1,0 +1,152 @@
+//! Call records: written once, completed by wrap-up, listed by period and by agent.
+
+use relais_store::{Store, StoreError};
+
+use crate::support::{TempDir, abandoned_call, answered_call};
+
+#[test]
+fn a_call_cannot_be_recorded_twice() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    let first = answered_call(7, "agent-ana", 5_000);
+    store.record_call(&first).unwrap();
+
+    let mut second = abandoned_call(7, 6_000);
+    second.queue = "urbanisme".to_owned();
+    let error = store.record_call(&second).unwrap_err();
+
+    assert_eq!(error, StoreError::Duplicate(7));
+    assert_eq!(store.calls_between(0, 10_000).unwrap(), [first]);
+}
+
+#[test]
+fn wrap_up_completes_the_record() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    let call = answered_call(3, "agent-ana", 5_000);
+    store.record_call(&call).unwrap();
+
+    store
+        .set_wrap_up(3, 45_000, Some("demande-acte-naissance"))
+        .unwrap();
+
+    let stored = store.calls_between(0, 10_000).unwrap();
+    let mut expected = call;
+    expected.wrap_up_ms = Some(45_000);
+    expected.disposition = Some("demande-acte-naissance".to_owned());
+    assert_eq!(stored, [expected]);
+}
+
+#[test]
+fn wrap_up_of_an_unknown_call_is_refused() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    store
+        .record_call(&answered_call(1, "agent-ana", 5_000))
+        .unwrap();
+
+    assert_eq!(
+        store.set_wrap_up(2, 1_000, None).unwrap_err(),
+        StoreError::UnknownCall(2)
+    );
+}
+
+#[test]
+fn calls_are_listed_by_period_in_end_order() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    // Recorded out of order; two calls end in the same millisecond.
+    for call in [
+        answered_call(5, "agent-ana", 3_000),
+        abandoned_call(2, 1_000),
+        answered_call(9, "agent-bo", 2_000),
+        abandoned_call(4, 2_000),
+        answered_call(1, "agent-ana", 999),
+        answered_call(8, "agent-bo", 3_001),
+    ] {
+        store.record_call(&call).unwrap();
+    }
+
+    let listed: Vec<u64> = store
+        .calls_between(1_000, 3_001)
+        .unwrap()
+        .iter()
+        .map(|call| call.call_id)
+        .collect();
+
+    // [from, to): 999 is before, 3_001 is the exclusive end.
+    assert_eq!(listed, [2, 4, 9, 5]);
+    assert!(store.calls_between(3_001, 3_001).unwrap().is_empty());
+}
+
+#[test]
+fn agent_calls_are_filtered() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    for call in [
+        answered_call(1, "agent-ana", 1_000),
+        answered_call(2, "agent-bo", 1_500),
+        abandoned_call(3, 1_600),
+        answered_call(4, "agent-ana", 2_000),
+        answered_call(5, "agent-ana", 9_000),
+    ] {
+        store.record_call(&call).unwrap();
+    }
+
+    let ana: Vec<u64> = store
+        .calls_of_agent_between("agent-ana", 0, 5_000)
+        .unwrap()
+        .iter()
+        .map(|call| call.call_id)
+        .collect();
+
+    assert_eq!(ana, [1, 4]);
+    assert!(
+        store
+            .calls_of_agent_between("agent-nobody", 0, 10_000)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn numbering_resumes_after_the_highest_call_id() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    assert_eq!(store.max_call_id().unwrap(), None);
+
+    store
+        .record_call(&answered_call(12, "agent-ana", 9_000))
+        .unwrap();
+    store.record_call(&abandoned_call(40, 1_000)).unwrap();
+    store.record_call(&abandoned_call(7, 5_000)).unwrap();
+
+    assert_eq!(store.max_call_id().unwrap(), Some(40));
+}
+
+#[test]
+fn every_field_round_trips_including_empty_options_and_extremes() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    let mut call = abandoned_call(i64::MAX as u64, -5);
+    call.attempts = u32::MAX;
+    call.kiosk = "kiosque « gare », quai 2\n\"B\"".to_owned();
+    call.outcome = "interrupted".to_owned();
+    store.record_call(&call).unwrap();
+
+    assert_eq!(store.calls_between(i64::MIN, 0).unwrap(), [call]);
+    assert_eq!(store.max_call_id().unwrap(), Some(i64::MAX as u64));
+}
+
+#[test]
+fn a_call_id_beyond_sqlite_range_is_refused() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+
+    let error = store
+        .record_call(&abandoned_call(u64::MAX, 1_000))
+        .unwrap_err();
+
+    assert!(matches!(error, StoreError::Sqlite(_)), "{error:?}");
+    assert_eq!(store.max_call_id().unwrap(), None);
+}
