@@ -60,7 +60,7 @@ fn https_get(
 
 fn tls_config(dir: &Path) -> String {
     format!(
-        "[http]\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nreload_check_secs = 0\n",
+        "[http]\nlisten = \"127.0.0.1:0\"\n[media]\nport = 0\nshards = 1\n[tls]\ncert = \"{}\"\nkey = \"{}\"\nreload_check_secs = 0\n",
         dir.join("cert.pem").display(),
         dir.join("key.pem").display()
     )

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use relais_e2e::{RunningServer, http_get};
 
-const CONFIG: &str = "[http]\nlisten = \"127.0.0.1:0\"\n";
+const CONFIG: &str = "[http]\nlisten = \"127.0.0.1:0\"\n[media]\nport = 0\nshards = 1\n";
 
 #[test]
 fn routes_answer_over_a_real_socket() {

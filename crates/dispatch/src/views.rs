@@ -75,6 +75,18 @@ impl Dispatcher {
         })
     }
 
+    /// Whether a queue takes calls at `now` (opening hours and holidays in its time zone);
+    /// `None` if it is not configured.
+    pub fn is_open(&self, queue: &QueueId, now: Instant) -> Option<bool> {
+        let q = *self.queue_index.get(queue)?;
+        let state = self.queue(q)?;
+        Some(crate::hours::is_open(
+            state.cfg.hours.as_ref(),
+            &state.cfg.time_zone,
+            self.anchor.utc_of(now),
+        ))
+    }
+
     /// KPIs of the whole centre.
     pub fn overall_kpis(&self, now: Instant) -> Kpis {
         let queues = self.queues.iter().flatten();

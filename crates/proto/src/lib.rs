@@ -2,8 +2,10 @@
 //! the versioned JSON messages of the `/ws` websocket. Only this crate defines wire JSON.
 
 pub mod ids;
+pub mod messages;
 
 pub use ids::{AgentId, CallId, KioskId, QueueId, SiteId};
+pub use messages::{Readiness, Reply, Request, Role, ServerMessage, codes};
 
 /// Version of the signalling protocol spoken on `/ws`, sent by clients in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;

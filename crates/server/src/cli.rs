@@ -27,4 +27,22 @@ pub enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Print a signed role token (with the configured secret, or the development secret).
+    Token {
+        /// kiosk, agent, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// The subject: agent login, kiosk id, supervisor name.
+        #[arg(long)]
+        sub: String,
+        /// Agent skills, e.g. `caf:3,cpam:2`.
+        #[arg(long, default_value = "")]
+        skills: String,
+        /// Kiosk site, e.g. `mairie-de-chambon`.
+        #[arg(long)]
+        site: Option<String>,
+        /// Lifetime in seconds (default: auth.token_ttl_secs).
+        #[arg(long)]
+        ttl: Option<i64>,
+    },
 }

@@ -1,15 +1,20 @@
 //! The Relais server as a library: configuration, HTTP routes, TLS, metrics and the serving loop,
 //! so that the binary stays a thin command-line shell and tests can run the real server in-process.
 
+pub mod acd;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod hub;
+pub mod kpi;
 pub mod media;
 pub mod metrics;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod ws;
 
 pub use config::Config;
 pub use serve::Server;

@@ -11,6 +11,13 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Token {
+            role,
+            sub,
+            skills,
+            site,
+            ttl,
+        } => token(cli.config, &role, &sub, &skills, site, ttl),
     }
 }
 
@@ -64,4 +71,53 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn token(
+    config_path: Option<std::path::PathBuf>,
+    role: &str,
+    sub: &str,
+    skills: &str,
+    site: Option<String>,
+    ttl: Option<i64>,
+) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("relais: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let role: relais_proto::Role =
+        match serde_json::from_value(serde_json::Value::String(role.to_owned())) {
+            Ok(role) => role,
+            Err(_) => {
+                eprintln!("relais: --role must be kiosk, agent, supervisor or admin");
+                return ExitCode::from(2);
+            }
+        };
+    let skills = match relais::auth::parse_skills(skills) {
+        Ok(skills) => skills,
+        Err(err) => {
+            eprintln!("relais: --skills: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let secret = match relais::auth::load_secret(&config) {
+        Ok(secret) => secret,
+        Err(err) => {
+            eprintln!("relais: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ttl = ttl.unwrap_or(config.auth.token_ttl_secs as i64);
+    let claims = relais::auth::Claims {
+        role,
+        sub: sub.to_owned(),
+        exp: relais::auth::now_secs() + ttl,
+        site,
+        skills,
+    };
+    println!("{}", relais::auth::TokenKey::new(&secret).sign(&claims));
+    ExitCode::SUCCESS
 }

@@ -2,7 +2,8 @@
 //! HTTP request counters. Cores report plain statistics; only this module speaks Prometheus.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The server's metrics, registered once at start.
@@ -17,6 +18,22 @@ pub struct Metrics {
     pub tls_reloads: IntCounterVec,
     /// Server start time, seconds since the Unix epoch.
     pub start_time: IntGauge,
+    /// Calls ended, by queue (where they were placed) and outcome.
+    pub calls: IntCounterVec,
+    /// Queue waits of ended calls, by queue.
+    pub wait_seconds: HistogramVec,
+    /// Calls waiting now, by queue.
+    pub queue_waiting: IntGaugeVec,
+    /// Longest current wait, by queue.
+    pub queue_longest_wait: IntGaugeVec,
+    /// Logged-in agents by state.
+    pub agents: IntGaugeVec,
+    /// Open websocket sessions by role.
+    pub ws_sessions: IntGaugeVec,
+    /// Websocket messages refused, by error code.
+    pub ws_refused: IntCounterVec,
+    /// Call records that could not be stored.
+    pub store_errors: prometheus::IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -80,12 +97,70 @@ impl Metrics {
         start_time.set(i64::try_from(now).unwrap_or(i64::MAX));
         registry.register(Box::new(start_time.clone()))?;
 
+        let calls = IntCounterVec::new(
+            Opts::new("calls_total", "Calls ended, by queue and outcome."),
+            &["queue", "outcome"],
+        )?;
+        registry.register(Box::new(calls.clone()))?;
+        let wait_seconds = HistogramVec::new(
+            HistogramOpts::new("call_wait_seconds", "Queue wait of ended calls, by queue.")
+                .buckets(vec![
+                    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+                ]),
+            &["queue"],
+        )?;
+        registry.register(Box::new(wait_seconds.clone()))?;
+        let queue_waiting = IntGaugeVec::new(
+            Opts::new("queue_waiting_calls", "Calls waiting now, by queue."),
+            &["queue"],
+        )?;
+        registry.register(Box::new(queue_waiting.clone()))?;
+        let queue_longest_wait = IntGaugeVec::new(
+            Opts::new(
+                "queue_longest_wait_seconds",
+                "Longest current wait, by queue.",
+            ),
+            &["queue"],
+        )?;
+        registry.register(Box::new(queue_longest_wait.clone()))?;
+        let agents = IntGaugeVec::new(
+            Opts::new("agents", "Logged-in agents by state."),
+            &["state"],
+        )?;
+        registry.register(Box::new(agents.clone()))?;
+        let ws_sessions = IntGaugeVec::new(
+            Opts::new("ws_sessions", "Open websocket sessions by role."),
+            &["role"],
+        )?;
+        registry.register(Box::new(ws_sessions.clone()))?;
+        let ws_refused = IntCounterVec::new(
+            Opts::new(
+                "ws_messages_refused_total",
+                "Websocket messages refused, by error code.",
+            ),
+            &["code"],
+        )?;
+        registry.register(Box::new(ws_refused.clone()))?;
+        let store_errors = prometheus::IntCounter::new(
+            "store_errors_total",
+            "Call records that could not be stored.",
+        )?;
+        registry.register(Box::new(store_errors.clone()))?;
+
         Ok(Self {
             registry,
             http_requests,
             http_duration,
             tls_reloads,
             start_time,
+            calls,
+            wait_seconds,
+            queue_waiting,
+            queue_longest_wait,
+            agents,
+            ws_sessions,
+            ws_refused,
+            store_errors,
         })
     }
 

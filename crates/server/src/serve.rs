@@ -90,12 +90,31 @@ impl Server {
         format!("{scheme}://{}", self.local_addr)
     }
 
-    /// Prints where the server listens and its consoles' links (stdout, for people and tests).
+    /// Prints where the server listens and its consoles' links (stdout, for people and tests);
+    /// in development, with ready-made demo tokens.
     pub fn print_banner(&self) {
         let base = self.base_url();
         println!("relais {} listening on {base}", crate::VERSION);
         println!("  consoles: {base}/kiosk  {base}/agent  {base}/supervisor");
         println!("  metrics:  {base}/metrics");
+        for shard in self.state.media().shards() {
+            println!(
+                "  media shard {}: udp {}",
+                shard.index(),
+                shard.local_addr()
+            );
+        }
+        if self.state.config().auth.development {
+            println!(
+                "  development mode: demo links (tokens valid {} h)",
+                self.state.config().auth.token_ttl_secs / 3600
+            );
+            for (label, path, token) in
+                crate::auth::demo_tokens(self.state.config(), self.state.tokens())
+            {
+                println!("    {label:<12} {base}{path}#token={token}");
+            }
+        }
     }
 
     /// Serves until `shutdown` completes, then stops accepting, reports not ready and lets

@@ -1,9 +1,18 @@
-//! Shared state of the HTTP handlers.
+//! Shared state of the handlers and sessions: configuration, metrics, the session hub, the
+//! dispatcher task's handle, the media shards, the store and the token key.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use relais_proto::CallId;
+use relais_proto::messages::{CallRow, KpiSnapshot, ServiceInfo, WaitingCall};
+use relais_store::Store;
+
+use crate::acd::Acd;
+use crate::auth::TokenKey;
 use crate::config::Config;
+use crate::hub::Hub;
+use crate::media::MediaShards;
 use crate::metrics::Metrics;
 
 /// What every handler can reach. Cheap to clone.
@@ -14,22 +23,63 @@ pub struct AppState {
 
 #[derive(Debug)]
 struct Inner {
-    config: Config,
+    config: Arc<Config>,
     metrics: Metrics,
     ready: AtomicBool,
+    hub: Arc<Hub>,
+    acd: Acd,
+    media: Arc<MediaShards>,
+    store: Arc<Store>,
+    tokens: TokenKey,
+    next_call: AtomicU64,
 }
 
 impl AppState {
-    /// Builds the state; the server is not ready until [`AppState::set_ready`].
+    /// Opens the store, starts the media shards, the dispatcher task and the KPI publisher.
+    /// Must run inside a tokio runtime. The server is not ready until [`AppState::set_ready`].
     pub fn new(config: Config) -> anyhow::Result<Self> {
+        let config = Arc::new(config);
         let metrics = Metrics::new()?;
-        Ok(Self {
+        let store_path = config.data_dir.join("relais.sqlite3");
+        let store = Arc::new(Store::open(&store_path).map_err(|err| {
+            anyhow::anyhow!("cannot open the store {}: {err}", store_path.display())
+        })?);
+        let next_call = store
+            .max_call_id()
+            .map_err(|err| anyhow::anyhow!("cannot read the store: {err}"))?
+            .unwrap_or(0)
+            + 1;
+        let tokens = TokenKey::new(&crate::auth::load_secret(&config)?);
+        let (media_events, mut media_rx) = tokio::sync::mpsc::unbounded_channel();
+        let media = Arc::new(MediaShards::start(&config.media, media_events)?);
+        tokio::spawn(async move {
+            while let Some((shard, event)) = media_rx.recv().await {
+                tracing::debug!(shard, ?event, "media event");
+            }
+        });
+        let hub = Arc::new(Hub::default());
+        let acd = crate::acd::start(crate::acd::Context {
+            config: Arc::clone(&config),
+            hub: Arc::clone(&hub),
+            store: Arc::clone(&store),
+            media: Arc::clone(&media),
+            metrics: metrics.clone(),
+        })?;
+        let state = Self {
             inner: Arc::new(Inner {
                 config,
                 metrics,
                 ready: AtomicBool::new(false),
+                hub,
+                acd,
+                media,
+                store,
+                tokens,
+                next_call: AtomicU64::new(next_call),
             }),
-        })
+        };
+        tokio::spawn(crate::kpi::publish(state.clone()));
+        Ok(state)
     }
 
     /// The configuration the server runs with.
@@ -50,5 +100,131 @@ impl AppState {
     /// Marks the server ready or draining.
     pub fn set_ready(&self, ready: bool) {
         self.inner.ready.store(ready, Ordering::Release);
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    pub fn acd(&self) -> &Acd {
+        &self.inner.acd
+    }
+
+    pub fn media(&self) -> &Arc<MediaShards> {
+        &self.inner.media
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.inner.store
+    }
+
+    pub fn tokens(&self) -> &TokenKey {
+        &self.inner.tokens
+    }
+
+    /// A new call id (continuing after the highest stored one).
+    pub fn next_call_id(&self) -> CallId {
+        CallId(self.inner.next_call.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The services with their open state now.
+    pub async fn services_now(&self) -> Vec<ServiceInfo> {
+        let services: Vec<(String, String, Option<String>)> = self
+            .config()
+            .services
+            .iter()
+            .map(|s| (s.id.clone(), s.name.clone(), s.name_en.clone()))
+            .collect();
+        self.acd()
+            .query(move |dispatcher, now| {
+                services
+                    .into_iter()
+                    .map(|(id, name, name_en)| ServiceInfo {
+                        open: dispatcher
+                            .is_open(&id.as_str().into(), now)
+                            .unwrap_or(false),
+                        id,
+                        name,
+                        name_en,
+                    })
+                    .collect()
+            })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// The KPI snapshot of every queue and agent.
+    pub async fn kpi_snapshot(&self) -> Option<KpiSnapshot> {
+        crate::kpi::snapshot(self).await
+    }
+
+    /// Calls waiting now, oldest first.
+    pub async fn waiting_calls(&self) -> Option<Vec<WaitingCall>> {
+        let queues: Vec<String> = self
+            .config()
+            .services
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
+        self.acd()
+            .query(move |dispatcher, now| {
+                let mut calls: Vec<(std::time::Instant, WaitingCall)> = Vec::new();
+                for queue in queues {
+                    for view in dispatcher.waiting_calls(&queue.as_str().into(), now) {
+                        calls.push((
+                            view.enqueued_at,
+                            WaitingCall {
+                                call: view.call,
+                                service: queue.clone(),
+                                site: view.site.to_string(),
+                                waited_secs: now
+                                    .saturating_duration_since(view.enqueued_at)
+                                    .as_secs(),
+                                offered: matches!(
+                                    view.status,
+                                    relais_dispatch::CallStatus::Offered(_)
+                                ),
+                            },
+                        ));
+                    }
+                }
+                calls.sort_by_key(|(at, call)| (*at, call.call));
+                calls.into_iter().map(|(_, call)| call).collect()
+            })
+            .await
+    }
+
+    /// An agent's calls since local midnight (in the first service's time zone).
+    pub async fn calls_of_today(&self, agent: &str) -> anyhow::Result<Vec<CallRow>> {
+        let zone = self
+            .config()
+            .services
+            .first()
+            .map(|s| s.timezone.zone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let now = jiff::Timestamp::now();
+        let midnight = now
+            .to_zoned(zone)
+            .start_of_day()?
+            .timestamp()
+            .as_millisecond();
+        let store = Arc::clone(self.store());
+        let agent = agent.to_owned();
+        let records = tokio::task::spawn_blocking(move || {
+            store.calls_of_agent_between(&agent, midnight, i64::MAX)
+        })
+        .await??;
+        Ok(records
+            .into_iter()
+            .map(|r| CallRow {
+                call: CallId(r.call_id),
+                service: r.queue,
+                site: r.site,
+                outcome: r.outcome,
+                ended_at_ms: r.ended_at_ms,
+                wait_secs: r.wait_ms as f64 / 1000.0,
+                talk_secs: r.talk_ms.map(|ms| ms as f64 / 1000.0),
+            })
+            .collect())
     }
 }

@@ -13,6 +13,12 @@ pub enum ApiError {
     NotFound,
     /// The server cannot serve this now (starting or draining).
     Unavailable(&'static str),
+    /// The request is malformed.
+    BadRequest(String),
+    /// No valid credentials.
+    Unauthorized(&'static str),
+    /// Valid credentials without the right.
+    Forbidden(&'static str),
     /// A failure inside the server; details go to the log only.
     Internal(anyhow::Error),
 }
@@ -28,6 +34,9 @@ impl IntoResponse for ApiError {
         let (status, code, message) = match &self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource"),
             ApiError::Unavailable(why) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", *why),
+            ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why.as_str()),
+            ApiError::Unauthorized(why) => (StatusCode::UNAUTHORIZED, "unauthorized", *why),
+            ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "forbidden", *why),
             ApiError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "request failed");
                 (

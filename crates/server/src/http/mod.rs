@@ -1,6 +1,7 @@
 //! The HTTP surface: `fn app(state) -> Router` assembles every route with its middleware, so
 //! tests drive it with `oneshot` and the serving loop only adds sockets.
 
+mod api;
 mod error;
 mod health;
 mod landing;
@@ -21,6 +22,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/ws", get(crate::ws::upgrade))
+        .route("/api/calls", get(api::calls))
         .merge(relais_console::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

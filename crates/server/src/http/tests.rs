@@ -24,8 +24,21 @@ async fn get(state: &AppState, path: &str) -> (StatusCode, String, String) {
     (status, kind, String::from_utf8(body.to_vec()).unwrap())
 }
 
+/// A state over a fresh data directory and an ephemeral media port.
 fn state() -> AppState {
-    AppState::new(Config::default()).unwrap()
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "relais-http-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let mut config = Config {
+        data_dir: dir,
+        ..Config::default()
+    };
+    config.media.port = 0;
+    config.media.shards = 1;
+    AppState::new(config).unwrap()
 }
 
 #[tokio::test]

@@ -6,3 +6,5 @@
 
 pub mod client;
 pub mod relay;
+pub mod server;
+pub mod signal;

@@ -1,0 +1,354 @@
+//! The signalling messages of `/ws` (protocol version 1): what clients send (requests, each
+//! with an `id` and answered by exactly one `ok` or `error` carrying that id) and what the
+//! server sends (replies and pushes). JSON objects tagged by `type`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::CallId;
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Kiosk,
+    Agent,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    /// The role's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Kiosk => "kiosk",
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// What an agent asks to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Readiness {
+    Ready,
+    NotReady,
+}
+
+/// A client's request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// First message of every connection.
+    Hello {
+        id: u64,
+        protocol: u32,
+        token: String,
+    },
+    /// Liveness check from the client.
+    Ping { id: u64 },
+    /// The services with their open/closed state now.
+    ListServices { id: u64 },
+    /// Kiosk: call a service.
+    Call { id: u64, service: String },
+    /// Kiosk: give up while waiting.
+    Cancel { id: u64 },
+    /// Kiosk or agent: end the call in progress.
+    Hangup { id: u64 },
+    /// Kiosk or agent: the browser's SDP offer for the call's media; the reply is the answer.
+    SdpOffer { id: u64, sdp: String },
+    /// Kiosk or agent: a trickled ICE candidate (optional: the server learns addresses from
+    /// connectivity checks).
+    IceCandidate { id: u64, candidate: String },
+    /// Agent: ready for calls, or not ready with a reason.
+    SetState {
+        id: u64,
+        state: Readiness,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Agent: take the offered call.
+    Accept { id: u64, call: CallId },
+    /// Agent: decline the offered call.
+    Reject { id: u64, call: CallId },
+    /// Agent: wrap-up finished (before its time runs out), with an optional disposition code.
+    WrapUpDone {
+        id: u64,
+        #[serde(default)]
+        disposition: Option<String>,
+    },
+    /// Agent: its calls of the day.
+    MyCalls { id: u64 },
+    /// Supervisor: receive KPI snapshots as they change.
+    SubscribeKpis { id: u64 },
+    /// Supervisor: the calls waiting now.
+    ListWaiting { id: u64 },
+}
+
+/// Every request type, as written on the wire.
+pub const REQUEST_TYPES: &[&str] = &[
+    "hello",
+    "ping",
+    "list_services",
+    "call",
+    "cancel",
+    "hangup",
+    "sdp_offer",
+    "ice_candidate",
+    "set_state",
+    "accept",
+    "reject",
+    "wrap_up_done",
+    "my_calls",
+    "subscribe_kpis",
+    "list_waiting",
+];
+
+impl Request {
+    /// The request's id.
+    pub fn id(&self) -> u64 {
+        match self {
+            Request::Hello { id, .. }
+            | Request::Ping { id }
+            | Request::ListServices { id }
+            | Request::Call { id, .. }
+            | Request::Cancel { id }
+            | Request::Hangup { id }
+            | Request::SdpOffer { id, .. }
+            | Request::IceCandidate { id, .. }
+            | Request::SetState { id, .. }
+            | Request::Accept { id, .. }
+            | Request::Reject { id, .. }
+            | Request::WrapUpDone { id, .. }
+            | Request::MyCalls { id }
+            | Request::SubscribeKpis { id }
+            | Request::ListWaiting { id } => *id,
+        }
+    }
+
+    /// The roles that may send this request.
+    pub fn allowed_roles(&self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Request::Hello { .. } | Request::Ping { .. } => &[Kiosk, Agent, Supervisor, Admin],
+            Request::ListServices { .. } => &[Kiosk, Agent, Supervisor, Admin],
+            Request::Call { .. } | Request::Cancel { .. } => &[Kiosk],
+            Request::Hangup { .. } | Request::SdpOffer { .. } | Request::IceCandidate { .. } => {
+                &[Kiosk, Agent]
+            }
+            Request::SetState { .. }
+            | Request::Accept { .. }
+            | Request::Reject { .. }
+            | Request::WrapUpDone { .. }
+            | Request::MyCalls { .. } => &[Agent],
+            Request::SubscribeKpis { .. } | Request::ListWaiting { .. } => &[Supervisor, Admin],
+        }
+    }
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The request `id` succeeded.
+    Ok { id: u64, result: Reply },
+    /// The request `id` (absent when the frame could not be read) failed.
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        code: String,
+        message: String,
+    },
+    /// Kiosk: where its call stands in the queue.
+    QueuePosition {
+        call: CallId,
+        position: usize,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        eta_secs: Option<u64>,
+    },
+    /// Agent: a call is offered; accept before `deadline_secs` run out.
+    Offered {
+        call: CallId,
+        service: String,
+        service_name: String,
+        site: String,
+        waited_secs: u64,
+        deadline_secs: u64,
+    },
+    /// Agent: the offer is gone (expired, the caller left, or the agent became unavailable).
+    OfferWithdrawn { call: CallId, reason: String },
+    /// Kiosk and agent: the call is connected; send an `sdp_offer` for its media.
+    MediaReady { call: CallId, peer_role: Role },
+    /// Kiosk and agent: the call ended (its record is already stored).
+    CallEnded {
+        call: CallId,
+        outcome: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        by: Option<String>,
+    },
+    /// Agent: its own state changed.
+    AgentState {
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reason: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        call: Option<CallId>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        remaining_secs: Option<u64>,
+    },
+    /// Supervisor: a KPI snapshot (at most a few per second, only when something changed).
+    Kpis(KpiSnapshot),
+    /// The same user connected elsewhere; this connection is closed.
+    SessionReplaced {},
+}
+
+/// The result of a successful request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    /// `hello`: who the connection is.
+    Welcome {
+        role: Role,
+        subject: String,
+        protocol: u32,
+    },
+    /// `list_services`.
+    Services { services: Vec<ServiceInfo> },
+    /// `call`: the call is queued.
+    Queued { call: CallId },
+    /// `sdp_offer`: the server's SDP answer.
+    Answer { sdp: String },
+    /// `my_calls`.
+    Calls { calls: Vec<CallRow> },
+    /// `subscribe_kpis`: the current snapshot.
+    Kpis(KpiSnapshot),
+    /// `list_waiting`.
+    Waiting { calls: Vec<WaitingCall> },
+    /// Anything else.
+    Done {},
+}
+
+/// A service as kiosks see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name_en: Option<String>,
+    pub open: bool,
+}
+
+/// One finished call, as an agent sees its day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRow {
+    pub call: CallId,
+    pub service: String,
+    pub site: String,
+    pub outcome: String,
+    pub ended_at_ms: i64,
+    pub wait_secs: f64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub talk_secs: Option<f64>,
+}
+
+/// A waiting call, as supervisors see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitingCall {
+    pub call: CallId,
+    pub service: String,
+    pub site: String,
+    pub waited_secs: u64,
+    pub offered: bool,
+}
+
+/// Live KPIs of every queue and the agents' states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiSnapshot {
+    pub queues: Vec<QueueKpis>,
+    pub agents: Vec<AgentRow>,
+}
+
+/// One queue's KPIs (definitions in docs/dispatcher.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueueKpis {
+    pub service: String,
+    pub name: String,
+    pub open: bool,
+    pub waiting: usize,
+    pub longest_wait_secs: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub estimated_wait_secs: Option<u64>,
+    pub agents: AgentCounts,
+    /// The last 15 minutes.
+    pub recent: WindowKpis,
+    /// Since local midnight.
+    pub today: WindowKpis,
+}
+
+/// Agents serving a queue, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentCounts {
+    pub logged_in: u32,
+    pub available: u32,
+    pub reserved: u32,
+    pub on_call: u32,
+    pub wrap_up: u32,
+    pub not_ready: u32,
+}
+
+/// Counters and ratios over a window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowKpis {
+    pub offered: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub short_abandoned: u64,
+    pub overflowed: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub service_level: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub service_level_with_abandons: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub asa_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub aht_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub abandonment_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub occupancy: Option<f64>,
+}
+
+/// One agent's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRow {
+    pub agent: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    pub since_secs: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub call: Option<CallId>,
+}
+
+/// Error codes of `error` messages.
+pub mod codes {
+    pub const BAD_JSON: &str = "bad_json";
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const UNKNOWN_TYPE: &str = "unknown_type";
+    pub const NOT_AUTHENTICATED: &str = "not_authenticated";
+    pub const ALREADY_AUTHENTICATED: &str = "already_authenticated";
+    pub const BAD_TOKEN: &str = "bad_token";
+    pub const TOKEN_EXPIRED: &str = "token_expired";
+    pub const PROTOCOL_VERSION: &str = "protocol_version";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const WRONG_STATE: &str = "wrong_state";
+    pub const UNKNOWN_SERVICE: &str = "unknown_service";
+    pub const SERVICE_CLOSED: &str = "service_closed";
+    pub const QUEUE_FULL: &str = "queue_full";
+    pub const NO_LONGER_OFFERED: &str = "no_longer_offered";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
+    pub const MEDIA: &str = "media_error";
+    pub const INTERNAL: &str = "internal";
+}

@@ -1,0 +1,441 @@
+//! The whole call flow against the real server on ephemeral ports: signalling over `/ws`,
+//! the dispatcher's offers, media through the SFU with `webrtc`-crate clients, durable records
+//! in the SQLite file, KPIs pushed to a supervisor, authorization and bad input.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use std::time::Duration;
+
+use relais::auth::Claims;
+use relais_proto::Role;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use serde_json::json;
+use support::client::{Client, ClientSpec, payload_text};
+use support::server::TestServer;
+use support::signal::WsClient;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn ready_agent(server: &TestServer, name: &str) -> WsClient {
+    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, name)).await;
+    let reply = agent
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    agent
+        .expect_where("agent_state", WAIT, |m| m["state"] == "available")
+        .await;
+    agent
+}
+
+/// The browser side of a call: a webrtc client that sends its offer over the websocket.
+async fn connect_media(ws: &mut WsClient, seed: u32) -> Client {
+    let (client, offer) = Client::new(ClientSpec::publisher(111, 96), seed).await;
+    let reply = ws.request(json!({"type": "sdp_offer", "sdp": offer})).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    assert_eq!(reply["result"]["kind"], "answer");
+    client
+        .accept_answer(reply["result"]["sdp"].as_str().unwrap().to_owned())
+        .await;
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_call_is_answered_carries_media_and_leaves_a_record() {
+    let server = TestServer::start("full").await;
+    let mut supervisor =
+        WsClient::signed_in(server.addr, &server.token(Role::Supervisor, "sophie")).await;
+    let snapshot = supervisor.request(json!({"type": "subscribe_kpis"})).await;
+    assert_eq!(snapshot["result"]["kind"], "kpis", "{snapshot}");
+    let mut agent = ready_agent(&server, "alice").await;
+
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-1")).await;
+    let services = kiosk.request(json!({"type": "list_services"})).await;
+    let list = services["result"]["services"].as_array().unwrap();
+    assert!(
+        list.iter().any(|s| s["id"] == "caf" && s["open"] == true),
+        "{services}"
+    );
+    assert!(
+        list.iter().any(|s| s["id"] == "nuit" && s["open"] == false),
+        "{services}"
+    );
+
+    let queued = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await;
+    assert_eq!(queued["result"]["kind"], "queued", "{queued}");
+    let call = queued["result"]["call"].as_u64().unwrap();
+
+    let offered = agent.expect("offered", WAIT).await;
+    assert_eq!(offered["call"], call);
+    assert_eq!(offered["service"], "caf");
+    assert_eq!(offered["site"], "mairie-test");
+    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    kiosk.expect("media_ready", WAIT).await;
+    agent.expect("media_ready", WAIT).await;
+
+    let kiosk_media = connect_media(&mut kiosk, 21).await;
+    let agent_media = connect_media(&mut agent, 22).await;
+    kiosk_media.wait_connected(WAIT).await;
+    agent_media.wait_connected(WAIT).await;
+    for seq in 0..40u16 {
+        kiosk_media.send_numbered("kiosk", seq).await;
+        agent_media.send_numbered("agent", seq).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_agent = agent_media.received(RtpCodecKind::Video);
+    let at_kiosk = kiosk_media.received(RtpCodecKind::Audio);
+    assert!(
+        at_agent.len() >= 35,
+        "the agent received {} video packets",
+        at_agent.len()
+    );
+    assert!(
+        at_kiosk.len() >= 35,
+        "the kiosk received {} audio packets",
+        at_kiosk.len()
+    );
+    assert!(payload_text(&at_agent[0].payload).starts_with("kiosk-video-"));
+    assert!(payload_text(&at_kiosk[0].payload).starts_with("agent-audio-"));
+
+    // The supervisor sees the call in progress.
+    supervisor
+        .expect_where("kpis", WAIT, |m| {
+            m["agents"].as_array().is_some_and(|agents| {
+                agents
+                    .iter()
+                    .any(|a| a["agent"] == "alice" && a["state"] == "on_call")
+            })
+        })
+        .await;
+
+    let hangup = kiosk.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    let ended = kiosk.expect("call_ended", WAIT).await;
+    assert_eq!(ended["outcome"], "answered");
+    assert_eq!(ended["by"], "kiosk");
+    agent.expect("call_ended", WAIT).await;
+    // The record was committed before `call_ended` went out.
+    let record = server
+        .store()
+        .calls_between(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.call_id == call)
+        .unwrap();
+    assert_eq!(record.outcome, "answered");
+    assert_eq!(record.agent.as_deref(), Some("alice"));
+    assert_eq!(record.queue, "caf");
+    assert_eq!(record.kiosk, "borne-1");
+    assert!(record.talk_ms.unwrap() >= 800, "{record:?}");
+    assert!(record.answered_at_ms.unwrap() >= record.enqueued_at_ms);
+    assert!(record.ended_at_ms >= record.answered_at_ms.unwrap());
+
+    // Wrap-up, then available again by itself after the queue's wrap-up time (1 s).
+    agent
+        .expect_where("agent_state", WAIT, |m| m["state"] == "wrap_up")
+        .await;
+    agent
+        .expect_where("agent_state", WAIT, |m| m["state"] == "available")
+        .await;
+    let wrapped = server
+        .stored(|store| {
+            store
+                .calls_between(0, i64::MAX)
+                .unwrap()
+                .into_iter()
+                .find(|r| r.call_id == call && r.wrap_up_ms.is_some())
+        })
+        .await;
+    assert!(wrapped.wrap_up_ms.unwrap() >= 900, "{wrapped:?}");
+    let states = server.stored(|store| {
+        let states = store.agent_states_between(0, i64::MAX).unwrap();
+        (states.iter().filter(|s| s.agent == "alice").count() >= 4).then_some(states)
+    });
+    let states = states.await;
+    assert!(states.iter().any(|s| s.state == "on_call"));
+
+    // The supervisor saw the answered call counted.
+    supervisor
+        .expect_where("kpis", WAIT, |m| {
+            m["queues"].as_array().is_some_and(|queues| {
+                queues.iter().any(|q| {
+                    q["service"] == "caf" && q["today"]["answered"] == 1 && q["waiting"] == 0
+                })
+            })
+        })
+        .await;
+    let mine = agent.request(json!({"type": "my_calls"})).await;
+    assert_eq!(mine["result"]["calls"][0]["call"], call, "{mine}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offer_not_accepted_in_time_goes_to_the_next_agent() {
+    let server = TestServer::start("timeout").await;
+    let mut alice = ready_agent(&server, "alice").await;
+    let mut bob = ready_agent(&server, "bob").await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-2")).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+
+    // Whoever is offered first lets the 2 s deadline pass.
+    let (first, second) = tokio::select! {
+        offer = alice.expect("offered", WAIT) => { assert_eq!(offer["call"], call); (&mut alice, &mut bob) }
+        offer = bob.expect("offered", WAIT) => { assert_eq!(offer["call"], call); (&mut bob, &mut alice) }
+    };
+    let withdrawn = first.expect("offer_withdrawn", WAIT).await;
+    assert_eq!(withdrawn["reason"], "expired");
+    let offer = second.expect("offered", WAIT).await;
+    assert_eq!(offer["call"], call);
+    // A late accept from the first agent is refused clearly.
+    let late = first.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(late["code"], "no_longer_offered", "{late}");
+    let ok = second
+        .request(json!({"type": "accept", "call": call}))
+        .await;
+    assert_eq!(ok["type"], "ok", "{ok}");
+    kiosk.expect("media_ready", WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_who_disconnects_while_offered_loses_the_offer_to_another() {
+    let server = TestServer::start("disconnect").await;
+    let mut alice = ready_agent(&server, "alice").await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-3")).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    alice.expect("offered", WAIT).await;
+    let mut bob = ready_agent(&server, "bob").await;
+    alice.close();
+    let offer = bob.expect("offered", WAIT).await;
+    assert_eq!(offer["call"], call);
+    // Alice shows as not ready ("disconnected") to supervisors.
+    let mut supervisor =
+        WsClient::signed_in(server.addr, &server.token(Role::Supervisor, "sophie")).await;
+    let view = supervisor.request(json!({"type": "subscribe_kpis"})).await;
+    let alice_row = view["result"]["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "alice")
+        .cloned()
+        .unwrap();
+    assert_eq!(alice_row["state"], "not_ready", "{alice_row}");
+    assert_eq!(alice_row["reason"], "disconnected", "{alice_row}");
+    // She comes back not ready, and is offered nothing until she says so.
+    let mut alice = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
+    assert!(!alice.sees("offered", Duration::from_millis(300)).await);
+    let ready = alice
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(ready["type"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_that_cancels_while_queued_leaves_an_abandoned_record() {
+    let server = TestServer::start("cancel").await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-4")).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    let position = kiosk.expect("queue_position", WAIT).await;
+    assert_eq!(position["position"], 1);
+    let cancel = kiosk.request(json!({"type": "cancel"})).await;
+    assert_eq!(cancel["type"], "ok", "{cancel}");
+    let ended = kiosk.expect("call_ended", WAIT).await;
+    assert_eq!(ended["outcome"], "abandoned_short");
+    let record = server
+        .store()
+        .calls_between(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.call_id == call)
+        .unwrap();
+    assert_eq!(record.outcome, "abandoned_short");
+    assert_eq!(record.agent, None);
+    // A second cancel has nothing to cancel.
+    let again = kiosk.request(json!({"type": "cancel"})).await;
+    assert_eq!(again["code"], "wrong_state", "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_service_refuses_the_call_clearly_and_records_it() {
+    let server = TestServer::start("closed").await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-5")).await;
+    let refused = kiosk
+        .request(json!({"type": "call", "service": "nuit"}))
+        .await;
+    assert_eq!(refused["type"], "error");
+    assert_eq!(refused["code"], "service_closed", "{refused}");
+    let records = server.store().calls_between(0, i64::MAX).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].outcome, "closed");
+    // The kiosk may call an open service right after.
+    let queued = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await;
+    assert_eq!(queued["result"]["kind"], "queued", "{queued}");
+    let unknown = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-6"))
+        .await
+        .request(json!({"type": "call", "service": "nope"}))
+        .await;
+    assert_eq!(unknown["code"], "unknown_service");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_and_tokens_are_enforced_with_documented_codes() {
+    let server = TestServer::start("auth").await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-7")).await;
+    let kpis = kiosk.request(json!({"type": "subscribe_kpis"})).await;
+    assert_eq!(kpis["code"], "forbidden", "{kpis}");
+    let accept = kiosk.request(json!({"type": "accept", "call": 1})).await;
+    assert_eq!(accept["code"], "forbidden", "{accept}");
+
+    let mut anonymous = WsClient::connect(server.addr).await;
+    let early = anonymous.request(json!({"type": "list_services"})).await;
+    assert_eq!(early["code"], "not_authenticated");
+    let expired = server.token_with(Claims {
+        role: Role::Supervisor,
+        sub: "old".into(),
+        exp: relais::auth::now_secs() - 10,
+        site: None,
+        skills: vec![],
+    });
+    let reply = anonymous
+        .request(json!({"type": "hello", "protocol": 1, "token": expired}))
+        .await;
+    assert_eq!(reply["code"], "token_expired", "{reply}");
+    let forged = relais::auth::TokenKey::new(b"not-the-server-secret").sign(&Claims {
+        role: Role::Admin,
+        sub: "mallory".into(),
+        exp: relais::auth::now_secs() + 60,
+        site: None,
+        skills: vec![],
+    });
+    let reply = anonymous
+        .request(json!({"type": "hello", "protocol": 1, "token": forged}))
+        .await;
+    assert_eq!(reply["code"], "bad_token", "{reply}");
+    let reply = anonymous
+        .request(json!({"type": "hello", "protocol": 9, "token": "x"}))
+        .await;
+    assert_eq!(reply["code"], "protocol_version", "{reply}");
+
+    // The REST records: supervisors only.
+    let http = |path: &str, token: Option<String>| {
+        let addr = server.addr;
+        let path = path.to_owned();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let auth = token
+                .map(|t| format!("Authorization: Bearer {t}\r\n"))
+                .unwrap_or_default();
+            stream
+                .write_all(
+                    format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n")
+                        .as_bytes(),
+                )
+                .await
+                .unwrap();
+            let mut raw = Vec::new();
+            stream.read_to_end(&mut raw).await.unwrap();
+            String::from_utf8_lossy(&raw).into_owned()
+        }
+    };
+    assert!(http("/api/calls", None).await.starts_with("HTTP/1.1 401"));
+    assert!(
+        http("/api/calls", Some(server.token(Role::Kiosk, "k")))
+            .await
+            .starts_with("HTTP/1.1 403")
+    );
+    let json_reply = http(
+        "/api/calls?from=0",
+        Some(server.token(Role::Supervisor, "s")),
+    )
+    .await;
+    assert!(json_reply.starts_with("HTTP/1.1 200"), "{json_reply}");
+    assert!(json_reply.contains("\"calls\":[]"), "{json_reply}");
+    let csv = http(
+        "/api/calls?from=2026-01-01T00:00:00Z&format=csv",
+        Some(server.token(Role::Admin, "a")),
+    )
+    .await;
+    assert!(csv.contains("text/csv"), "{csv}");
+    assert!(csv.contains("call_id,"), "{csv}");
+    let bad = http(
+        "/api/calls?from=yesterday",
+        Some(server.token(Role::Admin, "a")),
+    )
+    .await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_errors_and_leaves_a_concurrent_call_alone() {
+    let server = TestServer::start("garbage").await;
+    let mut agent = ready_agent(&server, "alice").await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-8")).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    agent.expect("offered", WAIT).await;
+    assert_eq!(
+        agent.request(json!({"type": "accept", "call": call})).await["type"],
+        "ok"
+    );
+
+    let mut vandal = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "vandal")).await;
+    vandal.send_text("this is not json");
+    assert_eq!(vandal.expect("error", WAIT).await["code"], "bad_json");
+    vandal.send_text(r#"{"type":"explode","id":5}"#);
+    let unknown = vandal.expect("error", WAIT).await;
+    assert_eq!(unknown["code"], "unknown_type");
+    assert_eq!(unknown["id"], 5);
+    vandal.send_text(r#"{"type":"call","id":6,"service":7}"#);
+    assert_eq!(vandal.expect("error", WAIT).await["code"], "bad_request");
+    vandal.send_text(r#"{"type":"call","id":7,"service":"caf","extra":true}"#);
+    assert_eq!(vandal.expect("error", WAIT).await["code"], "bad_request");
+    // A flood: the burst passes, the rest is refused, the connection survives.
+    for i in 0..300 {
+        vandal.send_text(&json!({"type": "ping", "id": 1000 + i}).to_string());
+    }
+    assert!(
+        vandal.sees("error", WAIT).await,
+        "the flood was rate limited"
+    );
+    // An oversize frame closes that connection, and only that one.
+    vandal.send_text(&"x".repeat(100 * 1024));
+    let too_large = vandal
+        .expect_where("error", WAIT, |m| m["code"] == "frame_too_large")
+        .await;
+    assert_eq!(too_large["code"], "frame_too_large");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        vandal.closed.load(std::sync::atomic::Ordering::SeqCst),
+        "the oversize sender is disconnected"
+    );
+
+    // The call in progress is untouched and ends normally.
+    kiosk.expect("media_ready", WAIT).await;
+    let hangup = agent.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    let ended = kiosk.expect("call_ended", WAIT).await;
+    assert_eq!(ended["outcome"], "answered");
+    assert_eq!(ended["by"], "agent");
+}

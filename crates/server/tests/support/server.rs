@@ -1,0 +1,121 @@
+//! The real server started in-process on ephemeral ports, with a test configuration, a known
+//! token secret and its own data directory.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use relais::Config;
+use relais::auth::{Claims, TokenKey};
+use relais_proto::Role;
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "test-secret-for-the-call-flow-tests";
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    key: TokenKey,
+}
+
+/// Services of the tests: `caf` always open (2 s to accept, 1 s of wrap-up) and `nuit`
+/// never open.
+pub fn test_config(data_dir: &std::path::Path) -> Config {
+    let text = format!(
+        r#"
+data_dir = "{}"
+[http]
+listen = "127.0.0.1:0"
+[auth]
+secret = "{SECRET}"
+development = false
+[media]
+shards = 1
+port = 0
+[[services]]
+id = "caf"
+name = "CAF"
+offer_timeout_secs = 2
+wrap_up_secs = 1
+max_waiting = 3
+[[services.skills]]
+skill = "caf"
+[[services]]
+id = "nuit"
+name = "Service de nuit"
+[services.hours]
+"#,
+        data_dir.display()
+    );
+    Config::from_toml_with_env(&text, "test", Vec::new()).unwrap()
+}
+
+impl TestServer {
+    pub async fn start(tag: &str) -> Self {
+        let data_dir =
+            std::env::temp_dir().join(format!("relais-flow-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let server = relais::Server::bind(test_config(&data_dir)).await.unwrap();
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = server
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            addr,
+            data_dir,
+            stop: Some(stop),
+            key: TokenKey::new(SECRET.as_bytes()),
+        }
+    }
+
+    /// A token for `role`/`sub` valid for an hour.
+    pub fn token(&self, role: Role, sub: &str) -> String {
+        self.token_with(Claims {
+            role,
+            sub: sub.to_owned(),
+            exp: relais::auth::now_secs() + 3600,
+            site: (role == Role::Kiosk).then(|| "mairie-test".to_owned()),
+            skills: if role == Role::Agent {
+                vec![("caf".to_owned(), 3)]
+            } else {
+                vec![]
+            },
+        })
+    }
+
+    pub fn token_with(&self, claims: Claims) -> String {
+        self.key.sign(&claims)
+    }
+
+    /// The store file of the server (opened separately by the tests).
+    pub fn store(&self) -> relais_store::Store {
+        relais_store::Store::open(&self.data_dir.join("relais.sqlite3")).unwrap()
+    }
+
+    /// Waits until `read` finds what it wants in the store.
+    pub async fn stored<T>(&self, read: impl Fn(&relais_store::Store) -> Option<T>) -> T {
+        let store = self.store();
+        for _ in 0..100 {
+            if let Some(found) = read(&store) {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the store never held what the test waited for");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
