@@ -194,6 +194,7 @@ impl Server {
                 "connections still open after the grace period"
             );
         }
+        state.media().stop();
         tracing::info!("stopped");
         Ok(())
     }
