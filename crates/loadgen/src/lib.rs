@@ -1,3 +1,11 @@
 //! Relais load generator: drives synthetic calls (a kiosk and an agent each) through the real
-//! signalling and media of a server, or through Janus for comparison, and reports delay, loss and
-//! server CPU per forwarded packet.
+//! signalling and media of a server and reports set-up time, one-way delay, loss, and the
+//! server's CPU per forwarded packet read from `/proc`.
+
+pub mod peer;
+pub mod proc_stats;
+pub mod report;
+pub mod run;
+pub mod signal;
+pub mod stamp;
+pub mod token;

@@ -1,0 +1,290 @@
+//! One load run: agents sign in and get ready, kiosks call at the ramp rate, every call is
+//! answered and negotiated through the real signalling, media flows both ways for the set
+//! time, then every call is hung up and the figures are gathered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::peer::{MediaProfile, Peer, Received};
+use crate::proc_stats;
+use crate::report::{Report, quantile};
+use crate::signal::Signal;
+use crate::token;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// `http://host:port` of the server.
+    pub server: String,
+    /// The server's token secret.
+    pub secret: Vec<u8>,
+    pub service: String,
+    pub calls: usize,
+    /// Calls started per second.
+    pub ramp_per_sec: f64,
+    pub media: Duration,
+    pub profile: MediaProfile,
+    /// Local address the synthetic browsers bind to.
+    pub bind_ip: String,
+    /// The server's process, for CPU and memory.
+    pub server_pid: Option<u32>,
+    /// Print progress to stderr.
+    pub progress: bool,
+}
+
+struct CallSide {
+    peer: Peer,
+    signal: Signal,
+    accepted_at: Option<Instant>,
+}
+
+const STEP: Duration = Duration::from_secs(20);
+
+/// Runs the load and returns its report.
+pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
+    let ws_url = format!("{}/ws", config.server.replacen("http", "ws", 1));
+    let epoch = Instant::now();
+    let skills = [(config.service.as_str(), 5u8)];
+
+    // Agents first: all ready before the first call.
+    let mut agents = Vec::with_capacity(config.calls);
+    for i in 0..config.calls {
+        let token = token::sign(
+            &config.secret,
+            "agent",
+            &format!("load-agent-{i}"),
+            None,
+            &skills,
+            3600,
+        );
+        let mut signal = Signal::connect(&ws_url, &token).await?;
+        signal
+            .ok(json!({"type": "set_state", "state": "ready"}))
+            .await?;
+        agents.push(signal);
+    }
+    let established = Arc::new(AtomicUsize::new(0));
+    let agent_sides: Arc<Mutex<Vec<CallSide>>> = Arc::new(Mutex::new(Vec::new()));
+    let kiosk_sides: Arc<Mutex<Vec<CallSide>>> = Arc::new(Mutex::new(Vec::new()));
+
+    // Each agent answers whatever it is offered.
+    let mut agent_tasks = Vec::new();
+    for (i, mut signal) in agents.into_iter().enumerate() {
+        let sides = Arc::clone(&agent_sides);
+        let bind = config.bind_ip.clone();
+        agent_tasks.push(tokio::spawn(async move {
+            let offered = signal.expect("offered", Duration::from_secs(120)).await?;
+            let call = offered["call"].clone();
+            signal.ok(json!({"type": "accept", "call": call})).await?;
+            let accepted_at = Instant::now();
+            signal.expect("media_ready", STEP).await?;
+            let (peer, offer) = Peer::new(&bind, 100_000 + i as u32, epoch).await?;
+            let answer = signal
+                .ok(json!({"type": "sdp_offer", "sdp": offer}))
+                .await?;
+            peer.answer(answer["sdp"].as_str().context("no answer")?.to_owned())
+                .await?;
+            sides.lock().await.push(CallSide {
+                peer,
+                signal,
+                accepted_at: Some(accepted_at),
+            });
+            anyhow::Ok(())
+        }));
+    }
+
+    // Kiosks call at the ramp rate.
+    let gap = Duration::from_secs_f64(1.0 / config.ramp_per_sec.max(0.01));
+    let mut kiosk_tasks = Vec::new();
+    for i in 0..config.calls {
+        let token = token::sign(
+            &config.secret,
+            "kiosk",
+            &format!("load-kiosk-{i}"),
+            Some("load"),
+            &[],
+            3600,
+        );
+        let ws_url = ws_url.clone();
+        let service = config.service.clone();
+        let sides = Arc::clone(&kiosk_sides);
+        let bind = config.bind_ip.clone();
+        let counter = Arc::clone(&established);
+        kiosk_tasks.push(tokio::spawn(async move {
+            let mut signal = Signal::connect(&ws_url, &token).await?;
+            signal
+                .ok(json!({"type": "call", "service": service}))
+                .await?;
+            signal
+                .expect("media_ready", Duration::from_secs(120))
+                .await?;
+            let (peer, offer) = Peer::new(&bind, 200_000 + i as u32, epoch).await?;
+            let answer = signal
+                .ok(json!({"type": "sdp_offer", "sdp": offer}))
+                .await?;
+            peer.answer(answer["sdp"].as_str().context("no answer")?.to_owned())
+                .await?;
+            let deadline = Instant::now() + STEP;
+            while !peer.connected() {
+                if Instant::now() > deadline {
+                    bail!("kiosk {i} did not connect");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            counter.fetch_add(1, Ordering::Relaxed);
+            sides.lock().await.push(CallSide {
+                peer,
+                signal,
+                accepted_at: None,
+            });
+            anyhow::Ok(())
+        }));
+        if config.progress {
+            eprint!(
+                "\rcalling {}/{} (established {})   ",
+                i + 1,
+                config.calls,
+                established.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(gap).await;
+    }
+    let mut failures = Vec::new();
+    for task in kiosk_tasks.into_iter().chain(agent_tasks) {
+        match tokio::time::timeout(Duration::from_secs(120), task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => failures.push(format!("{err:#}")),
+            Ok(Err(err)) => failures.push(err.to_string()),
+            Err(_) => failures.push("a call did not set up within 120 s".to_owned()),
+        }
+    }
+    if config.progress {
+        eprintln!(
+            "\restablished {} of {} calls; media for {:?}",
+            established.load(Ordering::Relaxed),
+            config.calls,
+            config.media
+        );
+    }
+    for failure in failures.iter().take(5) {
+        eprintln!("call failed: {failure}");
+    }
+
+    let kiosks = std::mem::take(&mut *kiosk_sides.lock().await);
+    let agents = std::mem::take(&mut *agent_sides.lock().await);
+    // Wait for the agents' peers to connect too.
+    let deadline = Instant::now() + STEP;
+    while agents.iter().any(|side| !side.peer.connected()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Media window.
+    let cpu_before = config
+        .server_pid
+        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
+    let started = Instant::now();
+    let until = started + config.media;
+    let mut senders = Vec::new();
+    for side in kiosks.iter().chain(agents.iter()) {
+        senders.push(side.peer.send_until(config.profile, until));
+    }
+    if config.progress {
+        eprintln!("sending media from {} peers…", senders.len());
+    }
+    let sent: Vec<(u64, u64)> = futures_util::future::join_all(senders).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let media_seconds = started.elapsed().as_secs_f64();
+    let cpu_after = config
+        .server_pid
+        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
+    let rss = config
+        .server_pid
+        .and_then(|pid| proc_stats::rss_bytes(pid).ok());
+
+    // Figures.
+    let received: Vec<Received> = kiosks
+        .iter()
+        .chain(agents.iter())
+        .map(|side| side.peer.received())
+        .collect();
+    let packets_sent: u64 = sent.iter().map(|(a, v)| a + v).sum();
+    let packets_received: u64 = received
+        .iter()
+        .flat_map(|r| r.streams.values())
+        .map(|(count, _, _)| count)
+        .sum();
+    // Loss inside each received stream: gaps between its first and last packet. (Packets sent
+    // before the receiving side's track opened are set-up, not loss.)
+    let expected: u64 = received
+        .iter()
+        .flat_map(|r| r.streams.values())
+        .map(|(_, low, high)| u64::from(high - low) + 1)
+        .sum();
+    let mut delays: Vec<f64> = received
+        .iter()
+        .flat_map(|r| r.delays_us.iter().map(|us| f64::from(*us) / 1000.0))
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    let mut setups: Vec<f64> = agents
+        .iter()
+        .filter_map(|side| {
+            let first = side.peer.received().first_at?;
+            Some(
+                first
+                    .saturating_duration_since(side.accepted_at?)
+                    .as_secs_f64()
+                    * 1000.0,
+            )
+        })
+        .collect();
+    setups.sort_by(f64::total_cmp);
+    let cpu = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+
+    // Hang up.
+    for mut side in kiosks.into_iter() {
+        let _ = side.signal.request(json!({"type": "hangup"})).await;
+        let _ = side
+            .signal
+            .expect("call_ended", Duration::from_secs(5))
+            .await;
+        side.peer.close().await;
+    }
+    for side in agents {
+        side.peer.close().await;
+        let _ = side.signal;
+    }
+
+    let loss = if expected == 0 {
+        0.0
+    } else {
+        100.0 * expected.saturating_sub(packets_received) as f64 / expected as f64
+    };
+    Ok(Report {
+        server: config.server,
+        calls_requested: config.calls,
+        calls_established: established.load(Ordering::Relaxed),
+        media_seconds,
+        setup_ms_p50: quantile(&setups, 0.5),
+        setup_ms_p99: quantile(&setups, 0.99),
+        delay_ms_p50: quantile(&delays, 0.5),
+        delay_ms_p99: quantile(&delays, 0.99),
+        delay_ms_max: delays.last().copied(),
+        packets_sent,
+        packets_received,
+        loss_percent: loss,
+        server_cpu_seconds: cpu,
+        server_cpu_us_per_forwarded_packet: cpu
+            .filter(|_| packets_received > 0)
+            .map(|seconds| seconds * 1e6 / packets_received as f64),
+        server_rss_bytes: rss,
+        forwarded_packets_per_second: packets_received as f64 / media_seconds.max(0.001),
+    })
+}
