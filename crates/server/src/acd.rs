@@ -157,16 +157,7 @@ fn queue_config(service: &ServiceConfig) -> QueueConfig {
     queue.time_zone = service.timezone.zone();
     queue.hours = service.hours.as_ref().map(|week| {
         let mut hours = OpeningHours::new();
-        let days = [
-            jiff::civil::Weekday::Monday,
-            jiff::civil::Weekday::Tuesday,
-            jiff::civil::Weekday::Wednesday,
-            jiff::civil::Weekday::Thursday,
-            jiff::civil::Weekday::Friday,
-            jiff::civil::Weekday::Saturday,
-            jiff::civil::Weekday::Sunday,
-        ];
-        for ((_, ranges), day) in week.days().into_iter().zip(days) {
+        for ((_, ranges), day) in week.days().into_iter().zip(WEEKDAYS) {
             for range in ranges {
                 hours = hours.on(day, clock(range.start_minute), clock(range.end_minute));
             }
@@ -177,16 +168,9 @@ fn queue_config(service: &ServiceConfig) -> QueueConfig {
         hours
     });
     if queue.hours.is_none() && !service.holidays.is_empty() {
+        // Always open, but for the holidays.
         let mut hours = OpeningHours::new();
-        for day in [
-            jiff::civil::Weekday::Monday,
-            jiff::civil::Weekday::Tuesday,
-            jiff::civil::Weekday::Wednesday,
-            jiff::civil::Weekday::Thursday,
-            jiff::civil::Weekday::Friday,
-            jiff::civil::Weekday::Saturday,
-            jiff::civil::Weekday::Sunday,
-        ] {
+        for day in WEEKDAYS {
             hours = hours.on(day, jiff::civil::Time::midnight(), jiff::civil::Time::MAX);
         }
         for holiday in &service.holidays {
@@ -205,6 +189,17 @@ fn queue_config(service: &ServiceConfig) -> QueueConfig {
     queue.ageing_step = (service.ageing_secs > 0).then(|| Duration::from_secs(service.ageing_secs));
     queue
 }
+
+/// Monday first, as `WeekHours::days` lists them.
+const WEEKDAYS: [jiff::civil::Weekday; 7] = [
+    jiff::civil::Weekday::Monday,
+    jiff::civil::Weekday::Tuesday,
+    jiff::civil::Weekday::Wednesday,
+    jiff::civil::Weekday::Thursday,
+    jiff::civil::Weekday::Friday,
+    jiff::civil::Weekday::Saturday,
+    jiff::civil::Weekday::Sunday,
+];
 
 fn clock(minute: u16) -> jiff::civil::Time {
     if minute >= 24 * 60 {

@@ -258,6 +258,26 @@ fn code_of(message: &ServerMessage) -> &'static str {
     }
 }
 
+/// The reply to `accept` or `reject`: a late answer gets its own code.
+fn answer_offer(
+    id: u64,
+    call: CallId,
+    result: Result<(), relais_dispatch::DispatchError>,
+) -> ServerMessage {
+    match result {
+        Ok(()) => ServerMessage::Ok {
+            id,
+            result: Reply::Done {},
+        },
+        Err(relais_dispatch::DispatchError::NoLongerOffered { .. }) => error(
+            Some(id),
+            codes::NO_LONGER_OFFERED,
+            format!("call {call} is no longer offered to you"),
+        ),
+        Err(err) => error(Some(id), codes::WRONG_STATE, err.to_string()),
+    }
+}
+
 /// Reads one frame into a request, or the error to answer with.
 fn parse(text: &str) -> Result<Request, ServerMessage> {
     let value: serde_json::Value = serde_json::from_str(text)
@@ -430,24 +450,12 @@ impl Session {
                     Err(err) => error(Some(id), codes::WRONG_STATE, err.to_string()),
                 }
             }
-            Request::Accept { call, .. } => match acd.event(Event::Accept { call, agent }).await {
-                Ok(()) => done(),
-                Err(relais_dispatch::DispatchError::NoLongerOffered { .. }) => error(
-                    Some(id),
-                    codes::NO_LONGER_OFFERED,
-                    format!("call {call} is no longer offered to you"),
-                ),
-                Err(err) => error(Some(id), codes::WRONG_STATE, err.to_string()),
-            },
-            Request::Reject { call, .. } => match acd.event(Event::Reject { call, agent }).await {
-                Ok(()) => done(),
-                Err(relais_dispatch::DispatchError::NoLongerOffered { .. }) => error(
-                    Some(id),
-                    codes::NO_LONGER_OFFERED,
-                    format!("call {call} is no longer offered to you"),
-                ),
-                Err(err) => error(Some(id), codes::WRONG_STATE, err.to_string()),
-            },
+            Request::Accept { call, .. } => {
+                answer_offer(id, call, acd.event(Event::Accept { call, agent }).await)
+            }
+            Request::Reject { call, .. } => {
+                answer_offer(id, call, acd.event(Event::Reject { call, agent }).await)
+            }
             Request::WrapUpDone { disposition, .. } => {
                 if let Some(code) = disposition.filter(|d| !d.trim().is_empty()) {
                     hub.dispositions

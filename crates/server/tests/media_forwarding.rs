@@ -29,6 +29,21 @@ fn one_shard() -> MediaShards {
     MediaShards::start(&config, events).unwrap()
 }
 
+/// A client that offers with `spec` and joins `room` as `join`: its peer id, the client
+/// (answer applied) and the server's answer.
+async fn join(
+    shard: &relais::media::ShardHandle,
+    room: RoomId,
+    join: JoinSpec,
+    spec: ClientSpec,
+    seed: u32,
+) -> (relais_media::PeerId, Client, String) {
+    let (client, offer) = Client::new(spec, seed).await;
+    let (peer, answer) = shard.join(room, join, offer).await.unwrap();
+    client.accept_answer(answer.clone()).await;
+    (peer, client, answer)
+}
+
 /// Sends `count` numbered packets from each publisher, 20 ms apart.
 async fn exchange(clients: &[(&Client, &str)], count: u16) {
     for seq in 0..count {
@@ -48,18 +63,22 @@ async fn one_to_one_call_forwards_both_ways_with_each_legs_ssrc_and_payload_type
     shard.create_room(room).await.unwrap();
 
     // Chrome-like and Firefox-like payload types.
-    let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 1).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("kiosk"), offer)
-        .await
-        .unwrap();
-    kiosk.accept_answer(answer.clone()).await;
-    let (agent, offer) = Client::new(ClientSpec::publisher(109, 120), 2).await;
-    let (_, agent_answer) = shard
-        .join(room, JoinSpec::one_to_one("agent"), offer)
-        .await
-        .unwrap();
-    agent.accept_answer(agent_answer.clone()).await;
+    let (_, kiosk, answer) = join(
+        shard,
+        room,
+        JoinSpec::one_to_one("kiosk"),
+        ClientSpec::publisher(111, 96),
+        1,
+    )
+    .await;
+    let (_, agent, agent_answer) = join(
+        shard,
+        room,
+        JoinSpec::one_to_one("agent"),
+        ClientSpec::publisher(109, 120),
+        2,
+    )
+    .await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     agent.wait_connected(Duration::from_secs(10)).await;
 
@@ -129,23 +148,27 @@ async fn a_subscriber_joining_makes_the_publisher_send_a_keyframe_request() {
     let shard = shards.place_room();
     let room = RoomId(2);
     shard.create_room(room).await.unwrap();
-    let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 3).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("kiosk"), offer)
-        .await
-        .unwrap();
-    kiosk.accept_answer(answer).await;
+    let (_, kiosk, _) = join(
+        shard,
+        room,
+        JoinSpec::one_to_one("kiosk"),
+        ClientSpec::publisher(111, 96),
+        3,
+    )
+    .await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     // The kiosk publishes alone for a while: nobody asks it for a keyframe.
     exchange(&[(&kiosk, "kiosk")], 20).await;
     assert_eq!(kiosk.keyframe_requests(), 0);
 
-    let (agent, offer) = Client::new(ClientSpec::publisher(111, 96), 4).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("agent"), offer)
-        .await
-        .unwrap();
-    agent.accept_answer(answer).await;
+    let (_, agent, _) = join(
+        shard,
+        room,
+        JoinSpec::one_to_one("agent"),
+        ClientSpec::publisher(111, 96),
+        4,
+    )
+    .await;
     agent.wait_connected(Duration::from_secs(10)).await;
     exchange(&[(&kiosk, "kiosk")], 20).await;
     assert!(
@@ -172,12 +195,14 @@ async fn packets_lost_on_the_publisher_leg_are_recovered_by_nack() {
     kiosk
         .accept_answer(relay.rewrite_answer(&answer, server))
         .await;
-    let (agent, offer) = Client::new(ClientSpec::publisher(111, 96), 6).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("agent"), offer)
-        .await
-        .unwrap();
-    agent.accept_answer(answer).await;
+    let (_, agent, _) = join(
+        shard,
+        room,
+        JoinSpec::one_to_one("agent"),
+        ClientSpec::publisher(111, 96),
+        6,
+    )
+    .await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     agent.wait_connected(Duration::from_secs(10)).await;
 
@@ -219,29 +244,35 @@ async fn a_listen_only_participant_receives_both_sides_and_sends_nothing() {
     let shard = shards.place_room();
     let room = RoomId(4);
     shard.create_room(room).await.unwrap();
-    let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 7).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("kiosk"), offer)
-        .await
-        .unwrap();
-    kiosk.accept_answer(answer).await;
-    let (agent, offer) = Client::new(ClientSpec::publisher(111, 96), 8).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("agent"), offer)
-        .await
-        .unwrap();
-    agent.accept_answer(answer).await;
+    let (_, kiosk, _) = join(
+        shard,
+        room,
+        JoinSpec::one_to_one("kiosk"),
+        ClientSpec::publisher(111, 96),
+        7,
+    )
+    .await;
+    let (_, agent, _) = join(
+        shard,
+        room,
+        JoinSpec::one_to_one("agent"),
+        ClientSpec::publisher(111, 96),
+        8,
+    )
+    .await;
     let listener_spec = ClientSpec {
         publish: false,
         recvonly_pairs: 2,
         ..ClientSpec::publisher(111, 96)
     };
-    let (supervisor, offer) = Client::new(listener_spec, 9).await;
-    let (supervisor_peer, answer) = shard
-        .join(room, JoinSpec::listen_only("supervisor", 2), offer)
-        .await
-        .unwrap();
-    supervisor.accept_answer(answer).await;
+    let (supervisor_peer, supervisor, _) = join(
+        shard,
+        room,
+        JoinSpec::listen_only("supervisor", 2),
+        listener_spec,
+        9,
+    )
+    .await;
     for client in [&kiosk, &agent, &supervisor] {
         client.wait_connected(Duration::from_secs(10)).await;
     }
@@ -303,18 +334,8 @@ async fn media_keeps_flowing_when_consent_checks_are_six_seconds_apart() {
         keepalive: Some(Duration::from_secs(6)),
         ..ClientSpec::publisher(111, 96 + seed)
     };
-    let (kiosk, offer) = Client::new(sparse(0), 10).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("kiosk"), offer)
-        .await
-        .unwrap();
-    kiosk.accept_answer(answer).await;
-    let (agent, offer) = Client::new(sparse(1), 11).await;
-    let (_, answer) = shard
-        .join(room, JoinSpec::one_to_one("agent"), offer)
-        .await
-        .unwrap();
-    agent.accept_answer(answer).await;
+    let (_, kiosk, _) = join(shard, room, JoinSpec::one_to_one("kiosk"), sparse(0), 10).await;
+    let (_, agent, _) = join(shard, room, JoinSpec::one_to_one("agent"), sparse(1), 11).await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     agent.wait_connected(Duration::from_secs(10)).await;
 
