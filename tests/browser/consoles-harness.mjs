@@ -133,7 +133,7 @@ export async function openConsole(browser, url, path, token, label, { isolated =
       await mkdir(ARTIFACTS, { recursive: true });
       shot += 1;
       const file = join(ARTIFACTS, `${String(shot).padStart(2, '0')}-${name}.png`);
-      await page.screenshot({ path: file });
+      await page.screenshot({ path: file, fullPage: label === 'wallboard' });
       return file;
     },
     async close() {
@@ -163,7 +163,7 @@ export async function expectMedia(console_, what) {
 /// The text of one figure of a queue's tile on the wallboard (`data-kpi` name).
 export function tileValue(wallboard, service, kpi) {
   return wallboard.page.evaluate(
-    (s, k) => document.querySelector(`[data-testid="queue-${s}"] [data-kpi="${k}"]`)?.textContent.trim().split(/\s+/)[0] ?? null,
+    (s, k) => document.querySelector(`[data-testid="queue-${s}"] [data-kpi="${k}"]`)?.dataset.value ?? null,
     service,
     kpi,
   );
@@ -187,3 +187,4 @@ export function waitTile(wallboard, service, wanted, limitMs = 10000) {
 export async function setAgentState(agent, value) {
   await agent.page.select('[data-testid="state-select"]', value);
 }
+

@@ -21,10 +21,22 @@ pub(super) async fn page(State(state): State<AppState>) -> Html<String> {
             hours
         ));
     }
+    // In development the page hands out ready-made demo links (the server listens on
+    // 127.0.0.1 by default); in production it never shows a token.
     let mode = if config.auth.development {
-        "<p class=\"dev\">Mode développement : jetons de démonstration dans le journal du serveur.</p>"
+        let mut links = String::from(
+            "<div class=\"dev\"><p>Mode développement : liens de démonstration (jetons valables quelques heures).</p><ul>\n",
+        );
+        for (label, path, token) in crate::auth::demo_tokens(config, state.tokens()) {
+            links.push_str(&format!(
+                "<li><a href=\"{path}#token={token}\">{}</a></li>\n",
+                escape(&label)
+            ));
+        }
+        links.push_str("</ul></div>");
+        links
     } else {
-        ""
+        String::new()
     };
     Html(format!(
         r#"<!doctype html>

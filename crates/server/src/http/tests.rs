@@ -86,7 +86,8 @@ async fn metrics_exposes_build_process_and_request_metrics() {
 
 #[tokio::test]
 async fn landing_page_links_the_three_consoles_and_lists_services() {
-    let (status, kind, body) = get(&state(), "/").await;
+    let state = state();
+    let (status, kind, body) = get(&state, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(kind.starts_with("text/html"));
     for link in ["href=\"/kiosk\"", "href=\"/agent\"", "href=\"/supervisor\""] {
@@ -94,6 +95,17 @@ async fn landing_page_links_the_three_consoles_and_lists_services() {
     }
     assert!(body.contains("CAF"));
     assert!(body.contains("<code>ants</code>"));
+    // Development mode hands out demo links with tokens the server accepts.
+    let start = body.find("/agent#token=").expect("a demo agent link");
+    let token: String = body[start + "/agent#token=".len()..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    let claims = state
+        .tokens()
+        .verify(&token, crate::auth::now_secs())
+        .unwrap();
+    assert_eq!(claims.role, relais_proto::Role::Agent);
 }
 
 #[tokio::test]
