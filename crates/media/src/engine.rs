@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use rtc::interceptor::{Registry, Slot};
 use rtc::peer_connection::RTCPeerConnection;
 use rtc::peer_connection::RTCPeerConnectionBuilder;
+use rtc::peer_connection::certificate::RTCCertificate;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
@@ -81,11 +82,27 @@ fn media_engine() -> Result<MediaEngine, MediaError> {
     Ok(engine)
 }
 
+/// The shard's DTLS certificate: one ECDSA P-256 key for all its peers, so joining a call
+/// does not cost a key generation (browsers see the same fingerprint on every leg).
+pub fn shard_certificate() -> Result<RTCCertificate, MediaError> {
+    let provider =
+        rtc::crypto::default_provider().map_err(|err| MediaError::Engine(err.to_string()))?;
+    let params =
+        rtc::peer_connection::certificate::CertificateParams::new(vec!["relais".to_owned()])
+            .map_err(|err| MediaError::Engine(err.to_string()))?;
+    Ok(RTCCertificate::generate(
+        provider.crypto(),
+        rtc::crypto::SignatureScheme::EcdsaP256Sha256,
+        params,
+    )?)
+}
+
 /// A new answering peer connection with ICE credentials `ufrag`/`pwd`.
 pub fn new_peer_connection(
     now: Instant,
     ufrag: &str,
     pwd: &str,
+    certificate: &RTCCertificate,
     liveness: Liveness,
 ) -> Result<RTCPeerConnection, MediaError> {
     let mut media = media_engine()?;
@@ -97,7 +114,9 @@ pub fn new_peer_connection(
         .with_ice_timeouts(Some(ENGINE_ICE_TIMEOUT), Some(ENGINE_ICE_TIMEOUT), None)
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .build();
-    let config = RTCConfigurationBuilder::new().build();
+    let config = RTCConfigurationBuilder::new()
+        .with_certificates(vec![certificate.clone()])
+        .build();
     let pc = RTCPeerConnectionBuilder::new()
         .with_configuration(config)
         .with_media_engine(media)

@@ -42,6 +42,7 @@ const MIN_TIMER_STEP: Duration = Duration::from_millis(1);
 /// All peers and rooms of one UDP socket.
 pub struct Shard {
     config: ShardConfig,
+    certificate: rtc::peer_connection::certificate::RTCCertificate,
     forwarded_extensions: Vec<u64>,
     next_peer: u64,
     ssrc_counter: u64,
@@ -73,6 +74,7 @@ impl Shard {
             ));
         }
         Ok(Self {
+            certificate: engine::shard_certificate()?,
             forwarded_extensions: FORWARDED_EXTENSIONS
                 .iter()
                 .map(|uri| name_key(uri))
@@ -129,7 +131,8 @@ impl Shard {
         let id = PeerId(self.next_peer);
         let (ufrag, pwd) = self.credentials(id);
         let liveness = Liveness::default();
-        let mut pc = engine::new_peer_connection(now, &ufrag, &pwd, liveness.clone())?;
+        let mut pc =
+            engine::new_peer_connection(now, &ufrag, &pwd, &self.certificate, liveness.clone())?;
 
         // Receive slots: one audio and one video sender each, negotiated now. Slots are bound
         // to publishers already in the room, in joining order.
