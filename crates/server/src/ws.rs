@@ -153,26 +153,31 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
     };
     let opened = Instant::now();
     loop {
-        let limit = if session.identity.is_none() {
-            HELLO_TIMEOUT.saturating_sub(opened.elapsed())
-        } else {
-            IDLE_TIMEOUT
+        // Until `hello`: its deadline. Then: the idle timeout, or the token's expiry if sooner.
+        let token_left = session.identity.as_ref().map(|identity| {
+            let secs = identity.claims.exp.saturating_sub(crate::auth::now_secs());
+            Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+        });
+        let limit = match token_left {
+            None => HELLO_TIMEOUT.saturating_sub(opened.elapsed()),
+            Some(left) => IDLE_TIMEOUT.min(left),
         };
         let frame = match tokio::time::timeout(limit, stream.next()).await {
             Err(_) => {
-                let reason = if session.identity.is_none() {
-                    "no hello"
-                } else {
-                    "idle"
+                let reason = match token_left {
+                    None => "no hello",
+                    Some(left) if left <= IDLE_TIMEOUT => {
+                        session.reply(error(
+                            None,
+                            codes::TOKEN_EXPIRED,
+                            "the token has expired; sign in again",
+                        ));
+                        "token expired"
+                    }
+                    Some(_) => "idle timeout",
                 };
                 tracing::debug!(session = session_id, reason, "closing websocket");
-                let _ = tx
-                    .send(Outgoing::Close(if session.identity.is_none() {
-                        "no hello"
-                    } else {
-                        "idle timeout"
-                    }))
-                    .await;
+                let _ = tx.send(Outgoing::Close(reason)).await;
                 break;
             }
             Ok(None) | Ok(Some(Err(_))) => break,

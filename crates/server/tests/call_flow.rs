@@ -439,3 +439,20 @@ async fn bad_input_gets_clear_errors_and_leaves_a_concurrent_call_alone() {
     assert_eq!(ended["outcome"], "answered");
     assert_eq!(ended["by"], "agent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_when_its_token_expires() {
+    let server = TestServer::start("expiry").await;
+    let short = server.token_with(Claims {
+        role: Role::Supervisor,
+        sub: "brief".into(),
+        exp: relais::auth::now_secs() + 2,
+        site: None,
+        skills: vec![],
+    });
+    let mut supervisor = WsClient::signed_in(server.addr, &short).await;
+    let expired = supervisor.expect("error", Duration::from_secs(5)).await;
+    assert_eq!(expired["code"], "token_expired", "{expired}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(supervisor.closed.load(std::sync::atomic::Ordering::SeqCst));
+}
