@@ -394,7 +394,7 @@ async function refreshCalls() {
       const tr = document.createElement('tr');
       const cells = [
         new Date(call.ended_at_ms).toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' }),
-        call.service,
+        call.service_name || call.service,
         call.site || '—',
         OUTCOME_LABEL[call.outcome] || call.outcome,
         duration(call.wait_secs),

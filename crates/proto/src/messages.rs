@@ -244,6 +244,9 @@ pub struct ServiceInfo {
 pub struct CallRow {
     pub call: CallId,
     pub service: String,
+    /// The service's display name, when it is still configured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub service_name: Option<String>,
     pub site: String,
     pub outcome: String,
     pub ended_at_ms: i64,

@@ -433,6 +433,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     CallRow {
                         call: CallId(1017),
                         service: "cpam".to_owned(),
+                        service_name: Some("Assurance maladie (CPAM)".to_owned()),
                         site: "mairie-lodeve".to_owned(),
                         outcome: "answered".to_owned(),
                         ended_at_ms: 1_767_258_311_250,
@@ -442,6 +443,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     CallRow {
                         call: CallId(1042),
                         service: "caf".to_owned(),
+                        service_name: Some("CAF — allocations familiales".to_owned()),
                         site: "mairie-lodeve".to_owned(),
                         outcome: "abandoned".to_owned(),
                         ended_at_ms: 1_767_260_102_500,

@@ -214,10 +214,18 @@ impl AppState {
             store.calls_of_agent_between(&agent, midnight, i64::MAX)
         })
         .await??;
+        let name_of = |id: &str| {
+            self.config()
+                .services
+                .iter()
+                .find(|service| service.id == id)
+                .map(|service| service.name.clone())
+        };
         Ok(records
             .into_iter()
             .map(|r| CallRow {
                 call: CallId(r.call_id),
+                service_name: name_of(&r.queue),
                 service: r.queue,
                 site: r.site,
                 outcome: r.outcome,

@@ -172,6 +172,7 @@ async fn a_kiosk_call_is_answered_carries_media_and_leaves_a_record() {
         .await;
     let mine = agent.request(json!({"type": "my_calls"})).await;
     assert_eq!(mine["result"]["calls"][0]["call"], call, "{mine}");
+    assert_eq!(mine["result"]["calls"][0]["service_name"], "CAF", "{mine}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
