@@ -432,8 +432,13 @@ async fn bad_input_gets_clear_errors_and_leaves_a_concurrent_call_alone() {
         "the oversize sender is disconnected"
     );
 
-    // The call in progress is untouched and ends normally.
+    // The call in progress is untouched and ends normally; a broken SDP offer is refused
+    // without ending it.
     kiosk.expect("media_ready", WAIT).await;
+    let garbage = kiosk
+        .request(json!({"type": "sdp_offer", "sdp": "v=0\r\nthis is not SDP"}))
+        .await;
+    assert_eq!(garbage["code"], "media_error", "{garbage}");
     let hangup = agent.request(json!({"type": "hangup"})).await;
     assert_eq!(hangup["type"], "ok", "{hangup}");
     let ended = kiosk.expect("call_ended", WAIT).await;
