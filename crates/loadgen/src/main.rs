@@ -4,20 +4,38 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use relais_loadgen::janus::{self, JanusConfig};
 use relais_loadgen::peer::MediaProfile;
 use relais_loadgen::run::{RunConfig, run};
 
-/// Drives synthetic kiosk ⇄ agent calls through a Relais server and reports set-up time,
-/// one-way delay, loss and the server's CPU per forwarded packet.
+/// Which server the calls go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    /// Relais, through its websocket signalling.
+    Relais,
+    /// Janus's `videocall` plugin, through its HTTP API (for comparison).
+    Janus,
+}
+
+/// Drives synthetic kiosk ⇄ agent calls through a Relais server (or Janus's `videocall`
+/// plugin) and reports set-up time, one-way delay, loss and the server's CPU per forwarded
+/// packet.
 #[derive(Debug, Parser)]
 #[command(name = "relais-loadgen", version)]
 struct Args {
+    /// Which server to load.
+    #[arg(long, value_enum, default_value = "relais")]
+    target: Target,
+    /// Janus's HTTP API root (with `--target janus`).
+    #[arg(long, default_value = "http://198.18.0.1:8088/janus")]
+    janus_url: String,
     /// The server's base URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
-    /// The server's token secret (`auth.secret`), or a file holding it with `@path`.
+    /// The server's token secret (`auth.secret`), or a file holding it with `@path`
+    /// (required with `--target relais`).
     #[arg(long, env = "LOADGEN_SECRET")]
-    secret: String,
+    secret: Option<String>,
     /// Service the kiosks call.
     #[arg(long, default_value = "caf")]
     service: String,
@@ -50,33 +68,53 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let secret = match args.secret.strip_prefix('@') {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => text.trim().as_bytes().to_vec(),
-            Err(err) => {
-                eprintln!("relais-loadgen: cannot read {path}: {err}");
-                return ExitCode::from(2);
-            }
-        },
-        None => args.secret.as_bytes().to_vec(),
+    let profile = MediaProfile {
+        video_pps: args.video_pps,
+        audio_pps: args.audio_pps,
+        ..MediaProfile::default()
     };
-    let config = RunConfig {
-        server: args.server.trim_end_matches('/').to_owned(),
-        secret,
-        service: args.service,
-        calls: args.calls,
-        ramp_per_sec: args.ramp,
-        media: Duration::from_secs_f64(args.seconds),
-        profile: MediaProfile {
-            video_pps: args.video_pps,
-            audio_pps: args.audio_pps,
-            ..MediaProfile::default()
-        },
-        bind_ip: args.bind,
-        server_pid: args.server_pid,
-        progress: true,
+    let result = if args.target == Target::Janus {
+        janus::run(JanusConfig {
+            url: args.janus_url.clone(),
+            calls: args.calls,
+            ramp_per_sec: args.ramp,
+            media: Duration::from_secs_f64(args.seconds),
+            profile,
+            bind_ip: args.bind.clone(),
+            server_pid: args.server_pid,
+            progress: true,
+        })
+        .await
+    } else {
+        let Some(secret) = args.secret.as_deref() else {
+            eprintln!("relais-loadgen: --secret (or LOADGEN_SECRET) is required for Relais");
+            return ExitCode::from(2);
+        };
+        let secret = match secret.strip_prefix('@') {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => text.trim().as_bytes().to_vec(),
+                Err(err) => {
+                    eprintln!("relais-loadgen: cannot read {path}: {err}");
+                    return ExitCode::from(2);
+                }
+            },
+            None => secret.as_bytes().to_vec(),
+        };
+        run(RunConfig {
+            server: args.server.trim_end_matches('/').to_owned(),
+            secret,
+            service: args.service,
+            calls: args.calls,
+            ramp_per_sec: args.ramp,
+            media: Duration::from_secs_f64(args.seconds),
+            profile,
+            bind_ip: args.bind.clone(),
+            server_pid: args.server_pid,
+            progress: true,
+        })
+        .await
     };
-    match run(config).await {
+    match result {
         Ok(report) => {
             print!("{}", report.table());
             if let Some(path) = args.json {

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Relais against Janus 1.1.2 (`videocall` plugin), side by side, with the same synthetic calls
+# (relais-loadgen), the same media and the same measurements.
+#
+#   bench/janus-vs-relais.sh                    # 1, 4 and 8 calls, 10 s of media each
+#   bench/janus-vs-relais.sh --calls "2 16" --seconds 5
+#   bench/janus-vs-relais.sh --sweep            # raise N until loss > 0.5 %, per server
+#
+# Options: --calls "N ...", --seconds S, --ramp R (calls/s), --sweep, --sweep-steps "N ...",
+#          --loss-limit PCT, --out DIR (default bench/results/<date>), --no-build.
+#
+# Needs root (a network namespace) and `janus` (apt-get install --no-install-recommends janus).
+# Janus never offers loopback ICE candidates, so the script makes a network namespace with a
+# veth pair in 198.18.0.0/15 and runs both servers and the load inside it: servers on
+# 198.18.0.1, synthetic browsers on 198.18.0.2. Each server runs alone while it is measured.
+# Writes per-run JSON, a summary (summary.txt, results.json) and plot.svg (CPU and delay
+# against N) to the output directory.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-/var/tmp/relais-target}"
+
+calls="1 4 8"
+seconds=10
+ramp=10
+sweep=0
+sweep_steps="4 8 12 16 24 32 48 64 96 128"
+loss_limit=0.5
+out=""
+build=1
+args=("$@")
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --calls) calls="$2"; shift 2 ;;
+        --seconds) seconds="$2"; shift 2 ;;
+        --ramp) ramp="$2"; shift 2 ;;
+        --sweep) sweep=1; shift ;;
+        --sweep-steps) sweep_steps="$2"; shift 2 ;;
+        --loss-limit) loss_limit="$2"; shift 2 ;;
+        --out) out="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+out="${out:-$root/bench/results/$(date +%Y-%m-%d-%H%M%S)}"
+
+server_ip=198.18.0.1
+client_ip=198.18.0.2
+relais_port=18090
+janus_port=8088
+secret="bench-secret-0123456789abcdef0123"
+
+# ---------------------------------------------------------------- outside the namespace
+if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    command -v janus >/dev/null || { echo "janus is not installed (apt-get install -y --no-install-recommends janus)" >&2; exit 1; }
+    if [[ $build -eq 1 ]]; then
+        (cd "$root" && CARGO_TARGET_DIR="$target_dir" CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" \
+            cargo build --release -p relais -p relais-loadgen)
+    fi
+    mkdir -p "$out"
+    ns="relais-bench-$$"
+    cleanup() { $sudo ip netns del "$ns" 2>/dev/null || true; }
+    trap cleanup EXIT
+    $sudo ip netns add "$ns"
+    $sudo ip netns exec "$ns" ip link set lo up
+    $sudo ip netns exec "$ns" ip link add rb0 type veth peer name rb1
+    $sudo ip netns exec "$ns" ip addr add "$server_ip/24" dev rb0
+    $sudo ip netns exec "$ns" ip addr add "$client_ip/24" dev rb1
+    $sudo ip netns exec "$ns" ip link set rb0 up
+    $sudo ip netns exec "$ns" ip link set rb1 up
+    $sudo ip netns exec "$ns" ip route add default dev rb1
+    $sudo ip netns exec "$ns" env BENCH_IN_NETNS=1 CARGO_TARGET_DIR="$target_dir" \
+        "$0" "${args[@]}" --out "$out" --no-build
+    exit $?
+fi
+
+# ---------------------------------------------------------------- inside the namespace
+relais_bin="$target_dir/release/relais"
+loadgen_bin="$target_dir/release/relais-loadgen"
+mkdir -p "$out"
+pids=()
+stop_all() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    pids=()
+}
+trap stop_all EXIT
+
+wait_http() { # url
+    for _ in $(seq 1 100); do
+        # Any HTTP answer (even 404) means the server is up.
+        if python3 -c "
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=1)
+except urllib.error.HTTPError:
+    pass
+" "$1" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "no answer from $1" >&2
+    return 1
+}
+
+# Janus: its own configuration, only the videocall plugin and the HTTP transport.
+janus_dir="$out/janus"
+mkdir -p "$janus_dir/conf" "$janus_dir/plugins" "$janus_dir/transports" "$janus_dir/events" "$janus_dir/loggers"
+janus_lib="$(dirname "$(dpkg -L janus 2>/dev/null | grep '/plugins/libjanus_videocall.so$' | head -1)")"
+janus_lib="${janus_lib%/plugins}"
+[[ -n "$janus_lib" ]] || janus_lib=/usr/lib/x86_64-linux-gnu/janus
+ln -sf "$janus_lib/plugins/libjanus_videocall.so" "$janus_dir/plugins/"
+ln -sf "$janus_lib/transports/libjanus_http.so" "$janus_dir/transports/"
+cat >"$janus_dir/conf/janus.jcfg" <<EOF
+general: {
+	configs_folder = "$janus_dir/conf"
+	plugins_folder = "$janus_dir/plugins"
+	transports_folder = "$janus_dir/transports"
+	events_folder = "$janus_dir/events"
+	loggers_folder = "$janus_dir/loggers"
+	debug_level = 4
+	session_timeout = 60
+	server_name = "relais-bench"
+}
+certificates: {
+}
+media: {
+	rtp_port_range = "20000-29999"
+}
+nat: {
+	nice_debug = false
+	ice_enforce_list = "$server_ip"
+	ignore_mdns = true
+	full_trickle = false
+}
+plugins: {
+}
+transports: {
+}
+loggers: {
+}
+events: {
+	broadcast = false
+}
+EOF
+cat >"$janus_dir/conf/janus.transport.http.jcfg" <<EOF
+general: {
+	json = "compact"
+	base_path = "/janus"
+	http = true
+	port = $janus_port
+	ip = "$server_ip"
+	https = false
+}
+admin: {
+	admin_http = false
+	admin_https = false
+}
+cors: {
+}
+EOF
+cat >"$janus_dir/conf/janus.plugin.videocall.jcfg" <<EOF
+general: {
+	events = false
+}
+EOF
+
+# Relais: one media shard, as in docs/benchmarks.md.
+relais_dir="$out/relais"
+mkdir -p "$relais_dir"
+cat >"$relais_dir/relais.toml" <<EOF
+data_dir = "$relais_dir/data"
+[http]
+listen = "$server_ip:$relais_port"
+[auth]
+secret = "$secret"
+development = false
+[media]
+shards = 1
+bind = "$server_ip"
+port = 40000
+[[services]]
+id = "caf"
+name = "CAF"
+wrap_up_secs = 1
+[[services.skills]]
+skill = "caf"
+EOF
+
+start_janus() {
+    janus -F "$janus_dir/conf" -L "$janus_dir/janus.log" >"$janus_dir/stdout.log" 2>&1 &
+    janus_pid=$!
+    pids+=("$janus_pid")
+    wait_http "http://$server_ip:$janus_port/janus/info"
+    # A config file that fails to parse makes Janus start on defaults with every plugin.
+    if grep -qiE "error.*(pars|config)|couldn't|can't parse" "$janus_dir/janus.log"; then
+        echo "Janus reported a configuration problem:" >&2
+        grep -iE "error.*(pars|config)|couldn't|can't parse" "$janus_dir/janus.log" >&2
+        exit 1
+    fi
+    local info
+    info="$(python3 -c "import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1])); print(','.join(sorted(d['plugins'])), ','.join(sorted(d['transports'])), sep=' ')" "http://$server_ip:$janus_port/janus/info")"
+    if [[ "$info" != "janus.plugin.videocall janus.transport.http" ]]; then
+        echo "Janus loaded more than it should: $info" >&2
+        exit 1
+    fi
+}
+start_relais() {
+    (cd "$relais_dir" && exec "$relais_bin" serve --config "$relais_dir/relais.toml") >"$relais_dir/relais.log" 2>&1 &
+    relais_pid=$!
+    pids+=("$relais_pid")
+    wait_http "http://$server_ip:$relais_port/"
+}
+
+run_one() { # server calls -> prints json path
+    local server="$1" n="$2" json="$out/$1-$2.json" log="$out/$1-$2.log"
+    if [[ "$server" == relais ]]; then
+        "$loadgen_bin" --target relais --server "http://$server_ip:$relais_port" --secret "$secret" \
+            --calls "$n" --ramp "$ramp" --seconds "$seconds" --bind "$client_ip" \
+            --server-pid "$relais_pid" --json "$json" >"$log" 2>&1 || true
+    else
+        "$loadgen_bin" --target janus --janus-url "http://$server_ip:$janus_port/janus" \
+            --calls "$n" --ramp "$ramp" --seconds "$seconds" --bind "$client_ip" \
+            --server-pid "$janus_pid" --json "$json" >"$log" 2>&1 || true
+    fi
+    if [[ ! -s "$json" ]]; then
+        echo "{\"calls_requested\": $n, \"calls_established\": 0, \"failed\": true}" >"$json"
+        echo "  $server $n calls: run failed, see $log" >&2
+    fi
+}
+
+loss_of() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); ok=d.get('calls_established',0)>=d['calls_requested']; print(d.get('loss_percent',100.0) if ok else 100.0)" "$1"; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "janus: $(janus --version 2>/dev/null | head -1); results in $out"
+
+# Each server alone while measured: Relais first, then Janus.
+start_relais
+for n in $calls; do
+    echo "relais: $n calls, ${seconds} s of media"
+    run_one relais "$n"
+done
+if [[ $sweep -eq 1 ]]; then
+    for n in $sweep_steps; do
+        echo "relais sweep: $n calls"
+        run_one relais "$n"
+        loss="$(loss_of "$out/relais-$n.json")"
+        echo "  loss $loss %"
+        python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$loss" "$loss_limit" || break
+    done
+fi
+stop_all
+
+start_janus
+for n in $calls; do
+    echo "janus: $n calls, ${seconds} s of media"
+    run_one janus "$n"
+done
+if [[ $sweep -eq 1 ]]; then
+    for n in $sweep_steps; do
+        echo "janus sweep: $n calls"
+        run_one janus "$n"
+        loss="$(loss_of "$out/janus-$n.json")"
+        echo "  loss $loss %"
+        python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$loss" "$loss_limit" || break
+    done
+fi
+if grep -qiE "error.*(pars|config)" "$janus_dir/janus.log"; then
+    echo "warning: Janus log mentions a configuration error" >&2
+fi
+stop_all
+
+python3 "$here/summarise.py" "$out" --loss-limit "$loss_limit" | tee "$out/summary.txt"
+python3 "$here/plot.py" "$out" "$out/plot.svg" && echo "plot: $out/plot.svg"

@@ -1,0 +1,534 @@
+//! The same load through Janus 1.1.2's `videocall` plugin (HTTP API), for a side-by-side
+//! comparison with Relais: per call a caller and a callee (the same synthetic browsers as for
+//! Relais) register, the caller calls with its offer, the callee answers the offer Janus
+//! relays, media flows both ways for the set time, and the same figures are gathered, Janus's
+//! CPU read from `/proc/<pid>/stat` like Relais's.
+//!
+//! The HTTP client is deliberately tiny: one `Connection: close` HTTP/1.1 request per call on a
+//! tokio `TcpStream`, JSON bodies. Janus does not use loopback addresses for ICE, so run Janus
+//! and the load inside a network namespace with a veth address and bind the peers to it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::peer::{MediaProfile, Peer, Received};
+use crate::proc_stats;
+use crate::report::{Report, quantile};
+
+/// What to run against Janus.
+#[derive(Debug, Clone)]
+pub struct JanusConfig {
+    /// The Janus HTTP API root, e.g. `http://198.18.0.1:8088/janus`.
+    pub url: String,
+    pub calls: usize,
+    /// Calls started per second.
+    pub ramp_per_sec: f64,
+    pub media: Duration,
+    pub profile: MediaProfile,
+    /// Local address the synthetic browsers bind to (not loopback: Janus ignores it).
+    pub bind_ip: String,
+    /// Janus's process, for CPU and memory.
+    pub server_pid: Option<u32>,
+    /// Print progress to stderr.
+    pub progress: bool,
+}
+
+const STEP: Duration = Duration::from_secs(20);
+const KEEPALIVE: Duration = Duration::from_secs(30);
+
+static TRANSACTION: AtomicU64 = AtomicU64::new(1);
+
+fn transaction() -> String {
+    format!("lg{}", TRANSACTION.fetch_add(1, Ordering::Relaxed))
+}
+
+/// One HTTP/1.1 request with an optional JSON body; returns the JSON body of the response.
+async fn http(method: &str, url: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    let rest = url
+        .strip_prefix("http://")
+        .with_context(|| format!("only http:// URLs are supported: {url}"))?;
+    let (host, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/"),
+    };
+    let mut stream = TcpStream::connect(host)
+        .await
+        .with_context(|| format!("connecting to {host}"))?;
+    stream.set_nodelay(true)?;
+    let payload = body.map(Value::to_string).unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n"
+    );
+    if body.is_some() {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            payload.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(&payload);
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .with_context(|| format!("no HTTP response from {url}"))?;
+    let status = head.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        bail!("{method} {url}: HTTP {status}: {body}");
+    }
+    let chunked = head.lines().any(|line| {
+        let line = line.to_ascii_lowercase();
+        line.starts_with("transfer-encoding:") && line.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&body).with_context(|| format!("{method} {url}: not JSON: {body}"))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// The `janus` field of a reply, with errors turned into `Err`.
+fn check(reply: Value, wanted: &[&str]) -> anyhow::Result<Value> {
+    let kind = reply["janus"].as_str().unwrap_or("");
+    if wanted.contains(&kind) {
+        return Ok(reply);
+    }
+    bail!("Janus replied {reply}")
+}
+
+/// A Janus session with one `videocall` handle, its events read by a long-poll task.
+struct Session {
+    session_url: String,
+    handle_url: String,
+    events: mpsc::UnboundedReceiver<Value>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Session {
+    async fn open(root: &str) -> anyhow::Result<Self> {
+        let created = check(
+            http(
+                "POST",
+                root,
+                Some(&json!({"janus": "create", "transaction": transaction()})),
+            )
+            .await?,
+            &["success"],
+        )?;
+        let session = created["data"]["id"].as_u64().context("no session id")?;
+        let session_url = format!("{root}/{session}");
+        let attached = check(
+            http(
+                "POST",
+                &session_url,
+                Some(&json!({
+                    "janus": "attach",
+                    "plugin": "janus.plugin.videocall",
+                    "transaction": transaction(),
+                })),
+            )
+            .await?,
+            &["success"],
+        )?;
+        let handle = attached["data"]["id"].as_u64().context("no handle id")?;
+        let handle_url = format!("{session_url}/{handle}");
+        let (tx, events) = mpsc::unbounded_channel();
+        let poll_url = format!("{session_url}?maxev=10");
+        let poller = tokio::spawn(async move {
+            loop {
+                match http("GET", &poll_url, None).await {
+                    Ok(Value::Array(list)) => {
+                        for event in list {
+                            if tx.send(event).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Ok(event) => {
+                        if event["janus"] == "error" {
+                            // The session is gone.
+                            return;
+                        }
+                        if tx.send(event).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        if tx.is_closed() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        let keepalive_url = session_url.clone();
+        let keepalive = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEEPALIVE).await;
+                let _ = http(
+                    "POST",
+                    &keepalive_url,
+                    Some(&json!({"janus": "keepalive", "transaction": transaction()})),
+                )
+                .await;
+            }
+        });
+        Ok(Self {
+            session_url,
+            handle_url,
+            events,
+            tasks: vec![poller, keepalive],
+        })
+    }
+
+    /// Sends a plugin message (with an optional JSEP); the plugin's answer comes as an event.
+    async fn message(&self, body: Value, jsep: Option<Value>) -> anyhow::Result<()> {
+        let mut request = json!({"janus": "message", "transaction": transaction(), "body": body});
+        if let Some(jsep) = jsep {
+            request["jsep"] = jsep;
+        }
+        let with_jsep = request.get("jsep").is_some();
+        if std::env::var_os("LOADGEN_JANUS_DEBUG").is_some() {
+            eprintln!("→ janus {request}");
+        }
+        check(
+            http("POST", &self.handle_url, Some(&request)).await?,
+            &["ack", "success"],
+        )?;
+        if with_jsep {
+            // Our SDP carries all our candidates: tell Janus there are no more to trickle.
+            check(
+                http(
+                    "POST",
+                    &self.handle_url,
+                    Some(&json!({
+                        "janus": "trickle",
+                        "transaction": transaction(),
+                        "candidate": {"completed": true},
+                    })),
+                )
+                .await?,
+                &["ack", "success"],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the `videocall` event `name` (skipping others); a plugin error fails.
+    async fn expect(&mut self, name: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .with_context(|| format!("no `{name}` from Janus within {timeout:?}"))?
+                .context("Janus session closed")?;
+            if std::env::var_os("LOADGEN_JANUS_DEBUG").is_some() {
+                eprintln!("← janus {event}");
+            }
+            if event["janus"] != "event" {
+                continue;
+            }
+            let data = &event["plugindata"]["data"];
+            if let Some(error) = data["error"].as_str() {
+                bail!("videocall error while waiting for `{name}`: {error}");
+            }
+            if data["result"]["event"] == name {
+                return Ok(event);
+            }
+            if data["result"]["event"] == "hangup" {
+                bail!("hung up while waiting for `{name}`: {data}");
+            }
+        }
+    }
+
+    async fn register(&mut self, username: &str) -> anyhow::Result<()> {
+        self.message(json!({"request": "register", "username": username}), None)
+            .await?;
+        self.expect("registered", STEP).await?;
+        Ok(())
+    }
+
+    async fn destroy(self) {
+        let _ = http(
+            "POST",
+            &self.session_url,
+            Some(&json!({"janus": "destroy", "transaction": transaction()})),
+        )
+        .await;
+    }
+}
+
+impl Drop for Session {
+    /// Stops the long-poll and keepalive tasks (also when a call fails half-way).
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn sdp_of(event: &Value) -> anyhow::Result<String> {
+    Ok(event["jsep"]["sdp"]
+        .as_str()
+        .context("event without a JSEP")?
+        .to_owned())
+}
+
+struct Call {
+    caller: Peer,
+    callee: Peer,
+    caller_session: Session,
+    callee_session: Session,
+    accepted_at: Instant,
+}
+
+async fn set_up(
+    root: &str,
+    prefix: &str,
+    i: usize,
+    bind: &str,
+    epoch: Instant,
+) -> anyhow::Result<Call> {
+    let callee_name = format!("{prefix}-agent-{i}");
+    let mut callee_session = Session::open(root).await?;
+    callee_session.register(&callee_name).await?;
+    let mut caller_session = Session::open(root).await?;
+    caller_session
+        .register(&format!("{prefix}-kiosk-{i}"))
+        .await?;
+
+    let (caller, offer) = Peer::new(bind, 200_000 + i as u32, epoch).await?;
+    caller_session
+        .message(
+            json!({"request": "call", "username": callee_name}),
+            Some(json!({"type": "offer", "sdp": offer})),
+        )
+        .await?;
+    let incoming = callee_session.expect("incomingcall", STEP).await?;
+    let (callee, answer) =
+        Peer::answer_offer(bind, 100_000 + i as u32, epoch, sdp_of(&incoming)?).await?;
+    callee_session
+        .message(
+            json!({"request": "accept"}),
+            Some(json!({"type": "answer", "sdp": answer})),
+        )
+        .await?;
+    let accepted_at = Instant::now();
+    let accepted = caller_session.expect("accepted", STEP).await?;
+    caller.answer(sdp_of(&accepted)?).await?;
+    let deadline = Instant::now() + STEP;
+    while !caller.connected() {
+        if Instant::now() > deadline {
+            bail!("caller {i} did not connect");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(Call {
+        caller,
+        callee,
+        caller_session,
+        callee_session,
+        accepted_at,
+    })
+}
+
+/// Runs the load through Janus and returns the same report as [`crate::run::run`].
+pub async fn run(config: JanusConfig) -> anyhow::Result<Report> {
+    let root = config.url.trim_end_matches('/').to_owned();
+    let epoch = Instant::now();
+    // Usernames unique per run: a session left over from an earlier run keeps its name.
+    let prefix = format!(
+        "load{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() % 1_000_000)
+            .unwrap_or(0)
+    );
+    let established = Arc::new(AtomicUsize::new(0));
+    let calls: Arc<Mutex<Vec<Call>>> = Arc::new(Mutex::new(Vec::new()));
+    let gap = Duration::from_secs_f64(1.0 / config.ramp_per_sec.max(0.01));
+    let mut tasks = Vec::new();
+    for i in 0..config.calls {
+        let root = root.clone();
+        let prefix = prefix.clone();
+        let bind = config.bind_ip.clone();
+        let calls = Arc::clone(&calls);
+        let counter = Arc::clone(&established);
+        tasks.push(tokio::spawn(async move {
+            let call = set_up(&root, &prefix, i, &bind, epoch).await?;
+            counter.fetch_add(1, Ordering::Relaxed);
+            calls.lock().await.push(call);
+            anyhow::Ok(())
+        }));
+        if config.progress {
+            eprint!(
+                "\rcalling {}/{} through Janus (established {})   ",
+                i + 1,
+                config.calls,
+                established.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(gap).await;
+    }
+    let mut failures = Vec::new();
+    for task in tasks {
+        match tokio::time::timeout(Duration::from_secs(120), task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => failures.push(format!("{err:#}")),
+            Ok(Err(err)) => failures.push(err.to_string()),
+            Err(_) => failures.push("a call did not set up within 120 s".to_owned()),
+        }
+    }
+    if config.progress {
+        eprintln!(
+            "\restablished {} of {} calls through Janus; media for {:?}",
+            established.load(Ordering::Relaxed),
+            config.calls,
+            config.media
+        );
+    }
+    for failure in failures.iter().take(5) {
+        eprintln!("call failed: {failure}");
+    }
+    let calls = std::mem::take(&mut *calls.lock().await);
+    let deadline = Instant::now() + STEP;
+    while calls.iter().any(|call| !call.callee.connected()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Media window: exactly as for Relais.
+    let cpu_before = config
+        .server_pid
+        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
+    let started = Instant::now();
+    let until = started + config.media;
+    let mut senders = Vec::new();
+    for call in &calls {
+        senders.push(call.caller.send_until(config.profile, until));
+        senders.push(call.callee.send_until(config.profile, until));
+    }
+    if config.progress {
+        eprintln!("sending media from {} peers…", senders.len());
+    }
+    let sent: Vec<(u64, u64)> = futures_util::future::join_all(senders).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let media_seconds = started.elapsed().as_secs_f64();
+    let cpu_after = config
+        .server_pid
+        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
+    let rss = config
+        .server_pid
+        .and_then(|pid| proc_stats::rss_bytes(pid).ok());
+
+    let received: Vec<Received> = calls
+        .iter()
+        .flat_map(|call| [call.caller.received(), call.callee.received()])
+        .collect();
+    let packets_sent: u64 = sent.iter().map(|(a, v)| a + v).sum();
+    let packets_received: u64 = received
+        .iter()
+        .flat_map(|r| r.streams.values())
+        .map(|(count, _, _)| count)
+        .sum();
+    let expected: u64 = received
+        .iter()
+        .flat_map(|r| r.streams.values())
+        .map(|(_, low, high)| u64::from(high - low) + 1)
+        .sum();
+    let mut delays: Vec<f64> = received
+        .iter()
+        .flat_map(|r| r.delays_us.iter().map(|us| f64::from(*us) / 1000.0))
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    let mut setups: Vec<f64> = calls
+        .iter()
+        .filter_map(|call| {
+            let first = call.callee.received().first_at?;
+            Some(
+                first
+                    .saturating_duration_since(call.accepted_at)
+                    .as_secs_f64()
+                    * 1000.0,
+            )
+        })
+        .collect();
+    setups.sort_by(f64::total_cmp);
+    let cpu = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+
+    // Hang up.
+    for call in calls {
+        let _ = call
+            .caller_session
+            .message(json!({"request": "hangup"}), None)
+            .await;
+        call.caller.close().await;
+        call.callee.close().await;
+        call.caller_session.destroy().await;
+        call.callee_session.destroy().await;
+    }
+
+    let loss = if expected == 0 {
+        0.0
+    } else {
+        100.0 * expected.saturating_sub(packets_received) as f64 / expected as f64
+    };
+    Ok(Report {
+        server: root,
+        calls_requested: config.calls,
+        calls_established: established.load(Ordering::Relaxed),
+        media_seconds,
+        setup_ms_p50: quantile(&setups, 0.5),
+        setup_ms_p99: quantile(&setups, 0.99),
+        delay_ms_p50: quantile(&delays, 0.5),
+        delay_ms_p99: quantile(&delays, 0.99),
+        delay_ms_max: delays.last().copied(),
+        packets_sent,
+        packets_received,
+        loss_percent: loss,
+        server_cpu_seconds: cpu,
+        server_cpu_us_per_forwarded_packet: cpu
+            .filter(|_| packets_received > 0)
+            .map(|seconds| seconds * 1e6 / packets_received as f64),
+        server_rss_bytes: rss,
+        forwarded_packets_per_second: packets_received as f64 / media_seconds.max(0.001),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dechunks_a_chunked_body() {
+        assert_eq!(
+            super::dechunk("4\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\n\r\n"),
+            "{\"a\":1}"
+        );
+    }
+}
