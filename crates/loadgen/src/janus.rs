@@ -18,9 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, mpsc};
 
+use crate::measure;
 use crate::peer::{MediaProfile, Peer, Received};
-use crate::proc_stats;
-use crate::report::{Report, quantile};
+use crate::report::Report;
 
 /// What to run against Janus.
 #[derive(Debug, Clone)]
@@ -395,15 +395,7 @@ pub async fn run(config: JanusConfig) -> anyhow::Result<Report> {
         }
         tokio::time::sleep(gap).await;
     }
-    let mut failures = Vec::new();
-    for task in tasks {
-        match tokio::time::timeout(Duration::from_secs(120), task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => failures.push(format!("{err:#}")),
-            Ok(Err(err)) => failures.push(err.to_string()),
-            Err(_) => failures.push("a call did not set up within 120 s".to_owned()),
-        }
-    }
+    measure::join_set_up(tasks).await;
     if config.progress {
         eprintln!(
             "\restablished {} of {} calls through Janus; media for {:?}",
@@ -412,76 +404,38 @@ pub async fn run(config: JanusConfig) -> anyhow::Result<Report> {
             config.media
         );
     }
-    for failure in failures.iter().take(5) {
-        eprintln!("call failed: {failure}");
-    }
     let calls = std::mem::take(&mut *calls.lock().await);
     let deadline = Instant::now() + STEP;
     while calls.iter().any(|call| !call.callee.connected()) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Media window: exactly as for Relais.
-    let cpu_before = config
-        .server_pid
-        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
-    let started = Instant::now();
-    let until = started + config.media;
-    let mut senders = Vec::new();
-    for call in &calls {
-        senders.push(call.caller.send_until(config.profile, until));
-        senders.push(call.callee.send_until(config.profile, until));
-    }
-    if config.progress {
-        eprintln!("sending media from {} peers…", senders.len());
-    }
-    let sent: Vec<(u64, u64)> = futures_util::future::join_all(senders).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let media_seconds = started.elapsed().as_secs_f64();
-    let cpu_after = config
-        .server_pid
-        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
-    let rss = config
-        .server_pid
-        .and_then(|pid| proc_stats::rss_bytes(pid).ok());
-
-    let received: Vec<Received> = calls
+    // Media window and figures: the same code as for Relais.
+    let peers: Vec<&Peer> = calls
         .iter()
-        .flat_map(|call| [call.caller.received(), call.callee.received()])
+        .flat_map(|call| [&call.caller, &call.callee])
         .collect();
-    let packets_sent: u64 = sent.iter().map(|(a, v)| a + v).sum();
-    let packets_received: u64 = received
+    let window = measure::media_window(
+        &peers,
+        config.profile,
+        config.media,
+        config.server_pid,
+        config.progress,
+    )
+    .await;
+    let received: Vec<Received> = peers.iter().map(|peer| peer.received()).collect();
+    let setups: Vec<f64> = calls
         .iter()
-        .flat_map(|r| r.streams.values())
-        .map(|(count, _, _)| count)
-        .sum();
-    let expected: u64 = received
-        .iter()
-        .flat_map(|r| r.streams.values())
-        .map(|(_, low, high)| u64::from(high - low) + 1)
-        .sum();
-    let mut delays: Vec<f64> = received
-        .iter()
-        .flat_map(|r| r.delays_us.iter().map(|us| f64::from(*us) / 1000.0))
+        .filter_map(|call| measure::setup_ms(call.accepted_at, call.callee.received().first_at))
         .collect();
-    delays.sort_by(f64::total_cmp);
-    let mut setups: Vec<f64> = calls
-        .iter()
-        .filter_map(|call| {
-            let first = call.callee.received().first_at?;
-            Some(
-                first
-                    .saturating_duration_since(call.accepted_at)
-                    .as_secs_f64()
-                    * 1000.0,
-            )
-        })
-        .collect();
-    setups.sort_by(f64::total_cmp);
-    let cpu = match (cpu_before, cpu_after) {
-        (Some(before), Some(after)) => Some(after - before),
-        _ => None,
-    };
+    let report = measure::report(
+        root,
+        config.calls,
+        established.load(Ordering::Relaxed),
+        &window,
+        &received,
+        setups,
+    );
 
     // Hang up.
     for call in calls {
@@ -495,31 +449,7 @@ pub async fn run(config: JanusConfig) -> anyhow::Result<Report> {
         call.callee_session.destroy().await;
     }
 
-    let loss = if expected == 0 {
-        0.0
-    } else {
-        100.0 * expected.saturating_sub(packets_received) as f64 / expected as f64
-    };
-    Ok(Report {
-        server: root,
-        calls_requested: config.calls,
-        calls_established: established.load(Ordering::Relaxed),
-        media_seconds,
-        setup_ms_p50: quantile(&setups, 0.5),
-        setup_ms_p99: quantile(&setups, 0.99),
-        delay_ms_p50: quantile(&delays, 0.5),
-        delay_ms_p99: quantile(&delays, 0.99),
-        delay_ms_max: delays.last().copied(),
-        packets_sent,
-        packets_received,
-        loss_percent: loss,
-        server_cpu_seconds: cpu,
-        server_cpu_us_per_forwarded_packet: cpu
-            .filter(|_| packets_received > 0)
-            .map(|seconds| seconds * 1e6 / packets_received as f64),
-        server_rss_bytes: rss,
-        forwarded_packets_per_second: packets_received as f64 / media_seconds.max(0.001),
-    })
+    Ok(report)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! server's CPU per forwarded packet read from `/proc`.
 
 pub mod janus;
+pub mod measure;
 pub mod peer;
 pub mod proc_stats;
 pub mod report;

@@ -152,6 +152,30 @@ impl Peer {
         ssrc_base: u32,
         epoch: Instant,
     ) -> anyhow::Result<(Self, String)> {
+        Self::build(bind_ip, ssrc_base, epoch, None).await
+    }
+
+    /// A peer bound to `bind_ip` that answers someone else's `offer` (the callee side of a
+    /// server that relays the caller's offer, as Janus's `videocall` plugin does) and publishes
+    /// the same audio and video; returns it with its answer, candidates included.
+    pub async fn answer_offer(
+        bind_ip: &str,
+        ssrc_base: u32,
+        epoch: Instant,
+        offer: String,
+    ) -> anyhow::Result<(Self, String)> {
+        Self::build(bind_ip, ssrc_base, epoch, Some(offer)).await
+    }
+
+    /// Builds the peer connection, adds the two tracks and makes the local description: an
+    /// offer, or the answer to `remote_offer`. Waits for ICE gathering so the description
+    /// carries the candidates.
+    async fn build(
+        bind_ip: &str,
+        ssrc_base: u32,
+        epoch: Instant,
+        remote_offer: Option<String>,
+    ) -> anyhow::Result<(Self, String)> {
         let opus = codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1");
         let vp8 = codec(MIME_TYPE_VP8, 90_000, 0, "");
         let mut media = MediaEngine::default();
@@ -188,6 +212,11 @@ impl Peer {
             .build()
             .await?;
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        if let Some(offer) = &remote_offer {
+            // The offer first: the tracks added next take over the transceivers it created.
+            pc.set_remote_description(RTCSessionDescription::offer(offer.clone())?)
+                .await?;
+        }
         let track = |kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec| {
             Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
                 format!("load-{ssrc_base}"),
@@ -212,8 +241,11 @@ impl Peer {
             .await?;
         pc.add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
             .await?;
-        let offer = pc.create_offer(None).await?;
-        pc.set_local_description(offer).await?;
+        let local = match remote_offer {
+            Some(_) => pc.create_answer(None).await?,
+            None => pc.create_offer(None).await?,
+        };
+        pc.set_local_description(local).await?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if shared.lock().map(|s| s.gathered).unwrap_or(false) {
@@ -347,109 +379,4 @@ async fn send_stream(
         seq += 1;
     }
     u64::from(seq)
-}
-
-impl Peer {
-    /// A peer bound to `bind_ip` that answers someone else's `offer` (the callee side of a
-    /// server that relays the caller's offer, as Janus's `videocall` plugin does) and publishes
-    /// the same audio and video; returns it with its answer, candidates included.
-    pub async fn answer_offer(
-        bind_ip: &str,
-        ssrc_base: u32,
-        epoch: Instant,
-        offer: String,
-    ) -> anyhow::Result<(Self, String)> {
-        let opus = codec(MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1");
-        let vp8 = codec(MIME_TYPE_VP8, 90_000, 0, "");
-        let mut media = MediaEngine::default();
-        media.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: opus.clone(),
-                payload_type: 111,
-            },
-            RtpCodecKind::Audio,
-        )?;
-        media.register_codec(
-            RTCRtpCodecParameters {
-                rtp_codec: vp8.clone(),
-                payload_type: 96,
-            },
-            RtpCodecKind::Video,
-        )?;
-        let registry = register_default_interceptors(Registry::new(), &mut media)?;
-        let settings = SettingEngineBuilder::new()
-            .with_include_loopback_candidate(true)
-            .build();
-        let shared = Arc::new(Mutex::new(Shared::default()));
-        let handler = Arc::new(Handler {
-            shared: Arc::clone(&shared),
-            epoch,
-        });
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(media)
-            .with_setting_engine(settings)
-            .with_interceptor_registry(registry)
-            .with_handler(handler)
-            .with_udp_addrs(vec![format!("{bind_ip}:0")])
-            .build()
-            .await?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        // The offer first: the tracks added next take over the transceivers it created.
-        pc.set_remote_description(RTCSessionDescription::offer(offer)?)
-            .await?;
-        let track = |kind: RtpCodecKind, ssrc: u32, codec: RTCRtpCodec| {
-            Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-                format!("load-{ssrc_base}"),
-                format!("load-{ssrc_base}-{kind}"),
-                format!("load {kind}"),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec,
-                    ..Default::default()
-                }],
-            )))
-        };
-        let audio_ssrc = ssrc_base.wrapping_mul(2).wrapping_add(1);
-        let video_ssrc = ssrc_base.wrapping_mul(2).wrapping_add(2);
-        let audio = track(RtpCodecKind::Audio, audio_ssrc, opus);
-        let video = track(RtpCodecKind::Video, video_ssrc, vp8);
-        pc.add_track(Arc::clone(&audio) as Arc<dyn TrackLocal>)
-            .await?;
-        pc.add_track(Arc::clone(&video) as Arc<dyn TrackLocal>)
-            .await?;
-        let answer = pc.create_answer(None).await?;
-        pc.set_local_description(answer).await?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if shared.lock().map(|s| s.gathered).unwrap_or(false) {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("ICE gathering did not complete");
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let sdp = pc
-            .local_description()
-            .await
-            .context("no local description")?
-            .sdp;
-        Ok((
-            Self {
-                pc,
-                shared,
-                audio,
-                video,
-                audio_ssrc,
-                video_ssrc,
-                epoch,
-            },
-            sdp,
-        ))
-    }
 }

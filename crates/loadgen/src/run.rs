@@ -10,9 +10,9 @@ use anyhow::{Context, bail};
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use crate::measure;
 use crate::peer::{MediaProfile, Peer, Received};
-use crate::proc_stats;
-use crate::report::{Report, quantile};
+use crate::report::Report;
 use crate::signal::Signal;
 use crate::token;
 
@@ -154,15 +154,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
         }
         tokio::time::sleep(gap).await;
     }
-    let mut failures = Vec::new();
-    for task in kiosk_tasks.into_iter().chain(agent_tasks) {
-        match tokio::time::timeout(Duration::from_secs(120), task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => failures.push(format!("{err:#}")),
-            Ok(Err(err)) => failures.push(err.to_string()),
-            Err(_) => failures.push("a call did not set up within 120 s".to_owned()),
-        }
-    }
+    measure::join_set_up(kiosk_tasks.into_iter().chain(agent_tasks).collect()).await;
     if config.progress {
         eprintln!(
             "\restablished {} of {} calls; media for {:?}",
@@ -170,9 +162,6 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
             config.calls,
             config.media
         );
-    }
-    for failure in failures.iter().take(5) {
-        eprintln!("call failed: {failure}");
     }
 
     let kiosks = std::mem::take(&mut *kiosk_sides.lock().await);
@@ -183,70 +172,33 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Media window.
-    let cpu_before = config
-        .server_pid
-        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
-    let started = Instant::now();
-    let until = started + config.media;
-    let mut senders = Vec::new();
-    for side in kiosks.iter().chain(agents.iter()) {
-        senders.push(side.peer.send_until(config.profile, until));
-    }
-    if config.progress {
-        eprintln!("sending media from {} peers…", senders.len());
-    }
-    let sent: Vec<(u64, u64)> = futures_util::future::join_all(senders).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let media_seconds = started.elapsed().as_secs_f64();
-    let cpu_after = config
-        .server_pid
-        .and_then(|pid| proc_stats::cpu_seconds(pid).ok());
-    let rss = config
-        .server_pid
-        .and_then(|pid| proc_stats::rss_bytes(pid).ok());
-
-    // Figures.
-    let received: Vec<Received> = kiosks
+    // Media window, then figures.
+    let peers: Vec<&Peer> = kiosks
         .iter()
         .chain(agents.iter())
-        .map(|side| side.peer.received())
+        .map(|side| &side.peer)
         .collect();
-    let packets_sent: u64 = sent.iter().map(|(a, v)| a + v).sum();
-    let packets_received: u64 = received
+    let window = measure::media_window(
+        &peers,
+        config.profile,
+        config.media,
+        config.server_pid,
+        config.progress,
+    )
+    .await;
+    let received: Vec<Received> = peers.iter().map(|peer| peer.received()).collect();
+    let setups: Vec<f64> = agents
         .iter()
-        .flat_map(|r| r.streams.values())
-        .map(|(count, _, _)| count)
-        .sum();
-    // Loss inside each received stream: gaps between its first and last packet. (Packets sent
-    // before the receiving side's track opened are set-up, not loss.)
-    let expected: u64 = received
-        .iter()
-        .flat_map(|r| r.streams.values())
-        .map(|(_, low, high)| u64::from(high - low) + 1)
-        .sum();
-    let mut delays: Vec<f64> = received
-        .iter()
-        .flat_map(|r| r.delays_us.iter().map(|us| f64::from(*us) / 1000.0))
+        .filter_map(|side| measure::setup_ms(side.accepted_at?, side.peer.received().first_at))
         .collect();
-    delays.sort_by(f64::total_cmp);
-    let mut setups: Vec<f64> = agents
-        .iter()
-        .filter_map(|side| {
-            let first = side.peer.received().first_at?;
-            Some(
-                first
-                    .saturating_duration_since(side.accepted_at?)
-                    .as_secs_f64()
-                    * 1000.0,
-            )
-        })
-        .collect();
-    setups.sort_by(f64::total_cmp);
-    let cpu = match (cpu_before, cpu_after) {
-        (Some(before), Some(after)) => Some(after - before),
-        _ => None,
-    };
+    let report = measure::report(
+        config.server.clone(),
+        config.calls,
+        established.load(Ordering::Relaxed),
+        &window,
+        &received,
+        setups,
+    );
 
     // Hang up.
     for mut side in kiosks.into_iter() {
@@ -262,29 +214,5 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
         let _ = side.signal;
     }
 
-    let loss = if expected == 0 {
-        0.0
-    } else {
-        100.0 * expected.saturating_sub(packets_received) as f64 / expected as f64
-    };
-    Ok(Report {
-        server: config.server,
-        calls_requested: config.calls,
-        calls_established: established.load(Ordering::Relaxed),
-        media_seconds,
-        setup_ms_p50: quantile(&setups, 0.5),
-        setup_ms_p99: quantile(&setups, 0.99),
-        delay_ms_p50: quantile(&delays, 0.5),
-        delay_ms_p99: quantile(&delays, 0.99),
-        delay_ms_max: delays.last().copied(),
-        packets_sent,
-        packets_received,
-        loss_percent: loss,
-        server_cpu_seconds: cpu,
-        server_cpu_us_per_forwarded_packet: cpu
-            .filter(|_| packets_received > 0)
-            .map(|seconds| seconds * 1e6 / packets_received as f64),
-        server_rss_bytes: rss,
-        forwarded_packets_per_second: packets_received as f64 / media_seconds.max(0.001),
-    })
+    Ok(report)
 }

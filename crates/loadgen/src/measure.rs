@@ -1,0 +1,135 @@
+//! What every target shares once calls are up: waiting for the set-up tasks, the media window
+//! with the server's CPU read around it, and the report built from what the peers received.
+
+use std::time::{Duration, Instant};
+
+use crate::peer::{MediaProfile, Peer, Received};
+use crate::proc_stats;
+use crate::report::{Report, quantile};
+
+/// Waits for the call set-up tasks (at most 120 s each) and prints the first failures.
+pub async fn join_set_up(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>) -> usize {
+    let mut failures = Vec::new();
+    for task in tasks {
+        match tokio::time::timeout(Duration::from_secs(120), task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => failures.push(format!("{err:#}")),
+            Ok(Err(err)) => failures.push(err.to_string()),
+            Err(_) => failures.push("a call did not set up within 120 s".to_owned()),
+        }
+    }
+    for failure in failures.iter().take(5) {
+        eprintln!("call failed: {failure}");
+    }
+    failures.len()
+}
+
+/// What the media window measured.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Packets sent per peer: (audio, video).
+    pub sent: Vec<(u64, u64)>,
+    pub seconds: f64,
+    /// Server CPU seconds used during the window.
+    pub cpu: Option<f64>,
+    pub rss: Option<u64>,
+}
+
+/// Every peer sends media for `media`, then the window waits 0.5 s for the last packets; the
+/// server's CPU time is read before and after.
+pub async fn media_window(
+    peers: &[&Peer],
+    profile: MediaProfile,
+    media: Duration,
+    server_pid: Option<u32>,
+    progress: bool,
+) -> Window {
+    let cpu_before = server_pid.and_then(|pid| proc_stats::cpu_seconds(pid).ok());
+    let started = Instant::now();
+    let until = started + media;
+    if progress {
+        eprintln!("sending media from {} peers…", peers.len());
+    }
+    let sent =
+        futures_util::future::join_all(peers.iter().map(|peer| peer.send_until(profile, until)))
+            .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_after = server_pid.and_then(|pid| proc_stats::cpu_seconds(pid).ok());
+    let cpu = match (cpu_before, cpu_after) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    Window {
+        sent,
+        seconds,
+        cpu,
+        rss: server_pid.and_then(|pid| proc_stats::rss_bytes(pid).ok()),
+    }
+}
+
+/// The report of a run: `received` by every peer, `setups_ms` of every answered call.
+pub fn report(
+    server: String,
+    calls_requested: usize,
+    calls_established: usize,
+    window: &Window,
+    received: &[Received],
+    mut setups_ms: Vec<f64>,
+) -> Report {
+    let packets_sent: u64 = window.sent.iter().map(|(a, v)| a + v).sum();
+    let packets_received: u64 = received
+        .iter()
+        .flat_map(|r| r.streams.values())
+        .map(|(count, _, _)| count)
+        .sum();
+    // Loss inside each received stream: gaps between its first and last packet. (Packets sent
+    // before the receiving side's track opened are set-up, not loss.)
+    let expected: u64 = received
+        .iter()
+        .flat_map(|r| r.streams.values())
+        .map(|(_, low, high)| u64::from(high - low) + 1)
+        .sum();
+    let mut delays: Vec<f64> = received
+        .iter()
+        .flat_map(|r| r.delays_us.iter().map(|us| f64::from(*us) / 1000.0))
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    setups_ms.sort_by(f64::total_cmp);
+    let loss = if expected == 0 {
+        0.0
+    } else {
+        100.0 * expected.saturating_sub(packets_received) as f64 / expected as f64
+    };
+    Report {
+        server,
+        calls_requested,
+        calls_established,
+        media_seconds: window.seconds,
+        setup_ms_p50: quantile(&setups_ms, 0.5),
+        setup_ms_p99: quantile(&setups_ms, 0.99),
+        delay_ms_p50: quantile(&delays, 0.5),
+        delay_ms_p99: quantile(&delays, 0.99),
+        delay_ms_max: delays.last().copied(),
+        packets_sent,
+        packets_received,
+        loss_percent: loss,
+        server_cpu_seconds: window.cpu,
+        server_cpu_us_per_forwarded_packet: window
+            .cpu
+            .filter(|_| packets_received > 0)
+            .map(|seconds| seconds * 1e6 / packets_received as f64),
+        server_rss_bytes: window.rss,
+        forwarded_packets_per_second: packets_received as f64 / window.seconds.max(0.001),
+    }
+}
+
+/// Milliseconds from an accept to the first packet received.
+pub fn setup_ms(accepted_at: Instant, first_packet: Option<Instant>) -> Option<f64> {
+    Some(
+        first_packet?
+            .saturating_duration_since(accepted_at)
+            .as_secs_f64()
+            * 1000.0,
+    )
+}
