@@ -678,10 +678,11 @@ impl Shard {
         let kind = inbound.kind;
         let from_negotiated = Arc::clone(&inbound.negotiated);
         let room = publisher.room;
-        let Some(members) = self.rooms.get(&room).map(|r| r.members.clone()) else {
+        // Borrow the room's member list in place: no copy per packet.
+        let Some(members) = self.rooms.get(&room).map(|r| &r.members) else {
             return;
         };
-        for member in members {
+        for &member in members {
             if member == from {
                 continue;
             }
