@@ -1,8 +1,8 @@
 // Agent console: sign in with a token, choose a state, answer offered calls (ringing with a
 // countdown), talk, wrap up with a disposition code, see today's calls.
 import {
-  $, Connection, MediaCall, duration, exposeTestHooks, forgetToken, getLocalMedia, showScreen,
-  stopMedia, storeToken, takeToken,
+  $, Connection, MediaCall, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia, showScreen,
+  stopMedia, takeToken,
 } from '/console/relais.js';
 
 const STATE_LABEL = {
@@ -479,13 +479,7 @@ function signinError(text) {
 }
 
 function init() {
-  $('#signin-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const token = $('#token-input').value.trim();
-    if (!token) return;
-    storeToken(token);
-    $('#signin-error').hidden = true;
-    $('#token-input').value = '';
+  bindSigninForm((token) => {
     setScreen('loading');
     connect(token);
   });

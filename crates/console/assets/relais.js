@@ -27,6 +27,21 @@ export function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/// Wires a page's sign-in form (`#signin-form`, `#token-input`, `#signin-error`): a pasted
+/// token is remembered for the tab and handed to `onToken`.
+export function bindSigninForm(onToken) {
+  document.querySelector('#signin-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = document.querySelector('#token-input');
+    const token = input.value.trim();
+    if (!token) return;
+    storeToken(token);
+    document.querySelector('#signin-error').hidden = true;
+    input.value = '';
+    onToken(token);
+  });
+}
+
 /// An error answered by the server (`code` is the stable error code).
 export class RelaisError extends Error {
   constructor(code, message) {

@@ -1,6 +1,6 @@
 // Supervisor wallboard: one tile per queue, the agents table and the waiting-calls chart, live
 // from `subscribe_kpis` and the `kpis` pushes.
-import { $, Connection, duration, exposeTestHooks, forgetToken, showScreen, storeToken, takeToken } from '/console/relais.js';
+import { $, Connection, bindSigninForm, duration, exposeTestHooks, forgetToken, showScreen, takeToken } from '/console/relais.js';
 
 // Colour thresholds: [warn from, bad from] (or, for "higher is better", [warn below, bad below]).
 const THRESHOLDS = {
@@ -315,13 +315,7 @@ function signinError(text) {
 }
 
 function init() {
-  $('#signin-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const token = $('#token-input').value.trim();
-    if (!token) return;
-    storeToken(token);
-    $('#signin-error').hidden = true;
-    $('#token-input').value = '';
+  bindSigninForm((token) => {
     setScreen('loading');
     connect(token);
   });
