@@ -96,14 +96,6 @@ impl Hub {
         }
     }
 
-    /// Sessions of a role.
-    pub fn count_role(&self, role: Role) -> usize {
-        self.sessions
-            .iter()
-            .filter(|entry| entry.role == role)
-            .count()
-    }
-
     /// Supervisors subscribed to KPIs.
     pub fn kpi_subscribers(&self) -> Vec<u64> {
         let mut out: Vec<u64> = self
