@@ -10,9 +10,9 @@
 #          --loss-limit PCT, --out DIR (default bench/results/<date>), --no-build.
 #
 # Needs root (a network namespace) and `janus` (apt-get install --no-install-recommends janus).
-# Janus never offers loopback ICE candidates, so the script makes a network namespace with a
-# veth pair in 198.18.0.0/15 and runs both servers and the load inside it: servers on
-# 198.18.0.1, synthetic browsers on 198.18.0.2. Each server runs alone while it is measured.
+# Janus never offers loopback ICE candidates, so the script makes two network namespaces joined
+# by a veth pair in 198.18.0.0/15: the servers on 198.18.0.1 in one, the synthetic browsers on
+# 198.18.0.2 in the other. Each server runs alone while it is measured.
 # Writes per-run JSON, a summary (summary.txt, results.json) and plot.svg (CPU and delay
 # against N) to the output directory.
 set -euo pipefail
@@ -29,7 +29,6 @@ sweep_steps="4 8 12 16 24 32 48 64 96 128"
 loss_limit=0.5
 out=""
 build=1
-args=("$@")
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --calls) calls="$2"; shift 2 ;;
@@ -52,48 +51,53 @@ relais_port=18090
 janus_port=8088
 secret="bench-secret-0123456789abcdef0123"
 
-# ---------------------------------------------------------------- outside the namespace
-if [[ -z "${BENCH_IN_NETNS:-}" ]]; then
-    sudo=""
-    [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    command -v janus >/dev/null || { echo "janus is not installed (apt-get install -y --no-install-recommends janus)" >&2; exit 1; }
-    if [[ $build -eq 1 ]]; then
-        (cd "$root" && CARGO_TARGET_DIR="$target_dir" CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" \
-            cargo build --release -p relais -p relais-loadgen)
-    fi
-    mkdir -p "$out"
-    ns="relais-bench-$$"
-    cleanup() { $sudo ip netns del "$ns" 2>/dev/null || true; }
-    trap cleanup EXIT
-    $sudo ip netns add "$ns"
-    $sudo ip netns exec "$ns" ip link set lo up
-    $sudo ip netns exec "$ns" ip link add rb0 type veth peer name rb1
-    $sudo ip netns exec "$ns" ip addr add "$server_ip/24" dev rb0
-    $sudo ip netns exec "$ns" ip addr add "$client_ip/24" dev rb1
-    $sudo ip netns exec "$ns" ip link set rb0 up
-    $sudo ip netns exec "$ns" ip link set rb1 up
-    $sudo ip netns exec "$ns" ip route add default dev rb1
-    $sudo ip netns exec "$ns" env BENCH_IN_NETNS=1 CARGO_TARGET_DIR="$target_dir" \
-        "$0" "${args[@]}" --out "$out" --no-build
-    exit $?
+sudo=""
+[[ $(id -u) -ne 0 ]] && sudo="sudo"
+command -v janus >/dev/null || { echo "janus is not installed (apt-get install -y --no-install-recommends janus)" >&2; exit 1; }
+if [[ $build -eq 1 ]]; then
+    (cd "$root" && CARGO_TARGET_DIR="$target_dir" CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}" \
+        cargo build --release -p relais -p relais-loadgen)
 fi
-
-# ---------------------------------------------------------------- inside the namespace
 relais_bin="$target_dir/release/relais"
 loadgen_bin="$target_dir/release/relais-loadgen"
 mkdir -p "$out"
+
+# Two namespaces joined by a veth pair: the servers in one, the synthetic browsers in the
+# other, so every packet crosses a link as it would between machines. (With both ends in one
+# namespace, Janus's sockets, pinned to their interface with IP_UNICAST_IF, send to an address
+# the kernel will not resolve on that link, and ICE never completes.)
+srv_ns="relais-bench-srv-$$"
+cli_ns="relais-bench-cli-$$"
 pids=()
 stop_all() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     pids=()
 }
-trap stop_all EXIT
+cleanup() {
+    stop_all
+    $sudo ip netns del "$srv_ns" 2>/dev/null || true
+    $sudo ip netns del "$cli_ns" 2>/dev/null || true
+}
+trap cleanup EXIT
+$sudo ip netns add "$srv_ns"
+$sudo ip netns add "$cli_ns"
+$sudo ip netns exec "$srv_ns" ip link set lo up
+$sudo ip netns exec "$cli_ns" ip link set lo up
+$sudo ip netns exec "$srv_ns" ip link add rb0 type veth peer name rb1 netns "$cli_ns"
+$sudo ip netns exec "$srv_ns" ip addr add "$server_ip/24" dev rb0
+$sudo ip netns exec "$cli_ns" ip addr add "$client_ip/24" dev rb1
+$sudo ip netns exec "$srv_ns" ip link set rb0 up
+$sudo ip netns exec "$cli_ns" ip link set rb1 up
+$sudo ip netns exec "$srv_ns" ip route add default dev rb0
+$sudo ip netns exec "$cli_ns" ip route add default dev rb1
+in_srv=($sudo ip netns exec "$srv_ns")
+in_cli=($sudo ip netns exec "$cli_ns")
 
 wait_http() { # url
     for _ in $(seq 1 100); do
         # Any HTTP answer (even 404) means the server is up.
-        if python3 -c "
+        if "${in_cli[@]}" python3 -c "
 import sys, urllib.error, urllib.request
 try:
     urllib.request.urlopen(sys.argv[1], timeout=1)
@@ -193,7 +197,7 @@ skill = "caf"
 EOF
 
 start_janus() {
-    janus -F "$janus_dir/conf" -L "$janus_dir/janus.log" >"$janus_dir/stdout.log" 2>&1 &
+    "${in_srv[@]}" janus -F "$janus_dir/conf" -L "$janus_dir/janus.log" >"$janus_dir/stdout.log" 2>&1 &
     janus_pid=$!
     pids+=("$janus_pid")
     wait_http "http://$server_ip:$janus_port/janus/info"
@@ -204,14 +208,14 @@ start_janus() {
         exit 1
     fi
     local info
-    info="$(python3 -c "import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1])); print(','.join(sorted(d['plugins'])), ','.join(sorted(d['transports'])), sep=' ')" "http://$server_ip:$janus_port/janus/info")"
+    info="$("${in_cli[@]}" python3 -c "import json,sys,urllib.request; d=json.load(urllib.request.urlopen(sys.argv[1])); print(','.join(sorted(d['plugins'])), ','.join(sorted(d['transports'])), sep=' ')" "http://$server_ip:$janus_port/janus/info")"
     if [[ "$info" != "janus.plugin.videocall janus.transport.http" ]]; then
         echo "Janus loaded more than it should: $info" >&2
         exit 1
     fi
 }
 start_relais() {
-    (cd "$relais_dir" && exec "$relais_bin" serve --config "$relais_dir/relais.toml") >"$relais_dir/relais.log" 2>&1 &
+    (cd "$relais_dir" && exec "${in_srv[@]}" "$relais_bin" serve --config "$relais_dir/relais.toml") >"$relais_dir/relais.log" 2>&1 &
     relais_pid=$!
     pids+=("$relais_pid")
     wait_http "http://$server_ip:$relais_port/"
@@ -220,11 +224,11 @@ start_relais() {
 run_one() { # server calls -> prints json path
     local server="$1" n="$2" json="$out/$1-$2.json" log="$out/$1-$2.log"
     if [[ "$server" == relais ]]; then
-        "$loadgen_bin" --target relais --server "http://$server_ip:$relais_port" --secret "$secret" \
+        "${in_cli[@]}" "$loadgen_bin" --target relais --server "http://$server_ip:$relais_port" --secret "$secret" \
             --calls "$n" --ramp "$ramp" --seconds "$seconds" --bind "$client_ip" \
             --server-pid "$relais_pid" --json "$json" >"$log" 2>&1 || true
     else
-        "$loadgen_bin" --target janus --janus-url "http://$server_ip:$janus_port/janus" \
+        "${in_cli[@]}" "$loadgen_bin" --target janus --janus-url "http://$server_ip:$janus_port/janus" \
             --calls "$n" --ramp "$ramp" --seconds "$seconds" --bind "$client_ip" \
             --server-pid "$janus_pid" --json "$json" >"$log" 2>&1 || true
     fi
