@@ -155,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
         public_ips: vec![],
     };
     let harness = Arc::new(Harness {
-        shards: MediaShards::start(&config, events)?,
+        shards: MediaShards::start(&config, events, &relais::metrics::Metrics::new()?.media)?,
     });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))

@@ -44,4 +44,11 @@ async fn three_calls_through_the_real_server_lose_nothing() {
     assert!(report.server_cpu_seconds.unwrap() > 0.0, "{report:?}");
     assert!(report.server_cpu_us_per_forwarded_packet.unwrap() > 0.0);
     assert!(report.server_rss_bytes.unwrap() > 1 << 20);
+    // The server timed its own part of the delay, and the kernel dropped nothing.
+    let residence = report.server_residence_ms_p99.unwrap();
+    assert!(residence > 0.0 && residence < 50.0, "{report:?}");
+    assert!(report.server_residence_ms_p50.unwrap() <= residence);
+    assert_eq!(report.server_receive_overflow, Some(0), "{report:?}");
+    assert_eq!(report.server_send_dropped, Some(0), "{report:?}");
+    assert!(report.offered_percent > 80.0, "{report:?}");
 }

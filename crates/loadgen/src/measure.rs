@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::peer::{MediaProfile, Peer, Received};
 use crate::proc_stats;
 use crate::report::{Report, quantile};
+use crate::server_metrics;
 
 /// Waits for the call set-up tasks (at most 120 s each) and prints the first failures.
 pub async fn join_set_up(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>) -> usize {
@@ -33,17 +34,31 @@ pub struct Window {
     /// Server CPU seconds used during the window.
     pub cpu: Option<f64>,
     pub rss: Option<u64>,
+    /// The load generator's own CPU seconds during the window.
+    pub own_cpu: Option<f64>,
+    /// Packets the profile asked for in the window (every peer, both streams).
+    pub nominal: f64,
+    /// What the server measured itself (Relais only).
+    pub server: Option<server_metrics::Delta>,
 }
 
 /// Every peer sends media for `media`, then the window waits 0.5 s for the last packets; the
-/// server's CPU time is read before and after.
+/// server's CPU time (and, given `metrics_of`, the server's own metrics at that base URL) is
+/// read before and after.
 pub async fn media_window(
     peers: &[&Peer],
     profile: MediaProfile,
     media: Duration,
     server_pid: Option<u32>,
+    metrics_of: Option<&str>,
     progress: bool,
 ) -> Window {
+    let own_pid = std::process::id();
+    let scrape_before = match metrics_of {
+        Some(server) => server_metrics::scrape(server).await.ok(),
+        None => None,
+    };
+    let own_before = proc_stats::cpu_seconds(own_pid).ok();
     let cpu_before = server_pid.and_then(|pid| proc_stats::cpu_seconds(pid).ok());
     let started = Instant::now();
     let until = started + media;
@@ -56,15 +71,24 @@ pub async fn media_window(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = server_pid.and_then(|pid| proc_stats::cpu_seconds(pid).ok());
-    let cpu = match (cpu_before, cpu_after) {
-        (Some(before), Some(after)) => Some(after - before),
+    let own_after = proc_stats::cpu_seconds(own_pid).ok();
+    let difference = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
+    let server = match (scrape_before, metrics_of) {
+        (Some(before), Some(server)) => server_metrics::scrape(server)
+            .await
+            .ok()
+            .map(|after| before.delta(&after)),
         _ => None,
     };
+    let per_peer = f64::from(profile.video_pps + profile.audio_pps) * media.as_secs_f64();
     Window {
         sent,
         seconds,
-        cpu,
+        cpu: difference(cpu_before, cpu_after),
         rss: server_pid.and_then(|pid| proc_stats::rss_bytes(pid).ok()),
+        own_cpu: difference(own_before, own_after),
+        nominal: per_peer * peers.len() as f64,
+        server,
     }
 }
 
@@ -121,6 +145,18 @@ pub fn report(
             .map(|seconds| seconds * 1e6 / packets_received as f64),
         server_rss_bytes: window.rss,
         forwarded_packets_per_second: packets_received as f64 / window.seconds.max(0.001),
+        offered_percent: if window.nominal > 0.0 {
+            100.0 * packets_sent as f64 / window.nominal
+        } else {
+            0.0
+        },
+        loadgen_cpu_percent: window
+            .own_cpu
+            .map(|cpu| 100.0 * cpu / window.seconds.max(0.001)),
+        server_residence_ms_p50: window.server.as_ref().and_then(|s| s.residence_ms_p50),
+        server_residence_ms_p99: window.server.as_ref().and_then(|s| s.residence_ms_p99),
+        server_receive_overflow: window.server.as_ref().map(|s| s.receive_overflow),
+        server_send_dropped: window.server.as_ref().map(|s| s.send_dropped),
     }
 }
 

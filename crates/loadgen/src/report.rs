@@ -22,6 +22,18 @@ pub struct Report {
     pub server_cpu_us_per_forwarded_packet: Option<f64>,
     pub server_rss_bytes: Option<u64>,
     pub forwarded_packets_per_second: f64,
+    /// Packets sent as a share of what the profile asked for: under ~95 % the load generator
+    /// itself could not keep up, and the run says little about the server.
+    pub offered_percent: f64,
+    /// The load generator's own CPU use during the media window, in % of one core.
+    pub loadgen_cpu_percent: Option<f64>,
+    /// Time datagrams stayed in the server (kernel arrival to the end of their batch's send),
+    /// from Relais's own metrics: the delay the SFU adds, without the clients' stacks.
+    pub server_residence_ms_p50: Option<f64>,
+    pub server_residence_ms_p99: Option<f64>,
+    /// Datagrams the server's kernel dropped for a full receive buffer, and refused to send.
+    pub server_receive_overflow: Option<u64>,
+    pub server_send_dropped: Option<u64>,
 }
 
 /// The `q` quantile (0..=1) of sorted values.
@@ -69,6 +81,32 @@ impl Report {
                 format!("{} / {}", self.packets_sent, self.packets_received),
             ),
             ("loss %", format!("{:.3}", self.loss_percent)),
+            (
+                "offered load % (load generator CPU %)",
+                format!(
+                    "{:.1} ({})",
+                    self.offered_percent,
+                    opt(self.loadgen_cpu_percent, 0)
+                ),
+            ),
+            (
+                "server residence p50 / p99 ms",
+                format!(
+                    "{} / {}",
+                    opt(self.server_residence_ms_p50, 3),
+                    opt(self.server_residence_ms_p99, 3)
+                ),
+            ),
+            (
+                "server receive overflow / send dropped",
+                format!(
+                    "{} / {}",
+                    self.server_receive_overflow
+                        .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                    self.server_send_dropped
+                        .map_or_else(|| "-".to_owned(), |n| n.to_string())
+                ),
+            ),
             (
                 "forwarded packets/s",
                 format!("{:.0}", self.forwarded_packets_per_second),

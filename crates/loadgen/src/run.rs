@@ -183,6 +183,7 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
         config.profile,
         config.media,
         config.server_pid,
+        Some(&config.server),
         config.progress,
     )
     .await;

@@ -34,6 +34,8 @@ pub struct Metrics {
     pub ws_refused: IntCounterVec,
     /// Call records that could not be stored.
     pub store_errors: prometheus::IntCounter,
+    /// Media shard counters, written by the shard threads.
+    pub media: MediaMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -146,6 +148,7 @@ impl Metrics {
             "Call records that could not be stored.",
         )?;
         registry.register(Box::new(store_errors.clone()))?;
+        let media = MediaMetrics::new(&registry)?;
 
         Ok(Self {
             registry,
@@ -161,6 +164,7 @@ impl Metrics {
             ws_sessions,
             ws_refused,
             store_errors,
+            media,
         })
     }
 
@@ -174,5 +178,102 @@ impl Metrics {
         let mut buffer = Vec::with_capacity(8 * 1024);
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         String::from_utf8(buffer).map_err(|err| prometheus::Error::Msg(err.to_string()))
+    }
+}
+
+/// Upper bounds of the residence-time buckets, in seconds: fine below a few milliseconds,
+/// where a healthy shard lives.
+const RESIDENCE_BUCKETS: [f64; 18] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_15, 0.000_2, 0.000_3, 0.000_4, 0.000_5, 0.000_75, 0.001,
+    0.0015, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1,
+];
+
+/// Media metrics, one series per shard (label `shard`). The shard threads update them; the
+/// media core itself only keeps plain counters.
+#[derive(Clone)]
+pub struct MediaMetrics {
+    /// Time a datagram spends in the server: from the kernel's receive timestamp to the end
+    /// of the `sendmmsg` of the batch it arrived in (everything it caused is sent by then).
+    pub residence_seconds: HistogramVec,
+    pub datagrams_received: IntCounterVec,
+    pub datagrams_sent: IntCounterVec,
+    pub bytes_received: IntCounterVec,
+    pub bytes_sent: IntCounterVec,
+    pub rtp_forwarded: IntCounterVec,
+    pub send_dropped: IntCounterVec,
+    pub receive_overflow: IntCounterVec,
+    pub unknown_dropped: IntCounterVec,
+    pub consent_expired: IntCounterVec,
+    pub peers: IntGaugeVec,
+    pub rooms: IntGaugeVec,
+}
+
+impl std::fmt::Debug for MediaMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaMetrics").finish_non_exhaustive()
+    }
+}
+
+impl MediaMetrics {
+    /// Creates the media metrics and registers them in `registry`.
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let counter = |name: &str, help: &str| -> Result<IntCounterVec, prometheus::Error> {
+            let metric = IntCounterVec::new(Opts::new(name, help), &["shard"])?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let gauge = |name: &str, help: &str| -> Result<IntGaugeVec, prometheus::Error> {
+            let metric = IntGaugeVec::new(Opts::new(name, help), &["shard"])?;
+            registry.register(Box::new(metric.clone()))?;
+            Ok(metric)
+        };
+        let residence_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "media_residence_seconds",
+                "Time from a datagram's arrival (kernel timestamp) to the end of the send of its \
+                 batch, by shard: the delay the SFU adds.",
+            )
+            .buckets(RESIDENCE_BUCKETS.to_vec()),
+            &["shard"],
+        )?;
+        registry.register(Box::new(residence_seconds.clone()))?;
+        Ok(Self {
+            residence_seconds,
+            datagrams_received: counter(
+                "media_datagrams_received_total",
+                "UDP datagrams received, by shard.",
+            )?,
+            datagrams_sent: counter(
+                "media_datagrams_sent_total",
+                "UDP datagrams handed to the kernel, by shard.",
+            )?,
+            bytes_received: counter(
+                "media_bytes_received_total",
+                "UDP bytes received, by shard.",
+            )?,
+            bytes_sent: counter("media_bytes_sent_total", "UDP bytes sent, by shard.")?,
+            rtp_forwarded: counter(
+                "media_rtp_forwarded_total",
+                "RTP packets forwarded (one per receiving leg), by shard.",
+            )?,
+            send_dropped: counter(
+                "media_send_dropped_total",
+                "Datagrams the kernel refused to send, by shard.",
+            )?,
+            receive_overflow: counter(
+                "media_receive_overflow_total",
+                "Datagrams the kernel dropped for a full receive buffer, by shard.",
+            )?,
+            unknown_dropped: counter(
+                "media_unknown_dropped_total",
+                "Datagrams from unknown addresses that were not ours to answer, by shard.",
+            )?,
+            consent_expired: counter(
+                "media_consent_expired_total",
+                "Peers dropped because their ICE consent expired, by shard.",
+            )?,
+            peers: gauge("media_peers", "Peers on the shard now.")?,
+            rooms: gauge("media_rooms", "Rooms on the shard now.")?,
+        })
     }
 }

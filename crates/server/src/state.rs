@@ -51,7 +51,11 @@ impl AppState {
             + 1;
         let tokens = TokenKey::new(&crate::auth::load_secret(&config)?);
         let (media_events, mut media_rx) = tokio::sync::mpsc::unbounded_channel();
-        let media = Arc::new(MediaShards::start(&config.media, media_events)?);
+        let media = Arc::new(MediaShards::start(
+            &config.media,
+            media_events,
+            &metrics.media,
+        )?);
         tokio::spawn(async move {
             while let Some((shard, event)) = media_rx.recv().await {
                 tracing::debug!(shard, ?event, "media event");

@@ -103,6 +103,29 @@ async fn a_kiosk_call_is_answered_carries_media_and_leaves_a_record() {
     assert!(payload_text(&at_agent[0].payload).starts_with("kiosk-video-"));
     assert!(payload_text(&at_kiosk[0].payload).starts_with("agent-audio-"));
 
+    // The media metrics counted the forwarding and timed each datagram's stay in the server.
+    let text = server
+        .metrics_where("relais_media_rtp_forwarded_total{shard=\"0\"}", |n| {
+            n >= 140.0
+        })
+        .await;
+    let value = |series: &str| support::server::metric(&text, series).unwrap_or(-1.0);
+    assert_eq!(value("relais_media_peers{shard=\"0\"}"), 2.0, "{text}");
+    let stays = value("relais_media_residence_seconds_count{shard=\"0\"}");
+    let received = value("relais_media_datagrams_received_total{shard=\"0\"}");
+    assert!(stays >= 140.0 && stays <= received, "{text}");
+    let mean = value("relais_media_residence_seconds_sum{shard=\"0\"}") / stays;
+    assert!(mean > 0.0 && mean < 0.05, "mean residence {mean} s\n{text}");
+    assert!(
+        value("relais_media_bytes_sent_total{shard=\"0\"}") > 80_000.0,
+        "{text}"
+    );
+    assert_eq!(
+        value("relais_media_receive_overflow_total{shard=\"0\"}"),
+        0.0,
+        "{text}"
+    );
+
     // The supervisor sees the call in progress.
     supervisor
         .expect_where("kpis", WAIT, |m| {
@@ -336,52 +359,40 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
     assert_eq!(reply["code"], "protocol_version", "{reply}");
 
     // The REST records: supervisors only.
-    let http = |path: &str, token: Option<String>| {
-        let addr = server.addr;
-        let path = path.to_owned();
-        async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let auth = token
-                .map(|t| format!("Authorization: Bearer {t}\r\n"))
-                .unwrap_or_default();
-            stream
-                .write_all(
-                    format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n")
-                        .as_bytes(),
-                )
-                .await
-                .unwrap();
-            let mut raw = Vec::new();
-            stream.read_to_end(&mut raw).await.unwrap();
-            String::from_utf8_lossy(&raw).into_owned()
-        }
-    };
-    assert!(http("/api/calls", None).await.starts_with("HTTP/1.1 401"));
     assert!(
-        http("/api/calls", Some(server.token(Role::Kiosk, "k")))
+        server
+            .get("/api/calls", None)
+            .await
+            .starts_with("HTTP/1.1 401")
+    );
+    assert!(
+        server
+            .get("/api/calls", Some(server.token(Role::Kiosk, "k")))
             .await
             .starts_with("HTTP/1.1 403")
     );
-    let json_reply = http(
-        "/api/calls?from=0",
-        Some(server.token(Role::Supervisor, "s")),
-    )
-    .await;
+    let json_reply = server
+        .get(
+            "/api/calls?from=0",
+            Some(server.token(Role::Supervisor, "s")),
+        )
+        .await;
     assert!(json_reply.starts_with("HTTP/1.1 200"), "{json_reply}");
     assert!(json_reply.contains("\"calls\":[]"), "{json_reply}");
-    let csv = http(
-        "/api/calls?from=2026-01-01T00:00:00Z&format=csv",
-        Some(server.token(Role::Admin, "a")),
-    )
-    .await;
+    let csv = server
+        .get(
+            "/api/calls?from=2026-01-01T00:00:00Z&format=csv",
+            Some(server.token(Role::Admin, "a")),
+        )
+        .await;
     assert!(csv.contains("text/csv"), "{csv}");
     assert!(csv.contains("call_id,"), "{csv}");
-    let bad = http(
-        "/api/calls?from=yesterday",
-        Some(server.token(Role::Admin, "a")),
-    )
-    .await;
+    let bad = server
+        .get(
+            "/api/calls?from=yesterday",
+            Some(server.token(Role::Admin, "a")),
+        )
+        .await;
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
 }
 

@@ -24,9 +24,10 @@ fn one_shard() -> MediaShards {
         port: 0,
         public_ips: vec![],
     };
+    let metrics = relais::metrics::Metrics::new().unwrap();
     let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
     // The receiver is dropped: these tests read state, not events.
-    MediaShards::start(&config, events).unwrap()
+    MediaShards::start(&config, events, &metrics.media).unwrap()
 }
 
 /// A client that offers with `spec` and joins `room` as `join`: its peer id, the client

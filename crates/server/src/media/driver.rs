@@ -17,6 +17,7 @@ use relais_media::{
 use tokio::sync::oneshot;
 
 use super::udp;
+use crate::metrics::MediaMetrics;
 
 /// Longest the loop sleeps without a timer (commands and datagrams wake it earlier).
 const IDLE_WAIT: Duration = Duration::from_millis(500);
@@ -85,10 +86,23 @@ impl ShardHandle {
         advertised_ips: &[std::net::IpAddr],
         credential_seed: [u8; 32],
         events: tokio::sync::mpsc::UnboundedSender<(usize, MediaEvent)>,
+        metrics: MediaMetrics,
     ) -> anyhow::Result<Self> {
         let socket = UdpSocket::bind(bind)
             .map_err(|err| anyhow::anyhow!("cannot bind media shard {index} to {bind}: {err}"))?;
         socket.set_nonblocking(true)?;
+        if let Err(err) = udp::enable_receive_reports(&socket) {
+            tracing::warn!(shard = index, error = %err, "no kernel receive timestamps or drop counts: residence time and receive overflows are not measured");
+        }
+        let (receive_buffer, send_buffer) = udp::size_buffers(&socket);
+        if receive_buffer < udp::SOCKET_BUFFER {
+            tracing::warn!(
+                shard = index,
+                receive_buffer,
+                wanted = udp::SOCKET_BUFFER,
+                "the media socket's receive buffer is smaller than wanted; raise net.core.rmem_max"
+            );
+        }
         let local_addr = socket.local_addr()?;
         let advertised = if advertised_ips.is_empty() {
             vec![local_addr]
@@ -104,8 +118,11 @@ impl ShardHandle {
         let thread_wake = Arc::clone(&wake);
         std::thread::Builder::new()
             .name(format!("media-shard-{index}"))
-            .spawn(move || run(index, socket, shard, inbox, thread_wake, events))?;
-        tracing::info!(shard = index, %local_addr, "media shard started");
+            .spawn(move || {
+                let metrics = ShardMetrics::new(&metrics, index);
+                run(index, socket, shard, inbox, thread_wake, events, metrics)
+            })?;
+        tracing::info!(shard = index, %local_addr, receive_buffer, send_buffer, "media shard started");
         Ok(Self {
             index,
             local_addr,
@@ -185,6 +202,112 @@ impl ShardHandle {
     }
 }
 
+/// How often the shard's counters are copied to Prometheus.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// The Prometheus series of one shard, updated from its thread.
+struct ShardMetrics {
+    residence: prometheus::local::LocalHistogram,
+    datagrams_received: prometheus::IntCounter,
+    datagrams_sent: prometheus::IntCounter,
+    bytes_received: prometheus::IntCounter,
+    bytes_sent: prometheus::IntCounter,
+    rtp_forwarded: prometheus::IntCounter,
+    send_dropped: prometheus::IntCounter,
+    receive_overflow: prometheus::IntCounter,
+    unknown_dropped: prometheus::IntCounter,
+    consent_expired: prometheus::IntCounter,
+    peers: prometheus::IntGauge,
+    rooms: prometheus::IntGauge,
+    /// What was published last, to add only the difference to the counters.
+    last: ShardStats,
+    last_send_dropped: u64,
+    last_overflowed: u32,
+    published_at: Instant,
+}
+
+impl ShardMetrics {
+    fn new(metrics: &MediaMetrics, index: usize) -> Self {
+        let label = index.to_string();
+        let labels = [label.as_str()];
+        Self {
+            residence: metrics.residence_seconds.with_label_values(&labels).local(),
+            datagrams_received: metrics.datagrams_received.with_label_values(&labels),
+            datagrams_sent: metrics.datagrams_sent.with_label_values(&labels),
+            bytes_received: metrics.bytes_received.with_label_values(&labels),
+            bytes_sent: metrics.bytes_sent.with_label_values(&labels),
+            rtp_forwarded: metrics.rtp_forwarded.with_label_values(&labels),
+            send_dropped: metrics.send_dropped.with_label_values(&labels),
+            receive_overflow: metrics.receive_overflow.with_label_values(&labels),
+            unknown_dropped: metrics.unknown_dropped.with_label_values(&labels),
+            consent_expired: metrics.consent_expired.with_label_values(&labels),
+            peers: metrics.peers.with_label_values(&labels),
+            rooms: metrics.rooms.with_label_values(&labels),
+            last: ShardStats::default(),
+            last_send_dropped: 0,
+            last_overflowed: 0,
+            published_at: Instant::now(),
+        }
+    }
+
+    /// Records the residence of a batch's datagrams, all sent by `sent_at` (Unix time).
+    fn observe_batch(&self, arrivals: &[Duration], sent_at: Duration) {
+        for arrival in arrivals {
+            self.residence
+                .observe(sent_at.saturating_sub(*arrival).as_secs_f64());
+        }
+    }
+
+    /// Copies the counters to Prometheus at most every [`PUBLISH_EVERY`] (always with `force`).
+    fn publish(
+        &mut self,
+        now: Instant,
+        stats: &DriverStats,
+        shard: &Shard,
+        overflowed: u32,
+        force: bool,
+    ) {
+        if !force && now.duration_since(self.published_at) < PUBLISH_EVERY {
+            return;
+        }
+        self.published_at = now;
+        let current = shard.stats();
+        let last = &self.last;
+        self.datagrams_received
+            .inc_by(current.datagrams_in.saturating_sub(last.datagrams_in));
+        self.datagrams_sent
+            .inc_by(current.datagrams_out.saturating_sub(last.datagrams_out));
+        self.bytes_received
+            .inc_by(current.bytes_in.saturating_sub(last.bytes_in));
+        self.bytes_sent
+            .inc_by(current.bytes_out.saturating_sub(last.bytes_out));
+        self.rtp_forwarded
+            .inc_by(current.rtp_forwarded.saturating_sub(last.rtp_forwarded));
+        self.unknown_dropped
+            .inc_by(current.dropped_unknown.saturating_sub(last.dropped_unknown));
+        self.consent_expired
+            .inc_by(current.consent_expired.saturating_sub(last.consent_expired));
+        self.send_dropped
+            .inc_by(stats.send_dropped.saturating_sub(self.last_send_dropped));
+        self.peers
+            .set(i64::try_from(current.peers).unwrap_or(i64::MAX));
+        self.rooms
+            .set(i64::try_from(current.rooms).unwrap_or(i64::MAX));
+        self.residence.flush();
+        self.last = current;
+        self.last_send_dropped = stats.send_dropped;
+        self.receive_overflow
+            .inc_by(u64::from(overflowed.wrapping_sub(self.last_overflowed)));
+        self.last_overflowed = overflowed;
+    }
+}
+
+fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 fn run(
     index: usize,
     socket: UdpSocket,
@@ -192,6 +315,7 @@ fn run(
     inbox: mpsc::Receiver<Command>,
     wake: Arc<EventFd>,
     events: tokio::sync::mpsc::UnboundedSender<(usize, MediaEvent)>,
+    mut metrics: ShardMetrics,
 ) {
     let mut receiver = udp::Receiver::new();
     let mut sender = udp::Sender::new();
@@ -202,6 +326,7 @@ fn run(
         loop {
             match inbox.try_recv() {
                 Ok(Command::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                    metrics.publish(Instant::now(), &stats, &shard, receiver.overflowed(), true);
                     tracing::info!(shard = index, "media shard stopped");
                     return;
                 }
@@ -221,12 +346,14 @@ fn run(
                 }
             }
             drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+            metrics.observe_batch(receiver.arrivals(), unix_now());
         }
         let now = Instant::now();
         if shard.poll_timeout().is_some_and(|due| due <= now) {
             shard.handle_timeout(now);
         }
         drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+        metrics.publish(now, &stats, &shard, receiver.overflowed(), false);
         while let Some(event) = shard.poll_event() {
             tracing::debug!(shard = index, ?event, "media event");
             let _ = events.send((index, event));

@@ -11,6 +11,7 @@ pub use driver::{DriverStats, ShardError, ShardHandle};
 use relais_media::MediaEvent;
 
 use crate::config::MediaConfig;
+use crate::metrics::MediaMetrics;
 
 /// Every media shard of the server.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MediaShards {
     pub fn start(
         config: &MediaConfig,
         events: tokio::sync::mpsc::UnboundedSender<(usize, MediaEvent)>,
+        metrics: &MediaMetrics,
     ) -> anyhow::Result<Self> {
         let count = if config.shards == 0 {
             std::thread::available_parallelism()
@@ -48,6 +50,7 @@ impl MediaShards {
                 &config.public_ips,
                 seed,
                 events.clone(),
+                metrics.clone(),
             )?);
         }
         let rooms = (0..count).map(|_| AtomicUsize::new(0)).collect();

@@ -5,11 +5,14 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg,
+    sendmmsg, setsockopt, sockopt,
 };
+use nix::sys::time::TimeSpec;
 use relais_media::BytesMut;
 
 /// Datagrams read or written per system call at most.
@@ -17,20 +20,66 @@ pub const BATCH: usize = 64;
 /// Receive buffer per datagram: larger than any path MTU in use.
 const DATAGRAM_MAX: usize = 2048;
 
+/// Kernel buffer asked for each direction of a shard's socket. The default (~200 KiB) holds
+/// about 150 video packets: a few milliseconds of a busy shard, less than one scheduling hiccup
+/// of a shared core.
+pub const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Asks the kernel to stamp each received datagram with its arrival time (`SO_TIMESTAMPNS`),
+/// which [`Receiver::arrivals`] then reports, and to report how many datagrams it dropped for
+/// a full receive buffer (`SO_RXQ_OVFL`), which [`Receiver::overflowed`] reports.
+pub fn enable_receive_reports(socket: &UdpSocket) -> std::io::Result<()> {
+    setsockopt(socket, sockopt::ReceiveTimestampns, &true).map_err(std::io::Error::from)?;
+    setsockopt(socket, sockopt::RxqOvfl, &1).map_err(std::io::Error::from)
+}
+
+/// Sizes the socket's receive and send buffers to [`SOCKET_BUFFER`]: beyond the system limit
+/// (`net.core.rmem_max`) when the process may (`CAP_NET_ADMIN`), else up to that limit.
+/// Returns the sizes the kernel granted (it reports twice what is usable).
+pub fn size_buffers(socket: &UdpSocket) -> (usize, usize) {
+    if setsockopt(socket, sockopt::RcvBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(socket, sockopt::RcvBuf, &SOCKET_BUFFER);
+    }
+    if setsockopt(socket, sockopt::SndBufForce, &SOCKET_BUFFER).is_err() {
+        let _ = setsockopt(socket, sockopt::SndBuf, &SOCKET_BUFFER);
+    }
+    let receive = nix::sys::socket::getsockopt(socket, sockopt::RcvBuf).unwrap_or(0);
+    let send = nix::sys::socket::getsockopt(socket, sockopt::SndBuf).unwrap_or(0);
+    (receive, send)
+}
+
 /// Receive state reused between calls.
 pub struct Receiver {
     headers: MultiHeaders<SockaddrStorage>,
     buffers: Vec<[u8; DATAGRAM_MAX]>,
     meta: Vec<(usize, Option<SocketAddr>)>,
+    /// Kernel arrival times (`CLOCK_REALTIME`) of the last batch's datagrams, where stamped.
+    arrivals: Vec<Duration>,
+    /// The kernel's count of datagrams dropped for a full receive buffer, as last reported.
+    overflowed: u32,
 }
 
 impl Receiver {
     pub fn new() -> Self {
         Self {
-            headers: MultiHeaders::preallocate(BATCH, None),
+            headers: MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec, u32))),
             buffers: vec![[0u8; DATAGRAM_MAX]; BATCH],
             meta: Vec::with_capacity(BATCH),
+            arrivals: Vec::with_capacity(BATCH),
+            overflowed: 0,
         }
+    }
+
+    /// Datagrams the kernel dropped because the receive buffer was full, since the socket was
+    /// opened (as of the last report the kernel attached to a datagram).
+    pub fn overflowed(&self) -> u32 {
+        self.overflowed
+    }
+
+    /// When the kernel received each datagram of the last batch (as a duration since the Unix
+    /// epoch), for those it stamped.
+    pub fn arrivals(&self) -> &[Duration] {
+        &self.arrivals
     }
 
     /// Reads what is waiting (up to [`BATCH`] datagrams) and hands each to `each`. Returns how
@@ -41,6 +90,7 @@ impl Receiver {
         mut each: impl FnMut(SocketAddr, BytesMut),
     ) -> std::io::Result<usize> {
         self.meta.clear();
+        self.arrivals.clear();
         {
             let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
                 .buffers
@@ -59,6 +109,19 @@ impl Receiver {
                     for message in messages {
                         let addr = message.address.and_then(to_socket_addr);
                         self.meta.push((message.bytes, addr));
+                        if let Ok(cmsgs) = message.cmsgs() {
+                            for cmsg in cmsgs {
+                                match cmsg {
+                                    ControlMessageOwned::ScmTimestampns(at) => {
+                                        self.arrivals.push(Duration::from(at));
+                                    }
+                                    ControlMessageOwned::RxqOvfl(count) => {
+                                        self.overflowed = self.overflowed.max(count);
+                                    }
+                                    _ => {}
+                                }
+                            }
+                        }
                     }
                 }
                 Err(Errno::EAGAIN) | Err(Errno::EINTR) => return Ok(0),

@@ -99,6 +99,39 @@ impl TestServer {
         relais_store::Store::open(&self.data_dir.join("relais.sqlite3")).unwrap()
     }
 
+    /// `GET path` over plain HTTP/1.1 (with a bearer token if given): the raw response.
+    pub async fn get(&self, path: &str, token: Option<String>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+
+    /// Waits until the Prometheus sample `series` (name and labels as rendered) satisfies
+    /// `wanted`; returns the whole `/metrics` text then.
+    pub async fn metrics_where(&self, series: &str, wanted: impl Fn(f64) -> bool) -> String {
+        let mut last = String::new();
+        for _ in 0..100 {
+            last = self.get("/metrics", None).await;
+            if metric(&last, series).is_some_and(&wanted) {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{series} never reached the wanted value; last /metrics:\n{last}");
+    }
+
     /// Waits until `read` finds what it wants in the store.
     pub async fn stored<T>(&self, read: impl Fn(&relais_store::Store) -> Option<T>) -> T {
         let store = self.store();
@@ -110,6 +143,13 @@ impl TestServer {
         }
         panic!("the store never held what the test waited for");
     }
+}
+
+/// The value of the Prometheus sample `series` (name and labels exactly as rendered).
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 impl Drop for TestServer {
