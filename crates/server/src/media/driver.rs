@@ -202,6 +202,9 @@ impl ShardHandle {
     }
 }
 
+/// Longest a batch's outgoing datagrams wait while the rest of the batch is processed.
+const FLUSH_EVERY: Duration = Duration::from_micros(200);
+
 /// How often the shard's counters are copied to Prometheus.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
@@ -250,11 +253,12 @@ impl ShardMetrics {
         }
     }
 
-    /// Records the residence of a batch's datagrams, all sent by `sent_at` (Unix time).
-    fn observe_batch(&self, arrivals: &[Duration], sent_at: Duration) {
-        for arrival in arrivals {
+    /// Records the residence of the datagrams that arrived at `arrivals` and whose every
+    /// consequence was sent by `sent_at` (Unix time); empties `arrivals`.
+    fn observe_sent(&self, arrivals: &mut Vec<Duration>, sent_at: Duration) {
+        for arrival in arrivals.drain(..) {
             self.residence
-                .observe(sent_at.saturating_sub(*arrival).as_secs_f64());
+                .observe(sent_at.saturating_sub(arrival).as_secs_f64());
         }
     }
 
@@ -321,6 +325,8 @@ fn run(
     let mut sender = udp::Sender::new();
     let mut outgoing: Vec<(SocketAddr, BytesMut)> = Vec::with_capacity(udp::BATCH * 4);
     let mut stats = DriverStats::default();
+    // Arrival times of the datagrams handled since the last send.
+    let mut waiting: Vec<Duration> = Vec::with_capacity(udp::BATCH);
     loop {
         // Commands first: they are rare and someone awaits each reply.
         loop {
@@ -335,9 +341,23 @@ fn run(
             }
         }
         // Datagrams: read batches until the socket is empty (bounded, so timers still run).
+        // What a batch causes is sent as it goes, at least every FLUSH_EVERY, so the first
+        // datagrams of a burst do not wait for the last ones to be processed.
         for _ in 0..16 {
-            let now = Instant::now();
-            match receiver.receive(&socket, |from, data| shard.handle_datagram(now, from, data)) {
+            let mut flushed_at = Instant::now();
+            let result = receiver.receive(&socket, |from, data, arrival| {
+                let now = Instant::now();
+                shard.handle_datagram(now, from, data);
+                if let Some(arrival) = arrival {
+                    waiting.push(arrival);
+                }
+                if now.duration_since(flushed_at) >= FLUSH_EVERY {
+                    drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+                    metrics.observe_sent(&mut waiting, unix_now());
+                    flushed_at = Instant::now();
+                }
+            });
+            match result {
                 Ok(0) => break,
                 Ok(_) => stats.receive_batches += 1,
                 Err(err) => {
@@ -346,7 +366,7 @@ fn run(
                 }
             }
             drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
-            metrics.observe_batch(receiver.arrivals(), unix_now());
+            metrics.observe_sent(&mut waiting, unix_now());
         }
         let now = Instant::now();
         if shard.poll_timeout().is_some_and(|due| due <= now) {

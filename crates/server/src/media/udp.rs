@@ -52,9 +52,7 @@ pub fn size_buffers(socket: &UdpSocket) -> (usize, usize) {
 pub struct Receiver {
     headers: MultiHeaders<SockaddrStorage>,
     buffers: Vec<[u8; DATAGRAM_MAX]>,
-    meta: Vec<(usize, Option<SocketAddr>)>,
-    /// Kernel arrival times (`CLOCK_REALTIME`) of the last batch's datagrams, where stamped.
-    arrivals: Vec<Duration>,
+    meta: Vec<(usize, Option<SocketAddr>, Option<Duration>)>,
     /// The kernel's count of datagrams dropped for a full receive buffer, as last reported.
     overflowed: u32,
 }
@@ -65,7 +63,6 @@ impl Receiver {
             headers: MultiHeaders::preallocate(BATCH, Some(nix::cmsg_space!(TimeSpec, u32))),
             buffers: vec![[0u8; DATAGRAM_MAX]; BATCH],
             meta: Vec::with_capacity(BATCH),
-            arrivals: Vec::with_capacity(BATCH),
             overflowed: 0,
         }
     }
@@ -76,21 +73,15 @@ impl Receiver {
         self.overflowed
     }
 
-    /// When the kernel received each datagram of the last batch (as a duration since the Unix
-    /// epoch), for those it stamped.
-    pub fn arrivals(&self) -> &[Duration] {
-        &self.arrivals
-    }
-
-    /// Reads what is waiting (up to [`BATCH`] datagrams) and hands each to `each`. Returns how
-    /// many were read; 0 when nothing was waiting.
+    /// Reads what is waiting (up to [`BATCH`] datagrams) and hands each to `each`, with the
+    /// kernel's arrival time when it stamped one. Returns how many were read; 0 when nothing
+    /// was waiting.
     pub fn receive(
         &mut self,
         socket: &UdpSocket,
-        mut each: impl FnMut(SocketAddr, BytesMut),
+        mut each: impl FnMut(SocketAddr, BytesMut, Option<Duration>),
     ) -> std::io::Result<usize> {
         self.meta.clear();
-        self.arrivals.clear();
         {
             let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
                 .buffers
@@ -108,12 +99,12 @@ impl Receiver {
                 Ok(messages) => {
                     for message in messages {
                         let addr = message.address.and_then(to_socket_addr);
-                        self.meta.push((message.bytes, addr));
+                        let mut arrival = None;
                         if let Ok(cmsgs) = message.cmsgs() {
                             for cmsg in cmsgs {
                                 match cmsg {
                                     ControlMessageOwned::ScmTimestampns(at) => {
-                                        self.arrivals.push(Duration::from(at));
+                                        arrival = Some(Duration::from(at));
                                     }
                                     ControlMessageOwned::RxqOvfl(count) => {
                                         self.overflowed = self.overflowed.max(count);
@@ -122,6 +113,7 @@ impl Receiver {
                                 }
                             }
                         }
+                        self.meta.push((message.bytes, addr, arrival));
                     }
                 }
                 Err(Errno::EAGAIN) | Err(Errno::EINTR) => return Ok(0),
@@ -129,11 +121,11 @@ impl Receiver {
             }
         }
         let count = self.meta.len();
-        for (index, &(len, addr)) in self.meta.iter().enumerate() {
+        for (index, &(len, addr, arrival)) in self.meta.iter().enumerate() {
             let Some(addr) = addr else { continue };
             // Truncated datagrams (larger than the buffer) are cut; the engine rejects them.
             let len = len.min(DATAGRAM_MAX);
-            each(addr, BytesMut::from(&self.buffers[index][..len]));
+            each(addr, BytesMut::from(&self.buffers[index][..len]), arrival);
         }
         Ok(count)
     }
