@@ -51,6 +51,12 @@ struct Args {
     /// Video packets per second per direction.
     #[arg(long, default_value_t = 110)]
     video_pps: u32,
+    /// Video frames per second (a frame's packets leave together).
+    #[arg(long, default_value_t = 30)]
+    video_fps: u32,
+    /// Seconds between video keyframes (5 times a delta frame); 0 for none.
+    #[arg(long, default_value_t = 3.0)]
+    keyframe_secs: f64,
     /// Audio packets per second per direction.
     #[arg(long, default_value_t = 50)]
     audio_pps: u32,
@@ -77,6 +83,8 @@ async fn main() -> ExitCode {
     }
     let profile = MediaProfile {
         video_pps: args.video_pps,
+        video_fps: args.video_fps,
+        keyframe_every_frames: (args.keyframe_secs * f64::from(args.video_fps)).round() as u32,
         audio_pps: args.audio_pps,
         ..MediaProfile::default()
     };

@@ -106,18 +106,74 @@ impl PeerConnectionEventHandler for Handler {
 /// Rates and sizes of the synthetic media, per direction.
 #[derive(Debug, Clone, Copy)]
 pub struct MediaProfile {
+    /// Average video packets per second (keyframes included).
     pub video_pps: u32,
     pub video_bytes: usize,
+    /// Video frames per second: each frame's packets leave together, as from an encoder.
+    pub video_fps: u32,
+    /// A keyframe every this many frames (0: none), `keyframe_scale` times a delta frame.
+    pub keyframe_every_frames: u32,
+    pub keyframe_scale: u32,
     pub audio_pps: u32,
     pub audio_bytes: usize,
 }
 
+/// How many packets each video frame carries so that the average is `pps`: frame `k` is a
+/// keyframe when `k % every == 0` and then `scale` times larger than a delta frame; the
+/// fractions carry over from frame to frame.
+#[derive(Debug, Clone)]
+pub struct FrameSchedule {
+    delta: f64,
+    scale: f64,
+    every: u32,
+    frame: u32,
+    carry: f64,
+}
+
+impl FrameSchedule {
+    pub fn new(pps: u32, fps: u32, every: u32, scale: u32) -> Self {
+        let fps = f64::from(fps.max(1));
+        let (every_f, scale_f) = if every == 0 {
+            (1.0, 1.0)
+        } else {
+            (f64::from(every), f64::from(scale.max(1)))
+        };
+        // Per period of `every` frames: (every − 1) delta frames and one keyframe.
+        let delta = f64::from(pps) * every_f / (fps * (every_f - 1.0 + scale_f));
+        Self {
+            delta,
+            scale: scale_f,
+            every,
+            frame: 0,
+            carry: 0.0,
+        }
+    }
+
+    /// The next frame: whether it is a keyframe, and its packet count.
+    pub fn next_frame(&mut self) -> (bool, u32) {
+        let key = self.every != 0 && self.frame.is_multiple_of(self.every);
+        self.frame = self.frame.wrapping_add(1);
+        self.carry += if key {
+            self.delta * self.scale
+        } else {
+            self.delta
+        };
+        let packets = self.carry.floor();
+        self.carry -= packets;
+        (key, packets as u32)
+    }
+}
+
 impl Default for MediaProfile {
-    /// About 1.2 Mbit/s of video in 110 packets/s and Opus-like audio at 50 packets/s.
+    /// About 1.2 Mbit/s of video in 110 packets/s at 30 frames/s with a keyframe (5 times a
+    /// delta frame) every 3 s, and Opus-like audio at 50 packets/s.
     fn default() -> Self {
         Self {
             video_pps: 110,
             video_bytes: 1200,
+            video_fps: 30,
+            keyframe_every_frames: 90,
+            keyframe_scale: 5,
             audio_pps: 50,
             audio_bytes: 120,
         }
@@ -301,29 +357,36 @@ impl Peer {
 
     /// Sends media at the profile's rates until `until`; returns packets sent per stream.
     pub async fn send_until(&self, profile: MediaProfile, until: Instant) -> (u64, u64) {
-        let video = send_stream(
-            &self.video,
-            1,
-            self.video_ssrc,
-            96,
-            90_000,
+        let video = Stream {
+            track: &self.video,
+            stream: 1,
+            ssrc: self.video_ssrc,
+            payload_type: 96,
+            clock_rate: 90_000,
+            bytes: profile.video_bytes,
+            epoch: self.epoch,
+        };
+        let audio = Stream {
+            track: &self.audio,
+            stream: 0,
+            ssrc: self.audio_ssrc,
+            payload_type: 111,
+            clock_rate: 48_000,
+            bytes: profile.audio_bytes,
+            epoch: self.epoch,
+        };
+        let frames = FrameSchedule::new(
             profile.video_pps,
-            profile.video_bytes,
-            until,
-            self.epoch,
+            profile.video_fps,
+            profile.keyframe_every_frames,
+            profile.keyframe_scale,
         );
-        let audio = send_stream(
-            &self.audio,
-            0,
-            self.audio_ssrc,
-            111,
-            48_000,
-            profile.audio_pps,
-            profile.audio_bytes,
-            until,
-            self.epoch,
+        // Audio: one packet per frame of 1/pps seconds.
+        let packets = FrameSchedule::new(profile.audio_pps, profile.audio_pps, 0, 1);
+        let (video_sent, audio_sent) = tokio::join!(
+            video.send_until(frames, profile.video_fps, until),
+            audio.send_until(packets, profile.audio_pps, until)
         );
-        let (video_sent, audio_sent) = tokio::join!(video, audio);
         (audio_sent, video_sent)
     }
 
@@ -333,50 +396,91 @@ impl Peer {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn send_stream(
-    track: &TrackLocalStaticRTP,
+/// One outgoing stream of stamped packets.
+struct Stream<'a> {
+    track: &'a TrackLocalStaticRTP,
+    /// 0 audio, 1 video (in the stamp).
     stream: u8,
     ssrc: u32,
     payload_type: u8,
     clock_rate: u32,
-    pps: u32,
     bytes: usize,
-    until: Instant,
     epoch: Instant,
-) -> u64 {
-    let period = Duration::from_secs_f64(1.0 / f64::from(pps.max(1)));
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut seq: u32 = 0;
-    let started = Instant::now();
-    while Instant::now() < until {
-        ticker.tick().await;
-        let payload = stamp::encode(
-            Stamp {
-                stream,
-                seq,
-                sent_ns: stamp::since(epoch),
-            },
-            bytes,
-        );
-        let ticks = (started.elapsed().as_secs_f64() * f64::from(clock_rate)) as u32;
-        let packet = rtc::rtp::Packet {
-            header: rtc::rtp::header::Header {
-                version: 2,
-                payload_type,
-                sequence_number: seq as u16,
-                timestamp: ticks,
-                ssrc,
-                marker: true,
-                ..Default::default()
-            },
-            payload: Bytes::from(payload),
-        };
-        if track.write_rtp(packet).await.is_err() {
-            break;
+}
+
+impl Stream<'_> {
+    /// Sends `fps` frames a second until `until`, each with the packets `frames` gives it (same
+    /// RTP timestamp, marker on the last); returns the packets sent.
+    async fn send_until(&self, mut frames: FrameSchedule, fps: u32, until: Instant) -> u64 {
+        let period = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut seq: u32 = 0;
+        let started = Instant::now();
+        'frames: while Instant::now() < until {
+            ticker.tick().await;
+            let (_, count) = frames.next_frame();
+            let ticks = (started.elapsed().as_secs_f64() * f64::from(self.clock_rate)) as u32;
+            for index in 0..count {
+                let payload = stamp::encode(
+                    Stamp {
+                        stream: self.stream,
+                        seq,
+                        sent_ns: stamp::since(self.epoch),
+                    },
+                    self.bytes,
+                );
+                let packet = rtc::rtp::Packet {
+                    header: rtc::rtp::header::Header {
+                        version: 2,
+                        payload_type: self.payload_type,
+                        sequence_number: seq as u16,
+                        timestamp: ticks,
+                        ssrc: self.ssrc,
+                        marker: index + 1 == count,
+                        ..Default::default()
+                    },
+                    payload: Bytes::from(payload),
+                };
+                if self.track.write_rtp(packet).await.is_err() {
+                    break 'frames;
+                }
+                seq += 1;
+            }
         }
-        seq += 1;
+        u64::from(seq)
     }
-    u64::from(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FrameSchedule;
+
+    #[test]
+    fn frames_average_the_packet_rate_with_larger_keyframes() {
+        let mut frames = FrameSchedule::new(110, 30, 90, 5);
+        let sizes: Vec<(bool, u32)> = (0..900).map(|_| frames.next_frame()).collect();
+        let total: u32 = sizes.iter().map(|(_, n)| n).sum();
+        // 30 s of frames at 110 packets/s on average.
+        assert!((3295..=3300).contains(&total), "{total}");
+        let keyframes: Vec<u32> = sizes.iter().filter(|(k, _)| *k).map(|(_, n)| *n).collect();
+        assert_eq!(keyframes.len(), 10);
+        let delta_max = sizes
+            .iter()
+            .filter(|(k, _)| !*k)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap();
+        assert!(
+            keyframes.iter().all(|n| *n >= 4 * delta_max - 1),
+            "{keyframes:?} vs {delta_max}"
+        );
+        assert!(sizes[0].0 && !sizes[1].0 && sizes[90].0);
+    }
+
+    #[test]
+    fn one_packet_per_frame_without_keyframes() {
+        let mut packets = FrameSchedule::new(50, 50, 0, 1);
+        assert!((0..500).all(|_| packets.next_frame() == (false, 1)));
+    }
 }
