@@ -413,7 +413,11 @@ impl Stream<'_> {
     /// RTP timestamp, marker on the last); returns the packets sent.
     async fn send_until(&self, mut frames: FrameSchedule, fps: u32, until: Instant) -> u64 {
         let period = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
-        let mut ticker = tokio::time::interval(period);
+        // Each stream starts at its own phase of the frame period, as independent encoders
+        // do: every stream of the run ticking at the same instant would make bursts no real
+        // set of kiosks and agents makes.
+        let phase = period.mul_f64(phase_of(self.ssrc));
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + phase, period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut seq: u32 = 0;
         let started = Instant::now();
@@ -452,9 +456,23 @@ impl Stream<'_> {
     }
 }
 
+/// A fraction in [0, 1) spread evenly over SSRCs (Fibonacci hashing).
+fn phase_of(ssrc: u32) -> f64 {
+    f64::from(ssrc.wrapping_mul(0x9E37_79B9)) / 4_294_967_296.0
+}
+
 #[cfg(test)]
 mod tests {
-    use super::FrameSchedule;
+    use super::{FrameSchedule, phase_of};
+
+    #[test]
+    fn consecutive_streams_start_at_spread_phases() {
+        let mut phases: Vec<f64> = (200_000u32..200_064).map(phase_of).collect();
+        assert!(phases.iter().all(|p| (0.0..1.0).contains(p)));
+        phases.sort_by(f64::total_cmp);
+        let widest_gap = phases.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        assert!(widest_gap < 0.05, "{widest_gap}");
+    }
 
     #[test]
     fn frames_average_the_packet_rate_with_larger_keyframes() {

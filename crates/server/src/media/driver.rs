@@ -357,16 +357,22 @@ fn run(
                     flushed_at = Instant::now();
                 }
             });
-            match result {
+            let read = match result {
                 Ok(0) => break,
-                Ok(_) => stats.receive_batches += 1,
+                Ok(read) => read,
                 Err(err) => {
                     tracing::warn!(shard = index, error = %err, "media socket receive failed");
                     break;
                 }
-            }
+            };
+            stats.receive_batches += 1;
             drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
             metrics.observe_sent(&mut waiting, unix_now());
+            // A short batch emptied the socket: what arrived since wakes `poll` at once, and
+            // an idle socket costs no extra `recvmmsg` that would only say EAGAIN.
+            if read < udp::BATCH {
+                break;
+            }
         }
         let now = Instant::now();
         if shard.poll_timeout().is_some_and(|due| due <= now) {
