@@ -7,7 +7,12 @@
 #   bench/janus-vs-relais.sh --sweep            # raise N until loss > 0.5 %, per server
 #
 # Options: --calls "N ...", --seconds S, --ramp R (calls/s), --sweep, --sweep-steps "N ...",
-#          --loss-limit PCT, --out DIR (default bench/results/<date>), --no-build.
+#          --loss-limit PCT, --out DIR (default bench/results/<date>), --no-build,
+#          --no-pin (let the servers and the load generator share every core).
+#
+# By default each server is pinned to the last core and the load generator to the others
+# (taskset), so a server is measured on one core of its own, as "calls per core" means, and
+# the load generator cannot starve it.
 #
 # Needs root (a network namespace) and `janus` (apt-get install --no-install-recommends janus).
 # Janus never offers loopback ICE candidates, so the script makes two network namespaces joined
@@ -29,6 +34,7 @@ sweep_steps="4 8 12 16 24 32 48 64 96 128"
 loss_limit=0.5
 out=""
 build=1
+pin=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --calls) calls="$2"; shift 2 ;;
@@ -39,6 +45,7 @@ while [[ $# -gt 0 ]]; do
         --loss-limit) loss_limit="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
+        --no-pin) pin=0; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -93,6 +100,15 @@ $sudo ip netns exec "$srv_ns" ip route add default dev rb0
 $sudo ip netns exec "$cli_ns" ip route add default dev rb1
 in_srv=($sudo ip netns exec "$srv_ns")
 in_cli=($sudo ip netns exec "$cli_ns")
+cores="$(nproc)"
+if [[ $pin -eq 1 && $cores -ge 2 ]]; then
+    server_core=$((cores - 1))
+    in_srv+=(taskset -c "$server_core")
+    in_cli+=(taskset -c "0-$((server_core - 1))")
+    placement="servers pinned to core $server_core, load generator to cores 0-$((server_core - 1))"
+else
+    placement="servers and load generator share all $cores cores"
+fi
 
 wait_http() { # url
     for _ in $(seq 1 100); do
@@ -255,6 +271,7 @@ PY
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "janus: $(janus --version 2>/dev/null | head -1); results in $out"
+echo "placement: $placement" | tee "$out/placement.txt"
 
 # Each server alone while measured: Relais first, then Janus.
 start_relais

@@ -50,6 +50,9 @@ def main():
     args = ap.parse_args()
     runs = load(args.out)
     ns = sorted({n for (_, n) in runs})
+    placement = args.out / "placement.txt"
+    if placement.exists():
+        print(placement.read_text().strip())
     print()
     head = (
         f"{'server':<7} {'N':>4} {'up':>7} {'fwd pkt/s':>9} {'loss %':>7} "

@@ -65,9 +65,36 @@ pub async fn media_window(
     if progress {
         eprintln!("sending media from {} peers…", peers.len());
     }
-    let sent =
-        futures_util::future::join_all(peers.iter().map(|peer| peer.send_until(profile, until)))
-            .await;
+    let sending =
+        futures_util::future::join_all(peers.iter().map(|peer| peer.send_until(profile, until)));
+    let sent = if progress {
+        let bar = async {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let received: u64 = peers
+                    .iter()
+                    .map(|peer| {
+                        peer.received()
+                            .streams
+                            .values()
+                            .map(|(count, _, _)| count)
+                            .sum::<u64>()
+                    })
+                    .sum();
+                eprint!("\r{}", bar(started.elapsed(), media, received));
+            }
+        };
+        tokio::select! {
+            sent = sending => sent,
+            () = bar => unreachable!("the progress bar never ends"),
+        }
+    } else {
+        sending.await
+    };
+    if progress {
+        eprintln!();
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = server_pid.and_then(|pid| proc_stats::cpu_seconds(pid).ok());
@@ -90,6 +117,19 @@ pub async fn media_window(
         nominal: per_peer * peers.len() as f64,
         server,
     }
+}
+
+/// One line of progress: a 30-column bar of the media window and the packets received.
+fn bar(elapsed: Duration, total: Duration, received: u64) -> String {
+    let fraction = (elapsed.as_secs_f64() / total.as_secs_f64().max(0.001)).clamp(0.0, 1.0);
+    let filled = (fraction * 30.0).round() as usize;
+    format!(
+        "media [{}{}] {:>4.0} / {:.0} s, {received} packets received",
+        "#".repeat(filled),
+        ".".repeat(30 - filled),
+        elapsed.as_secs_f64().min(total.as_secs_f64()),
+        total.as_secs_f64()
+    )
 }
 
 /// The report of a run: `received` by every peer, `setups_ms` of every answered call.
@@ -168,4 +208,21 @@ pub fn setup_ms(accepted_at: Instant, first_packet: Option<Instant>) -> Option<f
             .as_secs_f64()
             * 1000.0,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn the_bar_fills_with_the_window() {
+        let half = super::bar(Duration::from_secs(5), Duration::from_secs(10), 42);
+        assert!(
+            half.contains(&format!("[{}{}]", "#".repeat(15), ".".repeat(15))),
+            "{half}"
+        );
+        assert!(half.ends_with("5 / 10 s, 42 packets received"), "{half}");
+        let over = super::bar(Duration::from_secs(12), Duration::from_secs(10), 0);
+        assert!(over.contains(&"#".repeat(30)), "{over}");
+    }
 }
