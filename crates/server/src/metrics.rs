@@ -183,9 +183,9 @@ impl Metrics {
 
 /// Upper bounds of the residence-time buckets, in seconds: fine below a few milliseconds,
 /// where a healthy shard lives.
-const RESIDENCE_BUCKETS: [f64; 18] = [
+const RESIDENCE_BUCKETS: [f64; 21] = [
     0.000_025, 0.000_05, 0.000_1, 0.000_15, 0.000_2, 0.000_3, 0.000_4, 0.000_5, 0.000_75, 0.001,
-    0.0015, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1,
+    0.0015, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
 ];
 
 /// Media metrics, one series per shard (label `shard`). The shard threads update them; the
