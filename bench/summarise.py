@@ -57,7 +57,7 @@ def main():
     head = (
         f"{'server':<7} {'N':>4} {'up':>7} {'fwd pkt/s':>9} {'loss %':>7} "
         f"{'delay p50/p99/max ms':>22} {'CPU µs/pkt':>10} {'CPU s':>6} {'RSS MiB':>7} "
-        f"{'offered %':>9} {'SFU p50/p99 ms':>14}"
+        f"{'offered %':>9} {'jitter ms':>9} {'SFU p50/p99 ms':>14}"
     )
     print(head)
     print("-" * len(head))
@@ -82,7 +82,8 @@ def main():
                 f"{fmt(r.get('server_cpu_us_per_forwarded_packet'), 1):>10} "
                 f"{fmt(r.get('server_cpu_seconds')):>6} "
                 f"{fmt(rss / 1048576 if rss else None, 1):>7} "
-                f"{fmt(r.get('offered_percent'), 1):>9} {residence:>14}"
+                f"{fmt(r.get('offered_percent'), 1):>9} {fmt(r.get('jitter_ms_mean'), 3):>9} "
+                f"{residence:>14}"
             )
     print()
     print("Relais / Janus ratios (below 1: Relais better)")

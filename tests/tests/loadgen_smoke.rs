@@ -51,4 +51,8 @@ async fn three_calls_through_the_real_server_lose_nothing() {
     assert_eq!(report.server_receive_overflow, Some(0), "{report:?}");
     assert_eq!(report.server_send_dropped, Some(0), "{report:?}");
     assert!(report.offered_percent > 80.0, "{report:?}");
+    // Jitter measured on every stream (2 per peer), small on loopback.
+    let jitter = report.jitter_ms_max.unwrap();
+    assert!(jitter > 0.0 && jitter < 20.0, "{report:?}");
+    assert!(report.jitter_ms_mean.unwrap() <= jitter);
 }

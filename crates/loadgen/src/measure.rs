@@ -72,16 +72,7 @@ pub async fn media_window(
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let received: u64 = peers
-                    .iter()
-                    .map(|peer| {
-                        peer.received()
-                            .streams
-                            .values()
-                            .map(|(count, _, _)| count)
-                            .sum::<u64>()
-                    })
-                    .sum();
+                let received: u64 = peers.iter().map(|peer| peer.packets_received()).sum();
                 eprint!("\r{}", bar(started.elapsed(), media, received));
             }
         };
@@ -154,6 +145,10 @@ pub fn report(
         .flat_map(|r| r.streams.values())
         .map(|(_, low, high)| u64::from(high - low) + 1)
         .sum();
+    let jitters: Vec<f64> = received
+        .iter()
+        .flat_map(|r| r.jitter.values().map(|j| j.ms()))
+        .collect();
     let mut delays: Vec<f64> = received
         .iter()
         .flat_map(|r| r.delays_us.iter().map(|us| f64::from(*us) / 1000.0))
@@ -175,6 +170,9 @@ pub fn report(
         delay_ms_p50: quantile(&delays, 0.5),
         delay_ms_p99: quantile(&delays, 0.99),
         delay_ms_max: delays.last().copied(),
+        jitter_ms_mean: (!jitters.is_empty())
+            .then(|| jitters.iter().sum::<f64>() / jitters.len() as f64),
+        jitter_ms_max: jitters.iter().copied().reduce(f64::max),
         packets_sent,
         packets_received,
         loss_percent: loss,

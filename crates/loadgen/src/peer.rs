@@ -39,6 +39,8 @@ pub struct Received {
     pub streams: HashMap<u8, (u64, u32, u32)>,
     /// When the first packet arrived.
     pub first_at: Option<Instant>,
+    /// Per stream: interarrival jitter.
+    pub jitter: HashMap<u8, stamp::Jitter>,
 }
 
 #[derive(Default)]
@@ -98,6 +100,11 @@ impl PeerConnectionEventHandler for Handler {
                 entry.0 += 1;
                 entry.1 = entry.1.min(stamp.seq);
                 entry.2 = entry.2.max(stamp.seq);
+                received
+                    .jitter
+                    .entry(stamp.stream)
+                    .or_default()
+                    .update(stamp.sent_ns, now_ns);
             }
         });
     }
@@ -345,6 +352,14 @@ impl Peer {
             .lock()
             .map(|s| s.state == Some(RTCPeerConnectionState::Connected))
             .unwrap_or(false)
+    }
+
+    /// How many packets arrived so far (without copying what [`Peer::received`] returns).
+    pub fn packets_received(&self) -> u64 {
+        self.shared
+            .lock()
+            .map(|s| s.received.streams.values().map(|(count, _, _)| count).sum())
+            .unwrap_or(0)
     }
 
     /// What arrived so far.

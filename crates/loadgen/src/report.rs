@@ -14,6 +14,10 @@ pub struct Report {
     pub delay_ms_p50: Option<f64>,
     pub delay_ms_p99: Option<f64>,
     pub delay_ms_max: Option<f64>,
+    /// Interarrival jitter (RFC 3550, from the send stamps) at the end of the run: the mean
+    /// over every received stream, and the largest.
+    pub jitter_ms_mean: Option<f64>,
+    pub jitter_ms_max: Option<f64>,
     pub packets_sent: u64,
     pub packets_received: u64,
     /// Packets missing inside the received streams (from each stream's first to last packet).
@@ -74,6 +78,14 @@ impl Report {
                     opt(self.delay_ms_p50, 2),
                     opt(self.delay_ms_p99, 2),
                     opt(self.delay_ms_max, 2)
+                ),
+            ),
+            (
+                "jitter mean / max ms",
+                format!(
+                    "{} / {}",
+                    opt(self.jitter_ms_mean, 3),
+                    opt(self.jitter_ms_max, 3)
                 ),
             ),
             (

@@ -48,8 +48,55 @@ pub fn since(epoch: Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Interarrival jitter as RFC 3550 §6.4.1 defines it, with the payload's send time in place
+/// of the RTP timestamp: a running estimate of how much the transit time varies from one
+/// packet to the next (gain 1/16).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Jitter {
+    last_transit_ns: Option<i128>,
+    estimate_ns: f64,
+}
+
+impl Jitter {
+    /// Takes one packet sent at `sent_ns` and received at `received_ns`.
+    pub fn update(&mut self, sent_ns: u64, received_ns: u64) {
+        let transit = i128::from(received_ns) - i128::from(sent_ns);
+        if let Some(last) = self.last_transit_ns {
+            let difference = (transit - last).unsigned_abs() as f64;
+            self.estimate_ns += (difference - self.estimate_ns) / 16.0;
+        }
+        self.last_transit_ns = Some(transit);
+    }
+
+    /// The current estimate in milliseconds.
+    pub fn ms(&self) -> f64 {
+        self.estimate_ns / 1e6
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn jitter_follows_the_variation_of_transit_time() {
+        let mut steady = super::Jitter::default();
+        for i in 0..100u64 {
+            steady.update(i * 20_000_000, i * 20_000_000 + 3_000_000);
+        }
+        assert_eq!(steady.ms(), 0.0);
+        // Transit alternating 1 ms and 3 ms: every difference is 2 ms, and the estimate
+        // converges to it.
+        let mut alternating = super::Jitter::default();
+        for i in 0..400u64 {
+            let transit = if i % 2 == 0 { 1_000_000 } else { 3_000_000 };
+            alternating.update(i * 20_000_000, i * 20_000_000 + transit);
+        }
+        assert!(
+            (alternating.ms() - 2.0).abs() < 1e-6,
+            "{}",
+            alternating.ms()
+        );
+    }
+
     use super::*;
 
     #[test]
