@@ -277,20 +277,39 @@ impl ShardMetrics {
         self.published_at = now;
         let current = shard.stats();
         let last = &self.last;
-        self.datagrams_received
-            .inc_by(current.datagrams_in.saturating_sub(last.datagrams_in));
-        self.datagrams_sent
-            .inc_by(current.datagrams_out.saturating_sub(last.datagrams_out));
-        self.bytes_received
-            .inc_by(current.bytes_in.saturating_sub(last.bytes_in));
-        self.bytes_sent
-            .inc_by(current.bytes_out.saturating_sub(last.bytes_out));
-        self.rtp_forwarded
-            .inc_by(current.rtp_forwarded.saturating_sub(last.rtp_forwarded));
-        self.unknown_dropped
-            .inc_by(current.dropped_unknown.saturating_sub(last.dropped_unknown));
-        self.consent_expired
-            .inc_by(current.consent_expired.saturating_sub(last.consent_expired));
+        // Each counter moves by what its source counted since the last publication.
+        let pairs = [
+            (
+                &self.datagrams_received,
+                current.datagrams_in,
+                last.datagrams_in,
+            ),
+            (
+                &self.datagrams_sent,
+                current.datagrams_out,
+                last.datagrams_out,
+            ),
+            (&self.bytes_received, current.bytes_in, last.bytes_in),
+            (&self.bytes_sent, current.bytes_out, last.bytes_out),
+            (
+                &self.rtp_forwarded,
+                current.rtp_forwarded,
+                last.rtp_forwarded,
+            ),
+            (
+                &self.unknown_dropped,
+                current.dropped_unknown,
+                last.dropped_unknown,
+            ),
+            (
+                &self.consent_expired,
+                current.consent_expired,
+                last.consent_expired,
+            ),
+        ];
+        for (counter, now, before) in pairs {
+            counter.inc_by(now.saturating_sub(before));
+        }
         self.send_dropped
             .inc_by(stats.send_dropped.saturating_sub(self.last_send_dropped));
         self.peers
