@@ -239,7 +239,10 @@ start_relais() {
 
 run_one() { # server calls -> prints json path
     local server="$1" n="$2" json="$out/$1-$2.json" log="$out/$1-$2.log"
-    if [[ "$server" == relais ]]; then
+    if [[ "$server" == direct ]]; then
+        "${in_cli[@]}" "$loadgen_bin" --target direct --calls "$n" --seconds "$seconds" \
+            --bind "$client_ip" --json "$json" >"$log" 2>&1 || true
+    elif [[ "$server" == relais ]]; then
         "${in_cli[@]}" "$loadgen_bin" --target relais --server "http://$server_ip:$relais_port" --secret "$secret" \
             --calls "$n" --ramp "$ramp" --seconds "$seconds" --bind "$client_ip" \
             --server-pid "$relais_pid" --json "$json" >"$log" 2>&1 || true
@@ -272,6 +275,13 @@ PY
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "janus: $(janus --version 2>/dev/null | head -1); results in $out"
 echo "placement: $placement" | tee "$out/placement.txt"
+
+# The clients alone first (each kiosk peer straight to its agent peer): the delay their own
+# stacks add, a baseline for both servers' rows.
+for n in $calls; do
+    echo "direct (no server): $n calls, ${seconds} s of media"
+    run_one direct "$n"
+done
 
 # Each server alone while measured: Relais first, then Janus.
 start_relais

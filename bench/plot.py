@@ -8,13 +8,13 @@ import pathlib
 import re
 import sys
 
-COLOURS = {"relais": "#1f77b4", "janus": "#d62728", "sfu": "#2ca02c"}
+COLOURS = {"relais": "#1f77b4", "janus": "#d62728", "sfu": "#2ca02c", "direct": "#888888"}
 
 
 def load(out):
     runs = {}
     for path in sorted(out.glob("*.json")):
-        m = re.fullmatch(r"(relais|janus)-(\d+)\.json", path.name)
+        m = re.fullmatch(r"(relais|janus|direct)-(\d+)\.json", path.name)
         if m:
             r = json.loads(path.read_text())
             if not r.get("failed"):
@@ -90,6 +90,10 @@ def main():
         cpu.append((server, c, False, [(n, x.get("server_cpu_us_per_forwarded_packet")) for n, x in r.items()]))
         delay.append((f"{server} p50", c, False, [(n, x.get("delay_ms_p50")) for n, x in r.items()]))
         delay.append((f"{server} p99", c, True, [(n, x.get("delay_ms_p99")) for n, x in r.items()]))
+    direct = runs.get("direct", {})
+    if direct:
+        delay.append(("no server (clients alone) p99", COLOURS["direct"], True,
+                      [(n, x.get("delay_ms_p99")) for n, x in direct.items()]))
     relais = runs.get("relais", {})
     delay.append(("Relais SFU residence p99", COLOURS["sfu"], True,
                   [(n, x.get("server_residence_ms_p99")) for n, x in relais.items()]))

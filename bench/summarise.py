@@ -12,7 +12,7 @@ import re
 def load(out):
     runs = {}
     for path in sorted(out.glob("*.json")):
-        m = re.fullmatch(r"(relais|janus)-(\d+)\.json", path.name)
+        m = re.fullmatch(r"(relais|janus|direct)-(\d+)\.json", path.name)
         if not m:
             continue
         runs[(m.group(1), int(m.group(2)))] = json.loads(path.read_text())
@@ -62,7 +62,7 @@ def main():
     print(head)
     print("-" * len(head))
     for n in ns:
-        for server in ("relais", "janus"):
+        for server in ("relais", "janus", "direct"):
             r = runs.get((server, n))
             if r is None:
                 continue
@@ -113,6 +113,24 @@ def main():
         met = "met" if ratios[top]["cpu_per_packet"] <= 0.5 else "missed"
         print(f"target: the same at the largest N both carried ({top}): "
               f"{ratios[top]['cpu_per_packet']:.2f} x ({met})")
+    baseline = [n for n in ns if ("direct", n) in runs and not runs[("direct", n)].get("failed")]
+    if baseline:
+        print("\nDelay over the direct baseline (the clients alone, no server), p50 / p99 ms")
+        for n in baseline:
+            d = runs[("direct", n)]
+            cells = []
+            for server in ("relais", "janus"):
+                r = runs.get((server, n))
+                if not r or r.get("failed"):
+                    cells.append(f"{server} -")
+                    continue
+                added = [
+                    None if r.get(k) is None or d.get(k) is None else r[k] - d[k]
+                    for k in ("delay_ms_p50", "delay_ms_p99")
+                ]
+                cells.append(f"{server} +{fmt(added[0])} / +{fmt(added[1])}")
+            print(f"{n:>4}  baseline {fmt(d.get('delay_ms_p50'))} / {fmt(d.get('delay_ms_p99'))}   "
+                  + "   ".join(cells))
     largest = {}
     for server in ("relais", "janus"):
         good = [n for (s, n), r in runs.items() if s == server and ok(r, args.loss_limit)]

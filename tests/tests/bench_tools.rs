@@ -43,6 +43,7 @@ fn summary_ratios_sweep_verdicts_and_plot() {
     write("relais-16.json", run(16, 40.0, 0.0, 100.8, Some(0.3)));
     write("janus-16.json", run(16, 100.0, 0.0, 90.0, None));
     write("relais-32.json", run(32, 40.0, 2.0, 100.0, Some(9.0)));
+    write("direct-8.json", run(8, 0.0, 0.0, 100.8, None));
     write("placement.txt", "placement: test".to_owned());
 
     let summary = Command::new("python3")
@@ -62,6 +63,11 @@ fn summary_ratios_sweep_verdicts_and_plot() {
     // Janus at 16 offered only 90 %: it did not carry 16, so 8 is the largest N both carried,
     // and Relais's 32 lost 2 %: 16 is its largest.
     assert!(text.contains("largest N both carried (8)"), "{text}");
+    // Both servers' delays against the clients alone (all three at 0.5 / 2.0 ms here).
+    assert!(
+        text.contains("8  baseline 0.50 / 2.00   relais +0.00 / +0.00   janus +0.00 / +0.00"),
+        "{text}"
+    );
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(results["ratios"]["8"]["cpu_per_packet"], 0.5);
@@ -91,5 +97,6 @@ fn summary_ratios_sweep_verdicts_and_plot() {
     // CPU and delay lines for both servers, and Relais's residence line.
     assert!(svg.matches("<polyline").count() >= 7, "{svg}");
     assert!(svg.contains("Relais SFU residence p99"));
+    assert!(svg.contains("no server (clients alone) p99"));
     let _ = std::fs::remove_dir_all(&dir);
 }

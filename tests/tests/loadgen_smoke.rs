@@ -56,3 +56,24 @@ async fn three_calls_through_the_real_server_lose_nothing() {
     assert!(jitter > 0.0 && jitter < 20.0, "{report:?}");
     assert!(report.jitter_ms_mean.unwrap() <= jitter);
 }
+
+/// The baseline target: the same calls peer to peer, with no server to measure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_calls_give_the_clients_own_delay() {
+    let report = relais_loadgen::direct::run(relais_loadgen::direct::DirectConfig {
+        calls: 2,
+        media: Duration::from_secs(2),
+        profile: MediaProfile::default(),
+        bind_ip: "127.0.0.1".to_owned(),
+        progress: false,
+    })
+    .await
+    .unwrap();
+    println!("{}", report.table());
+    assert_eq!(report.calls_established, 2, "{report:?}");
+    assert!(report.packets_received >= 1_000, "{report:?}");
+    assert!(report.loss_percent <= 0.2, "{report:?}");
+    assert!(report.delay_ms_p50.unwrap() < 50.0, "{report:?}");
+    assert!(report.jitter_ms_max.is_some(), "{report:?}");
+    assert!(report.server_cpu_seconds.is_none() && report.server_residence_ms_p99.is_none());
+}

@@ -2,6 +2,7 @@
 //! signalling and media of a server and reports set-up time, one-way delay, loss, and the
 //! server's CPU per forwarded packet read from `/proc`.
 
+pub mod direct;
 pub mod http;
 pub mod janus;
 pub mod measure;

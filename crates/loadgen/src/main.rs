@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use relais_loadgen::direct::{self, DirectConfig};
 use relais_loadgen::janus::{self, JanusConfig};
 use relais_loadgen::peer::MediaProfile;
 use relais_loadgen::run::{RunConfig, run};
@@ -15,6 +16,9 @@ enum Target {
     Relais,
     /// Janus's `videocall` plugin, through its HTTP API (for comparison).
     Janus,
+    /// No server: each kiosk peer connects straight to its agent peer (the clients' own
+    /// delay, a baseline for the others).
+    Direct,
 }
 
 /// Drives synthetic kiosk ⇄ agent calls through a Relais server (or Janus's `videocall`
@@ -88,7 +92,16 @@ async fn main() -> ExitCode {
         audio_pps: args.audio_pps,
         ..MediaProfile::default()
     };
-    let result = if args.target == Target::Janus {
+    let result = if args.target == Target::Direct {
+        direct::run(DirectConfig {
+            calls: args.calls,
+            media: Duration::from_secs_f64(args.seconds),
+            profile,
+            bind_ip: args.bind.clone(),
+            progress: true,
+        })
+        .await
+    } else if args.target == Target::Janus {
         janus::run(JanusConfig {
             url: args.janus_url.clone(),
             calls: args.calls,
