@@ -201,7 +201,7 @@ listen = "$server_ip:$relais_port"
 secret = "$secret"
 development = false
 [media]
-shards = 1
+# shards: the default, one per core the process may use (one when pinned).
 bind = "$server_ip"
 port = 40000
 [[services]]
