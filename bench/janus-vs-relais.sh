@@ -8,7 +8,8 @@
 #
 # Options: --calls "N ...", --seconds S, --ramp R (calls/s), --sweep, --sweep-steps "N ...",
 #          --loss-limit PCT, --out DIR (default bench/results/<date>), --no-build,
-#          --no-pin (let the servers and the load generator share every core).
+#          --no-pin (let the servers and the load generator share every core),
+#          --shards N (Relais's media shards; default: its own default, one per core it may use).
 #
 # By default each server is pinned to the last core and the load generator to the others
 # (taskset), so a server is measured on one core of its own, as "calls per core" means, and
@@ -35,6 +36,7 @@ loss_limit=0.5
 out=""
 build=1
 pin=1
+shards=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --calls) calls="$2"; shift 2 ;;
@@ -46,6 +48,7 @@ while [[ $# -gt 0 ]]; do
         --out) out="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
         --no-pin) pin=0; shift ;;
+        --shards) shards="$2"; shift 2 ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -201,7 +204,7 @@ listen = "$server_ip:$relais_port"
 secret = "$secret"
 development = false
 [media]
-# shards: the default, one per core the process may use (one when pinned).
+$([[ -n "$shards" ]] && echo "shards = $shards" || echo "# shards: the default, one per core the process may use (one when pinned).")
 bind = "$server_ip"
 port = 40000
 [[services]]
@@ -274,7 +277,7 @@ PY
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "janus: $(janus --version 2>/dev/null | head -1); results in $out"
-echo "placement: $placement" | tee "$out/placement.txt"
+echo "placement: $placement; Relais media shards: ${shards:-default}" | tee "$out/placement.txt"
 
 # The clients alone first (each kiosk peer straight to its agent peer): the delay their own
 # stacks add, a baseline for both servers' rows.
