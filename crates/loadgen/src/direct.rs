@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use crate::measure;
-use crate::peer::{MediaProfile, Peer, Received};
+use crate::peer::{MediaProfile, Peer};
 use crate::report::Report;
 
 /// What to run without a server.
@@ -67,9 +67,14 @@ pub async fn run(config: DirectConfig) -> anyhow::Result<Report> {
     if config.progress {
         eprintln!();
     }
-    let peers: Vec<&Peer> = calls.iter().flat_map(|(k, a, _)| [k, a]).collect();
-    let window = measure::media_window(
-        &peers,
+    let report = measure::measure_calls(
+        measure::Calls {
+            server: "direct (no server)".to_owned(),
+            requested: config.calls,
+            established: calls.len(),
+            peers: calls.iter().flat_map(|(k, a, _)| [k, a]).collect(),
+            answered: calls.iter().map(|(_, agent, at)| (*at, agent)).collect(),
+        },
         config.profile,
         config.media,
         None,
@@ -77,19 +82,6 @@ pub async fn run(config: DirectConfig) -> anyhow::Result<Report> {
         config.progress,
     )
     .await;
-    let received: Vec<Received> = peers.iter().map(|peer| peer.received()).collect();
-    let setups: Vec<f64> = calls
-        .iter()
-        .filter_map(|(_, agent, at)| measure::setup_ms(*at, agent.received().first_at))
-        .collect();
-    let report = measure::report(
-        "direct (no server)".to_owned(),
-        config.calls,
-        calls.len(),
-        &window,
-        &received,
-        setups,
-    );
     for (kiosk, agent, _) in calls {
         kiosk.close().await;
         agent.close().await;

@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::http::json as http;
 use crate::measure;
-use crate::peer::{MediaProfile, Peer, Received};
+use crate::peer::{MediaProfile, Peer};
 use crate::report::Report;
 
 /// What to run against Janus.
@@ -349,12 +349,20 @@ pub async fn run(config: JanusConfig) -> anyhow::Result<Report> {
     }
 
     // Media window and figures: the same code as for Relais.
-    let peers: Vec<&Peer> = calls
-        .iter()
-        .flat_map(|call| [&call.caller, &call.callee])
-        .collect();
-    let window = measure::media_window(
-        &peers,
+    let report = measure::measure_calls(
+        measure::Calls {
+            server: root,
+            requested: config.calls,
+            established: established.load(Ordering::Relaxed),
+            peers: calls
+                .iter()
+                .flat_map(|call| [&call.caller, &call.callee])
+                .collect(),
+            answered: calls
+                .iter()
+                .map(|call| (call.accepted_at, &call.callee))
+                .collect(),
+        },
         config.profile,
         config.media,
         config.server_pid,
@@ -362,19 +370,6 @@ pub async fn run(config: JanusConfig) -> anyhow::Result<Report> {
         config.progress,
     )
     .await;
-    let received: Vec<Received> = peers.iter().map(|peer| peer.received()).collect();
-    let setups: Vec<f64> = calls
-        .iter()
-        .filter_map(|call| measure::setup_ms(call.accepted_at, call.callee.received().first_at))
-        .collect();
-    let report = measure::report(
-        root,
-        config.calls,
-        established.load(Ordering::Relaxed),
-        &window,
-        &received,
-        setups,
-    );
 
     // Hang up.
     for call in calls {

@@ -123,6 +123,53 @@ fn bar(elapsed: Duration, total: Duration, received: u64) -> String {
     )
 }
 
+/// What a target hands over once its calls are up, to run the media window and build the report.
+pub struct Calls<'a> {
+    /// What the report names as the server.
+    pub server: String,
+    pub requested: usize,
+    pub established: usize,
+    /// Every peer of every established call.
+    pub peers: Vec<&'a Peer>,
+    /// Per answered call: when it was answered, and the peer whose first packet ends its set-up.
+    pub answered: Vec<(Instant, &'a Peer)>,
+}
+
+/// Runs the media window over `calls` (reading the server's CPU and, given `metrics_of`, its
+/// metrics) and returns the report.
+pub async fn measure_calls(
+    calls: Calls<'_>,
+    profile: MediaProfile,
+    media: Duration,
+    server_pid: Option<u32>,
+    metrics_of: Option<&str>,
+    progress: bool,
+) -> Report {
+    let window = media_window(
+        &calls.peers,
+        profile,
+        media,
+        server_pid,
+        metrics_of,
+        progress,
+    )
+    .await;
+    let received: Vec<Received> = calls.peers.iter().map(|peer| peer.received()).collect();
+    let setups: Vec<f64> = calls
+        .answered
+        .iter()
+        .filter_map(|(at, peer)| setup_ms(*at, peer.received().first_at))
+        .collect();
+    report(
+        calls.server,
+        calls.requested,
+        calls.established,
+        &window,
+        &received,
+        setups,
+    )
+}
+
 /// The report of a run: `received` by every peer, `setups_ms` of every answered call.
 pub fn report(
     server: String,

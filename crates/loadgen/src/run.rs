@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::measure;
-use crate::peer::{MediaProfile, Peer, Received};
+use crate::peer::{MediaProfile, Peer};
 use crate::report::Report;
 use crate::signal::Signal;
 use crate::token;
@@ -173,13 +173,21 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
     }
 
     // Media window, then figures.
-    let peers: Vec<&Peer> = kiosks
-        .iter()
-        .chain(agents.iter())
-        .map(|side| &side.peer)
-        .collect();
-    let window = measure::media_window(
-        &peers,
+    let report = measure::measure_calls(
+        measure::Calls {
+            server: config.server.clone(),
+            requested: config.calls,
+            established: established.load(Ordering::Relaxed),
+            peers: kiosks
+                .iter()
+                .chain(agents.iter())
+                .map(|side| &side.peer)
+                .collect(),
+            answered: agents
+                .iter()
+                .filter_map(|side| Some((side.accepted_at?, &side.peer)))
+                .collect(),
+        },
         config.profile,
         config.media,
         config.server_pid,
@@ -187,19 +195,6 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
         config.progress,
     )
     .await;
-    let received: Vec<Received> = peers.iter().map(|peer| peer.received()).collect();
-    let setups: Vec<f64> = agents
-        .iter()
-        .filter_map(|side| measure::setup_ms(side.accepted_at?, side.peer.received().first_at))
-        .collect();
-    let report = measure::report(
-        config.server.clone(),
-        config.calls,
-        established.load(Ordering::Relaxed),
-        &window,
-        &received,
-        setups,
-    );
 
     // Hang up.
     for mut side in kiosks.into_iter() {
