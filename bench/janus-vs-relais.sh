@@ -286,33 +286,30 @@ for n in $calls; do
     run_one direct "$n"
 done
 
+# The runs of one server: each N of --calls, then (with --sweep) the sweep steps until a run
+# does not carry its load.
+measure_server() { # server
+    local server="$1" n
+    for n in $calls; do
+        echo "$server: $n calls, ${seconds} s of media"
+        run_one "$server" "$n"
+    done
+    if [[ $sweep -eq 1 ]]; then
+        for n in $sweep_steps; do
+            echo "$server sweep: $n calls"
+            run_one "$server" "$n"
+            carried "$out/$server-$n.json" || break
+        done
+    fi
+}
+
 # Each server alone while measured: Relais first, then Janus.
 start_relais
-for n in $calls; do
-    echo "relais: $n calls, ${seconds} s of media"
-    run_one relais "$n"
-done
-if [[ $sweep -eq 1 ]]; then
-    for n in $sweep_steps; do
-        echo "relais sweep: $n calls"
-        run_one relais "$n"
-        carried "$out/relais-$n.json" || break
-    done
-fi
+measure_server relais
 stop_all
 
 start_janus
-for n in $calls; do
-    echo "janus: $n calls, ${seconds} s of media"
-    run_one janus "$n"
-done
-if [[ $sweep -eq 1 ]]; then
-    for n in $sweep_steps; do
-        echo "janus sweep: $n calls"
-        run_one janus "$n"
-        carried "$out/janus-$n.json" || break
-    done
-fi
+measure_server janus
 if grep -qiE "error.*(pars|config)" "$janus_dir/janus.log"; then
     echo "warning: Janus log mentions a configuration error" >&2
 fi

@@ -1,7 +1,7 @@
 // Agent console: sign in with a token, choose a state, answer offered calls (ringing with a
 // countdown), talk, wrap up with a disposition code, see today's calls.
 import {
-  $, Connection, MediaCall, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia, showScreen,
+  $, Connection, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia, pageCall, showScreen,
   stopMedia, takeToken,
 } from '/console/relais.js';
 
@@ -270,17 +270,9 @@ async function onMediaReady(push) {
     }
   }
   if (ui.callId !== push.call) return;
-  $('#self-video').srcObject = ui.stream;
   ui.media?.close();
-  const media = new MediaCall(connection, ui.stream || new MediaStream(), {
-    onremote: (stream) => {
-      const video = $('#remote-video');
-      if (video.srcObject !== stream) video.srcObject = stream;
-      video.play().catch(() => {});
-    },
-    onstate: (state) => {
-      $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? 'Connexion vidéo perdue…' : 'Connexion de la vidéo…';
-    },
+  const media = pageCall(connection, ui.stream, (state) => {
+    $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? 'Connexion vidéo perdue…' : 'Connexion de la vidéo…';
   });
   ui.media = media;
   media.setAudio(!ui.muted);

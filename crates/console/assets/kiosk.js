@@ -1,6 +1,6 @@
 // Kiosk page: choose a service, check camera and microphone, call, wait, talk, back to start.
 import {
-  $, Connection, MediaCall, duration, exposeTestHooks, getLocalMedia, levelMeter, showScreen,
+  $, Connection, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall, showScreen,
   stopMedia, storeToken, takeToken, forgetToken,
 } from '/console/relais.js';
 
@@ -212,13 +212,7 @@ async function refreshServices() {
 async function goStart(message) {
   clearTimeout(ui.endedTimer);
   clearTimeout(ui.idleTimer);
-  ui.stopMeter();
-  ui.stopMeter = () => {};
-  ui.media?.close();
-  ui.media = null;
-  stopMedia(ui.stream);
-  ui.stream = null;
-  ui.call = null;
+  releaseCall();
   ui.service = null;
   ui.muted = false;
   $('#remote-video').srcObject = null;
@@ -341,17 +335,9 @@ async function mediaReady(push) {
       console.error('kiosk: camera/microphone', err);
     }
   }
-  $('#self-video').srcObject = ui.stream;
   ui.media?.close();
-  const media = new MediaCall(connection, ui.stream || new MediaStream(), {
-    onremote: (stream) => {
-      const video = $('#remote-video');
-      if (video.srcObject !== stream) video.srcObject = stream;
-      video.play().catch(() => {});
-    },
-    onstate: (state) => {
-      $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? t('offline') : t('connecting');
-    },
+  const media = pageCall(connection, ui.stream, (state) => {
+    $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? t('offline') : t('connecting');
   });
   ui.media = media;
   media.setAudio(!ui.muted);
@@ -373,7 +359,8 @@ function callEnded(push) {
   showEnded(text);
 }
 
-function showEnded(text) {
+/** Lets go of the call: the level meter, the media connection, camera and microphone. */
+function releaseCall() {
   ui.stopMeter();
   ui.stopMeter = () => {};
   ui.media?.close();
@@ -381,6 +368,10 @@ function showEnded(text) {
   stopMedia(ui.stream);
   ui.stream = null;
   ui.call = null;
+}
+
+function showEnded(text) {
+  releaseCall();
   $('#ended-text').textContent = text;
   setScreen('ended');
   clearTimeout(ui.endedTimer);

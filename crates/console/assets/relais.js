@@ -294,6 +294,23 @@ const EMPTY_STATS = { framesDecoded: 0, audioPackets: 0, connectionState: 'none'
 
 /// Installs `window.relaisTest` for the browser tests: `state()` names the current screen and
 /// `mediaStats()` reads the call's inbound statistics.
+/**
+ * The call's media on a page with `#self-video` and `#remote-video`: shows the local `stream`
+ * (or sends nothing when there is none), plays the remote one as it arrives, and reports the
+ * connection state to `onstate`.
+ */
+export function pageCall(connection, stream, onstate) {
+  $('#self-video').srcObject = stream;
+  return new MediaCall(connection, stream || new MediaStream(), {
+    onremote: (remote) => {
+      const video = $('#remote-video');
+      if (video.srcObject !== remote) video.srcObject = remote;
+      video.play().catch(() => {});
+    },
+    onstate,
+  });
+}
+
 export function exposeTestHooks(state, currentCall, extra = {}) {
   window.relaisTest = {
     state,

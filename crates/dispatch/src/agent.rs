@@ -8,6 +8,7 @@ use relais_proto::{AgentId, CallId, QueueId};
 use crate::config::Strategy;
 use crate::dispatcher::Dispatcher;
 use crate::model::{AgentState, Command};
+use crate::queue::Queue;
 use crate::strategy::AvailKey;
 
 /// State kinds, the index of per-queue counts.
@@ -170,6 +171,14 @@ impl Dispatcher {
         }
     }
 
+    /// The queue of agent `a`'s membership `m`, and the agent's key in its available index.
+    fn membership_index(&mut self, a: u32, m: Membership) -> Option<(&mut Queue, AvailKey)> {
+        let strategy = self.queues.get(m.queue as usize)?.as_ref()?.avail.strategy;
+        let key = self.avail_key(a, strategy, m.rank);
+        let queue = self.queues.get_mut(m.queue as usize)?.as_mut()?;
+        Some((queue, key))
+    }
+
     pub(crate) fn add_to_available(&mut self, a: u32) {
         if self.agents[a as usize].in_avail {
             return;
@@ -177,11 +186,7 @@ impl Dispatcher {
         self.agents[a as usize].in_avail = true;
         for i in 0..self.agents[a as usize].memberships.len() {
             let m = self.agents[a as usize].memberships[i];
-            let Some(Some(queue)) = self.queues.get(m.queue as usize) else {
-                continue;
-            };
-            let key = self.avail_key(a, queue.avail.strategy, m.rank);
-            let Some(Some(queue)) = self.queues.get_mut(m.queue as usize) else {
+            let Some((queue, key)) = self.membership_index(a, m) else {
                 continue;
             };
             let slot = queue.avail.insert(m.bucket, key);
@@ -196,11 +201,7 @@ impl Dispatcher {
         self.agents[a as usize].in_avail = false;
         for i in 0..self.agents[a as usize].memberships.len() {
             let m = self.agents[a as usize].memberships[i];
-            let Some(Some(queue)) = self.queues.get(m.queue as usize) else {
-                continue;
-            };
-            let key = self.avail_key(a, queue.avail.strategy, m.rank);
-            let Some(Some(queue)) = self.queues.get_mut(m.queue as usize) else {
+            let Some((queue, key)) = self.membership_index(a, m) else {
                 continue;
             };
             if let Some(moved) = queue.avail.remove(m.bucket, key, m.slot) {

@@ -154,14 +154,7 @@ impl Dispatcher {
         let AState::Reserved { call: idx, .. } = self.agents[a as usize].state else {
             return;
         };
-        if let Some(call) = self.call(idx) {
-            self.commands.push_back(Command::OfferWithdrawn {
-                call: call.id,
-                agent: self.agents[a as usize].id.clone(),
-                reason: WithdrawReason::Expired,
-            });
-        }
-        self.return_to_queue(now, idx, Some(a));
+        self.take_back_offer(now, a, idx, WithdrawReason::Expired);
         let max = self.settings.max_missed_offers;
         let agent = &mut self.agents[a as usize];
         agent.missed += 1;
@@ -186,11 +179,17 @@ impl Dispatcher {
             return;
         };
         self.timers.remove(until, Timer::Offer(a));
+        self.take_back_offer(now, a, idx, WithdrawReason::AgentUnavailable);
+    }
+
+    /// Tells agent `a` its offer of call `idx` is withdrawn for `reason`, and puts the call
+    /// back in its queue.
+    fn take_back_offer(&mut self, now: Instant, a: u32, idx: u32, reason: WithdrawReason) {
         if let Some(call) = self.call(idx) {
             self.commands.push_back(Command::OfferWithdrawn {
                 call: call.id,
                 agent: self.agents[a as usize].id.clone(),
-                reason: WithdrawReason::AgentUnavailable,
+                reason,
             });
         }
         self.return_to_queue(now, idx, Some(a));

@@ -30,12 +30,8 @@ async fn connect(bind: &str, i: usize, epoch: Instant) -> anyhow::Result<(Peer, 
     let (agent, answer) = Peer::answer_offer(bind, 100_000 + i as u32, epoch, offer).await?;
     let answered_at = Instant::now();
     kiosk.answer(answer).await?;
-    let deadline = Instant::now() + CONNECT;
-    while !(kiosk.connected() && agent.connected()) {
-        if Instant::now() > deadline {
-            bail!("direct call {i} did not connect");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    if !measure::wait_connected(&[&kiosk, &agent], CONNECT).await {
+        bail!("direct call {i} did not connect");
     }
     Ok((kiosk, agent, answered_at))
 }

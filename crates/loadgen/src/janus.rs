@@ -278,12 +278,8 @@ async fn set_up(
     let accepted_at = Instant::now();
     let accepted = caller_session.expect("accepted", STEP).await?;
     caller.answer(sdp_of(&accepted)?).await?;
-    let deadline = Instant::now() + STEP;
-    while !caller.connected() {
-        if Instant::now() > deadline {
-            bail!("caller {i} did not connect");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    if !measure::wait_connected(&[&caller], STEP).await {
+        bail!("caller {i} did not connect");
     }
     Ok(Call {
         caller,
@@ -333,20 +329,18 @@ pub async fn run(config: JanusConfig) -> anyhow::Result<Report> {
         }
         tokio::time::sleep(gap).await;
     }
-    measure::join_set_up(tasks).await;
-    if config.progress {
-        eprintln!(
-            "\restablished {} of {} calls through Janus; media for {:?}",
-            established.load(Ordering::Relaxed),
-            config.calls,
-            config.media
-        );
-    }
+    measure::join_set_up(
+        tasks,
+        &established,
+        config.calls,
+        "through Janus",
+        config.progress,
+    )
+    .await;
     let calls = std::mem::take(&mut *calls.lock().await);
-    let deadline = Instant::now() + STEP;
-    while calls.iter().any(|call| !call.callee.connected()) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let callees: Vec<&Peer> = calls.iter().map(|call| &call.callee).collect();
+    // The callees connect a moment after the callers that the set-up waited for.
+    measure::wait_connected(&callees, STEP).await;
 
     // Media window and figures: the same code as for Relais.
     let report = measure::measure_calls(

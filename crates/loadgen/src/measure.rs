@@ -1,6 +1,7 @@
 //! What every target shares once calls are up: waiting for the set-up tasks, the media window
 //! with the server's CPU read around it, and the report built from what the peers received.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::peer::{MediaProfile, Peer, Received};
@@ -8,8 +9,15 @@ use crate::proc_stats;
 use crate::report::{Report, quantile};
 use crate::server_metrics;
 
-/// Waits for the call set-up tasks (at most 120 s each) and prints the first failures.
-pub async fn join_set_up(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>) -> usize {
+/// Waits for the call set-up tasks (at most 120 s each), prints the first failures and, with
+/// `progress`, how many of the `requested` calls came up `via` the server.
+pub async fn join_set_up(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    established: &AtomicUsize,
+    requested: usize,
+    via: &str,
+    progress: bool,
+) -> usize {
     let mut failures = Vec::new();
     for task in tasks {
         match tokio::time::timeout(Duration::from_secs(120), task).await {
@@ -22,7 +30,27 @@ pub async fn join_set_up(tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>
     for failure in failures.iter().take(5) {
         eprintln!("call failed: {failure}");
     }
+    if progress {
+        eprintln!(
+            "\restablished {} of {requested} calls {via}",
+            established.load(Ordering::Relaxed)
+        );
+    }
     failures.len()
+}
+
+/// Waits until every one of `peers` is connected, at most `within`; whether they all are.
+pub async fn wait_connected(peers: &[&Peer], within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if peers.iter().all(|peer| peer.connected()) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// What the media window measured.

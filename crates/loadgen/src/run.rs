@@ -129,12 +129,8 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
                 .await?;
             peer.answer(answer["sdp"].as_str().context("no answer")?.to_owned())
                 .await?;
-            let deadline = Instant::now() + STEP;
-            while !peer.connected() {
-                if Instant::now() > deadline {
-                    bail!("kiosk {i} did not connect");
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            if !measure::wait_connected(&[&peer], STEP).await {
+                bail!("kiosk {i} did not connect");
             }
             counter.fetch_add(1, Ordering::Relaxed);
             sides.lock().await.push(CallSide {
@@ -154,23 +150,19 @@ pub async fn run(config: RunConfig) -> anyhow::Result<Report> {
         }
         tokio::time::sleep(gap).await;
     }
-    measure::join_set_up(kiosk_tasks.into_iter().chain(agent_tasks).collect()).await;
-    if config.progress {
-        eprintln!(
-            "\restablished {} of {} calls; media for {:?}",
-            established.load(Ordering::Relaxed),
-            config.calls,
-            config.media
-        );
-    }
-
+    measure::join_set_up(
+        kiosk_tasks.into_iter().chain(agent_tasks).collect(),
+        &established,
+        config.calls,
+        "through Relais",
+        config.progress,
+    )
+    .await;
     let kiosks = std::mem::take(&mut *kiosk_sides.lock().await);
     let agents = std::mem::take(&mut *agent_sides.lock().await);
-    // Wait for the agents' peers to connect too.
-    let deadline = Instant::now() + STEP;
-    while agents.iter().any(|side| !side.peer.connected()) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let agent_peers: Vec<&Peer> = agents.iter().map(|side| &side.peer).collect();
+    // The agents' peers connect a moment after the kiosks' that the set-up waited for.
+    measure::wait_connected(&agent_peers, STEP).await;
 
     // Media window, then figures.
     let report = measure::measure_calls(
