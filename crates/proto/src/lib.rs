@@ -2,6 +2,7 @@
 //! the versioned JSON messages of the `/ws` websocket. Only this crate defines wire JSON.
 
 pub mod ids;
+pub mod limits;
 pub mod messages;
 
 pub use ids::{AgentId, CallId, KioskId, QueueId, SiteId};

@@ -5,6 +5,7 @@ pub mod acd;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod conn_limits;
 pub mod http;
 pub mod hub;
 pub mod kpi;

@@ -39,6 +39,10 @@ fn serve(config_path: Option<std::path::PathBuf>) -> ExitCode {
         eprintln!("relais: cannot start logging: {err}");
         return ExitCode::from(2);
     }
+    match relais::conn_limits::raise_descriptor_limit() {
+        Ok((before, after)) => tracing::info!(before, after, "open-descriptor limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot raise the open-descriptor limit"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,6 +72,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
 fn check_config(file: &std::path::Path) -> ExitCode {
     match Config::load(Some(file)) {
         Ok(config) => {
+            for warning in config.warnings() {
+                eprintln!("relais: warning: {warning}");
+            }
             println!("# {}: valid. Effective configuration:", file.display());
             print!("{}", config.to_toml_redacted());
             ExitCode::SUCCESS

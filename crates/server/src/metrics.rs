@@ -32,6 +32,8 @@ pub struct Metrics {
     pub ws_sessions: IntGaugeVec,
     /// Websocket messages refused, by error code.
     pub ws_refused: IntCounterVec,
+    /// HTTP connections closed on accept because a cap was reached, by cap.
+    pub connections_refused: IntCounterVec,
     /// Call records that could not be stored.
     pub store_errors: prometheus::IntCounter,
     /// Media shard counters, written by the shard threads.
@@ -143,6 +145,14 @@ impl Metrics {
             &["code"],
         )?;
         registry.register(Box::new(ws_refused.clone()))?;
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "http_connections_refused_total",
+                "HTTP connections closed on accept because a connection cap was reached.",
+            ),
+            &["cap"],
+        )?;
+        registry.register(Box::new(connections_refused.clone()))?;
         let store_errors = prometheus::IntCounter::new(
             "store_errors_total",
             "Call records that could not be stored.",
@@ -163,6 +173,7 @@ impl Metrics {
             agents,
             ws_sessions,
             ws_refused,
+            connections_refused,
             store_errors,
             media,
         })

@@ -10,14 +10,15 @@ use anyhow::Context;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
+use crate::conn_limits::{AcceptBackoff, Activity, ConnectionLimits, Tracked};
 use crate::state::AppState;
 use crate::{http, tls};
 
@@ -41,6 +42,9 @@ impl Server {
             None
         };
         let listen = config.http.listen;
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         let state = AppState::new(config)?;
         let acceptor = match tls {
             Some((cert, key)) => {
@@ -104,7 +108,7 @@ impl Server {
                 shard.local_addr()
             );
         }
-        if self.state.config().auth.development {
+        if self.state.config().development() {
             println!(
                 "  development mode: demo links (tokens valid {} h)",
                 self.state.config().auth.token_ttl_secs / 3600
@@ -128,25 +132,58 @@ impl Server {
         } = self;
         let app = http::app(state.clone());
         let graceful = GracefulShutdown::new();
-        let builder = auto::Builder::new(TokioExecutor::new());
-        let grace = Duration::from_secs(state.config().http.shutdown_grace_secs);
+        let http_config = state.config().http.clone();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(http_config.header_read_timeout_secs));
+        builder.http2().timer(TokioTimer::new());
+        let idle_limit = Duration::from_secs(http_config.idle_timeout_secs);
+        let limits = ConnectionLimits::new(
+            http_config.max_connections,
+            http_config.max_connections_per_address,
+        );
+        let mut backoff = AcceptBackoff::default();
+        let grace = Duration::from_secs(http_config.shutdown_grace_secs);
         tokio::pin!(shutdown);
         state.set_ready(true);
         tracing::info!(%local_addr, tls = tls.is_some(), "serving");
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok(pair) => pair,
+                    Ok(pair) => {
+                        backoff.succeeded();
+                        pair
+                    }
                     Err(err) => {
-                        // Typically EMFILE: back off briefly instead of spinning.
-                        tracing::warn!(error = %err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Typically EMFILE: back off instead of spinning, log once a period.
+                        let (wait, log) = backoff.failed(std::time::Instant::now());
+                        if let Some(not_logged) = log {
+                            tracing::warn!(error = %err, not_logged, "accept failed");
+                        }
+                        tokio::time::sleep(wait).await;
                         continue;
                     }
                 },
                 () = &mut shutdown => break,
             };
+            let permit = match limits.admit(peer.ip()) {
+                Ok(permit) => permit,
+                Err(refusal) => {
+                    state
+                        .metrics()
+                        .connections_refused
+                        .with_label_values(&[refusal.as_str()])
+                        .inc();
+                    tracing::debug!(%peer, cap = refusal.as_str(), "connection refused: at the cap");
+                    drop(stream);
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
+            let activity = Activity::new();
+            let stream = Tracked::new(stream, activity.clone());
             let service = tower::ServiceExt::map_request(
                 app.clone(),
                 move |mut request: Request<Incoming>| {
@@ -159,26 +196,36 @@ impl Server {
             let builder = builder.clone();
             let tls = tls.clone();
             tokio::spawn(async move {
-                let result = match tls {
-                    None => {
-                        let conn =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                        watcher.watch(conn.into_owned()).await
-                    }
-                    Some(acceptor) => match handshake(&acceptor, stream).await {
-                        Ok(stream) => {
+                let _permit = permit;
+                let serve = async {
+                    match tls {
+                        None => {
                             let conn = builder
                                 .serve_connection_with_upgrades(TokioIo::new(stream), service);
                             watcher.watch(conn.into_owned()).await
                         }
-                        Err(err) => {
-                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                            return;
-                        }
-                    },
+                        Some(acceptor) => match handshake(&acceptor, stream).await {
+                            Ok(stream) => {
+                                let conn = builder
+                                    .serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                            Err(err) => {
+                                tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                                Ok(())
+                            }
+                        },
+                    }
                 };
-                if let Err(err) = result {
-                    tracing::trace!(%peer, error = %err, "connection ended with an error");
+                tokio::select! {
+                    result = serve => {
+                        if let Err(err) = result {
+                            tracing::trace!(%peer, error = %err, "connection ended with an error");
+                        }
+                    }
+                    () = crate::conn_limits::idle_for(&activity, idle_limit) => {
+                        tracing::debug!(%peer, "closing an idle connection");
+                    }
                 }
             });
         }
@@ -200,10 +247,13 @@ impl Server {
     }
 }
 
-async fn handshake(
+async fn handshake<S>(
     acceptor: &TlsAcceptor,
-    stream: TcpStream,
-) -> anyhow::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    stream: S,
+) -> anyhow::Result<tokio_rustls::server::TlsStream<S>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let stream = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
         .await
         .context("TLS handshake timed out")??;

@@ -180,6 +180,15 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
                 let _ = tx.send(Outgoing::Close(reason)).await;
                 break;
             }
+            Ok(Some(Err(err))) if is_oversized(&err) => {
+                session.reply(error(
+                    None,
+                    codes::FRAME_TOO_LARGE,
+                    format!("frames are limited to {MAX_FRAME} bytes"),
+                ));
+                let _ = tx.send(Outgoing::Close("frame too large")).await;
+                break;
+            }
             Ok(None) | Ok(Some(Err(_))) => break,
             Ok(Some(Ok(frame))) => frame,
         };
@@ -252,6 +261,17 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
     tracing::debug!(session = session_id, "websocket closed");
 }
 
+/// Whether the websocket layer refused a frame or message for its size.
+fn is_oversized(err: &axum::Error) -> bool {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite;
+    matches!(
+        err.source()
+            .and_then(|inner| inner.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
 fn code_of(message: &ServerMessage) -> &'static str {
     match message {
         ServerMessage::Error { code, .. } => match code.as_str() {
@@ -313,8 +333,12 @@ fn parse(text: &str) -> Result<Request, ServerMessage> {
             "a request needs a numeric `id`",
         ));
     }
-    serde_json::from_value(value)
-        .map_err(|err| error(id, codes::BAD_REQUEST, format!("bad `{kind}`: {err}")))
+    let request: Request = serde_json::from_value(value)
+        .map_err(|err| error(id, codes::BAD_REQUEST, format!("bad `{kind}`: {err}")))?;
+    request
+        .check_lengths()
+        .map_err(|err| error(id, codes::BAD_REQUEST, format!("bad `{kind}`: {err}")))?;
+    Ok(request)
 }
 
 impl Session {

@@ -23,7 +23,7 @@ const HEADER: [&str; 15] = [
 /// Renders `records` as CSV: a header line, then one line per record, CRLF line ends. A field
 /// is quoted (quotes doubled) when it holds a comma, quote, CR or LF; `None` is empty. A text
 /// field that a spreadsheet would take for a formula (starting with `=`, `+`, `-`, `@`, tab or
-/// CR) gets a leading `'`.
+/// CR, after any leading whitespace) gets a leading `'`.
 pub fn calls_to_csv(records: &[CallRecord]) -> String {
     let mut out = String::new();
     push_line(&mut out, HEADER.iter().map(|name| (*name).to_owned()));
@@ -72,9 +72,11 @@ fn push_field(out: &mut String, field: &str) {
     }
 }
 
-/// A free-text field, with a leading `'` if a spreadsheet would evaluate it.
+/// A free-text field, with a leading `'` if a spreadsheet would evaluate it. Spreadsheets skip
+/// leading spaces (and other whitespace) before a formula, so the check looks past them.
 fn text(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let first = value.trim_start_matches(|c: char| c.is_whitespace() && c != '\t' && c != '\r');
+    if value.starts_with(['\t', '\r']) || first.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {
         value.to_owned()
@@ -98,7 +100,11 @@ mod tests {
         for dangerous in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
             assert_eq!(text(dangerous), format!("'{dangerous}"));
         }
+        for hidden in [" =1+1", "  @SUM(A1)", "\u{a0}-1", "\n=cmd"] {
+            assert_eq!(text(hidden), format!("'{hidden}"), "{hidden:?}");
+        }
         assert_eq!(text("Mairie de Lyon"), "Mairie de Lyon");
+        assert_eq!(text(" Mairie"), " Mairie");
         assert_eq!(text(""), "");
     }
 

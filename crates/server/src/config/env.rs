@@ -1,5 +1,6 @@
 //! `RELAIS_…` environment overrides: `RELAIS_HTTP__LISTEN=0.0.0.0:8443` sets `http.listen`
 //! (`__` separates nested keys; single `_` stays part of a key, as in `RELAIS_DATA_DIR`).
+//! Only variables whose first segment is a top-level key or section are read.
 
 use super::{Config, ConfigError};
 
@@ -15,11 +16,23 @@ pub(super) struct Override {
     pub raw: String,
 }
 
-/// Picks the configuration overrides out of an environment, in name order.
+/// Picks the configuration overrides out of an environment, in name order. A variable is an
+/// override when its first segment names a top-level key or section of the configuration
+/// (`RELAIS_HTTP__…`, `RELAIS_DATA_DIR`); other `RELAIS_…` variables (`RELAIS_BIN`, say) belong
+/// to someone else and are left alone. Within a known section an unknown key is an error.
 pub(super) fn collect(vars: impl IntoIterator<Item = (String, String)>) -> Vec<Override> {
+    let top_level = top_level_keys();
     let mut out: Vec<Override> = vars
         .into_iter()
         .filter(|(name, _)| name.starts_with(PREFIX) && !NOT_KEYS.contains(&name.as_str()))
+        .filter(|(name, _)| {
+            let first = name[PREFIX.len()..]
+                .split("__")
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            top_level.contains(&first)
+        })
         .map(|(var, raw)| {
             let path = var[PREFIX.len()..]
                 .split("__")
@@ -70,6 +83,14 @@ pub(super) fn apply(
     }
 }
 
+/// The names of the configuration's top-level keys and sections.
+fn top_level_keys() -> Vec<String> {
+    match toml::Value::try_from(schema_sample()) {
+        Ok(toml::Value::Table(table)) => table.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The defaults with every optional key present, so each key's type can be looked up.
 fn schema_sample() -> Config {
     let mut sample = Config::default();
@@ -77,6 +98,7 @@ fn schema_sample() -> Config {
     sample.tls.cert = Some(std::path::PathBuf::new());
     sample.tls.key = Some(std::path::PathBuf::new());
     sample.auth.secret = Some(String::new());
+    sample.auth.development = Some(false);
     sample
 }
 

@@ -52,6 +52,17 @@ pub struct HttpConfig {
     pub trust_forwarded_headers: bool,
     /// Seconds to let open requests finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's whole header (slow or silent clients are
+    /// closed after it).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay silent both ways (keep-alive between requests, or a
+    /// websocket whose pings went unanswered) before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once, in all; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Connections open at once from one source address (behind a reverse proxy or a site's
+    /// NAT, every client shares one: raise it there).
+    pub max_connections_per_address: usize,
 }
 
 /// Serving HTTPS directly. Both paths set: HTTPS; both absent: plain HTTP.
@@ -88,10 +99,13 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
-    /// HS256 secret for role tokens. Required unless `development` is on (then random per start).
+    /// HS256 secret for role tokens. Without one, the server runs in development mode with a
+    /// generated secret kept in `<data_dir>/dev-secret`.
     pub secret: Option<String>,
-    /// Development mode: print ready-made demo tokens and console links at start.
-    pub development: bool,
+    /// Development mode: demo tokens and console links printed at start and shown on `/`.
+    /// Unset: on exactly when no `secret` is configured. `true` with a configured secret hands
+    /// out tokens signed with that secret to anyone who reaches `/`: only for a closed test bed.
+    pub development: Option<bool>,
     /// Lifetime of tokens minted by the server, in seconds.
     pub token_ttl_secs: u64,
 }
@@ -131,6 +145,10 @@ impl Default for HttpConfig {
             public_url: None,
             trust_forwarded_headers: false,
             shutdown_grace_secs: 10,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            max_connections_per_address: 256,
         }
     }
 }
@@ -158,7 +176,7 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             secret: None,
-            development: true,
+            development: None,
             token_ttl_secs: 12 * 3600,
         }
     }
@@ -231,13 +249,25 @@ impl Config {
             (None, Some(_)) => return Err("tls.cert is required when tls.key is set".into()),
             _ => {}
         }
-        if !self.auth.development && self.auth.secret.is_none() {
+        if self.auth.development == Some(false) && self.auth.secret.is_none() {
             return Err("auth.secret is required when auth.development is false".into());
         }
         if let Some(secret) = &self.auth.secret
             && secret.len() < 16
         {
             return Err("auth.secret must be at least 16 characters".into());
+        }
+        if self.http.header_read_timeout_secs == 0 {
+            return Err("http.header_read_timeout_secs must be greater than 0".into());
+        }
+        if self.http.idle_timeout_secs == 0 {
+            return Err("http.idle_timeout_secs must be greater than 0".into());
+        }
+        if self.http.max_connections == 0 || self.http.max_connections_per_address == 0 {
+            return Err(
+                "http.max_connections and http.max_connections_per_address must be greater than 0"
+                    .into(),
+            );
         }
         if self.auth.token_ttl_secs == 0 {
             return Err("auth.token_ttl_secs must be greater than 0".into());
@@ -269,6 +299,32 @@ impl Config {
         }
         toml::to_string(&shown)
             .unwrap_or_else(|err| format!("# cannot show configuration: {err}\n"))
+    }
+
+    /// Whether development mode is on: asked for explicitly, or implied by having no secret.
+    pub fn development(&self) -> bool {
+        self.auth.development.unwrap_or(self.auth.secret.is_none())
+    }
+
+    /// Valid but risky combinations, for `check-config` and the start-up log.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.development() && self.auth.secret.is_some() {
+            out.push(
+                "auth.development = true with a configured auth.secret: the landing page and the \
+                 start-up banner hand out kiosk, agent and supervisor tokens signed with that \
+                 secret to anyone who reaches the server"
+                    .to_owned(),
+            );
+        }
+        if self.development() && !self.http.listen.ip().is_loopback() {
+            out.push(format!(
+                "development mode on a non-loopback address ({}): anyone on the network gets \
+                 demo tokens; set auth.secret (and leave auth.development unset) in production",
+                self.http.listen
+            ));
+        }
+        out
     }
 
     /// Whether HTTPS is served directly.

@@ -20,7 +20,8 @@ fn no_file_gives_the_documented_defaults() {
     assert_eq!(config.data_dir, std::path::PathBuf::from("./data"));
     let ids: Vec<&str> = config.services.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["caf", "cpam", "impots", "ants"]);
-    assert!(config.auth.development);
+    assert!(config.development(), "no secret: development mode");
+    assert!(config.warnings().is_empty());
     assert!(!config.tls_enabled());
 }
 
@@ -184,4 +185,51 @@ fn printed_configuration_hides_the_secret() {
     let printed = config.to_toml_redacted();
     assert!(!printed.contains("a-very-secret-value-123"));
     assert!(printed.contains("<redacted>"));
+}
+
+#[test]
+fn a_configured_secret_turns_development_off_unless_asked_for() {
+    let secret = "[auth]\nsecret = \"a-real-production-secret-0123\"\n";
+    let config = load(secret, &[]).unwrap();
+    assert!(
+        !config.development(),
+        "a real secret must not hand out demo tokens"
+    );
+    assert!(config.warnings().is_empty());
+
+    let asked = load(&format!("{secret}development = true\n"), &[]).unwrap();
+    assert!(asked.development());
+    let warnings = asked.warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("signed with that secret")),
+        "{warnings:?}"
+    );
+
+    let public = load("[http]\nlisten = \"0.0.0.0:8080\"\n", &[]).unwrap();
+    assert!(public.development());
+    assert!(
+        public.warnings().iter().any(|w| w.contains("non-loopback")),
+        "{:?}",
+        public.warnings()
+    );
+}
+
+#[test]
+fn unrelated_relais_variables_are_not_read_as_keys() {
+    let config = load(
+        "",
+        &[
+            ("RELAIS_BIN", "/usr/local/bin/relais"),
+            ("RELAIS_HTTP__LISTEN", "127.0.0.1:9100"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.http.listen.to_string(), "127.0.0.1:9100");
+    // A misspelt key inside a known section is still an error naming its variable.
+    let err = load("", &[("RELAIS_HTTP__LISTN", "x")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("RELAIS_HTTP__LISTN"), "{err}");
 }

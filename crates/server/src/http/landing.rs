@@ -23,7 +23,7 @@ pub(super) async fn page(State(state): State<AppState>) -> Html<String> {
     }
     // In development the page hands out ready-made demo links (the server listens on
     // 127.0.0.1 by default); in production it never shows a token.
-    let mode = if config.auth.development {
+    let mode = if config.development() {
         let mut links = String::from(
             "<div class=\"dev\"><p>Mode développement : liens de démonstration (jetons valables quelques heures).</p><ul>\n",
         );

@@ -17,6 +17,8 @@ pub struct WsClient {
     next_id: u64,
     /// Set when the server closed the connection.
     pub closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The code of the server's close frame (1005 when it had none; 0 before any).
+    pub close_code: std::sync::Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl WsClient {
@@ -38,6 +40,8 @@ impl WsClient {
             let _ = write.close().await;
         });
         let flag = std::sync::Arc::clone(&closed);
+        let close_code = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let code_seen = std::sync::Arc::clone(&close_code);
         tokio::spawn(async move {
             while let Some(Ok(message)) = read.next().await {
                 match message {
@@ -45,7 +49,11 @@ impl WsClient {
                         let value: Value = serde_json::from_str(text.as_str()).unwrap();
                         let _ = in_tx.send(value);
                     }
-                    Message::Close(_) => break,
+                    Message::Close(frame) => {
+                        let code = frame.map_or(1005, |frame| u16::from(frame.code));
+                        code_seen.store(u32::from(code), std::sync::atomic::Ordering::SeqCst);
+                        break;
+                    }
                     _ => {}
                 }
             }
@@ -57,6 +65,7 @@ impl WsClient {
             pushes: VecDeque::new(),
             next_id: 1,
             closed,
+            close_code,
         }
     }
 
