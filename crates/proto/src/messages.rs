@@ -351,6 +351,7 @@ pub mod codes {
     pub const QUEUE_FULL: &str = "queue_full";
     pub const NO_LONGER_OFFERED: &str = "no_longer_offered";
     pub const RATE_LIMITED: &str = "rate_limited";
+    pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
     pub const FRAME_TOO_LARGE: &str = "frame_too_large";
     pub const MEDIA: &str = "media_error";
     pub const INTERNAL: &str = "internal";

@@ -303,6 +303,7 @@ const ALL_CODES: &[&str] = &[
     codes::QUEUE_FULL,
     codes::NO_LONGER_OFFERED,
     codes::RATE_LIMITED,
+    codes::TOO_MANY_CONNECTIONS,
     codes::FRAME_TOO_LARGE,
     codes::MEDIA,
     codes::INTERNAL,

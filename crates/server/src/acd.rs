@@ -224,6 +224,31 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
 }
 
 /// The wire name of an agent state.
+/// The `agent_state` push for `state` at `now`.
+pub fn agent_state_message(state: &AgentState, now: Instant) -> ServerMessage {
+    let (reason, call, remaining) = match state {
+        AgentState::NotReady { reason } => (Some(reason.clone()), None, None),
+        AgentState::Reserved { call, until } => (
+            None,
+            Some(*call),
+            Some(until.saturating_duration_since(now).as_secs()),
+        ),
+        AgentState::OnCall { call } => (None, Some(*call), None),
+        AgentState::WrapUp { until } => (
+            None,
+            None,
+            Some(until.saturating_duration_since(now).as_secs()),
+        ),
+        _ => (None, None, None),
+    };
+    ServerMessage::AgentState {
+        state: state_name(state).to_owned(),
+        reason,
+        call,
+        remaining_secs: remaining,
+    }
+}
+
 pub fn state_name(state: &AgentState) -> &'static str {
     match state {
         AgentState::LoggedOut => "logged_out",
@@ -499,30 +524,12 @@ impl Task {
                     state,
                     since,
                 } => {
-                    let (reason, call, remaining) = match &state {
-                        AgentState::NotReady { reason } => (Some(reason.clone()), None, None),
-                        AgentState::Reserved { call, until } => (
-                            None,
-                            Some(*call),
-                            Some(until.saturating_duration_since(now).as_secs()),
-                        ),
-                        AgentState::OnCall { call } => (None, Some(*call), None),
-                        AgentState::WrapUp { until } => (
-                            None,
-                            None,
-                            Some(until.saturating_duration_since(now).as_secs()),
-                        ),
-                        _ => (None, None, None),
+                    let message = agent_state_message(&state, now);
+                    let reason = match &message {
+                        ServerMessage::AgentState { reason, .. } => reason.clone(),
+                        _ => None,
                     };
-                    hub.send_agent(
-                        agent.as_str(),
-                        ServerMessage::AgentState {
-                            state: state_name(&state).to_owned(),
-                            reason: reason.clone(),
-                            call,
-                            remaining_secs: remaining,
-                        },
-                    );
+                    hub.send_agent(agent.as_str(), message);
                     let _ = self.deferred.send(Deferred::State(AgentStateChange {
                         agent: agent.to_string(),
                         state: state_name(&state).to_owned(),

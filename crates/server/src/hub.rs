@@ -39,6 +39,42 @@ pub struct CallMedia {
     pub agent_peer: Option<PeerId>,
 }
 
+/// The refused calls of one kiosk identity to one service in the current minute.
+#[derive(Debug, Clone, Copy)]
+pub struct RefusalWindow {
+    pub started: std::time::Instant,
+    pub count: u32,
+}
+
+impl RefusalWindow {
+    const LENGTH: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Whether another call may be tried at `now` with `per_minute` refusals allowed; the time
+    /// left in the window when not.
+    pub fn allows(&self, now: std::time::Instant, per_minute: u32) -> Result<(), u64> {
+        let elapsed = now.saturating_duration_since(self.started);
+        if elapsed >= Self::LENGTH || self.count < per_minute {
+            Ok(())
+        } else {
+            Err((Self::LENGTH - elapsed).as_secs().max(1))
+        }
+    }
+
+    /// Counts one refusal at `now`, opening a new window when the last one is over.
+    pub fn refused(window: Option<Self>, now: std::time::Instant) -> Self {
+        match window {
+            Some(window) if now.saturating_duration_since(window.started) < Self::LENGTH => Self {
+                count: window.count + 1,
+                ..window
+            },
+            _ => Self {
+                started: now,
+                count: 1,
+            },
+        }
+    }
+}
+
 /// Who is connected, and where calls are.
 #[derive(Debug, Default)]
 pub struct Hub {
@@ -50,6 +86,11 @@ pub struct Hub {
     pub call_kiosk: DashMap<CallId, u64>,
     /// Kiosk session → its current call.
     pub kiosk_call: DashMap<u64, CallId>,
+    /// Kiosk identity (token subject) → its current call: one call per identity, across all of
+    /// its connections.
+    pub kiosk_identity_call: DashMap<String, CallId>,
+    /// (kiosk identity, service) → its recent refused calls.
+    pub call_refusals: DashMap<(String, String), RefusalWindow>,
     /// Call → the agent that has it (from answer to end).
     pub call_agent: DashMap<CallId, String>,
     /// Connected calls' media.
@@ -114,6 +155,8 @@ impl Hub {
             self.kiosk_call
                 .remove_if(&session, |_, current| *current == call);
         }
+        self.kiosk_identity_call
+            .retain(|_, current| *current != call);
         self.call_agent.remove(&call);
         self.media.remove(&call);
     }

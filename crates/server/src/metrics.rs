@@ -34,6 +34,8 @@ pub struct Metrics {
     pub ws_refused: IntCounterVec,
     /// HTTP connections closed on accept because a cap was reached, by cap.
     pub connections_refused: IntCounterVec,
+    /// Kiosk calls answered `rate_limited` after repeated refusals, not queued nor recorded.
+    pub refusals_suppressed: prometheus::IntCounter,
     /// Call records that could not be stored.
     pub store_errors: prometheus::IntCounter,
     /// Media shard counters, written by the shard threads.
@@ -153,6 +155,11 @@ impl Metrics {
             &["cap"],
         )?;
         registry.register(Box::new(connections_refused.clone()))?;
+        let refusals_suppressed = prometheus::IntCounter::new(
+            "calls_refusals_suppressed_total",
+            "Kiosk calls answered rate_limited after repeated refusals (not queued, not recorded).",
+        )?;
+        registry.register(Box::new(refusals_suppressed.clone()))?;
         let store_errors = prometheus::IntCounter::new(
             "store_errors_total",
             "Call records that could not be stored.",
@@ -174,6 +181,7 @@ impl Metrics {
             ws_sessions,
             ws_refused,
             connections_refused,
+            refusals_suppressed,
             store_errors,
             media,
         })

@@ -78,6 +78,10 @@ struct Session {
     state: AppState,
     tx: mpsc::Sender<Outgoing>,
     identity: Option<Identity>,
+    /// Set by a request whose reply ends the connection.
+    close_after_reply: Option<&'static str>,
+    /// Pushes that follow a request's reply.
+    push_after_reply: Vec<ServerMessage>,
 }
 
 fn error(id: Option<u64>, code: &str, message: impl Into<String>) -> ServerMessage {
@@ -146,6 +150,8 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
         state: state.clone(),
         tx: tx.clone(),
         identity: None,
+        close_after_reply: None,
+        push_after_reply: Vec::new(),
     };
     let mut bucket = Bucket {
         tokens: RATE_BURST,
@@ -252,6 +258,13 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
                     .inc();
             }
             session.reply(reply);
+        }
+        for push in std::mem::take(&mut session.push_after_reply) {
+            session.reply(push);
+        }
+        if let Some(reason) = session.close_after_reply.take() {
+            let _ = tx.send(Outgoing::Close(reason)).await;
+            break;
         }
     }
     session.closed().await;
@@ -535,6 +548,22 @@ impl Session {
         };
         let role = claims.role;
         let hub = self.state.hub();
+        let cap = self.state.config().limits.kiosk_connections;
+        if role == Role::Kiosk
+            && hub
+                .sessions
+                .iter()
+                .filter(|entry| entry.role == Role::Kiosk && entry.subject == claims.sub)
+                .count()
+                >= cap
+        {
+            self.close_after_reply = Some("too many connections for this kiosk");
+            return error(
+                Some(id),
+                codes::TOO_MANY_CONNECTIONS,
+                format!("this kiosk already holds {cap} connections"),
+            );
+        }
         hub.sessions.insert(
             self.id,
             SessionEntry {
@@ -566,7 +595,24 @@ impl Session {
                 queues: None,
             };
             match self.state.acd().event(login).await {
-                Ok(()) | Err(relais_dispatch::DispatchError::AlreadyLoggedIn(_)) => {}
+                Ok(()) => {}
+                Err(relais_dispatch::DispatchError::AlreadyLoggedIn(_)) => {
+                    // A reopened console: tell it the state it is in (and its call), which no
+                    // state change will push.
+                    let agent = relais_proto::AgentId(claims.sub.clone());
+                    let current = self
+                        .state
+                        .acd()
+                        .query(move |dispatcher, now| {
+                            dispatcher
+                                .agents()
+                                .find(|view| *view.agent == agent)
+                                .map(|view| crate::acd::agent_state_message(&view.state, now))
+                        })
+                        .await
+                        .flatten();
+                    self.push_after_reply.extend(current);
+                }
                 Err(err) => return error(Some(id), codes::BAD_TOKEN, err.to_string()),
             }
         }
@@ -604,7 +650,36 @@ impl Session {
         let Some(identity) = &self.identity else {
             return error(Some(id), codes::NOT_AUTHENTICATED, "send `hello` first");
         };
+        let kiosk = identity.claims.sub.clone();
+        let now = std::time::Instant::now();
+        let per_minute = self.state.config().limits.call_refusals_per_minute;
+        let refusal_key = (kiosk.clone(), service.clone());
+        if let Some(window) = hub.call_refusals.get(&refusal_key).map(|w| *w)
+            && let Err(wait) = window.allows(now, per_minute)
+        {
+            self.state.metrics().refusals_suppressed.inc();
+            return error(
+                Some(id),
+                codes::RATE_LIMITED,
+                format!(
+                    "{} calls of this kiosk to `{service}` were refused in the last minute; try again in {wait} s",
+                    window.count
+                ),
+            );
+        }
         let call = self.state.next_call_id();
+        match hub.kiosk_identity_call.entry(kiosk.clone()) {
+            dashmap::Entry::Occupied(held) => {
+                return error(
+                    Some(id),
+                    codes::WRONG_STATE,
+                    format!("this kiosk already has a call ({})", held.get()),
+                );
+            }
+            dashmap::Entry::Vacant(free) => {
+                free.insert(call);
+            }
+        }
         hub.call_kiosk.insert(call, self.id);
         hub.kiosk_call.insert(self.id, call);
         let event = Event::Enqueue {
@@ -620,12 +695,20 @@ impl Session {
             priority: None,
         };
         match self.state.acd().enqueue(event, call).await {
-            Ok(()) => ServerMessage::Ok {
-                id,
-                result: Reply::Queued { call },
-            },
+            Ok(()) => {
+                hub.call_refusals.remove(&refusal_key);
+                ServerMessage::Ok {
+                    id,
+                    result: Reply::Queued { call },
+                }
+            }
             Err(refusal) => {
                 hub.forget_call(call);
+                if matches!(refusal, EnqueueRefusal::Closed | EnqueueRefusal::Full) {
+                    let window = hub.call_refusals.get(&refusal_key).map(|w| *w);
+                    hub.call_refusals
+                        .insert(refusal_key, crate::hub::RefusalWindow::refused(window, now));
+                }
                 match refusal {
                     EnqueueRefusal::Closed => error(
                         Some(id),

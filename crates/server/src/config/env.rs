@@ -95,6 +95,7 @@ fn top_level_keys() -> Vec<String> {
 fn schema_sample() -> Config {
     let mut sample = Config::default();
     sample.http.public_url = Some(String::new());
+    sample.http.metrics_token = Some(String::new());
     sample.tls.cert = Some(std::path::PathBuf::new());
     sample.tls.key = Some(std::path::PathBuf::new());
     sample.auth.secret = Some(String::new());

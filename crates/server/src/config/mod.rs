@@ -36,6 +36,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub media: MediaConfig,
+    pub limits: LimitsConfig,
     /// The services (queues) kiosks can call. Replaces the demo services when given.
     pub services: Vec<ServiceConfig>,
 }
@@ -63,6 +64,8 @@ pub struct HttpConfig {
     /// Connections open at once from one source address (behind a reverse proxy or a site's
     /// NAT, every client shares one: raise it there).
     pub max_connections_per_address: usize,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <this>`.
+    pub metrics_token: Option<String>,
 }
 
 /// Serving HTTPS directly. Both paths set: HTTPS; both absent: plain HTTP.
@@ -110,6 +113,26 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
 }
 
+/// What one identity may hold, so a single token cannot crowd out the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Websocket connections one kiosk identity (token subject) may hold at once.
+    pub kiosk_connections: usize,
+    /// Refused calls (closed service, full queue) one kiosk identity may get per minute; more
+    /// `call`s in that minute get `rate_limited` and leave no record.
+    pub call_refusals_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            kiosk_connections: 4,
+            call_refusals_per_minute: 6,
+        }
+    }
+}
+
 /// The media shards (SFU).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -133,6 +156,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             media: MediaConfig::default(),
+            limits: LimitsConfig::default(),
             services: service::demo_services(),
         }
     }
@@ -149,6 +173,7 @@ impl Default for HttpConfig {
             idle_timeout_secs: 60,
             max_connections: 10_000,
             max_connections_per_address: 256,
+            metrics_token: None,
         }
     }
 }
@@ -269,6 +294,12 @@ impl Config {
                     .into(),
             );
         }
+        if self.limits.kiosk_connections == 0 || self.limits.call_refusals_per_minute == 0 {
+            return Err(
+                "limits.kiosk_connections and limits.call_refusals_per_minute must be greater than 0"
+                    .into(),
+            );
+        }
         if self.auth.token_ttl_secs == 0 {
             return Err("auth.token_ttl_secs must be greater than 0".into());
         }
@@ -296,6 +327,9 @@ impl Config {
         let mut shown = self.clone();
         if shown.auth.secret.is_some() {
             shown.auth.secret = Some("<redacted>".to_owned());
+        }
+        if shown.http.metrics_token.is_some() {
+            shown.http.metrics_token = Some("<redacted>".to_owned());
         }
         toml::to_string(&shown)
             .unwrap_or_else(|err| format!("# cannot show configuration: {err}\n"))

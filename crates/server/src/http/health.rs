@@ -1,7 +1,7 @@
 //! Liveness, readiness and the Prometheus scrape endpoint.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 
 use super::ApiError;
@@ -21,8 +21,24 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Result<&'static str
     }
 }
 
-/// Every metric in the Prometheus text format.
-pub(super) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+/// Every metric in the Prometheus text format. With `http.metrics_token` set, only for a
+/// scraper that presents it as a Bearer token.
+pub(super) async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(expected) = &state.config().http.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized(
+                "this server's metrics need a Bearer token",
+            ))?;
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Err(ApiError::Unauthorized("wrong metrics token"));
+        }
+    }
     let body = state
         .metrics()
         .render()
@@ -34,4 +50,12 @@ pub(super) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         )],
         body,
     ))
+}
+
+/// Compares two secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
