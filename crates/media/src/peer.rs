@@ -23,6 +23,8 @@ pub struct Peer {
     pub label: String,
     pub pc: RTCPeerConnection,
     pub ufrag: String,
+    /// Its ICE password: the key of its checks' MESSAGE-INTEGRITY.
+    pub pwd: String,
     pub liveness: Liveness,
     /// Liveness count at the last look.
     pub seen: u64,

@@ -39,6 +39,9 @@ use crate::{GoneReason, MediaError, MediaEvent, MediaKind, PeerId, RoomId, Shard
 /// Shortest re-arm of a peer's timer, so an engine that keeps asking for "now" cannot spin.
 const MIN_TIMER_STEP: Duration = Duration::from_millis(1);
 
+/// Addresses learnt per peer at most; a new authenticated one replaces the oldest.
+const MAX_ADDRS_PER_PEER: usize = 8;
+
 /// All peers and rooms of one UDP socket.
 pub struct Shard {
     config: ShardConfig,
@@ -198,6 +201,7 @@ impl Shard {
             label: spec.label.clone(),
             pc,
             ufrag: ufrag.clone(),
+            pwd: pwd.clone(),
             liveness,
             seen: 0,
             created_at: now,
@@ -277,11 +281,27 @@ impl Shard {
                     .and_then(|ufrag| self.by_ufrag.get(ufrag).copied());
                 match routed {
                     Some(id) => {
-                        is_check = true;
-                        self.by_addr.insert(from, id);
-                        if let Some(peer) = self.peers.get_mut(&id) {
-                            peer.addrs.push(from);
+                        // Learn the address only from a check that proves it knows the peer's
+                        // password; a forged check leaves nothing behind.
+                        let Some(peer) = self.peers.get_mut(&id) else {
+                            self.stats.dropped_unknown += 1;
+                            return;
+                        };
+                        if !stun::has_valid_integrity(&data, &peer.pwd) {
+                            self.stats.dropped_unknown += 1;
+                            tracing::trace!(%from, "binding request failed integrity: dropped");
+                            return;
                         }
+                        is_check = true;
+                        if peer.addrs.len() >= MAX_ADDRS_PER_PEER {
+                            // The oldest address gives way (a client that changed network).
+                            let oldest = peer.addrs.remove(0);
+                            if self.by_addr.get(&oldest) == Some(&id) {
+                                self.by_addr.remove(&oldest);
+                            }
+                        }
+                        peer.addrs.push(from);
+                        self.by_addr.insert(from, id);
                         id
                     }
                     None => {
@@ -297,7 +317,9 @@ impl Shard {
             self.stats.dropped_unknown += 1;
             return;
         };
-        is_check = is_check || stun::is_stun(&data);
+        // Only an authenticated check counts as a sign of life.
+        is_check =
+            is_check || (stun::is_stun(&data) && stun::has_valid_integrity(&data, &peer.pwd));
         let message = TaggedBytesMut {
             now,
             transport: TransportContext {
@@ -434,6 +456,11 @@ impl Shard {
     /// The peers of a room, in joining order.
     pub fn room_members(&self, room: RoomId) -> Option<Vec<PeerId>> {
         self.rooms.get(&room).map(|r| r.members.clone())
+    }
+
+    /// Source addresses learnt for one peer (ICE candidates it checks from).
+    pub fn peer_addresses(&self, peer: PeerId) -> Option<usize> {
+        self.peers.get(&peer).map(|entry| entry.addrs.len())
     }
 
     // ---- internals -------------------------------------------------------------------

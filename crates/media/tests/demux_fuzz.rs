@@ -201,3 +201,38 @@ fn a_peer_that_never_connects_is_removed_at_the_setup_deadline() {
     );
     assert_eq!(shard.room_members(room), Some(vec![]));
 }
+
+#[test]
+fn forged_checks_from_many_sources_teach_the_shard_no_address() {
+    let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut shard = Shard::new(ShardConfig::new(vec![server], [5; 32])).unwrap();
+    let room = RoomId(3);
+    shard.create_room(room).unwrap();
+    let now = Instant::now();
+    let (peer, answer) = shard
+        .join(now, room, &JoinSpec::one_to_one("kiosk"), &offer())
+        .unwrap();
+    let ufrag = ufrag_of(&answer);
+    let mut rng = Rng(11);
+    let sources = 20_000u32;
+    for i in 0..sources {
+        // A real ufrag and a MESSAGE-INTEGRITY attribute of the right size, with a made-up tag.
+        let message = stun_binding_request(&format!("{ufrag}:spoof"), &mut rng);
+        let from = SocketAddr::from((
+            [10, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+            1024 + (i % 60_000) as u16,
+        ));
+        shard.handle_datagram(now, from, BytesMut::from(&message[..]));
+        while shard.poll_transmit().is_some() {}
+    }
+    assert_eq!(
+        shard.peer_addresses(peer),
+        Some(0),
+        "a forged check taught an address"
+    );
+    assert_eq!(shard.stats().dropped_unknown, u64::from(sources));
+    assert!(
+        shard.poll_transmit().is_none(),
+        "a forged check was answered"
+    );
+}
