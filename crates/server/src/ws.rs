@@ -47,17 +47,33 @@ pub async fn upgrade(
         .on_upgrade(move |socket| run(socket, state, peer))
 }
 
-/// Token bucket for the message rate.
+/// SDP offers per second per connection, and the burst allowed above it: a browser offers
+/// once per call (and again on an ICE restart); each offer costs the shard a negotiation.
+const OFFERS_PER_SEC: f64 = 1.0;
+const OFFER_BURST: f64 = 3.0;
+
+/// Token bucket for a message rate.
 struct Bucket {
     tokens: f64,
     at: Instant,
+    per_sec: f64,
+    burst: f64,
 }
 
 impl Bucket {
+    fn new(per_sec: f64, burst: f64) -> Self {
+        Self {
+            tokens: burst,
+            at: Instant::now(),
+            per_sec,
+            burst,
+        }
+    }
+
     fn allow(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.at = now;
-        self.tokens = (self.tokens + elapsed * RATE_PER_SEC).min(RATE_BURST);
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -82,6 +98,8 @@ struct Session {
     close_after_reply: Option<&'static str>,
     /// Pushes that follow a request's reply.
     push_after_reply: Vec<ServerMessage>,
+    /// The rate of SDP offers.
+    offers: Bucket,
 }
 
 fn error(id: Option<u64>, code: &str, message: impl Into<String>) -> ServerMessage {
@@ -152,11 +170,9 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
         identity: None,
         close_after_reply: None,
         push_after_reply: Vec::new(),
+        offers: Bucket::new(OFFERS_PER_SEC, OFFER_BURST),
     };
-    let mut bucket = Bucket {
-        tokens: RATE_BURST,
-        at: Instant::now(),
-    };
+    let mut bucket = Bucket::new(RATE_PER_SEC, RATE_BURST);
     let opened = Instant::now();
     loop {
         // Until `hello`: its deadline. Then: the idle timeout, or the token's expiry if sooner.
@@ -745,6 +761,16 @@ impl Session {
         let Some((call, role)) = self.current_call() else {
             return error(Some(id), codes::WRONG_STATE, "no call is connected");
         };
+        if !self.offers.allow(Instant::now()) {
+            return error(
+                Some(id),
+                codes::RATE_LIMITED,
+                format!(
+                    "at most {OFFERS_PER_SEC} SDP offer per second (burst {OFFER_BURST}); \
+                     the previous negotiation stands"
+                ),
+            );
+        }
         let hub = self.state.hub();
         let Some(media) = hub.media.get(&call).map(|m| m.clone()) else {
             return error(Some(id), codes::WRONG_STATE, "wait for `media_ready`");

@@ -187,3 +187,103 @@ async fn a_reopened_agent_console_is_told_its_state_and_call() {
         "the reopened console holds the call: {hangup}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_export_comes_in_pages_that_follow_their_cursor() {
+    let server = TestServer::start("abuse-export").await;
+    let store = server.store();
+    let now_ms = relais::auth::now_secs() * 1000;
+    for call_id in 1..=12u64 {
+        store
+            .record_call(&relais_store::CallRecord {
+                call_id: 1_000_000 + call_id,
+                queue: "caf".to_owned(),
+                kiosk: "borne".to_owned(),
+                site: "mairie".to_owned(),
+                agent: None,
+                outcome: "abandoned".to_owned(),
+                enqueued_at_ms: now_ms - 60_000,
+                offered_at_ms: None,
+                answered_at_ms: None,
+                ended_at_ms: now_ms - 30_000 + call_id as i64,
+                wait_ms: 30_000,
+                talk_ms: None,
+                wrap_up_ms: None,
+                attempts: 0,
+                disposition: None,
+            })
+            .unwrap();
+    }
+    let token = Some(server.token(Role::Supervisor, "sup"));
+    let from = now_ms - 3_600_000;
+    let mut ids = Vec::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = match &after {
+            Some(cursor) => format!("/api/calls?from={from}&limit=5&after={cursor}"),
+            None => format!("/api/calls?from={from}&limit=5"),
+        };
+        let raw = server.get(&query, token.clone()).await;
+        assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+        let body = raw.split("\r\n\r\n").nth(1).unwrap();
+        let page: serde_json::Value = serde_json::from_str(body).unwrap();
+        pages += 1;
+        ids.extend(
+            page["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|call| call["call_id"].as_u64().unwrap()),
+        );
+        match page["next"].as_str() {
+            Some(next) => {
+                assert!(raw.contains(&format!("x-relais-next: {next}")), "{raw}");
+                after = Some(next.to_owned());
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(ids, (1_000_001..=1_000_012).collect::<Vec<_>>());
+    let too_big = server
+        .get(&format!("/api/calls?from={from}&limit=50000"), token)
+        .await;
+    assert!(too_big.starts_with("HTTP/1.1 400"), "{too_big}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_sdp_offers_is_rate_limited_per_connection() {
+    let server = TestServer::start("abuse-offers").await;
+    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
+    let ready = agent
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(ready["type"], "ok", "{ready}");
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-f")).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    agent.expect("offered", WAIT).await;
+    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    kiosk.expect("media_ready", WAIT).await;
+    let mut codes = Vec::new();
+    for _ in 0..20 {
+        let reply = kiosk
+            .request(json!({"type": "sdp_offer", "sdp": "v=0\r\nnot an offer"}))
+            .await;
+        codes.push(reply["code"].as_str().unwrap().to_owned());
+    }
+    let negotiated = codes.iter().filter(|c| *c == "media_error").count();
+    let limited = codes.iter().filter(|c| *c == "rate_limited").count();
+    assert!(negotiated <= 4, "{codes:?}");
+    assert_eq!(negotiated + limited, 20, "{codes:?}");
+    let hangup = agent.request(json!({"type": "hangup"})).await;
+    assert_eq!(
+        hangup["type"], "ok",
+        "the call survives the flood: {hangup}"
+    );
+}

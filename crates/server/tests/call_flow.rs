@@ -371,9 +371,10 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
             .await
             .starts_with("HTTP/1.1 403")
     );
+    let week_ago = relais::auth::now_secs() * 1000 - 7 * 24 * 3600 * 1000;
     let json_reply = server
         .get(
-            "/api/calls?from=0",
+            &format!("/api/calls?from={week_ago}"),
             Some(server.token(Role::Supervisor, "s")),
         )
         .await;
@@ -381,7 +382,7 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
     assert!(json_reply.contains("\"calls\":[]"), "{json_reply}");
     let csv = server
         .get(
-            "/api/calls?from=2026-01-01T00:00:00Z&format=csv",
+            &format!("/api/calls?from={week_ago}&format=csv"),
             Some(server.token(Role::Admin, "a")),
         )
         .await;
@@ -394,6 +395,11 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
         )
         .await;
     assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+    let too_wide = server
+        .get("/api/calls?from=0", Some(server.token(Role::Admin, "a")))
+        .await;
+    assert!(too_wide.starts_with("HTTP/1.1 400"), "{too_wide}");
+    assert!(too_wide.contains("366 days"), "{too_wide}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

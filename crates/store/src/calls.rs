@@ -100,6 +100,30 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// At most `limit` calls that ended in `[from_ms, to_ms)` after the position `after`
+    /// (`(ended_at_ms, call_id)` of the last call of the previous page), by end time then call
+    /// id: a page of an export, read with the index and never the whole period at once.
+    pub fn calls_page(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        after: Option<(i64, u64)>,
+        limit: usize,
+    ) -> Result<Vec<CallRecord>> {
+        let connection = self.connection();
+        let (after_ms, after_id) = after.unwrap_or((i64::MIN, 0));
+        let after_id = i64::try_from(after_id).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM calls WHERE ended_at_ms >= ?1 AND ended_at_ms < ?2 \
+             AND (ended_at_ms > ?3 OR (ended_at_ms = ?3 AND call_id > ?4)) \
+             ORDER BY ended_at_ms, call_id LIMIT ?5"
+        ))?;
+        let rows =
+            statement.query_map((from_ms, to_ms, after_ms, after_id, limit), call_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Calls of `agent` that ended in `[from_ms, to_ms)`, by end time then call id.
     pub fn calls_of_agent_between(
         &self,

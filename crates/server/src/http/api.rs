@@ -17,6 +17,26 @@ pub(super) struct Period {
     from: Option<String>,
     to: Option<String>,
     format: Option<String>,
+    /// Records per page (default and most: [`MAX_PAGE`]).
+    limit: Option<usize>,
+    /// The cursor of the previous page's `next` (`<ended_at_ms>:<call_id>`).
+    after: Option<String>,
+}
+
+/// Most records in one answer; a longer period is read page by page.
+pub const MAX_PAGE: usize = 5000;
+/// Longest period one request may name.
+pub const MAX_RANGE_DAYS: i64 = 366;
+/// The response header carrying the next page's cursor, when there is one.
+pub const NEXT_HEADER: &str = "x-relais-next";
+
+fn parse_cursor(text: &str) -> Result<(i64, u64), ApiError> {
+    let bad = || ApiError::BadRequest("`after` is `<ended_at_ms>:<call_id>`".to_owned());
+    let (ms, id) = text.split_once(':').ok_or_else(bad)?;
+    Ok((
+        ms.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
 }
 
 /// A time as Unix milliseconds or RFC 3339 (`2026-11-29T08:00:00Z`, `2026-11-29T09:00:00+01:00`).
@@ -71,6 +91,18 @@ pub(super) async fn calls(
     if from > to {
         return Err(ApiError::BadRequest("`from` is after `to`".to_owned()));
     }
+    if to - from > MAX_RANGE_DAYS * 24 * 3600 * 1000 {
+        return Err(ApiError::BadRequest(format!(
+            "a request covers at most {MAX_RANGE_DAYS} days; split the period"
+        )));
+    }
+    let limit = period.limit.unwrap_or(MAX_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "`limit` is between 1 and {MAX_PAGE}"
+        )));
+    }
+    let after = period.after.as_deref().map(parse_cursor).transpose()?;
     let csv = match period.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -81,12 +113,22 @@ pub(super) async fn calls(
         }
     };
     let store = Arc::clone(state.store());
-    let records = tokio::task::spawn_blocking(move || store.calls_between(from, to))
-        .await
-        .map_err(|err| ApiError::Internal(err.into()))?
-        .map_err(|err| ApiError::Internal(err.into()))?;
-    if csv {
-        Ok((
+    // One more than a page tells whether another page follows.
+    let mut records =
+        tokio::task::spawn_blocking(move || store.calls_page(from, to, after, limit + 1))
+            .await
+            .map_err(|err| ApiError::Internal(err.into()))?
+            .map_err(|err| ApiError::Internal(err.into()))?;
+    let next = if records.len() > limit {
+        records.truncate(limit);
+        records
+            .last()
+            .map(|last| format!("{}:{}", last.ended_at_ms, last.call_id))
+    } else {
+        None
+    };
+    let mut response = if csv {
+        (
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
                 (
@@ -96,11 +138,15 @@ pub(super) async fn calls(
             ],
             relais_store::calls_to_csv(&records),
         )
-            .into_response())
+            .into_response()
     } else {
-        Ok(
-            axum::Json(serde_json::json!({ "from": from, "to": to, "calls": records }))
-                .into_response(),
-        )
+        axum::Json(serde_json::json!({ "from": from, "to": to, "calls": records, "next": next }))
+            .into_response()
+    };
+    if let Some(next) = next
+        && let Ok(value) = header::HeaderValue::from_str(&next)
+    {
+        response.headers_mut().insert(NEXT_HEADER, value);
     }
+    Ok(response)
 }

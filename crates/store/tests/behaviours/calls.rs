@@ -150,3 +150,35 @@ fn a_call_id_beyond_sqlite_range_is_refused() {
     assert!(matches!(error, StoreError::Sqlite(_)), "{error:?}");
     assert_eq!(store.max_call_id().unwrap(), None);
 }
+
+#[test]
+fn pages_cover_a_period_once_in_order_even_when_end_times_tie() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    // Twelve calls, three per end time, written out of order.
+    for call_id in [12u64, 3, 7, 1, 9, 4, 11, 2, 8, 5, 10, 6] {
+        let ended = 1_000 + ((call_id - 1) / 3) as i64 * 100;
+        store
+            .record_call(&answered_call(call_id, "agent-ana", ended))
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store.calls_page(0, 10_000, after, 5).unwrap();
+        pages += 1;
+        seen.extend(page.iter().map(|record| record.call_id));
+        if page.len() < 5 {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some((last.ended_at_ms, last.call_id));
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, (1..=12).collect::<Vec<_>>());
+    // The period still bounds a page.
+    let inside = store.calls_page(1_100, 1_200, None, 50).unwrap();
+    let ids: Vec<u64> = inside.iter().map(|record| record.call_id).collect();
+    assert_eq!(ids, [4, 5, 6]);
+}
