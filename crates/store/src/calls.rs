@@ -1,6 +1,6 @@
 //! Call records: written once when a call ends, completed by wrap-up, read back by period.
 
-use rusqlite::{Row, named_params};
+use rusqlite::{OptionalExtension, Row, named_params};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
@@ -139,6 +139,37 @@ impl Store {
         ))?;
         let rows = statement.query_map((agent, from_ms, to_ms), call_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Reserves `count` call ids and returns the first: ids from it to `first + count - 1` are
+    /// the caller's. The reservation is durable before this returns, and starts past both every
+    /// earlier reservation and every recorded call, so no id is ever handed out twice — not
+    /// even after a crash that lost the records of calls in progress.
+    pub fn reserve_call_ids(&self, count: u64) -> Result<u64> {
+        let mut connection = self.connection();
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let reserved: Option<i64> = transaction
+            .query_row(
+                "SELECT value FROM counters WHERE name = 'call_id'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let recorded: Option<i64> =
+            transaction.query_row("SELECT max(call_id) FROM calls", [], |row| row.get(0))?;
+        let first = reserved
+            .unwrap_or(1)
+            .max(recorded.map_or(1, |max| max.saturating_add(1)))
+            .max(1);
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        transaction.execute(
+            "INSERT INTO counters (name, value) VALUES ('call_id', ?1) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [first.saturating_add(count)],
+        )?;
+        transaction.commit()?;
+        Ok(call_id_from_sql(first)?)
     }
 
     /// The highest call id recorded, so numbering resumes after it on restart.

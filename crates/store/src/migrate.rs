@@ -7,7 +7,10 @@ use crate::error::{Result, StoreError};
 
 /// The schema, one entry per version: entry `i` takes the database from version `i` to `i + 1`.
 /// Append only; never edit a migration that has shipped.
-pub(crate) const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_counters.sql"),
+];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<()> {

@@ -182,3 +182,24 @@ fn pages_cover_a_period_once_in_order_even_when_end_times_tie() {
     let ids: Vec<u64> = inside.iter().map(|record| record.call_id).collect();
     assert_eq!(ids, [4, 5, 6]);
 }
+
+#[test]
+fn reserved_call_ids_are_never_handed_out_twice_across_reopenings() {
+    let dir = TempDir::new();
+    let first = {
+        let store = Store::open(&dir.db()).unwrap();
+        let first = store.reserve_call_ids(1000).unwrap();
+        assert_eq!(first, 1);
+        // Calls 1..=3 happened; their records were lost in a crash (never written).
+        first
+    };
+    let store = Store::open(&dir.db()).unwrap();
+    let after_crash = store.reserve_call_ids(1000).unwrap();
+    assert!(after_crash >= first + 1000, "{after_crash}");
+    // A recorded id past the reservation (from an older server) pushes the next block past it.
+    store
+        .record_call(&answered_call(after_crash + 5000, "agent-ana", 9_000))
+        .unwrap();
+    let next = store.reserve_call_ids(10).unwrap();
+    assert_eq!(next, after_crash + 5001);
+}
