@@ -502,10 +502,15 @@ impl Task {
                     outcome,
                     record,
                 } => {
+                    // A call refused at its enqueue (closed, full) is answered by the verdict
+                    // of its `call` request: its kiosk never learnt the id, so no push.
+                    let refused_at_enqueue = Some(call) == watch
+                        && matches!(outcome, Outcome::Closed | Outcome::Rejected);
                     if Some(call) == watch {
                         watched_end = Some(outcome.clone());
                     }
-                    self.end_call(call, &outcome, &record).await;
+                    self.end_call(call, &outcome, &record, refused_at_enqueue)
+                        .await;
                 }
                 Command::WrapUpFinished {
                     agent,
@@ -579,6 +584,7 @@ impl Task {
         call: CallId,
         outcome: &Outcome,
         summary: &relais_dispatch::CallSummary,
+        refused_at_enqueue: bool,
     ) {
         let record = CallRecord {
             call_id: call.0,
@@ -632,7 +638,9 @@ impl Task {
             by,
         };
         let hub = &self.context.hub;
-        hub.send_kiosk(call, message.clone());
+        if !refused_at_enqueue {
+            hub.send_kiosk(call, message.clone());
+        }
         if let Some(agent) = summary.agent.as_ref() {
             hub.send_agent(agent.as_str(), message);
         }

@@ -304,6 +304,11 @@ async fn a_closed_service_refuses_the_call_clearly_and_records_it() {
         .await;
     assert_eq!(refused["type"], "error");
     assert_eq!(refused["code"], "service_closed", "{refused}");
+    // The refusal is the answer: no push about a call id the kiosk was never given.
+    assert!(
+        !kiosk.sees("call_ended", Duration::from_millis(300)).await,
+        "a call_ended push followed the refusal"
+    );
     let records = server.store().calls_between(0, i64::MAX).unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].outcome, "closed");
