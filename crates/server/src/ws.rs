@@ -635,7 +635,18 @@ impl Session {
                         .flatten();
                     self.push_after_reply.extend(current);
                 }
-                Err(err) => return error(Some(id), codes::BAD_TOKEN, err.to_string()),
+                Err(err) => {
+                    // Refused: undo the registration, as no identity will clean it up later.
+                    hub.sessions.remove(&self.id);
+                    hub.agents
+                        .remove_if(&claims.sub, |_, session| *session == self.id);
+                    self.state
+                        .metrics()
+                        .ws_sessions
+                        .with_label_values(&[role.as_str()])
+                        .dec();
+                    return error(Some(id), codes::BAD_TOKEN, err.to_string());
+                }
             }
         }
         tracing::info!(session = self.id, role = role.as_str(), subject = %claims.sub, "signed in");

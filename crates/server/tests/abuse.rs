@@ -287,3 +287,28 @@ async fn a_flood_of_sdp_offers_is_rate_limited_per_connection() {
         "the call survives the flood: {hangup}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_agent_login_leaves_no_session_behind() {
+    let server = TestServer::start("abuse-login").await;
+    let token = server.token_with(relais::auth::Claims {
+        role: Role::Agent,
+        sub: "mallory".to_owned(),
+        exp: relais::auth::now_secs() + 3600,
+        site: None,
+        skills: vec![("caf".to_owned(), 9)],
+    });
+    let mut agent = WsClient::connect(server.addr).await;
+    let refused = agent
+        .request(json!({"type": "hello", "protocol": 1, "token": token}))
+        .await;
+    assert_eq!(refused["code"], "bad_token", "{refused}");
+    server
+        .metrics_where("relais_ws_sessions{role=\"agent\"}", |v| v == 0.0)
+        .await;
+    // The connection is still unauthenticated: nothing it sends acts as that agent.
+    let ready = agent
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(ready["code"], "not_authenticated", "{ready}");
+}
