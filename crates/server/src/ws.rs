@@ -521,13 +521,28 @@ impl Session {
                 answer_offer(id, call, acd.event(Event::Reject { call, agent }).await)
             }
             Request::WrapUpDone { disposition, .. } => {
-                if let Some(code) = disposition.filter(|d| !d.trim().is_empty()) {
-                    hub.dispositions
-                        .insert(agent.to_string(), code.chars().take(64).collect());
+                // Put where the wrap-up's record picks it up, before the event ends it.
+                let given: Option<String> = disposition
+                    .filter(|d| !d.trim().is_empty())
+                    .map(|code| code.chars().take(64).collect());
+                if let Some(code) = &given {
+                    hub.dispositions.insert(agent.to_string(), code.clone());
                 }
-                match acd.event(Event::WrapUpDone { agent }).await {
+                match acd
+                    .event(Event::WrapUpDone {
+                        agent: agent.clone(),
+                    })
+                    .await
+                {
                     Ok(()) => done(),
-                    Err(err) => error(Some(id), codes::WRONG_STATE, err.to_string()),
+                    Err(err) => {
+                        // Refused (not in wrap-up): the code must not stick to a later call.
+                        if let Some(code) = &given {
+                            hub.dispositions
+                                .remove_if(agent.as_str(), |_, kept| kept == code);
+                        }
+                        error(Some(id), codes::WRONG_STATE, err.to_string())
+                    }
                 }
             }
             Request::MyCalls { .. } => match self.state.calls_of_today(agent.as_str()).await {

@@ -312,3 +312,39 @@ async fn a_refused_agent_login_leaves_no_session_behind() {
         .await;
     assert_eq!(ready["code"], "not_authenticated", "{ready}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disposition_of_a_refused_wrap_up_done_sticks_to_no_later_call() {
+    let server = TestServer::start("abuse-disposition").await;
+    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
+    let refused = agent
+        .request(json!({"type": "wrap_up_done", "disposition": "fraude"}))
+        .await;
+    assert_eq!(refused["code"], "wrong_state", "{refused}");
+    let ready = agent
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(ready["type"], "ok", "{ready}");
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-d")).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    agent.expect("offered", WAIT).await;
+    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    let hangup = agent.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    // Wrap-up (1 s in the test service) runs out with no disposition given for this call.
+    let record = server
+        .stored(|store| {
+            store
+                .calls_between(0, i64::MAX)
+                .unwrap()
+                .into_iter()
+                .find(|r| r.call_id == call && r.wrap_up_ms.is_some())
+        })
+        .await;
+    assert_eq!(record.disposition, None, "{record:?}");
+}
