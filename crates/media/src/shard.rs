@@ -102,6 +102,7 @@ impl Shard {
             return Err(MediaError::RoomExists(room));
         }
         self.rooms.insert(room, Room::default());
+        self.stats.rooms = self.rooms.len() as u64;
         Ok(())
     }
 
@@ -117,6 +118,7 @@ impl Shard {
             self.remove(now, peer, GoneReason::Removed);
         }
         self.rooms.remove(&room);
+        self.stats.rooms = self.rooms.len() as u64;
         Ok(())
     }
 
