@@ -218,6 +218,15 @@ fn dechunk(mut body: &str) -> String {
 
 /// `GET path` over plain HTTP/1.1.
 pub fn http_get(addr: SocketAddr, path: &str) -> Response {
+    get_with_headers(addr, path, "")
+}
+
+/// `GET path` with `Authorization: Bearer <token>`.
+pub fn http_get_with_bearer(addr: SocketAddr, path: &str, token: &str) -> Response {
+    get_with_headers(addr, path, &format!("Authorization: Bearer {token}\r\n"))
+}
+
+fn get_with_headers(addr: SocketAddr, path: &str, headers: &str) -> Response {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("server accepts");
     stream
@@ -225,7 +234,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Response {
         .expect("timeout can be set");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .expect("request sent");
     let mut raw = Vec::new();

@@ -7,23 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use relais_e2e::{Response, RunningServer, http_get, parse_response};
-
-/// `GET path` with a Bearer token.
-fn get_with_bearer(addr: std::net::SocketAddr, path: &str, token: &str) -> Response {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    parse_response(&raw)
-}
+use relais_e2e::{RunningServer, http_get, http_get_with_bearer};
 
 /// Waits until the server closes `stream` (EOF or reset), up to `limit`; returns the time it
 /// took, or `None` if it stayed open.
@@ -66,10 +50,10 @@ fn a_configured_secret_hands_out_no_demo_tokens_and_metrics_need_their_token() {
 
     assert_eq!(http_get(server.addr, "/metrics").status, 401);
     assert_eq!(
-        get_with_bearer(server.addr, "/metrics", "wrong-token").status,
+        http_get_with_bearer(server.addr, "/metrics", "wrong-token").status,
         401
     );
-    let scraped = get_with_bearer(server.addr, "/metrics", "scrape-token-0123456789");
+    let scraped = http_get_with_bearer(server.addr, "/metrics", "scrape-token-0123456789");
     assert_eq!(scraped.status, 200);
     assert!(scraped.body.contains("relais_process_start_time_seconds"));
 }
