@@ -810,6 +810,10 @@ impl Session {
         let Some(shard) = self.state.media().shards().get(media.shard).cloned() else {
             return error(Some(id), codes::INTERNAL, "the call's media shard is gone");
         };
+        // Parsed here, off the shard thread: a malformed offer replaces nothing.
+        if let Err(err) = relais_media::check_offer(&sdp) {
+            return error(Some(id), codes::MEDIA, err.to_string());
+        }
         // A new offer from the same side (page reload) replaces its previous peer.
         let previous = if role == Role::Kiosk {
             media.kiosk_peer

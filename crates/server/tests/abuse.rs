@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use relais_proto::Role;
 use serde_json::json;
+use support::client::{Client, ClientSpec};
 use support::server::TestServer;
 use support::signal::WsClient;
 
@@ -347,4 +348,48 @@ async fn a_disposition_of_a_refused_wrap_up_done_sticks_to_no_later_call() {
         })
         .await;
     assert_eq!(record.disposition, None, "{record:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_re_offer_keeps_the_senders_media() {
+    let server = TestServer::start("abuse-reoffer").await;
+    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
+    let ready = agent
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(ready["type"], "ok", "{ready}");
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-r")).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    agent.expect("offered", WAIT).await;
+    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    kiosk.expect("media_ready", WAIT).await;
+    let (client, offer) = Client::new(ClientSpec::publisher(111, 96), 21).await;
+    let answer = kiosk
+        .request(json!({"type": "sdp_offer", "sdp": offer}))
+        .await;
+    assert_eq!(answer["result"]["kind"], "answer", "{answer}");
+    client
+        .accept_answer(answer["result"]["sdp"].as_str().unwrap().to_owned())
+        .await;
+    server
+        .metrics_where("relais_media_peers{shard=\"0\"}", |v| v == 1.0)
+        .await;
+
+    let broken = kiosk
+        .request(json!({"type": "sdp_offer", "sdp": "v=0\r\nnot an offer"}))
+        .await;
+    assert_eq!(broken["code"], "media_error", "{broken}");
+    // The shard publishes its gauges every 250 ms: well past that, the peer is still there.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let metrics = server.get("/metrics", None).await;
+    assert_eq!(
+        support::server::metric(&metrics, "relais_media_peers{shard=\"0\"}"),
+        Some(1.0),
+        "the broken re-offer removed the kiosk's peer"
+    );
 }
