@@ -20,33 +20,32 @@ pub fn is_stun(datagram: &[u8]) -> bool {
     body % 4 == 0 && HEADER_LEN + body == datagram.len()
 }
 
-/// The local part of the USERNAME of a binding request (`"<ours>:<theirs>"` → `ours`), or
-/// `None` when the datagram is not a well-formed binding request carrying one.
-pub fn binding_request_local_ufrag(datagram: &[u8]) -> Option<&str> {
-    if !is_stun(datagram) {
-        return None;
-    }
-    let kind = u16::from_be_bytes([datagram[0], datagram[1]]);
-    if kind != BINDING_REQUEST {
-        return None;
-    }
+/// The first attribute of type `wanted` in a STUN message: its offset and its value. `None`
+/// when it is absent or an attribute before it runs past the end of the datagram.
+fn find_attribute(datagram: &[u8], wanted: u16) -> Option<(usize, &[u8])> {
     let mut at = HEADER_LEN;
     while at + 4 <= datagram.len() {
         let attr = u16::from_be_bytes([datagram[at], datagram[at + 1]]);
         let len = usize::from(u16::from_be_bytes([datagram[at + 2], datagram[at + 3]]));
         let value_start = at + 4;
-        let value_end = value_start.checked_add(len)?;
-        if value_end > datagram.len() {
-            return None;
-        }
-        if attr == ATTR_USERNAME {
-            let username = std::str::from_utf8(&datagram[value_start..value_end]).ok()?;
-            let (local, _remote) = username.split_once(':')?;
-            return (!local.is_empty()).then_some(local);
+        let value = datagram.get(value_start..value_start.checked_add(len)?)?;
+        if attr == wanted {
+            return Some((at, value));
         }
         at = value_start + len.div_ceil(4) * 4;
     }
     None
+}
+
+/// The local part of the USERNAME of a binding request (`"<ours>:<theirs>"` → `ours`), or
+/// `None` when the datagram is not a well-formed binding request carrying one.
+pub fn binding_request_local_ufrag(datagram: &[u8]) -> Option<&str> {
+    if !is_stun(datagram) || u16::from_be_bytes([datagram[0], datagram[1]]) != BINDING_REQUEST {
+        return None;
+    }
+    let (_, value) = find_attribute(datagram, ATTR_USERNAME)?;
+    let (local, _remote) = std::str::from_utf8(value).ok()?.split_once(':')?;
+    (!local.is_empty()).then_some(local)
 }
 
 /// Whether `datagram` is a STUN message whose MESSAGE-INTEGRITY (HMAC-SHA1, short-term
@@ -55,48 +54,33 @@ pub fn has_valid_integrity(datagram: &[u8], password: &str) -> bool {
     if !is_stun(datagram) {
         return false;
     }
-    let mut at = HEADER_LEN;
-    while at + 4 <= datagram.len() {
-        let attr = u16::from_be_bytes([datagram[at], datagram[at + 1]]);
-        let len = usize::from(u16::from_be_bytes([datagram[at + 2], datagram[at + 3]]));
-        let value_start = at + 4;
-        let Some(value_end) = value_start.checked_add(len) else {
-            return false;
-        };
-        if value_end > datagram.len() {
-            return false;
-        }
-        if attr == ATTR_MESSAGE_INTEGRITY {
-            if len != INTEGRITY_LEN {
-                return false;
-            }
-            // The HMAC covers the message up to this attribute, with the header's length
-            // counting up to the end of it.
-            let covered = value_end - HEADER_LEN;
-            let Ok(covered) = u16::try_from(covered) else {
-                return false;
-            };
-            let key = ring::hmac::Key::new(
-                ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-                password.as_bytes(),
-            );
-            let mut context = ring::hmac::Context::with_key(&key);
-            context.update(&datagram[..2]);
-            context.update(&covered.to_be_bytes());
-            context.update(&datagram[4..at]);
-            let tag = context.sign();
-            let given = &datagram[value_start..value_end];
-            // Compared without an early exit, so timing does not tell how much matched.
-            let difference = tag
-                .as_ref()
-                .iter()
-                .zip(given)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            return difference == 0;
-        }
-        at = value_start + len.div_ceil(4) * 4;
+    let Some((at, given)) = find_attribute(datagram, ATTR_MESSAGE_INTEGRITY) else {
+        return false;
+    };
+    if given.len() != INTEGRITY_LEN {
+        return false;
     }
-    false
+    // The HMAC covers the message up to this attribute, with the header's length counting up
+    // to the end of it.
+    let Ok(covered) = u16::try_from(at + 4 + INTEGRITY_LEN - HEADER_LEN) else {
+        return false;
+    };
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        password.as_bytes(),
+    );
+    let mut context = ring::hmac::Context::with_key(&key);
+    context.update(&datagram[..2]);
+    context.update(&covered.to_be_bytes());
+    context.update(&datagram[4..at]);
+    let tag = context.sign();
+    // Compared without an early exit, so timing does not tell how much matched.
+    let difference = tag
+        .as_ref()
+        .iter()
+        .zip(given)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    difference == 0
 }
 
 #[cfg(test)]

@@ -645,7 +645,7 @@ impl Task {
             hub.send_agent(agent.as_str(), message);
         }
         self.close_media(call).await;
-        hub.forget_call(call);
+        hub.forget_call(call, summary.kiosk.as_str());
         tracing::info!(%call, outcome = name, "call ended");
     }
 }

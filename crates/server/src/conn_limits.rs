@@ -159,6 +159,16 @@ impl<S> Tracked<S> {
     pub fn new(inner: S, activity: Arc<Activity>) -> Self {
         Self { inner, activity }
     }
+
+    /// Passes a write's result on, counting it as activity when it moved bytes.
+    fn wrote(&self, result: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(written)) = result
+            && written > 0
+        {
+            self.activity.touch();
+        }
+        result
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
@@ -185,12 +195,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(written)) = result
-            && written > 0
-        {
-            self.activity.touch();
-        }
-        result
+        self.wrote(result)
     }
 
     fn poll_write_vectored(
@@ -199,12 +204,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(written)) = result
-            && written > 0
-        {
-            self.activity.touch();
-        }
-        result
+        self.wrote(result)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -149,14 +149,14 @@ impl Hub {
         out
     }
 
-    /// Forgets a finished call's indexes.
-    pub fn forget_call(&self, call: CallId) {
+    /// Forgets a finished call's indexes; `kiosk` is the identity that placed it.
+    pub fn forget_call(&self, call: CallId, kiosk: &str) {
         if let Some((_, session)) = self.call_kiosk.remove(&call) {
             self.kiosk_call
                 .remove_if(&session, |_, current| *current == call);
         }
         self.kiosk_identity_call
-            .retain(|_, current| *current != call);
+            .remove_if(kiosk, |_, current| *current == call);
         self.call_agent.remove(&call);
         self.media.remove(&call);
     }

@@ -209,12 +209,7 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
                 break;
             }
             Ok(Some(Err(err))) if is_oversized(&err) => {
-                session.reply(error(
-                    None,
-                    codes::FRAME_TOO_LARGE,
-                    format!("frames are limited to {MAX_FRAME} bytes"),
-                ));
-                let _ = tx.send(Outgoing::Close("frame too large")).await;
+                refuse_oversized(&session, &tx).await;
                 break;
             }
             Ok(None) | Ok(Some(Err(_))) => break,
@@ -238,12 +233,7 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
             Message::Close(_) => break,
         };
         if text.len() > MAX_FRAME {
-            session.reply(error(
-                None,
-                codes::FRAME_TOO_LARGE,
-                format!("frames are limited to {MAX_FRAME} bytes"),
-            ));
-            let _ = tx.send(Outgoing::Close("frame too large")).await;
+            refuse_oversized(&session, &tx).await;
             break;
         }
         if !bucket.allow(Instant::now()) {
@@ -294,6 +284,16 @@ async fn run(socket: WebSocket, state: AppState, peer: Option<SocketAddr>) {
     drop(session);
     let _ = writer.await;
     tracing::debug!(session = session_id, "websocket closed");
+}
+
+/// Answers a frame over [`MAX_FRAME`] (read by us or cut by the websocket layer) and closes.
+async fn refuse_oversized(session: &Session, tx: &mpsc::Sender<Outgoing>) {
+    session.reply(error(
+        None,
+        codes::FRAME_TOO_LARGE,
+        format!("frames are limited to {MAX_FRAME} bytes"),
+    ));
+    let _ = tx.send(Outgoing::Close("frame too large")).await;
 }
 
 /// Whether the websocket layer refused a frame or message for its size.
@@ -751,7 +751,7 @@ impl Session {
                 }
             }
             Err(refusal) => {
-                hub.forget_call(call);
+                hub.forget_call(call, &kiosk);
                 if matches!(refusal, EnqueueRefusal::Closed | EnqueueRefusal::Full) {
                     let window = hub.call_refusals.get(&refusal_key).map(|w| *w);
                     hub.call_refusals

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use relais_proto::Role;
 use serde_json::json;
+use support::calls::answered_call;
 use support::client::{Client, ClientSpec};
 use support::server::TestServer;
 use support::signal::WsClient;
@@ -162,20 +163,7 @@ async fn repeated_refusals_are_rate_limited_and_not_each_recorded() {
 async fn a_reopened_agent_console_is_told_its_state_and_call() {
     let server = TestServer::start("abuse-reopen").await;
     let token = server.token(Role::Agent, "alice");
-    let mut agent = WsClient::signed_in(server.addr, &token).await;
-    let ready = agent
-        .request(json!({"type": "set_state", "state": "ready"}))
-        .await;
-    assert_eq!(ready["type"], "ok", "{ready}");
-    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-9")).await;
-    let call = kiosk
-        .request(json!({"type": "call", "service": "caf"}))
-        .await["result"]["call"]
-        .as_u64()
-        .unwrap();
-    agent.expect("offered", WAIT).await;
-    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
-    assert_eq!(accepted["type"], "ok", "{accepted}");
+    let (mut agent, _kiosk, call) = answered_call(&server, "alice", "borne-9").await;
 
     let mut reopened = WsClient::signed_in(server.addr, &token).await;
     let state = reopened.expect("agent_state", WAIT).await;
@@ -256,20 +244,7 @@ async fn a_large_export_comes_in_pages_that_follow_their_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_sdp_offers_is_rate_limited_per_connection() {
     let server = TestServer::start("abuse-offers").await;
-    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
-    let ready = agent
-        .request(json!({"type": "set_state", "state": "ready"}))
-        .await;
-    assert_eq!(ready["type"], "ok", "{ready}");
-    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-f")).await;
-    let call = kiosk
-        .request(json!({"type": "call", "service": "caf"}))
-        .await["result"]["call"]
-        .as_u64()
-        .unwrap();
-    agent.expect("offered", WAIT).await;
-    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
-    assert_eq!(accepted["type"], "ok", "{accepted}");
+    let (mut agent, mut kiosk, _call) = answered_call(&server, "alice", "borne-f").await;
     kiosk.expect("media_ready", WAIT).await;
     let mut codes = Vec::new();
     for _ in 0..20 {
@@ -317,24 +292,12 @@ async fn a_refused_agent_login_leaves_no_session_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disposition_of_a_refused_wrap_up_done_sticks_to_no_later_call() {
     let server = TestServer::start("abuse-disposition").await;
-    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
-    let refused = agent
+    let mut early = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
+    let refused = early
         .request(json!({"type": "wrap_up_done", "disposition": "fraude"}))
         .await;
     assert_eq!(refused["code"], "wrong_state", "{refused}");
-    let ready = agent
-        .request(json!({"type": "set_state", "state": "ready"}))
-        .await;
-    assert_eq!(ready["type"], "ok", "{ready}");
-    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-d")).await;
-    let call = kiosk
-        .request(json!({"type": "call", "service": "caf"}))
-        .await["result"]["call"]
-        .as_u64()
-        .unwrap();
-    agent.expect("offered", WAIT).await;
-    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
-    assert_eq!(accepted["type"], "ok", "{accepted}");
+    let (mut agent, _kiosk, call) = answered_call(&server, "alice", "borne-d").await;
     let hangup = agent.request(json!({"type": "hangup"})).await;
     assert_eq!(hangup["type"], "ok", "{hangup}");
     // Wrap-up (1 s in the test service) runs out with no disposition given for this call.
@@ -353,20 +316,7 @@ async fn a_disposition_of_a_refused_wrap_up_done_sticks_to_no_later_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_re_offer_keeps_the_senders_media() {
     let server = TestServer::start("abuse-reoffer").await;
-    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
-    let ready = agent
-        .request(json!({"type": "set_state", "state": "ready"}))
-        .await;
-    assert_eq!(ready["type"], "ok", "{ready}");
-    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-r")).await;
-    let call = kiosk
-        .request(json!({"type": "call", "service": "caf"}))
-        .await["result"]["call"]
-        .as_u64()
-        .unwrap();
-    agent.expect("offered", WAIT).await;
-    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
-    assert_eq!(accepted["type"], "ok", "{accepted}");
+    let (_agent, mut kiosk, _call) = answered_call(&server, "alice", "borne-r").await;
     kiosk.expect("media_ready", WAIT).await;
     let (client, offer) = Client::new(ClientSpec::publisher(111, 96), 21).await;
     let answer = kiosk

@@ -12,23 +12,12 @@ use relais::auth::Claims;
 use relais_proto::Role;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::json;
+use support::calls::{answered_call, ready_agent};
 use support::client::{Client, ClientSpec, payload_text};
 use support::server::TestServer;
 use support::signal::WsClient;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-async fn ready_agent(server: &TestServer, name: &str) -> WsClient {
-    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, name)).await;
-    let reply = agent
-        .request(json!({"type": "set_state", "state": "ready"}))
-        .await;
-    assert_eq!(reply["type"], "ok", "{reply}");
-    agent
-        .expect_where("agent_state", WAIT, |m| m["state"] == "available")
-        .await;
-    agent
-}
 
 /// The browser side of a call: a webrtc client that sends its offer over the websocket.
 async fn connect_media(ws: &mut WsClient, seed: u32) -> Client {
@@ -410,18 +399,7 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_clear_errors_and_leaves_a_concurrent_call_alone() {
     let server = TestServer::start("garbage").await;
-    let mut agent = ready_agent(&server, "alice").await;
-    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-8")).await;
-    let call = kiosk
-        .request(json!({"type": "call", "service": "caf"}))
-        .await["result"]["call"]
-        .as_u64()
-        .unwrap();
-    agent.expect("offered", WAIT).await;
-    assert_eq!(
-        agent.request(json!({"type": "accept", "call": call})).await["type"],
-        "ok"
-    );
+    let (mut agent, mut kiosk, _call) = answered_call(&server, "alice", "borne-8").await;
 
     let mut vandal = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "vandal")).await;
     vandal.send_text("this is not json");

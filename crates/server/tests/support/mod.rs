@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod calls;
 pub mod client;
 pub mod relay;
 pub mod server;

@@ -1,0 +1,44 @@
+//! Steps of a call that many tests share: an agent signed in and ready, and a kiosk's call
+//! answered by it.
+
+use std::time::Duration;
+
+use relais_proto::Role;
+use serde_json::json;
+
+use super::server::TestServer;
+use super::signal::WsClient;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// An agent signed in as `name` and available.
+pub async fn ready_agent(server: &TestServer, name: &str) -> WsClient {
+    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, name)).await;
+    let reply = agent
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    agent
+        .expect_where("agent_state", WAIT, |m| m["state"] == "available")
+        .await;
+    agent
+}
+
+/// Kiosk `kiosk` calls `caf` and `agent`, ready, accepts: `(agent, kiosk, call id)`.
+pub async fn answered_call(
+    server: &TestServer,
+    agent: &str,
+    kiosk: &str,
+) -> (WsClient, WsClient, u64) {
+    let mut agent = ready_agent(server, agent).await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, kiosk)).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    agent.expect("offered", WAIT).await;
+    let accepted = agent.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    (agent, kiosk, call)
+}
