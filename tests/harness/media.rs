@@ -153,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
         bind: media_ip,
         port: 0,
         public_ips: vec![],
+        ..MediaConfig::default()
     };
     let harness = Arc::new(Harness {
         shards: MediaShards::start(&config, events, &relais::metrics::Metrics::new()?.media)?,

@@ -8,7 +8,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const CORES: &[&str] = &["relais-proto", "relais-dispatch", "relais-media"];
+const CORES: &[&str] = &[
+    "relais-proto",
+    "relais-dispatch",
+    "relais-call",
+    "relais-media",
+];
 const FORBIDDEN: &[&str] = &[
     "tokio",
     "axum",

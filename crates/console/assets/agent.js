@@ -32,7 +32,7 @@ const OUTCOME_LABEL = {
   overflowed: 'Débordé',
   timed_out: 'Attente dépassée',
   closed: 'Service fermé',
-  rejected: 'File pleine',
+  queue_full: 'File pleine',
   interrupted: 'Interrompu',
 };
 
@@ -285,6 +285,17 @@ async function onMediaReady(push) {
   }
 }
 
+/** The citizen's media dropped (network blink, closed tab): the call waits for it to rejoin. */
+function onPeerMediaLost(push) {
+  if (ui.callId !== push.call) return;
+  $('#call-status').textContent = `La vidéo de l’usager est coupée. Attente de sa reconnexion (jusqu’à ${duration(push.grace_secs)})…`;
+}
+
+function onPeerMediaRestored(push) {
+  if (ui.callId !== push.call) return;
+  $('#call-status').textContent = '';
+}
+
 function onCallEnded(push) {
   if (ui.offer && ui.offer.call === push.call) clearOffer();
   if (ui.callId === push.call) endMedia();
@@ -460,6 +471,8 @@ function connect(token) {
   connection.on('push:offer_withdrawn', onOfferWithdrawn);
   connection.on('push:media_ready', onMediaReady);
   connection.on('push:call_ended', onCallEnded);
+  connection.on('push:peer_media_lost', onPeerMediaLost);
+  connection.on('push:peer_media_restored', onPeerMediaRestored);
   connection.start();
 }
 

@@ -41,6 +41,7 @@ const TEXT = {
     ended_closed: 'Le service vient de fermer. Merci de revenir pendant les heures d’ouverture.',
     ended_other: 'Aucun conseiller n’a pu répondre. Vous pouvez réessayer plus tard.',
     ended_dropped: 'La connexion a été coupée et l’appel s’est arrêté. Vous pouvez rappeler.',
+    peer_lost: 'La liaison avec le conseiller est coupée. Reconnexion en cours…',
     home: "Retour à l'accueil",
     service_closed: 'Ce service est fermé en ce moment. Choisissez un autre service ou revenez plus tard.',
     queue_full: 'Trop de personnes attendent pour ce service. Réessayez dans quelques minutes.',
@@ -86,6 +87,7 @@ const TEXT = {
     ended_closed: 'The service has just closed. Please come back during opening hours.',
     ended_other: 'No adviser could answer. You can try again later.',
     ended_dropped: 'The connection was lost and the call stopped. You can call again.',
+    peer_lost: 'The link with the adviser is down. Reconnecting…',
     home: 'Back to the start',
     service_closed: 'This service is closed now. Choose another service or come back later.',
     queue_full: 'Too many people are waiting for this service. Try again in a few minutes.',
@@ -350,6 +352,10 @@ async function mediaReady(push) {
 
 function callEnded(push) {
   if (!ui.call || push.call !== ui.call.id) return;
+  if (push.reason === 'media_lost' || push.reason === 'media_failed') {
+    showEnded(t('ended_dropped'));
+    return;
+  }
   const text = {
     answered: t('ended_answered'),
     abandoned: t('ended_cancelled'),
@@ -357,6 +363,16 @@ function callEnded(push) {
     closed: t('ended_closed'),
   }[push.outcome] || t('ended_other');
   showEnded(text);
+}
+
+function peerMediaLost(push) {
+  if (!ui.call || push.call !== ui.call.id) return;
+  $('#call-status').textContent = t('peer_lost');
+}
+
+function peerMediaRestored(push) {
+  if (!ui.call || push.call !== ui.call.id) return;
+  $('#call-status').textContent = '';
 }
 
 /** Lets go of the call: the level meter, the media connection, camera and microphone. */
@@ -440,6 +456,8 @@ function connect(token) {
   connection.on('push:queue_position', forCall(queuePosition));
   connection.on('push:media_ready', forCall(mediaReady));
   connection.on('push:call_ended', forCall(callEnded));
+  connection.on('push:peer_media_lost', forCall(peerMediaLost));
+  connection.on('push:peer_media_restored', forCall(peerMediaRestored));
   connection.start();
 }
 

@@ -228,6 +228,10 @@ export function stopMedia(stream) {
   for (const track of stream?.getTracks() || []) track.stop();
 }
 
+/// New offers a failed media connection makes before giving up, and the pause before each.
+const MAX_REJOINS = 5;
+const REJOIN_DELAY_MS = 1000;
+
 /// The media leg of a call between this page and the server's SFU. `start()` after
 /// `media_ready`: sends the browser's offer and applies the server's answer. The remote tracks
 /// are gathered in `remoteStream`; `onremote(stream)` is called when one arrives.
@@ -239,6 +243,7 @@ export class MediaCall {
     this.onremote = onremote;
     this.onstate = onstate;
     this.pc = null;
+    this.rejoins = 0;
   }
 
   async start() {
@@ -250,7 +255,18 @@ export class MediaCall {
       if (!this.remoteStream.getTracks().includes(event.track)) this.remoteStream.addTrack(event.track);
       this.onremote(this.remoteStream);
     };
-    pc.onconnectionstatechange = () => this.onstate(pc.connectionState);
+    pc.onconnectionstatechange = () => {
+      this.onstate(pc.connectionState);
+      if (pc.connectionState === 'connected') this.rejoins = 0;
+      // A failed connection (network change, server-side loss) rejoins the same call with a
+      // new offer; the server keeps the call for its grace period meanwhile.
+      if (pc.connectionState === 'failed' && this.rejoins < MAX_REJOINS) {
+        this.rejoins += 1;
+        setTimeout(() => {
+          if (this.pc === pc) this.start().catch((err) => console.error('relais: rejoin', err));
+        }, REJOIN_DELAY_MS);
+      }
+    };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
     const answer = await this.connection.request({ type: 'sdp_offer', sdp: pc.localDescription.sdp });

@@ -2,6 +2,7 @@
 //! calls, and a stream of login/ready/enqueue/accept/end events. Criterion measures the
 //! throughput (events/s on one core); a custom loop times individual routing decisions with
 //! `Instant` and prints p50/p99.
+#![allow(clippy::disallowed_methods)] // virtual time starts at a real instant
 
 use std::collections::VecDeque;
 use std::hint::black_box;

@@ -1,4 +1,4 @@
-//! Calls at run time and their lifecycle: enqueue (or immediate Closed/Rejected), abandon,
+//! Calls at run time and their lifecycle: enqueue (or immediate Closed/QueueFull), abandon,
 //! callback request, connect, end, max wait (overflow or time-out), interruption, the record.
 
 use std::time::{Duration, Instant};
@@ -9,7 +9,7 @@ use crate::agent::{AState, WrapInfo};
 use crate::dispatcher::Dispatcher;
 use crate::error::DispatchError;
 use crate::hours::is_open;
-use crate::model::{CallSummary, Command, EndedBy, Outcome, WithdrawReason};
+use crate::model::{Admission, CallSummary, Command, EndedBy, Outcome, WithdrawReason};
 use crate::queue::{HEAD_LEVEL, WaitKey};
 use crate::timers::Timer;
 
@@ -154,13 +154,9 @@ impl Dispatcher {
         });
     }
 
-    fn report_unqueued(&mut self, now: Instant, call: Call, outcome: Outcome) {
-        let record = self.summary(&call, now, None);
-        self.commands.push_back(Command::CallEnded {
-            call: call.id,
-            outcome,
-            record,
-        });
+    fn refused(&mut self, now: Instant, call: Call, outcome: Outcome) -> Admission {
+        let record = Box::new(self.summary(&call, now, None));
+        Admission::Refused { outcome, record }
     }
 
     fn alloc_call(&mut self, call: Call) -> u32 {
@@ -213,7 +209,7 @@ impl Dispatcher {
         kiosk: KioskId,
         site: SiteId,
         priority: i32,
-    ) -> Result<(), DispatchError> {
+    ) -> Result<Admission, DispatchError> {
         if self.call_index.contains_key(&id) {
             return Err(DispatchError::DuplicateCall(id));
         }
@@ -258,18 +254,16 @@ impl Dispatcher {
         };
         if !open {
             self.record(q, now, true, |c| c.closed += 1);
-            self.report_unqueued(now, call, Outcome::Closed);
-            return Ok(());
+            return Ok(self.refused(now, call, Outcome::Closed));
         }
         if full {
-            self.record(q, now, true, |c| c.rejected += 1);
-            self.report_unqueued(now, call, Outcome::Rejected);
-            return Ok(());
+            self.record(q, now, true, |c| c.queue_full += 1);
+            return Ok(self.refused(now, call, Outcome::QueueFull));
         }
         let idx = self.alloc_call(call);
         self.record(q, now, true, |c| c.offered += 1);
         self.place(now, idx);
-        Ok(())
+        Ok(Admission::Queued)
     }
 
     pub(crate) fn abandon(&mut self, now: Instant, id: CallId) -> Result<(), DispatchError> {

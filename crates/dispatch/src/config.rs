@@ -190,7 +190,7 @@ pub struct QueueConfig {
     pub time_zone: TimeZone,
     /// Opening hours; `None` = always open. Default `None`.
     pub hours: Option<OpeningHours>,
-    /// Calls waiting (queued or on offer) beyond which new calls are `Rejected`. Default none.
+    /// Calls waiting (queued or on offer) beyond which new calls are `QueueFull`. Default none.
     pub max_waiting: Option<usize>,
     /// Maximum wait in this queue, then overflow or end. Default none.
     pub max_wait: Option<MaxWait>,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
-use relais_proto::{AgentId, CallId, QueueId};
+use relais_proto::{AgentId, CallId, KioskId, QueueId, SiteId};
 
 use crate::agent::{AState, Agent};
 use crate::calls::Call;
@@ -13,7 +13,7 @@ use crate::error::DispatchError;
 use crate::hash::FxMap;
 use crate::hours::{WallAnchor, day_bounds};
 use crate::kpi::{Counters, KpiState};
-use crate::model::{Command, Event, TimeoutReason};
+use crate::model::{Admission, Command, Event, TimeoutReason};
 use crate::queue::{Queue, Req};
 use crate::rng::Rng;
 use crate::timers::{Timer, Timers};
@@ -107,6 +107,33 @@ impl Dispatcher {
     /// instant), so an accept arriving after its offer deadline is refused as late. A refused
     /// event returns an error and changes nothing.
     pub fn handle(&mut self, now: Instant, event: Event) -> Result<(), DispatchError> {
+        self.step(now, |dispatcher, now| dispatcher.apply(now, event))
+    }
+
+    /// Asks for a call to be queued and answers with the verdict: a call refused at its
+    /// enqueue (queue closed or full) comes back as [`Admission::Refused`] with its record,
+    /// and no command is emitted for it (its caller never learnt the call). Through
+    /// [`Dispatcher::handle`], the same refusal is reported as a `CallEnded` command.
+    pub fn admit(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        queue: &QueueId,
+        kiosk: KioskId,
+        site: SiteId,
+        priority: Option<i32>,
+    ) -> Result<Admission, DispatchError> {
+        self.step(now, |dispatcher, now| {
+            dispatcher.enqueue(now, call, queue, kiosk, site, priority.unwrap_or(0))
+        })
+    }
+
+    /// Fires the timers due by `now`, applies `change` at `now` and settles.
+    fn step<T>(
+        &mut self,
+        now: Instant,
+        change: impl FnOnce(&mut Self, Instant) -> Result<T, DispatchError>,
+    ) -> Result<T, DispatchError> {
         let now = now.max(self.now);
         while let Some((at, timer)) = self.timers.pop_due(now) {
             self.now = at;
@@ -116,7 +143,7 @@ impl Dispatcher {
         }
         self.now = now;
         self.roll_days(now);
-        let result = self.apply(now, event);
+        let result = change(self, now);
         self.settle(now);
         if self.kpi_dirty {
             self.kpi_dirty = false;
@@ -153,7 +180,17 @@ impl Dispatcher {
                 kiosk,
                 site,
                 priority,
-            } => self.enqueue(now, call, &queue, kiosk, site, priority.unwrap_or(0)),
+            } => match self.enqueue(now, call, &queue, kiosk, site, priority.unwrap_or(0))? {
+                Admission::Queued => Ok(()),
+                Admission::Refused { outcome, record } => {
+                    self.commands.push_back(Command::CallEnded {
+                        call,
+                        outcome,
+                        record: *record,
+                    });
+                    Ok(())
+                }
+            },
             Event::Abandon { call } => self.abandon(now, call),
             Event::CallbackRequest { call } => self.callback_request(call),
             Event::Accept { call, agent } => self.accept(now, call, &agent),

@@ -29,8 +29,8 @@ pub struct Counters {
     pub timed_out: u64,
     /// Calls that ended `Closed` (closed at enqueue, or queue removed).
     pub closed: u64,
-    /// Calls that ended `Rejected` (queue full).
-    pub rejected: u64,
+    /// Calls that ended `QueueFull` at their enqueue.
+    pub queue_full: u64,
     /// Connected calls that lost their agent (re-queued or ended `Interrupted`).
     pub interrupted: u64,
     /// Handled calls: answered calls whose wrap-up finished.
@@ -58,7 +58,7 @@ impl Counters {
         self.overflowed += other.overflowed;
         self.timed_out += other.timed_out;
         self.closed += other.closed;
-        self.rejected += other.rejected;
+        self.queue_full += other.queue_full;
         self.interrupted += other.interrupted;
         self.handled += other.handled;
         self.answered_wait = self.answered_wait.saturating_add(other.answered_wait);

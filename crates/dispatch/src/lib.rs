@@ -33,7 +33,8 @@ pub use error::DispatchError;
 pub use hours::WallAnchor;
 pub use kpi::{AgentCounts, Counters, KpiWindow, Kpis};
 pub use model::{
-    AgentState, CallSummary, Command, EndedBy, Event, Outcome, TimeoutReason, WithdrawReason,
+    Admission, AgentState, CallSummary, Command, EndedBy, Event, Outcome, TimeoutReason,
+    WithdrawReason,
 };
 pub use relais_proto::{AgentId, CallId, KioskId, QueueId, SiteId};
 pub use views::{AgentView, CallStatus, CallView};

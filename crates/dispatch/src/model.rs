@@ -7,16 +7,7 @@ use relais_proto::{AgentId, CallId, KioskId, QueueId, SiteId};
 
 use crate::config::DispatchConfig;
 
-/// Who ended a connected call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndedBy {
-    /// The kiosk hung up.
-    Kiosk,
-    /// The agent hung up.
-    Agent,
-    /// The server ended it (shutdown, supervisor, media failure).
-    Server,
-}
+pub use relais_proto::{EndedBy, WithdrawReason};
 
 /// Something that happened; fed to [`crate::Dispatcher::handle`].
 #[derive(Debug, Clone)]
@@ -143,20 +134,40 @@ pub enum Outcome {
     /// Queue closed (outside hours or holiday) at enqueue, or removed by a reload.
     Closed,
     /// Queue full at enqueue.
-    Rejected,
+    QueueFull,
     /// A connected call lost its agent and could not be re-queued.
     Interrupted,
 }
 
-/// Why an offer was withdrawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WithdrawReason {
-    /// Not accepted before the deadline.
-    Expired,
-    /// The caller left (or the call ended otherwise).
-    CallEnded,
-    /// The agent logged out, paused or disconnected.
-    AgentUnavailable,
+impl Outcome {
+    /// The outcome's word on the wire and in the store.
+    pub fn wire(&self) -> relais_proto::Outcome {
+        match self {
+            Outcome::Answered => relais_proto::Outcome::Answered,
+            Outcome::Abandoned { short: false } => relais_proto::Outcome::Abandoned,
+            Outcome::Abandoned { short: true } => relais_proto::Outcome::AbandonedShort,
+            Outcome::Overflowed { .. } => relais_proto::Outcome::Overflowed,
+            Outcome::TimedOut => relais_proto::Outcome::TimedOut,
+            Outcome::Closed => relais_proto::Outcome::Closed,
+            Outcome::QueueFull => relais_proto::Outcome::QueueFull,
+            Outcome::Interrupted => relais_proto::Outcome::Interrupted,
+        }
+    }
+}
+
+/// What became of a call asked to be queued: queued, or refused with the record of the
+/// refused call (it still counts in the queue's KPIs and gets its record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// In its queue.
+    Queued,
+    /// Not queued: `Closed` or `QueueFull`.
+    Refused {
+        /// Why.
+        outcome: Outcome,
+        /// The record of the refused call.
+        record: Box<CallSummary>,
+    },
 }
 
 /// Everything the server needs for the durable record of one call.
@@ -229,6 +240,21 @@ pub enum AgentState {
         /// Why ("login", "missed", "disconnected", or the agent's own).
         reason: String,
     },
+}
+
+impl AgentState {
+    /// The state's word on the wire.
+    pub fn name(&self) -> relais_proto::AgentStateName {
+        use relais_proto::AgentStateName as Name;
+        match self {
+            AgentState::LoggedOut => Name::LoggedOut,
+            AgentState::Available => Name::Available,
+            AgentState::Reserved { .. } => Name::Reserved,
+            AgentState::OnCall { .. } => Name::OnCall,
+            AgentState::WrapUp { .. } => Name::WrapUp,
+            AgentState::NotReady { .. } => Name::NotReady,
+        }
+    }
 }
 
 /// What the dispatcher asks the server to do or tell; drained with

@@ -137,7 +137,7 @@ struct MCounters {
     short_abandoned: u64,
     overflowed: u64,
     timed_out: u64,
-    rejected: u64,
+    queue_full: u64,
     interrupted: u64,
     handled: u64,
 }
@@ -373,11 +373,11 @@ impl Model {
                 self.ended.insert(call.0, outcome.clone());
                 let Some(c) = self.calls.remove(&call.0) else {
                     // Ended at enqueue: only Rejected is possible in this configuration.
-                    assert_eq!(*outcome, Outcome::Rejected, "{cmd:?}");
+                    assert_eq!(*outcome, Outcome::QueueFull, "{cmd:?}");
                     assert_eq!(*cause, Cause::Enqueue(call.0));
                     assert_eq!(record.queue.0, "b");
                     assert!(self.waiting_in(1) >= B_CAPACITY, "rejected while not full");
-                    self.counters[1].rejected += 1;
+                    self.counters[1].queue_full += 1;
                     return;
                 };
                 let wait = now - c.enqueued;
@@ -806,7 +806,7 @@ impl Run {
                 short_abandoned: c.short_abandoned,
                 overflowed: c.overflowed,
                 timed_out: c.timed_out,
-                rejected: c.rejected,
+                queue_full: c.queue_full,
                 interrupted: c.interrupted,
                 handled: c.handled,
             };

@@ -232,10 +232,10 @@ fn full_queue_rejects_new_calls() {
     h.enqueue(1, "caf");
     h.enqueue(2, "caf");
     let cmds = h.enqueue(3, "caf");
-    assert_eq!(ended(&cmds), vec![(3, Outcome::Rejected)]);
+    assert_eq!(ended(&cmds), vec![(3, Outcome::QueueFull)]);
     let record = record_of(&cmds, 3);
     assert_eq!(record.queue, "caf".into());
-    assert_eq!(h.queue_kpis("caf").today.counters.rejected, 1);
+    assert_eq!(h.queue_kpis("caf").today.counters.queue_full, 1);
 }
 
 #[test]
@@ -495,4 +495,45 @@ fn invalid_config_is_refused_and_changes_nothing() {
     let mut dup = DispatchConfig::with_queues(vec![queue("a"), queue("a")]);
     dup.max_missed_offers = 1;
     assert!(h.try_ev(Event::ConfigReload(dup)).is_err());
+}
+
+#[test]
+fn admit_answers_a_full_queue_with_a_verdict_and_no_call_ended_command() {
+    let mut q = queue("caf");
+    q.max_waiting = Some(1);
+    let mut h = Harness::new(vec![q]);
+    let first =
+        h.d.admit(
+            h.now,
+            CallId(1),
+            &"caf".into(),
+            "k1".into(),
+            "s".into(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(first, Admission::Queued);
+    let refused =
+        h.d.admit(
+            h.now,
+            CallId(2),
+            &"caf".into(),
+            "k2".into(),
+            "s".into(),
+            None,
+        )
+        .unwrap();
+    let Admission::Refused { outcome, record } = refused else {
+        panic!("a full queue refuses: {refused:?}");
+    };
+    assert_eq!(outcome, Outcome::QueueFull);
+    assert_eq!(record.call, CallId(2));
+    let mut commands = Vec::new();
+    while let Some(command) = h.d.poll_command() {
+        commands.push(command);
+    }
+    assert!(ended(&commands).is_empty(), "{commands:?}");
+    assert_eq!(h.queue_kpis("caf").today.counters.queue_full, 1);
+    // The refused id is free: it never entered the dispatcher.
+    assert!(h.d.call_view(CallId(2), h.now).is_none());
 }

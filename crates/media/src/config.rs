@@ -19,17 +19,37 @@ pub struct ShardConfig {
     pub keyframe_min_interval: Duration,
     /// Seed of the shard's ICE credentials: 32 bytes from the OS's random source in the server.
     pub credential_seed: [u8; 32],
+    /// The DTLS certificate every peer of the shard presents (made once, outside the shard,
+    /// so the shard itself draws no randomness).
+    pub certificate: DtlsCertificate,
+}
+
+/// A shard's DTLS certificate.
+#[derive(Debug, Clone)]
+pub struct DtlsCertificate(pub(crate) rtc::peer_connection::certificate::RTCCertificate);
+
+impl DtlsCertificate {
+    /// A new ECDSA P-256 certificate: one key for every peer of a shard, so joining a call
+    /// does not cost a key generation (browsers see the same fingerprint on every leg).
+    pub fn generate() -> Result<Self, crate::MediaError> {
+        crate::engine::shard_certificate().map(Self)
+    }
 }
 
 impl ShardConfig {
     /// Defaults for a shard announcing `advertised`.
-    pub fn new(advertised: Vec<SocketAddr>, credential_seed: [u8; 32]) -> Self {
+    pub fn new(
+        advertised: Vec<SocketAddr>,
+        credential_seed: [u8; 32],
+        certificate: DtlsCertificate,
+    ) -> Self {
         Self {
             advertised,
             consent_timeout: Duration::from_secs(30),
             setup_timeout: Duration::from_secs(30),
             keyframe_min_interval: Duration::from_millis(500),
             credential_seed,
+            certificate,
         }
     }
 }

@@ -114,8 +114,7 @@ fn interceptors(registry: Registry, media: &mut MediaEngine) -> Result<Registry,
     Ok(configure_rtcp_reports(registry))
 }
 
-/// The shard's DTLS certificate: one ECDSA P-256 key for all its peers, so joining a call
-/// does not cost a key generation (browsers see the same fingerprint on every leg).
+/// A new ECDSA P-256 certificate for a shard's DTLS.
 pub fn shard_certificate() -> Result<RTCCertificate, MediaError> {
     let provider =
         rtc::crypto::default_provider().map_err(|err| MediaError::Engine(err.to_string()))?;

@@ -48,6 +48,7 @@ impl KeyframeGate {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // virtual time starts at a real instant
 mod tests {
     use super::*;
 

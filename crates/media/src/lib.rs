@@ -21,7 +21,7 @@ mod stats;
 pub mod stun;
 mod tap;
 
-pub use config::ShardConfig;
+pub use config::{DtlsCertificate, ShardConfig};
 pub use error::MediaError;
 pub use event::{GoneReason, MediaEvent, MediaKind, Transmit};
 pub use ids::{PeerId, RoomId};

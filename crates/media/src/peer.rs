@@ -1,7 +1,7 @@
 //! One participant's state on a shard: its engine peer connection, its published streams and
 //! its receive slots with their per-leg rewriting, and what the shard knows of its liveness.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,7 +36,7 @@ pub struct Peer {
     pub addrs: Vec<SocketAddr>,
     pub slots: Vec<ReceiveSlot>,
     /// Published streams by incoming SSRC.
-    pub inbound: HashMap<u32, Inbound>,
+    pub inbound: BTreeMap<u32, Inbound>,
     /// Engine receivers by track id, from the engine's track events.
     pub receivers: HashMap<String, RTCRtpReceiverId>,
     pub stats: PeerStats,

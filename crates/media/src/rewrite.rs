@@ -189,6 +189,7 @@ pub fn translate_header(
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // virtual time starts at a real instant
 mod tests {
     use std::time::Duration;
 

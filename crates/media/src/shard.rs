@@ -77,7 +77,7 @@ impl Shard {
             ));
         }
         Ok(Self {
-            certificate: engine::shard_certificate()?,
+            certificate: config.certificate.0.clone(),
             forwarded_extensions: FORWARDED_EXTENSIONS
                 .iter()
                 .map(|uri| name_key(uri))
@@ -212,7 +212,7 @@ impl Shard {
             publish: spec.publish,
             addrs: Vec::new(),
             slots,
-            inbound: HashMap::new(),
+            inbound: std::collections::BTreeMap::new(),
             receivers: HashMap::new(),
             stats: PeerStats::default(),
             deadline: None,

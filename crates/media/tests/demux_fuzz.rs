@@ -1,13 +1,13 @@
 //! Garbage at the shard's socket: random, truncated and mutated datagrams (STUN with a real
 //! peer's ufrag, RTP- and DTLS-shaped bytes from a peer's address) are dropped or rejected by
 //! the engine; nothing panics and the peer stays in its room.
-
+#![allow(clippy::disallowed_methods)] // virtual time starts at a real instant
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use relais_media::{BytesMut, JoinSpec, RoomId, Shard, ShardConfig};
+use relais_media::{BytesMut, DtlsCertificate, JoinSpec, RoomId, Shard, ShardConfig};
 use rtc::peer_connection::RTCPeerConnectionBuilder;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -81,7 +81,12 @@ fn stun_binding_request(username: &str, rng: &mut Rng) -> Vec<u8> {
 #[test]
 fn garbage_datagrams_never_panic_and_leave_the_peer_in_place() {
     let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    let mut shard = Shard::new(ShardConfig::new(vec![server], [7; 32])).unwrap();
+    let mut shard = Shard::new(ShardConfig::new(
+        vec![server],
+        [7; 32],
+        DtlsCertificate::generate().unwrap(),
+    ))
+    .unwrap();
     let room = RoomId(1);
     shard.create_room(room).unwrap();
     let start = Instant::now();
@@ -167,7 +172,12 @@ fn garbage_datagrams_never_panic_and_leave_the_peer_in_place() {
 #[test]
 fn a_peer_that_never_connects_is_removed_at_the_setup_deadline() {
     let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    let mut shard = Shard::new(ShardConfig::new(vec![server], [9; 32])).unwrap();
+    let mut shard = Shard::new(ShardConfig::new(
+        vec![server],
+        [9; 32],
+        DtlsCertificate::generate().unwrap(),
+    ))
+    .unwrap();
     let room = RoomId(2);
     shard.create_room(room).unwrap();
     let start = Instant::now();
@@ -205,7 +215,12 @@ fn a_peer_that_never_connects_is_removed_at_the_setup_deadline() {
 #[test]
 fn forged_checks_from_many_sources_teach_the_shard_no_address() {
     let server: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-    let mut shard = Shard::new(ShardConfig::new(vec![server], [5; 32])).unwrap();
+    let mut shard = Shard::new(ShardConfig::new(
+        vec![server],
+        [5; 32],
+        DtlsCertificate::generate().unwrap(),
+    ))
+    .unwrap();
     let room = RoomId(3);
     shard.create_room(room).unwrap();
     let now = Instant::now();

@@ -4,9 +4,13 @@
 pub mod ids;
 pub mod limits;
 pub mod messages;
+pub mod vocab;
 
 pub use ids::{AgentId, CallId, KioskId, QueueId, SiteId};
 pub use messages::{Readiness, Reply, Request, Role, ServerMessage, codes};
+pub use vocab::{
+    AgentStateName, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, WithdrawReason,
+};
 
 /// Version of the signalling protocol spoken on `/ws`, sent by clients in `hello`.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::CallId;
+use crate::vocab::{
+    AgentStateName, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, WithdrawReason,
+};
 
 /// Who a token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -177,19 +180,34 @@ pub enum ServerMessage {
         deadline_secs: u64,
     },
     /// Agent: the offer is gone (expired, the caller left, or the agent became unavailable).
-    OfferWithdrawn { call: CallId, reason: String },
+    OfferWithdrawn {
+        call: CallId,
+        reason: WithdrawReason,
+    },
     /// Kiosk and agent: the call is connected; send an `sdp_offer` for its media.
     MediaReady { call: CallId, peer_role: Role },
     /// Kiosk and agent: the call ended (its record is already stored).
     CallEnded {
         call: CallId,
-        outcome: String,
+        outcome: Outcome,
         #[serde(skip_serializing_if = "Option::is_none", default)]
-        by: Option<String>,
+        by: Option<EndedBy>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reason: Option<EndReason>,
     },
+    /// The other participants of a call: a leg's media is lost; it may come back within
+    /// `grace_secs` (a new `sdp_offer` from it), else the call ends.
+    PeerMediaLost {
+        call: CallId,
+        role: LegRole,
+        reason: MediaLossReason,
+        grace_secs: u64,
+    },
+    /// The other participants of a call: a lost leg's media is back.
+    PeerMediaRestored { call: CallId, role: LegRole },
     /// Agent: its own state changed.
     AgentState {
-        state: String,
+        state: AgentStateName,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         reason: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -248,7 +266,7 @@ pub struct CallRow {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub service_name: Option<String>,
     pub site: String,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub ended_at_ms: i64,
     pub wait_secs: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -326,7 +344,7 @@ pub struct WindowKpis {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentRow {
     pub agent: String,
-    pub state: String,
+    pub state: AgentStateName,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
     pub since_secs: u64,

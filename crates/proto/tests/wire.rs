@@ -9,7 +9,8 @@ use relais_proto::messages::{
     AgentCounts, AgentRow, CallRow, KpiSnapshot, QueueKpis, ServiceInfo, WaitingCall, WindowKpis,
 };
 use relais_proto::{
-    CallId, PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage, codes,
+    AgentStateName, CallId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome,
+    PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage, WithdrawReason, codes,
 };
 use serde_json::Value;
 
@@ -250,6 +251,8 @@ const SERVER_TYPES: &[&str] = &[
     "offer_withdrawn",
     "media_ready",
     "call_ended",
+    "peer_media_lost",
+    "peer_media_restored",
     "agent_state",
     "kpis",
     "session_replaced",
@@ -264,6 +267,8 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::OfferWithdrawn { .. } => "offer_withdrawn",
         ServerMessage::MediaReady { .. } => "media_ready",
         ServerMessage::CallEnded { .. } => "call_ended",
+        ServerMessage::PeerMediaLost { .. } => "peer_media_lost",
+        ServerMessage::PeerMediaRestored { .. } => "peer_media_restored",
         ServerMessage::AgentState { .. } => "agent_state",
         ServerMessage::Kpis(_) => "kpis",
         ServerMessage::SessionReplaced {} => "session_replaced",
@@ -436,7 +441,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                         service: "cpam".to_owned(),
                         service_name: Some("Assurance maladie (CPAM)".to_owned()),
                         site: "mairie-lodeve".to_owned(),
-                        outcome: "answered".to_owned(),
+                        outcome: Outcome::Answered,
                         ended_at_ms: 1_767_258_311_250,
                         wait_secs: 12.5,
                         talk_secs: Some(304.0),
@@ -446,7 +451,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                         service: "caf".to_owned(),
                         service_name: Some("CAF — allocations familiales".to_owned()),
                         site: "mairie-lodeve".to_owned(),
-                        outcome: "abandoned".to_owned(),
+                        outcome: Outcome::Abandoned,
                         ended_at_ms: 1_767_260_102_500,
                         wait_secs: 41.0,
                         talk_secs: None,
@@ -502,7 +507,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
         },
         ServerMessage::OfferWithdrawn {
             call: CallId(1042),
-            reason: "expired".to_owned(),
+            reason: WithdrawReason::Expired,
         },
         ServerMessage::MediaReady {
             call: CallId(1042),
@@ -510,28 +515,46 @@ fn sample_server_messages() -> Vec<ServerMessage> {
         },
         ServerMessage::CallEnded {
             call: CallId(1042),
-            outcome: "answered".to_owned(),
-            by: Some("kiosk".to_owned()),
+            outcome: Outcome::Answered,
+            by: Some(EndedBy::Kiosk),
+            reason: Some(EndReason::Hangup),
         },
         ServerMessage::CallEnded {
             call: CallId(1042),
-            outcome: "timed_out".to_owned(),
+            outcome: Outcome::TimedOut,
             by: None,
+            reason: None,
+        },
+        ServerMessage::CallEnded {
+            call: CallId(1042),
+            outcome: Outcome::Answered,
+            by: Some(EndedBy::Server),
+            reason: Some(EndReason::MediaLost),
+        },
+        ServerMessage::PeerMediaLost {
+            call: CallId(1042),
+            role: LegRole::Kiosk,
+            reason: MediaLossReason::ConsentExpired,
+            grace_secs: 30,
+        },
+        ServerMessage::PeerMediaRestored {
+            call: CallId(1042),
+            role: LegRole::Kiosk,
         },
         ServerMessage::AgentState {
-            state: "wrap_up".to_owned(),
+            state: AgentStateName::WrapUp,
             reason: None,
             call: Some(CallId(1042)),
             remaining_secs: Some(30),
         },
         ServerMessage::AgentState {
-            state: "not_ready".to_owned(),
+            state: AgentStateName::NotReady,
             reason: Some("disconnected".to_owned()),
             call: None,
             remaining_secs: None,
         },
         ServerMessage::AgentState {
-            state: "available".to_owned(),
+            state: AgentStateName::Available,
             reason: None,
             call: None,
             remaining_secs: None,
@@ -558,14 +581,14 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             agents: vec![
                 AgentRow {
                     agent: "dan".to_owned(),
-                    state: "reserved".to_owned(),
+                    state: AgentStateName::Reserved,
                     reason: None,
                     since_secs: 2,
                     call: Some(CallId(1042)),
                 },
                 AgentRow {
                     agent: "erin".to_owned(),
-                    state: "wrap_up".to_owned(),
+                    state: AgentStateName::WrapUp,
                     reason: None,
                     since_secs: 14,
                     call: Some(CallId(1038)),

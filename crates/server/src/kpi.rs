@@ -9,7 +9,6 @@ use relais_dispatch::{AgentState, KpiWindow};
 use relais_proto::ServerMessage;
 use relais_proto::messages::{AgentCounts, AgentRow, KpiSnapshot, QueueKpis, WindowKpis};
 
-use crate::acd::state_name;
 use crate::state::AppState;
 
 /// Shortest time between two snapshots pushed to supervisors.
@@ -43,7 +42,7 @@ pub async fn snapshot(state: &AppState) -> Option<KpiSnapshot> {
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
     state
-        .acd()
+        .calls()
         .query(move |dispatcher, now| {
             let queues = services
                 .into_iter()
@@ -83,7 +82,7 @@ pub async fn snapshot(state: &AppState) -> Option<KpiSnapshot> {
                     };
                     AgentRow {
                         agent: view.agent.to_string(),
-                        state: state_name(&view.state).to_owned(),
+                        state: view.state.name(),
                         reason,
                         since_secs: now.saturating_duration_since(view.since).as_secs(),
                         call,
@@ -104,7 +103,7 @@ pub async fn publish(state: AppState) {
     loop {
         ticker.tick().await;
         since_gauges += PUSH_EVERY;
-        let dirty = state.acd().kpis_dirty.swap(false, Ordering::AcqRel);
+        let dirty = state.calls().kpis_dirty.swap(false, Ordering::AcqRel);
         let subscribers = state.hub().kpi_subscribers();
         let push = dirty && !subscribers.is_empty();
         if !push && since_gauges < GAUGES_EVERY {
@@ -139,12 +138,18 @@ fn refresh_gauges(state: &AppState, snapshot: &KpiSnapshot) {
             .with_label_values(&[queue.service.as_str()])
             .set(queue.longest_wait_secs as i64);
     }
-    for name in ["available", "reserved", "on_call", "wrap_up", "not_ready"] {
+    for state in relais_proto::AgentStateName::ALL
+        .iter()
+        .filter(|state| **state != relais_proto::AgentStateName::LoggedOut)
+    {
         let count = snapshot
             .agents
             .iter()
-            .filter(|agent| agent.state == name)
+            .filter(|agent| agent.state == *state)
             .count();
-        metrics.agents.with_label_values(&[name]).set(count as i64);
+        metrics
+            .agents
+            .with_label_values(&[state.as_str()])
+            .set(count as i64);
     }
 }

@@ -1,8 +1,8 @@
 //! The Relais server as a library: configuration, HTTP routes, TLS, metrics and the serving loop,
 //! so that the binary stays a thin command-line shell and tests can run the real server in-process.
 
-pub mod acd;
 pub mod auth;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod conn_limits;

@@ -5,6 +5,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
+use relais_proto::Role;
 
 /// The server's metrics, registered once at start.
 #[derive(Clone)]
@@ -139,6 +140,10 @@ impl Metrics {
             &["role"],
         )?;
         registry.register(Box::new(ws_sessions.clone()))?;
+        // Every role's series exists from the start, at 0, so a dashboard never sees a gap.
+        for role in [Role::Kiosk, Role::Agent, Role::Supervisor, Role::Admin] {
+            ws_sessions.with_label_values(&[role.as_str()]).set(0);
+        }
         let ws_refused = IntCounterVec::new(
             Opts::new(
                 "ws_messages_refused_total",

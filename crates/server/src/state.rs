@@ -1,5 +1,5 @@
 //! Shared state of the handlers and sessions: configuration, metrics, the session hub, the
-//! dispatcher task's handle, the media shards, the store and the token key.
+//! call task's handle, the media shards, the store and the token key.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,8 +8,8 @@ use relais_proto::CallId;
 use relais_proto::messages::{CallRow, KpiSnapshot, ServiceInfo, WaitingCall};
 use relais_store::Store;
 
-use crate::acd::Acd;
 use crate::auth::TokenKey;
+use crate::calls::Calls;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::media::MediaShards;
@@ -30,7 +30,7 @@ struct Inner {
     metrics: Metrics,
     ready: AtomicBool,
     hub: Arc<Hub>,
-    acd: Acd,
+    calls: Calls,
     media: Arc<MediaShards>,
     store: Arc<Store>,
     tokens: TokenKey,
@@ -52,24 +52,20 @@ impl AppState {
             .reserve_call_ids(CALL_ID_BLOCK)
             .map_err(|err| anyhow::anyhow!("cannot reserve call ids in the store: {err}"))?;
         let tokens = TokenKey::new(&crate::auth::load_secret(&config)?);
-        let (media_events, mut media_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (media_events, media_rx) = tokio::sync::mpsc::unbounded_channel();
         let media = Arc::new(MediaShards::start(
             &config.media,
             media_events,
             &metrics.media,
         )?);
-        tokio::spawn(async move {
-            while let Some((shard, event)) = media_rx.recv().await {
-                tracing::debug!(shard, ?event, "media event");
-            }
-        });
         let hub = Arc::new(Hub::default());
-        let acd = crate::acd::start(crate::acd::Context {
+        let calls = crate::calls::start(crate::calls::Context {
             config: Arc::clone(&config),
             hub: Arc::clone(&hub),
             store: Arc::clone(&store),
             media: Arc::clone(&media),
             metrics: metrics.clone(),
+            media_events: media_rx,
         })?;
         let state = Self {
             inner: Arc::new(Inner {
@@ -77,7 +73,7 @@ impl AppState {
                 metrics,
                 ready: AtomicBool::new(false),
                 hub,
-                acd,
+                calls,
                 media,
                 store,
                 tokens,
@@ -112,8 +108,9 @@ impl AppState {
         &self.inner.hub
     }
 
-    pub fn acd(&self) -> &Acd {
-        &self.inner.acd
+    /// The call task: the dispatcher and the call core.
+    pub fn calls(&self) -> &Calls {
+        &self.inner.calls
     }
 
     pub fn media(&self) -> &Arc<MediaShards> {
@@ -160,7 +157,7 @@ impl AppState {
             .iter()
             .map(|s| (s.id.clone(), s.name.clone(), s.name_en.clone()))
             .collect();
-        self.acd()
+        self.calls()
             .query(move |dispatcher, now| {
                 services
                     .into_iter()
@@ -191,7 +188,7 @@ impl AppState {
             .iter()
             .map(|s| s.id.clone())
             .collect();
-        self.acd()
+        self.calls()
             .query(move |dispatcher, now| {
                 let mut calls: Vec<(std::time::Instant, WaitingCall)> = Vec::new();
                 for queue in queues {

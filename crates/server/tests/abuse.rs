@@ -190,7 +190,7 @@ async fn a_large_export_comes_in_pages_that_follow_their_cursor() {
                 kiosk: "borne".to_owned(),
                 site: "mairie".to_owned(),
                 agent: None,
-                outcome: "abandoned".to_owned(),
+                outcome: relais_proto::Outcome::Abandoned,
                 enqueued_at_ms: now_ms - 60_000,
                 offered_at_ms: None,
                 answered_at_ms: None,
@@ -200,6 +200,8 @@ async fn a_large_export_comes_in_pages_that_follow_their_cursor() {
                 wrap_up_ms: None,
                 attempts: 0,
                 disposition: None,
+                ended_by: None,
+                end_reason: None,
             })
             .unwrap();
     }
@@ -301,15 +303,7 @@ async fn a_disposition_of_a_refused_wrap_up_done_sticks_to_no_later_call() {
     let hangup = agent.request(json!({"type": "hangup"})).await;
     assert_eq!(hangup["type"], "ok", "{hangup}");
     // Wrap-up (1 s in the test service) runs out with no disposition given for this call.
-    let record = server
-        .stored(|store| {
-            store
-                .calls_between(0, i64::MAX)
-                .unwrap()
-                .into_iter()
-                .find(|r| r.call_id == call && r.wrap_up_ms.is_some())
-        })
-        .await;
+    let record = server.record_where(call, |r| r.wrap_up_ms.is_some()).await;
     assert_eq!(record.disposition, None, "{record:?}");
 }
 

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use relais::auth::Claims;
-use relais_proto::Role;
+use relais_proto::{Outcome, Role};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::json;
 use support::calls::{answered_call, ready_agent};
@@ -140,7 +140,7 @@ async fn a_kiosk_call_is_answered_carries_media_and_leaves_a_record() {
         .into_iter()
         .find(|r| r.call_id == call)
         .unwrap();
-    assert_eq!(record.outcome, "answered");
+    assert_eq!(record.outcome, Outcome::Answered);
     assert_eq!(record.agent.as_deref(), Some("alice"));
     assert_eq!(record.queue, "caf");
     assert_eq!(record.kiosk, "borne-1");
@@ -277,7 +277,7 @@ async fn a_kiosk_that_cancels_while_queued_leaves_an_abandoned_record() {
         .into_iter()
         .find(|r| r.call_id == call)
         .unwrap();
-    assert_eq!(record.outcome, "abandoned_short");
+    assert_eq!(record.outcome, Outcome::AbandonedShort);
     assert_eq!(record.agent, None);
     // A second cancel has nothing to cancel.
     let again = kiosk.request(json!({"type": "cancel"})).await;
@@ -300,7 +300,7 @@ async fn a_closed_service_refuses_the_call_clearly_and_records_it() {
     );
     let records = server.store().calls_between(0, i64::MAX).unwrap();
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].outcome, "closed");
+    assert_eq!(records[0].outcome, Outcome::Closed);
     // The kiosk may call an open service right after.
     let queued = kiosk
         .request(json!({"type": "call", "service": "caf"}))
@@ -461,4 +461,13 @@ async fn a_session_ends_when_its_token_expires() {
     assert_eq!(expired["code"], "token_expired", "{expired}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(supervisor.closed.load(std::sync::atomic::Ordering::SeqCst));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_agent_is_told_its_login_state_without_asking() {
+    let server = TestServer::start("login-state").await;
+    let mut agent = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
+    let state = agent.expect("agent_state", WAIT).await;
+    assert_eq!(state["state"], "not_ready", "{state}");
+    assert_eq!(state["reason"], "login", "{state}");
 }

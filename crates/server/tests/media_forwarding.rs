@@ -23,6 +23,7 @@ fn one_shard() -> MediaShards {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         port: 0,
         public_ips: vec![],
+        ..MediaConfig::default()
     };
     let metrics = relais::metrics::Metrics::new().unwrap();
     let (events, _rx) = tokio::sync::mpsc::unbounded_channel();

@@ -1,5 +1,6 @@
 //! Call records: written once when a call ends, completed by wrap-up, read back by period.
 
+use relais_proto::{EndReason, EndedBy, Outcome};
 use rusqlite::{OptionalExtension, Row, named_params};
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +16,11 @@ pub struct CallRecord {
     pub site: String,
     /// The agent who answered (or was last offered) the call.
     pub agent: Option<String>,
-    /// answered | abandoned | abandoned_short | overflowed | timed_out | closed | rejected |
-    /// interrupted
-    pub outcome: String,
+    pub outcome: Outcome,
+    /// Who ended a connected call.
+    pub ended_by: Option<EndedBy>,
+    /// Why a connected call ended.
+    pub end_reason: Option<EndReason>,
     pub enqueued_at_ms: i64,
     pub offered_at_ms: Option<i64>,
     pub answered_at_ms: Option<i64>,
@@ -33,7 +36,7 @@ pub struct CallRecord {
 
 const COLUMNS: &str = "call_id, queue, kiosk, site, agent, outcome, enqueued_at_ms, \
     offered_at_ms, answered_at_ms, ended_at_ms, wait_ms, talk_ms, wrap_up_ms, attempts, \
-    disposition";
+    disposition, ended_by, end_reason";
 
 impl Store {
     /// Records a call that has ended; committed when this returns. A call ends exactly once:
@@ -43,7 +46,7 @@ impl Store {
         let mut statement = connection.prepare_cached(&format!(
             "INSERT INTO calls ({COLUMNS}) VALUES (:call_id, :queue, :kiosk, :site, :agent, \
              :outcome, :enqueued_at_ms, :offered_at_ms, :answered_at_ms, :ended_at_ms, \
-             :wait_ms, :talk_ms, :wrap_up_ms, :attempts, :disposition)"
+             :wait_ms, :talk_ms, :wrap_up_ms, :attempts, :disposition, :ended_by, :end_reason)"
         ))?;
         let inserted = statement.execute(named_params! {
             ":call_id": call_id_to_sql(record.call_id)?,
@@ -51,7 +54,7 @@ impl Store {
             ":kiosk": record.kiosk,
             ":site": record.site,
             ":agent": record.agent,
-            ":outcome": record.outcome,
+            ":outcome": record.outcome.as_str(),
             ":enqueued_at_ms": record.enqueued_at_ms,
             ":offered_at_ms": record.offered_at_ms,
             ":answered_at_ms": record.answered_at_ms,
@@ -61,6 +64,8 @@ impl Store {
             ":wrap_up_ms": record.wrap_up_ms,
             ":attempts": record.attempts,
             ":disposition": record.disposition,
+            ":ended_by": record.ended_by.map(EndedBy::as_str),
+            ":end_reason": record.end_reason.map(EndReason::as_str),
         });
         match inserted {
             Ok(_) => Ok(()),
@@ -189,7 +194,7 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         kiosk: row.get("kiosk")?,
         site: row.get("site")?,
         agent: row.get("agent")?,
-        outcome: row.get("outcome")?,
+        outcome: word(row, "outcome", Outcome::from_stored)?,
         enqueued_at_ms: row.get("enqueued_at_ms")?,
         offered_at_ms: row.get("offered_at_ms")?,
         answered_at_ms: row.get("answered_at_ms")?,
@@ -199,7 +204,36 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         wrap_up_ms: row.get("wrap_up_ms")?,
         attempts: row.get("attempts")?,
         disposition: row.get("disposition")?,
+        ended_by: optional_word(row, "ended_by", str::parse)?,
+        end_reason: optional_word(row, "end_reason", str::parse)?,
     })
+}
+
+/// A column holding a word of the wire vocabulary; another word means the file was edited by
+/// hand or written by a newer version.
+fn word<T>(
+    row: &Row<'_>,
+    column: &str,
+    read: impl Fn(&str) -> std::result::Result<T, relais_proto::vocab::UnknownWord>,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    read(&text).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+    })
+}
+
+fn optional_word<T>(
+    row: &Row<'_>,
+    column: &str,
+    read: impl Fn(&str) -> std::result::Result<T, relais_proto::vocab::UnknownWord>,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(column)?;
+    text.map(|text| {
+        read(&text).map_err(|err| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+        })
+    })
+    .transpose()
 }
 
 /// Call ids are written from `u64` and checked on the way in, so a negative one means the file

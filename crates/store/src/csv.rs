@@ -2,7 +2,7 @@
 
 use crate::calls::CallRecord;
 
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 17] = [
     "call_id",
     "queue",
     "kiosk",
@@ -18,6 +18,8 @@ const HEADER: [&str; 15] = [
     "wrap_up_ms",
     "attempts",
     "disposition",
+    "ended_by",
+    "end_reason",
 ];
 
 /// Renders `records` as CSV: a header line, then one line per record, CRLF line ends. A field
@@ -36,7 +38,7 @@ pub fn calls_to_csv(records: &[CallRecord]) -> String {
                 text(&record.kiosk),
                 text(&record.site),
                 optional_text(record.agent.as_deref()),
-                text(&record.outcome),
+                record.outcome.as_str().to_owned(),
                 record.enqueued_at_ms.to_string(),
                 optional_number(record.offered_at_ms),
                 optional_number(record.answered_at_ms),
@@ -46,6 +48,8 @@ pub fn calls_to_csv(records: &[CallRecord]) -> String {
                 optional_number(record.wrap_up_ms),
                 record.attempts.to_string(),
                 optional_text(record.disposition.as_deref()),
+                optional_text(record.ended_by.map(|by| by.as_str())),
+                optional_text(record.end_reason.map(|reason| reason.as_str())),
             ],
         );
     }

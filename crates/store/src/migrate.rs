@@ -10,6 +10,7 @@ use crate::error::{Result, StoreError};
 pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_counters.sql"),
+    include_str!("../migrations/0003_call_ends.sql"),
 ];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.

@@ -145,6 +145,12 @@ pub struct MediaConfig {
     pub port: u16,
     /// Addresses advertised to peers as host candidates (1:1 NAT); empty means `bind`.
     pub public_ips: Vec<IpAddr>,
+    /// Seconds without an authenticated packet from a peer before its media counts as lost
+    /// (RFC 7675 consent freshness: 30 s).
+    pub consent_timeout_secs: u64,
+    /// Seconds a call waits for a leg whose media was lost (network blink, closed tab) to
+    /// come back with a new offer before it ends with reason `media_lost`.
+    pub lost_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -214,6 +220,8 @@ impl Default for MediaConfig {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 40000,
             public_ips: Vec::new(),
+            consent_timeout_secs: 30,
+            lost_grace_secs: 30,
         }
     }
 }
@@ -291,6 +299,15 @@ impl Config {
         if self.http.max_connections == 0 || self.http.max_connections_per_address == 0 {
             return Err(
                 "http.max_connections and http.max_connections_per_address must be greater than 0"
+                    .into(),
+            );
+        }
+        if self.media.lost_grace_secs == 0 {
+            return Err("media.lost_grace_secs must be greater than 0".into());
+        }
+        if !(5..=300).contains(&self.media.consent_timeout_secs) {
+            return Err(
+                "media.consent_timeout_secs must be between 5 and 300 (Firefox spaces its consent checks up to 6 s apart)"
                     .into(),
             );
         }

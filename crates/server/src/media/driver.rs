@@ -85,6 +85,7 @@ impl ShardHandle {
         bind: SocketAddr,
         advertised_ips: &[std::net::IpAddr],
         credential_seed: [u8; 32],
+        consent_timeout: Duration,
         events: tokio::sync::mpsc::UnboundedSender<(usize, MediaEvent)>,
         metrics: MediaMetrics,
     ) -> anyhow::Result<Self> {
@@ -112,7 +113,13 @@ impl ShardHandle {
                 .map(|ip| SocketAddr::new(*ip, local_addr.port()))
                 .collect()
         };
-        let shard = Shard::new(ShardConfig::new(advertised, credential_seed))?;
+        let mut config = ShardConfig::new(
+            advertised,
+            credential_seed,
+            relais_media::DtlsCertificate::generate()?,
+        );
+        config.consent_timeout = consent_timeout;
+        let shard = Shard::new(config)?;
         let wake = Arc::new(EventFd::from_value_and_flags(0, EfdFlags::EFD_NONBLOCK)?);
         let (commands, inbox) = mpsc::channel();
         let thread_wake = Arc::clone(&wake);

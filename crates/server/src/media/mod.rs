@@ -49,6 +49,7 @@ impl MediaShards {
                 SocketAddr::new(config.bind, port),
                 &config.public_ips,
                 seed,
+                std::time::Duration::from_secs(config.consent_timeout_secs),
                 events.clone(),
                 metrics.clone(),
             )?);
@@ -72,6 +73,14 @@ impl MediaShards {
             .unwrap_or((0, &self.rooms[0]));
         self.rooms[index].fetch_add(1, Ordering::Relaxed);
         &self.shards[index]
+    }
+
+    /// Rooms placed on each shard now, by shard index.
+    pub fn placed_rooms(&self) -> Vec<usize> {
+        self.rooms
+            .iter()
+            .map(|rooms| rooms.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// A room of shard `index` closed.

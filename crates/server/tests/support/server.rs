@@ -16,6 +16,8 @@ pub const SECRET: &str = "test-secret-for-the-call-flow-tests";
 pub struct TestServer {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// The running server's state (its media shards, its call task).
+    pub state: relais::state::AppState,
     stop: Option<oneshot::Sender<()>>,
     key: TokenKey,
 }
@@ -54,11 +56,19 @@ name = "Service de nuit"
 
 impl TestServer {
     pub async fn start(tag: &str) -> Self {
+        Self::start_with(tag, |_| {}).await
+    }
+
+    /// A server whose test configuration `edit` changed first.
+    pub async fn start_with(tag: &str, edit: impl FnOnce(&mut Config)) -> Self {
         let data_dir =
             std::env::temp_dir().join(format!("relais-flow-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
-        let server = relais::Server::bind(test_config(&data_dir)).await.unwrap();
+        let mut config = test_config(&data_dir);
+        edit(&mut config);
+        let server = relais::Server::bind(config).await.unwrap();
         let addr = server.local_addr();
+        let state = server.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = server
@@ -70,6 +80,7 @@ impl TestServer {
         Self {
             addr,
             data_dir,
+            state,
             stop: Some(stop),
             key: TokenKey::new(SECRET.as_bytes()),
         }
@@ -142,6 +153,22 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("the store never held what the test waited for");
+    }
+
+    /// Waits for the record of `call` that satisfies `wanted`.
+    pub async fn record_where(
+        &self,
+        call: u64,
+        wanted: impl Fn(&relais_store::CallRecord) -> bool,
+    ) -> relais_store::CallRecord {
+        self.stored(|store| {
+            store
+                .calls_between(0, i64::MAX)
+                .ok()?
+                .into_iter()
+                .find(|r| r.call_id == call && wanted(r))
+        })
+        .await
     }
 }
 

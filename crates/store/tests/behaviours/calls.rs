@@ -1,5 +1,6 @@
 //! Call records: written once, completed by wrap-up, listed by period and by agent.
 
+use relais_proto::{EndReason, EndedBy, Outcome};
 use relais_store::{Store, StoreError};
 
 use crate::support::{TempDir, abandoned_call, answered_call};
@@ -131,7 +132,9 @@ fn every_field_round_trips_including_empty_options_and_extremes() {
     let mut call = abandoned_call(i64::MAX as u64, -5);
     call.attempts = u32::MAX;
     call.kiosk = "kiosque « gare », quai 2\n\"B\"".to_owned();
-    call.outcome = "interrupted".to_owned();
+    call.outcome = Outcome::Interrupted;
+    call.ended_by = Some(EndedBy::Server);
+    call.end_reason = Some(EndReason::MediaLost);
     store.record_call(&call).unwrap();
 
     assert_eq!(store.calls_between(i64::MIN, 0).unwrap(), [call]);
@@ -202,4 +205,32 @@ fn reserved_call_ids_are_never_handed_out_twice_across_reopenings() {
         .unwrap();
     let next = store.reserve_call_ids(10).unwrap();
     assert_eq!(next, after_crash + 5001);
+}
+
+#[test]
+fn a_record_stored_as_rejected_reads_back_as_queue_full_and_a_foreign_word_is_an_error() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    store.record_call(&abandoned_call(1, 1_000)).unwrap();
+    store.record_call(&abandoned_call(2, 2_000)).unwrap();
+    drop(store);
+    let raw = rusqlite::Connection::open(dir.db()).unwrap();
+    raw.execute(
+        "UPDATE calls SET outcome = 'rejected' WHERE call_id = 1",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    let store = Store::open(&dir.db()).unwrap();
+    let calls = store.calls_between(0, 1_500).unwrap();
+    assert_eq!(calls[0].outcome, Outcome::QueueFull);
+
+    let raw = rusqlite::Connection::open(dir.db()).unwrap();
+    raw.execute(
+        "UPDATE calls SET outcome = 'exploded' WHERE call_id = 2",
+        [],
+    )
+    .unwrap();
+    drop(raw);
+    assert!(store.calls_between(1_500, 2_500).is_err());
 }

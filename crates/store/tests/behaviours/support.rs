@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use relais_proto::{EndReason, EndedBy, Outcome};
 use relais_store::CallRecord;
 
 /// A fresh directory under the system temp dir, removed (with its contents) on drop.
@@ -48,7 +49,7 @@ pub fn answered_call(call_id: u64, agent: &str, ended_at_ms: i64) -> CallRecord 
         kiosk: "kiosk-12".to_owned(),
         site: "mairie-annexe-nord".to_owned(),
         agent: Some(agent.to_owned()),
-        outcome: "answered".to_owned(),
+        outcome: Outcome::Answered,
         enqueued_at_ms: ended_at_ms - 100_000,
         offered_at_ms: Some(ended_at_ms - 95_000),
         answered_at_ms: Some(ended_at_ms - 90_000),
@@ -58,6 +59,8 @@ pub fn answered_call(call_id: u64, agent: &str, ended_at_ms: i64) -> CallRecord 
         wrap_up_ms: None,
         attempts: 1,
         disposition: None,
+        ended_by: Some(EndedBy::Agent),
+        end_reason: Some(EndReason::Hangup),
     }
 }
 
@@ -69,7 +72,7 @@ pub fn abandoned_call(call_id: u64, ended_at_ms: i64) -> CallRecord {
         kiosk: "kiosk-3".to_owned(),
         site: "mairie-centre".to_owned(),
         agent: None,
-        outcome: "abandoned".to_owned(),
+        outcome: Outcome::Abandoned,
         enqueued_at_ms: ended_at_ms - 40_000,
         offered_at_ms: None,
         answered_at_ms: None,
@@ -79,5 +82,7 @@ pub fn abandoned_call(call_id: u64, ended_at_ms: i64) -> CallRecord {
         wrap_up_ms: None,
         attempts: 0,
         disposition: None,
+        ended_by: None,
+        end_reason: None,
     }
 }

@@ -1,0 +1,167 @@
+//! A live call: its state, its legs and its media room.
+
+use std::time::Instant;
+
+use relais_proto::{AgentId, CallId, EndReason, LegRole, MediaLossReason};
+
+use crate::io::{MediaLink, SessionId};
+use crate::policy::Receive;
+
+/// A leg's number within its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LegId(pub u32);
+
+/// Where a call stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallState {
+    /// In its queue (possibly ringing an agent).
+    Waiting {
+        /// The agent it is offered to now.
+        ringing: Option<AgentId>,
+    },
+    /// Answered by an agent.
+    Connected {
+        /// When.
+        since: Instant,
+    },
+}
+
+/// The call's media room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoomState {
+    /// No room (waiting).
+    None,
+    /// Asked for; not open yet.
+    Opening,
+    /// Open on this shard (the room's id is the call's id).
+    Open { shard: usize },
+}
+
+/// A leg's media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegMedia {
+    /// Not negotiated yet.
+    Idle,
+    /// An offer was answered; ICE and DTLS are under way.
+    Negotiating,
+    /// Media flows.
+    Connected,
+    /// The peer went away at `since`; it may come back with a new offer.
+    Lost {
+        since: Instant,
+        reason: MediaLossReason,
+    },
+}
+
+/// One participant of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leg {
+    pub id: LegId,
+    pub role: LegRole,
+    /// The token subject (kiosk identity, agent id…).
+    pub subject: String,
+    /// Its signalling session, while connected.
+    pub session: Option<SessionId>,
+    /// Its media peer, once negotiated.
+    pub media: Option<MediaLink>,
+    pub media_state: LegMedia,
+    /// Whose media it receives: the policy, as data.
+    pub receives: Vec<Receive>,
+    /// Whether it takes part in the conversation (others receive it by default).
+    pub full: bool,
+    /// When its media was lost, until it connects again (kept across a rejoining offer).
+    pub lost_at: Option<Instant>,
+}
+
+/// A live call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub id: CallId,
+    /// The service it was placed to (its queue may change by overflow).
+    pub service: String,
+    /// The kiosk identity that placed it.
+    pub kiosk: String,
+    pub site: String,
+    pub state: CallState,
+    pub legs: Vec<Leg>,
+    pub room: RoomState,
+    /// Why it is ending, when the core asked the dispatcher to end it.
+    pub end_reason: Option<EndReason>,
+    /// Whether its kiosk learnt its id (refused calls never do).
+    pub admitted: bool,
+    next_leg: u32,
+}
+
+impl Call {
+    /// A call with its kiosk leg.
+    pub fn new(id: CallId, service: &str, kiosk: &str, site: &str, session: SessionId) -> Self {
+        let mut call = Self {
+            id,
+            service: service.to_owned(),
+            kiosk: kiosk.to_owned(),
+            site: site.to_owned(),
+            state: CallState::Waiting { ringing: None },
+            legs: Vec::new(),
+            room: RoomState::None,
+            end_reason: None,
+            admitted: false,
+            next_leg: 0,
+        };
+        let kiosk_leg = call.add_leg(LegRole::Kiosk, kiosk, Some(session));
+        call.converse(kiosk_leg);
+        call
+    }
+
+    /// Adds a leg receiving nothing and received by nobody; give it a policy next.
+    pub fn add_leg(&mut self, role: LegRole, subject: &str, session: Option<SessionId>) -> LegId {
+        let id = LegId(self.next_leg);
+        self.next_leg += 1;
+        self.legs.push(Leg {
+            id,
+            role,
+            subject: subject.to_owned(),
+            session,
+            media: None,
+            media_state: LegMedia::Idle,
+            receives: Vec::new(),
+            full: false,
+            lost_at: None,
+        });
+        id
+    }
+
+    /// Removes a leg and every subscription to it.
+    pub fn remove_leg(&mut self, leg: LegId) -> Option<Leg> {
+        self.unsubscribe_all(leg);
+        let index = self.legs.iter().position(|l| l.id == leg)?;
+        Some(self.legs.remove(index))
+    }
+
+    pub fn leg(&self, leg: LegId) -> Option<&Leg> {
+        self.legs.iter().find(|l| l.id == leg)
+    }
+
+    pub fn leg_mut(&mut self, leg: LegId) -> Option<&mut Leg> {
+        self.legs.iter_mut().find(|l| l.id == leg)
+    }
+
+    /// The first leg with `role`.
+    pub fn leg_of_role(&self, role: LegRole) -> Option<&Leg> {
+        self.legs.iter().find(|l| l.role == role)
+    }
+
+    /// The leg of a session.
+    pub fn leg_of_session(&self, session: SessionId) -> Option<&Leg> {
+        self.legs.iter().find(|l| l.session == Some(session))
+    }
+
+    /// The sessions of every leg, in leg order.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.legs.iter().filter_map(|l| l.session)
+    }
+
+    /// When the earliest of its still-lost legs was lost.
+    pub fn lost_since(&self) -> Option<Instant> {
+        self.legs.iter().filter_map(|l| l.lost_at).min()
+    }
+}

@@ -1,0 +1,279 @@
+//! The dispatcher's commands as the call core carries them: offers, answers, queue positions,
+//! re-queues and ends (with their records), wrap-ups and agent states.
+
+use std::time::Instant;
+
+use relais_dispatch::{AgentState, Command};
+use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, ServerMessage};
+
+use crate::call::{CallState, LegId, LegMedia, RoomState};
+use crate::core::{CallCore, WrapUp};
+use crate::io::{Ended, MediaCommand, MediaLink, Output, SessionId};
+
+impl CallCore {
+    pub(crate) fn command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Offer {
+                call,
+                agent,
+                queue,
+                site,
+                deadline,
+                ..
+            } => {
+                let waited = self
+                    .placed_at
+                    .get(&call)
+                    .map_or(0, |at| now.saturating_duration_since(*at).as_secs());
+                if let Some(state) = self.calls.get_mut(&call) {
+                    state.state = CallState::Waiting {
+                        ringing: Some(agent.clone()),
+                    };
+                }
+                let service_name = self
+                    .config
+                    .service_names
+                    .get(queue.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| queue.to_string());
+                self.push_agent(
+                    agent.as_str(),
+                    ServerMessage::Offered {
+                        call,
+                        service: queue.to_string(),
+                        service_name,
+                        site: site.to_string(),
+                        waited_secs: waited,
+                        deadline_secs: deadline.saturating_duration_since(now).as_secs().max(1),
+                    },
+                );
+            }
+            Command::OfferWithdrawn {
+                call,
+                agent,
+                reason,
+            } => {
+                if let Some(state) = self.calls.get_mut(&call)
+                    && matches!(&state.state, CallState::Waiting { ringing: Some(a) } if *a == agent)
+                {
+                    state.state = CallState::Waiting { ringing: None };
+                }
+                self.push_agent(
+                    agent.as_str(),
+                    ServerMessage::OfferWithdrawn { call, reason },
+                );
+            }
+            Command::CallAnswered { call, agent, .. } => self.answered(now, call, agent),
+            Command::QueuePosition {
+                call,
+                position,
+                eta,
+            } => {
+                if let Some(session) = self.kiosk_session(call) {
+                    self.push(
+                        session,
+                        ServerMessage::QueuePosition {
+                            call,
+                            position,
+                            eta_secs: eta.map(|d| d.as_secs()),
+                        },
+                    );
+                }
+            }
+            Command::CallOverflowed { .. } => {}
+            Command::CallRequeued { call, .. } => self.requeued(call),
+            Command::CallEnded {
+                call,
+                outcome,
+                record,
+            } => self.ended(call, outcome, record),
+            Command::WrapUpFinished {
+                agent,
+                call,
+                wrap_up,
+            } => {
+                let disposition = match self.wrap_ups.get(agent.as_str()) {
+                    Some(entry) if entry.call == call => self
+                        .wrap_ups
+                        .remove(agent.as_str())
+                        .and_then(|entry| entry.disposition),
+                    _ => None,
+                };
+                self.outputs.push_back(Output::WrapUp {
+                    call,
+                    wrap_up,
+                    disposition,
+                });
+            }
+            Command::AgentStateChanged {
+                agent,
+                state,
+                since,
+            } => {
+                self.push_agent(agent.as_str(), agent_state_message(&state, now));
+                self.outputs.push_back(Output::AgentState {
+                    agent,
+                    state,
+                    since,
+                });
+            }
+            Command::KpisChanged => self.outputs.push_back(Output::KpisChanged),
+        }
+    }
+
+    pub(crate) fn kiosk_session(&self, call: CallId) -> Option<SessionId> {
+        self.calls.get(&call)?.leg_of_role(LegRole::Kiosk)?.session
+    }
+
+    pub(crate) fn answered(&mut self, now: Instant, id: CallId, agent: AgentId) {
+        let session = self.agent_sessions.get(agent.as_str()).copied();
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.state = CallState::Connected { since: now };
+        let leg = call.add_leg(LegRole::Agent, agent.as_str(), session);
+        call.converse(leg);
+        call.room = RoomState::Opening;
+        if let Some(session) = session {
+            self.by_session.insert(session, id);
+        }
+        // A previous wrap-up of this agent is over once it answers again.
+        self.wrap_ups.remove(agent.as_str());
+        self.by_agent.insert(agent.0, id);
+        self.outputs
+            .push_back(Output::Media(MediaCommand::OpenRoom { call: id }));
+    }
+
+    pub(crate) fn requeued(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let agent_legs: Vec<LegId> = call
+            .legs
+            .iter()
+            .filter(|l| l.role != LegRole::Kiosk)
+            .map(|l| l.id)
+            .collect();
+        let mut removed = Vec::new();
+        for leg in agent_legs {
+            if let Some(leg) = call.remove_leg(leg) {
+                removed.push(leg);
+            }
+        }
+        let mut links: Vec<MediaLink> = removed.iter().filter_map(|l| l.media).collect();
+        for leg in &mut call.legs {
+            links.extend(leg.media.take());
+            leg.media_state = LegMedia::Idle;
+            leg.lost_at = None;
+        }
+        call.state = CallState::Waiting { ringing: None };
+        call.end_reason = None;
+        let room = std::mem::replace(&mut call.room, RoomState::None);
+        self.lost.remove(&id);
+        for link in links {
+            self.by_peer.remove(&link);
+        }
+        for leg in removed {
+            if let Some(session) = leg.session
+                && self.by_session.get(&session) == Some(&id)
+            {
+                self.by_session.remove(&session);
+            }
+            if self.by_agent.get(&leg.subject) == Some(&id) {
+                self.by_agent.remove(&leg.subject);
+            }
+        }
+        if let RoomState::Open { shard } = room {
+            self.outputs
+                .push_back(Output::Media(MediaCommand::CloseRoom { call: id, shard }));
+        }
+    }
+
+    pub(crate) fn ended(
+        &mut self,
+        id: CallId,
+        outcome: relais_dispatch::Outcome,
+        record: relais_dispatch::CallSummary,
+    ) {
+        let Some(call) = self.forget(id) else {
+            return;
+        };
+        let outcome = outcome.wire();
+        let ended_by = record.ended_by;
+        let reason = call.end_reason.or(match ended_by {
+            Some(EndedBy::Kiosk | EndedBy::Agent) => Some(EndReason::Hangup),
+            _ => None,
+        });
+        let agent = record.agent.clone();
+        self.outputs.push_back(Output::Record(Box::new(Ended {
+            call: id,
+            outcome,
+            ended_by,
+            reason,
+            summary: record,
+        })));
+        if call.admitted {
+            let message = ServerMessage::CallEnded {
+                call: id,
+                outcome,
+                by: ended_by,
+                reason,
+            };
+            let mut sessions: Vec<SessionId> = call.sessions().collect();
+            // An agent that was only ringing hears of the end through `offer_withdrawn`.
+            if let Some(agent) = agent.as_ref()
+                && outcome == relais_proto::Outcome::Answered
+                && let Some(&session) = self.agent_sessions.get(agent.as_str())
+                && !sessions.contains(&session)
+            {
+                sessions.push(session);
+            }
+            for session in sessions {
+                self.push(session, message.clone());
+            }
+        }
+        match call.room {
+            RoomState::Open { shard } => self
+                .outputs
+                .push_back(Output::Media(MediaCommand::CloseRoom { call: id, shard })),
+            // The room is closed when `RoomOpened` finds the call gone.
+            RoomState::Opening | RoomState::None => {}
+        }
+        if outcome == relais_proto::Outcome::Answered
+            && let Some(agent) = agent
+        {
+            self.wrap_ups.insert(
+                agent.0,
+                WrapUp {
+                    call: id,
+                    disposition: None,
+                },
+            );
+        }
+    }
+}
+
+/// The `agent_state` push for `state` at `now`.
+pub fn agent_state_message(state: &AgentState, now: Instant) -> ServerMessage {
+    let (reason, call, remaining) = match state {
+        AgentState::NotReady { reason } => (Some(reason.clone()), None, None),
+        AgentState::Reserved { call, until } => (
+            None,
+            Some(*call),
+            Some(until.saturating_duration_since(now).as_secs()),
+        ),
+        AgentState::OnCall { call } => (None, Some(*call), None),
+        AgentState::WrapUp { until } => (
+            None,
+            None,
+            Some(until.saturating_duration_since(now).as_secs()),
+        ),
+        AgentState::LoggedOut | AgentState::Available => (None, None, None),
+    };
+    ServerMessage::AgentState {
+        state: state.name(),
+        reason,
+        call,
+        remaining_secs: remaining,
+    }
+}

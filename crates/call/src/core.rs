@@ -1,0 +1,247 @@
+//! The call core: every live call and the indexes that find one from a session, a kiosk
+//! identity, an agent or a media peer.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use relais_proto::{CallId, LegRole, Role, ServerMessage};
+
+use crate::call::{Call, LegId};
+use crate::error::CallError;
+use crate::io::{Input, MediaLink, Output, SessionId, Verdict};
+use crate::refusals::Refusals;
+
+/// What the call core needs to know of the configuration.
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    /// How long a leg whose media was lost may take to come back before its call ends.
+    pub media_grace: Duration,
+    /// Refused calls per kiosk identity and service per minute before further calls are
+    /// answered `rate_limited` without reaching the dispatcher.
+    pub refusals_per_minute: u32,
+    /// Display names of the services, by id.
+    pub service_names: BTreeMap<String, String>,
+}
+
+impl Default for CallConfig {
+    fn default() -> Self {
+        Self {
+            media_grace: Duration::from_secs(30),
+            refusals_per_minute: 6,
+            service_names: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SessionInfo {
+    pub(crate) role: Role,
+    pub(crate) subject: String,
+}
+
+/// An agent's wrap-up after a call: the disposition it gave, until the wrap-up is recorded.
+#[derive(Debug, Clone)]
+pub(crate) struct WrapUp {
+    pub(crate) call: CallId,
+    pub(crate) disposition: Option<String>,
+}
+
+/// Every live call. See the crate documentation.
+#[derive(Debug)]
+pub struct CallCore {
+    pub(crate) config: CallConfig,
+    pub(crate) calls: BTreeMap<CallId, Call>,
+    /// When each call was placed (its queue wait starts there).
+    pub(crate) placed_at: BTreeMap<CallId, Instant>,
+    pub(crate) sessions: BTreeMap<SessionId, SessionInfo>,
+    /// Agent → its current session.
+    pub(crate) agent_sessions: BTreeMap<String, SessionId>,
+    /// Session → the call it has a leg in.
+    pub(crate) by_session: BTreeMap<SessionId, CallId>,
+    /// Kiosk identity → its call (one per identity, across its connections).
+    pub(crate) by_identity: BTreeMap<String, CallId>,
+    /// Agent → the call it is connected to.
+    pub(crate) by_agent: BTreeMap<String, CallId>,
+    /// Media peer → its call and leg.
+    pub(crate) by_peer: BTreeMap<MediaLink, (CallId, LegId)>,
+    /// Calls with a leg whose media is lost.
+    pub(crate) lost: BTreeSet<CallId>,
+    pub(crate) wrap_ups: BTreeMap<String, WrapUp>,
+    pub(crate) refusals: Refusals,
+    pub(crate) outputs: VecDeque<Output>,
+}
+
+impl CallCore {
+    pub fn new(config: CallConfig) -> Self {
+        Self {
+            config,
+            calls: BTreeMap::new(),
+            placed_at: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            agent_sessions: BTreeMap::new(),
+            by_session: BTreeMap::new(),
+            by_identity: BTreeMap::new(),
+            by_agent: BTreeMap::new(),
+            by_peer: BTreeMap::new(),
+            lost: BTreeSet::new(),
+            wrap_ups: BTreeMap::new(),
+            refusals: Refusals::default(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The live calls, by id.
+    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.calls.values()
+    }
+
+    /// One live call.
+    pub fn call(&self, call: CallId) -> Option<&Call> {
+        self.calls.get(&call)
+    }
+
+    /// The call a session has a leg in.
+    pub fn call_of_session(&self, session: SessionId) -> Option<&Call> {
+        self.by_session
+            .get(&session)
+            .and_then(|c| self.calls.get(c))
+    }
+
+    /// Kiosk identity and service pairs with a recent refusal kept in memory.
+    pub fn refusal_windows(&self) -> usize {
+        self.refusals.len()
+    }
+
+    /// The next thing to carry out, in order.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest deadline: call `handle(deadline, Input::Timeout)` then.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.lost
+            .iter()
+            .filter_map(|id| self.calls.get(id))
+            .filter(|call| call.end_reason.is_none())
+            .filter_map(|call| call.lost_since())
+            .min()
+            .map(|since| since + self.config.media_grace)
+    }
+
+    /// Applies one input at `now`. A refused input returns an error and changes nothing.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Result<Verdict, CallError> {
+        match input {
+            Input::SessionOpened {
+                session,
+                role,
+                subject,
+            } => {
+                self.session_opened(session, role, subject);
+                Ok(Verdict::Done)
+            }
+            Input::SessionClosed { session } => {
+                self.session_closed(session);
+                Ok(Verdict::Done)
+            }
+            Input::Place {
+                call,
+                session,
+                kiosk,
+                site,
+                service,
+            } => self.place(now, call, session, kiosk, site, service),
+            Input::Admission { call, admission } => Ok(self.admission(now, call, admission)),
+            Input::Cancel { session } => self.cancel(session),
+            Input::Hangup { session } => self.hangup(session),
+            Input::WrapUpDone {
+                session,
+                disposition,
+            } => self.wrap_up_done(session, disposition),
+            Input::Negotiate { session } => self.negotiate(session),
+            Input::Joined { call, leg, link } => {
+                self.joined(call, leg, link);
+                Ok(Verdict::Done)
+            }
+            Input::Candidate { session } => self.candidate(session),
+            Input::Dispatcher(command) => {
+                self.command(now, command);
+                Ok(Verdict::Done)
+            }
+            Input::RoomOpened { call, shard } => {
+                self.room_opened(call, shard);
+                Ok(Verdict::Done)
+            }
+            Input::RoomFailed { call } => {
+                self.room_failed(call);
+                Ok(Verdict::Done)
+            }
+            Input::Media { shard, event } => {
+                self.media(now, shard, event);
+                Ok(Verdict::Done)
+            }
+            Input::Timeout => {
+                self.timeout(now);
+                Ok(Verdict::Done)
+            }
+        }
+    }
+
+    pub(crate) fn push(&mut self, session: SessionId, message: ServerMessage) {
+        self.outputs.push_back(Output::Push { session, message });
+    }
+
+    pub(crate) fn push_agent(&mut self, agent: &str, message: ServerMessage) {
+        if let Some(&session) = self.agent_sessions.get(agent) {
+            self.push(session, message);
+        }
+    }
+
+    /// Pushes to every leg of `call` but `except`.
+    pub(crate) fn push_others(&mut self, call: CallId, except: LegId, message: &ServerMessage) {
+        let Some(call) = self.calls.get(&call) else {
+            return;
+        };
+        let sessions: Vec<SessionId> = call
+            .legs
+            .iter()
+            .filter(|leg| leg.id != except)
+            .filter_map(|leg| leg.session)
+            .collect();
+        for session in sessions {
+            self.push(session, message.clone());
+        }
+    }
+
+    /// Removes a call and every index to it.
+    pub(crate) fn forget(&mut self, id: CallId) -> Option<Call> {
+        let call = self.calls.remove(&id)?;
+        self.placed_at.remove(&id);
+        self.lost.remove(&id);
+        for leg in &call.legs {
+            if let Some(session) = leg.session
+                && self.by_session.get(&session) == Some(&id)
+            {
+                self.by_session.remove(&session);
+            }
+            if let Some(link) = leg.media {
+                self.by_peer.remove(&link);
+            }
+            if leg.role == LegRole::Agent && self.by_agent.get(&leg.subject) == Some(&id) {
+                self.by_agent.remove(&leg.subject);
+            }
+        }
+        if self.by_identity.get(&call.kiosk) == Some(&id) {
+            self.by_identity.remove(&call.kiosk);
+        }
+        Some(call)
+    }
+
+    /// The call, leg and role of a session.
+    pub(crate) fn session_call(&self, session: SessionId) -> Option<(&Call, LegId, LegRole)> {
+        let call = self.call_of_session(session)?;
+        let leg = call.leg_of_session(session)?;
+        Some((call, leg.id, leg.role))
+    }
+}

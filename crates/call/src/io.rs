@@ -1,0 +1,179 @@
+//! What goes into the call core and what comes out of it.
+
+use std::time::Duration;
+
+use relais_dispatch::{Admission, CallSummary, Command, Event};
+use relais_proto::{
+    AgentId, CallId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, Role, ServerMessage,
+};
+
+use crate::call::LegId;
+
+/// A signalling session (one websocket), numbered by the server.
+pub type SessionId = u64;
+
+/// A leg's media peer: its shard and its peer id there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MediaLink {
+    pub shard: usize,
+    pub peer: u64,
+}
+
+/// What the media shards report about a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaInput {
+    /// ICE and DTLS completed.
+    PeerConnected { peer: u64 },
+    /// The peer is gone: `None` when the server removed it itself.
+    PeerGone {
+        peer: u64,
+        reason: Option<MediaLossReason>,
+    },
+}
+
+/// Something that happened; fed to [`crate::CallCore::handle`].
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A signalling session signed in (agents: after the dispatcher took their login).
+    SessionOpened {
+        session: SessionId,
+        role: Role,
+        subject: String,
+    },
+    /// A session's connection ended.
+    SessionClosed { session: SessionId },
+    /// A kiosk asks for a call to `service` with a fresh id.
+    Place {
+        call: CallId,
+        session: SessionId,
+        kiosk: String,
+        site: String,
+        service: String,
+    },
+    /// The dispatcher's verdict on a [`Verdict::Enqueue`]; `None` when it refused the request
+    /// itself (the call is dropped with no record: it never existed).
+    Admission {
+        call: CallId,
+        admission: Option<Admission>,
+    },
+    /// A kiosk withdraws its waiting call.
+    Cancel { session: SessionId },
+    /// A kiosk or an agent hangs up its connected call.
+    Hangup { session: SessionId },
+    /// An agent ends its wrap-up, with a disposition code.
+    WrapUpDone {
+        session: SessionId,
+        disposition: Option<String>,
+    },
+    /// A session sends an SDP offer for its leg.
+    Negotiate { session: SessionId },
+    /// The shard took the offer of a [`NegotiationPlan`]: the leg's peer.
+    Joined {
+        call: CallId,
+        leg: LegId,
+        link: MediaLink,
+    },
+    /// A session sends an ICE candidate for its leg.
+    Candidate { session: SessionId },
+    /// A command of the dispatcher.
+    Dispatcher(Command),
+    /// The call's media room is open on `shard`.
+    RoomOpened { call: CallId, shard: usize },
+    /// The call's media room could not be opened.
+    RoomFailed { call: CallId },
+    /// A media shard's event.
+    Media { shard: usize, event: MediaInput },
+    /// A deadline of [`crate::CallCore::poll_timeout`] passed.
+    Timeout,
+}
+
+/// The answer to an input.
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    /// Nothing more to do.
+    Done,
+    /// Ask the dispatcher to admit this call, then report with [`Input::Admission`].
+    Enqueue {
+        call: CallId,
+        queue: String,
+        kiosk: String,
+        site: String,
+    },
+    /// The call is queued: answer `queued`.
+    Queued(CallId),
+    /// The call was refused at its enqueue (its record is among the outputs).
+    Refused(Outcome),
+    /// Apply this dispatcher event; its result is the request's answer.
+    Dispatch(Event),
+    /// Let the shard answer the offer as planned, then report with [`Input::Joined`].
+    Negotiate(NegotiationPlan),
+    /// Hand the candidate to this peer.
+    Candidate(MediaLink),
+}
+
+/// How a leg's offer is to be answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegotiationPlan {
+    pub call: CallId,
+    pub leg: LegId,
+    pub role: LegRole,
+    pub shard: usize,
+    /// The peer this leg had, to remove first (a reload or a rejoin after a loss).
+    pub replaces: Option<MediaLink>,
+    /// Whether anyone receives this leg's media.
+    pub publish: bool,
+    /// How many publishers it receives.
+    pub receive_slots: usize,
+}
+
+/// What the media shards must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaCommand {
+    /// Open the call's room on the least loaded shard; report [`Input::RoomOpened`] or
+    /// [`Input::RoomFailed`].
+    OpenRoom { call: CallId },
+    /// Close the call's room and every peer in it.
+    CloseRoom { call: CallId, shard: usize },
+    /// Remove one peer.
+    RemovePeer { link: MediaLink },
+}
+
+/// A call that ended, for its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub call: CallId,
+    pub outcome: Outcome,
+    pub ended_by: Option<EndedBy>,
+    pub reason: Option<EndReason>,
+    pub summary: CallSummary,
+}
+
+/// What the server must do, in order.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Send a message to a session.
+    Push {
+        session: SessionId,
+        message: ServerMessage,
+    },
+    /// Apply this event to the dispatcher.
+    Dispatch(Event),
+    /// Drive the media shards.
+    Media(MediaCommand),
+    /// Store the record of an ended call, before any output that follows it.
+    Record(Box<Ended>),
+    /// Complete a call's record with its wrap-up.
+    WrapUp {
+        call: CallId,
+        wrap_up: Duration,
+        disposition: Option<String>,
+    },
+    /// Store an agent's state change (the dispatcher's command, passed on).
+    AgentState {
+        agent: AgentId,
+        state: relais_dispatch::AgentState,
+        since: std::time::Instant,
+    },
+    /// KPIs changed.
+    KpisChanged,
+}

@@ -1,0 +1,30 @@
+//! Relais call core: a sans-IO state machine that owns every live call from its `call`
+//! request to its record. A call is a conference of legs (kiosk, agent, supervisor,
+//! interpreter), each with a media policy saying whose audio and video it receives. The
+//! dispatcher decides *who* gets a waiting call; this core decides *what happens to a call*:
+//! pushes to the sessions of its legs, the media room's life, a lost leg's grace period, the
+//! record when it ends.
+//!
+//! Drive it with [`CallCore::handle`]`(now, input)`, carry out [`CallCore::poll_output`] in
+//! order, and call `handle(deadline, Input::Timeout)` at [`CallCore::poll_timeout`]. Time is an
+//! argument; the core never reads the clock, draws randomness or does IO, and iterates in a
+//! deterministic order.
+
+mod call;
+mod commands;
+mod core;
+mod error;
+mod io;
+mod media;
+mod policy;
+mod refusals;
+mod requests;
+
+pub use call::{Call, CallState, Leg, LegId, LegMedia, RoomState};
+pub use commands::agent_state_message;
+pub use core::{CallConfig, CallCore};
+pub use error::CallError;
+pub use io::{
+    Ended, Input, MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId, Verdict,
+};
+pub use policy::{Kinds, Receive};

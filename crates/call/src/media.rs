@@ -1,0 +1,213 @@
+//! A call's media: negotiation plans for its legs, its room opening or failing, peers
+//! connecting and going away, and the grace period of a lost leg.
+
+use std::time::Instant;
+
+use relais_dispatch::Event;
+use relais_proto::{CallId, EndReason, EndedBy, LegRole, Role, ServerMessage};
+
+use crate::call::{CallState, LegId, LegMedia, RoomState};
+use crate::core::CallCore;
+use crate::error::CallError;
+use crate::io::{MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId, Verdict};
+
+impl CallCore {
+    pub(crate) fn negotiate(&mut self, session: SessionId) -> Result<Verdict, CallError> {
+        let (call, leg, role) = self
+            .session_call(session)
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        if !matches!(call.state, CallState::Connected { .. }) {
+            return Err(CallError::NoCall("no call is connected"));
+        }
+        let RoomState::Open { shard } = call.room else {
+            return Err(CallError::WrongState("wait for `media_ready`"));
+        };
+        let plan = NegotiationPlan {
+            call: call.id,
+            leg,
+            role,
+            shard,
+            replaces: call.leg(leg).and_then(|l| l.media),
+            publish: call.is_published(leg),
+            receive_slots: call.leg(leg).map_or(0, |l| l.receives.len()),
+        };
+        if let Some(link) = plan.replaces {
+            self.by_peer.remove(&link);
+        }
+        if let Some(leg) = self
+            .calls
+            .get_mut(&plan.call)
+            .and_then(|c| c.leg_mut(plan.leg))
+        {
+            leg.media = None;
+            if !matches!(leg.media_state, LegMedia::Lost { .. }) {
+                leg.media_state = LegMedia::Negotiating;
+            }
+        }
+        Ok(Verdict::Negotiate(plan))
+    }
+
+    pub(crate) fn joined(&mut self, id: CallId, leg: LegId, link: MediaLink) {
+        let current = self.calls.get_mut(&id).filter(|call| {
+            call.room == RoomState::Open { shard: link.shard }
+                && matches!(call.state, CallState::Connected { .. })
+        });
+        match current.and_then(|call| call.leg_mut(leg)) {
+            Some(leg_state) if leg_state.media.is_none() => {
+                leg_state.media = Some(link);
+                self.by_peer.insert(link, (id, leg));
+            }
+            // The call ended, its room changed or a newer offer won meanwhile.
+            _ => self
+                .outputs
+                .push_back(Output::Media(MediaCommand::RemovePeer { link })),
+        }
+    }
+
+    pub(crate) fn candidate(&self, session: SessionId) -> Result<Verdict, CallError> {
+        let (call, leg, _) = self
+            .session_call(session)
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        call.leg(leg)
+            .and_then(|l| l.media)
+            .map(Verdict::Candidate)
+            .ok_or(CallError::WrongState("send `sdp_offer` first"))
+    }
+
+    pub(crate) fn room_opened(&mut self, id: CallId, shard: usize) {
+        let open = self.calls.get_mut(&id).filter(|call| {
+            call.room == RoomState::Opening && matches!(call.state, CallState::Connected { .. })
+        });
+        let Some(call) = open else {
+            // Ended (or re-queued) while the room was opening.
+            self.outputs
+                .push_back(Output::Media(MediaCommand::CloseRoom { call: id, shard }));
+            return;
+        };
+        call.room = RoomState::Open { shard };
+        let pushes: Vec<(SessionId, Role)> = call
+            .legs
+            .iter()
+            .filter_map(|leg| {
+                let peer_role = match leg.role {
+                    LegRole::Kiosk => Role::Agent,
+                    _ => Role::Kiosk,
+                };
+                leg.session.map(|s| (s, peer_role))
+            })
+            .collect();
+        for (session, peer_role) in pushes {
+            self.push(
+                session,
+                ServerMessage::MediaReady {
+                    call: id,
+                    peer_role,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn room_failed(&mut self, id: CallId) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.room != RoomState::Opening {
+            return;
+        }
+        call.room = RoomState::None;
+        if matches!(call.state, CallState::Connected { .. }) && call.end_reason.is_none() {
+            call.end_reason = Some(EndReason::MediaFailed);
+            self.outputs.push_back(Output::Dispatch(Event::CallEnded {
+                call: id,
+                by: EndedBy::Server,
+            }));
+        }
+    }
+
+    pub(crate) fn media(&mut self, now: Instant, shard: usize, event: MediaInput) {
+        match event {
+            MediaInput::PeerConnected { peer } => {
+                let link = MediaLink { shard, peer };
+                let Some(&(id, leg)) = self.by_peer.get(&link) else {
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                let Some(state) = call.leg_mut(leg) else {
+                    return;
+                };
+                let was_lost = state.lost_at.take().is_some();
+                state.media_state = LegMedia::Connected;
+                let role = state.role;
+                if call.lost_since().is_none() {
+                    self.lost.remove(&id);
+                }
+                if was_lost {
+                    self.push_others(
+                        id,
+                        leg,
+                        &ServerMessage::PeerMediaRestored { call: id, role },
+                    );
+                }
+            }
+            MediaInput::PeerGone { peer, reason } => {
+                let link = MediaLink { shard, peer };
+                let Some((id, leg)) = self.by_peer.remove(&link) else {
+                    return;
+                };
+                let Some(reason) = reason else {
+                    // Removed by the server itself: a replaced peer or a closed room.
+                    return;
+                };
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                let Some(state) = call.leg_mut(leg) else {
+                    return;
+                };
+                state.media = None;
+                state.media_state = LegMedia::Lost { since: now, reason };
+                state.lost_at.get_or_insert(now);
+                let role = state.role;
+                self.lost.insert(id);
+                let grace_secs = self.config.media_grace.as_secs();
+                self.push_others(
+                    id,
+                    leg,
+                    &ServerMessage::PeerMediaLost {
+                        call: id,
+                        role,
+                        reason,
+                        grace_secs,
+                    },
+                );
+            }
+        }
+    }
+
+    pub(crate) fn timeout(&mut self, now: Instant) {
+        let grace = self.config.media_grace;
+        let due: Vec<CallId> = self
+            .lost
+            .iter()
+            .filter(|id| {
+                self.calls.get(id).is_some_and(|call| {
+                    call.end_reason.is_none()
+                        && call.lost_since().is_some_and(|since| since + grace <= now)
+                })
+            })
+            .copied()
+            .collect();
+        for id in due {
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.end_reason = Some(EndReason::MediaLost);
+            }
+            self.lost.remove(&id);
+            self.outputs.push_back(Output::Dispatch(Event::CallEnded {
+                call: id,
+                by: EndedBy::Server,
+            }));
+        }
+    }
+}

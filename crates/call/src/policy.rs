@@ -1,0 +1,119 @@
+//! Media policy as data: each leg lists whose audio and video it receives. The usual shapes of
+//! a conference are functions over that list, not special cases: a conversation (everyone
+//! receives every other full participant), monitoring (a leg receives everyone and nobody
+//! receives it), a whisper (a leg's audio reaches one other leg only).
+
+use crate::call::{Call, LegId};
+
+/// Audio and/or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Kinds {
+    pub audio: bool,
+    pub video: bool,
+}
+
+impl Kinds {
+    /// Audio and video.
+    pub const BOTH: Kinds = Kinds {
+        audio: true,
+        video: true,
+    };
+    /// Audio only.
+    pub const AUDIO: Kinds = Kinds {
+        audio: true,
+        video: false,
+    };
+    /// Nothing.
+    pub const NONE: Kinds = Kinds {
+        audio: false,
+        video: false,
+    };
+
+    /// Whether nothing is received.
+    pub fn is_empty(self) -> bool {
+        !self.audio && !self.video
+    }
+}
+
+/// One subscription: the leg receives `kinds` of `from`'s media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Receive {
+    pub from: LegId,
+    pub kinds: Kinds,
+}
+
+impl Call {
+    /// Sets what `leg` receives from `from` (nothing removes the subscription).
+    pub fn subscribe(&mut self, leg: LegId, from: LegId, kinds: Kinds) {
+        if leg == from {
+            return;
+        }
+        let Some(leg) = self.leg_mut(leg) else {
+            return;
+        };
+        leg.receives.retain(|r| r.from != from);
+        if !kinds.is_empty() {
+            leg.receives.push(Receive { from, kinds });
+            leg.receives.sort();
+        }
+    }
+
+    /// `leg` becomes a full participant: it and every other full participant receive each
+    /// other's audio and video (a 1:1 call, a barge, an interpreter).
+    pub fn converse(&mut self, leg: LegId) {
+        for other in self.full_participants_but(leg) {
+            self.subscribe(leg, other, Kinds::BOTH);
+            self.subscribe(other, leg, Kinds::BOTH);
+        }
+        if let Some(leg) = self.leg_mut(leg) {
+            leg.full = true;
+        }
+    }
+
+    /// `leg` receives every full participant and nobody receives it (a supervisor listening).
+    pub fn monitor(&mut self, leg: LegId) {
+        self.leave_conversation(leg);
+        for other in self.full_participants_but(leg) {
+            self.subscribe(leg, other, Kinds::BOTH);
+        }
+    }
+
+    /// `leg` monitors, and its audio reaches `to` only (a supervisor coaching the agent).
+    pub fn whisper(&mut self, leg: LegId, to: LegId) {
+        self.monitor(leg);
+        self.subscribe(to, leg, Kinds::AUDIO);
+    }
+
+    fn full_participants_but(&self, leg: LegId) -> Vec<LegId> {
+        self.legs
+            .iter()
+            .filter(|other| other.id != leg && other.full)
+            .map(|other| other.id)
+            .collect()
+    }
+
+    /// Nobody receives `leg` any more and it is no longer a full participant.
+    fn leave_conversation(&mut self, leg: LegId) {
+        for other in &mut self.legs {
+            other.receives.retain(|r| r.from != leg);
+        }
+        if let Some(leg) = self.leg_mut(leg) {
+            leg.full = false;
+        }
+    }
+
+    /// Removes every subscription to and from `leg`.
+    pub fn unsubscribe_all(&mut self, leg: LegId) {
+        self.leave_conversation(leg);
+        if let Some(leg) = self.leg_mut(leg) {
+            leg.receives.clear();
+        }
+    }
+
+    /// Whether any other leg receives `leg`'s media.
+    pub fn is_published(&self, leg: LegId) -> bool {
+        self.legs
+            .iter()
+            .any(|other| other.receives.iter().any(|r| r.from == leg))
+    }
+}

@@ -1,0 +1,217 @@
+//! What sessions ask of the call core: sign-in and sign-out, placing, cancelling and hanging up
+//! a call, ending a wrap-up.
+
+use std::time::Instant;
+
+use relais_dispatch::{Admission, Event};
+use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, Role};
+
+use crate::call::{Call, CallState};
+use crate::core::{CallCore, SessionInfo};
+use crate::error::CallError;
+use crate::io::{Ended, Output, SessionId, Verdict};
+
+impl CallCore {
+    pub(crate) fn session_opened(&mut self, session: SessionId, role: Role, subject: String) {
+        if role == Role::Agent {
+            if let Some(previous) = self.agent_sessions.insert(subject.clone(), session)
+                && previous != session
+            {
+                self.by_session.remove(&previous);
+            }
+            if let Some(&call) = self.by_agent.get(&subject)
+                && let Some(leg) = self
+                    .calls
+                    .get_mut(&call)
+                    .and_then(|c| c.legs.iter_mut().find(|l| l.role == LegRole::Agent))
+            {
+                leg.session = Some(session);
+                self.by_session.insert(session, call);
+            }
+        }
+        self.sessions.insert(session, SessionInfo { role, subject });
+    }
+
+    pub(crate) fn session_closed(&mut self, session: SessionId) {
+        let Some(info) = self.sessions.remove(&session) else {
+            return;
+        };
+        if let Some(call_id) = self.by_session.remove(&session)
+            && let Some(call) = self.calls.get_mut(&call_id)
+        {
+            let mut kiosk_left = None;
+            for leg in call.legs.iter_mut().filter(|l| l.session == Some(session)) {
+                leg.session = None;
+                if leg.role == LegRole::Kiosk {
+                    kiosk_left = Some(matches!(call.state, CallState::Connected { .. }));
+                }
+            }
+            match kiosk_left {
+                Some(true) => {
+                    call.end_reason.get_or_insert(EndReason::Disconnected);
+                    self.outputs.push_back(Output::Dispatch(Event::CallEnded {
+                        call: call_id,
+                        by: EndedBy::Kiosk,
+                    }));
+                }
+                Some(false) => self
+                    .outputs
+                    .push_back(Output::Dispatch(Event::Abandon { call: call_id })),
+                None => {}
+            }
+        }
+        if info.role == Role::Agent && self.agent_sessions.get(&info.subject) == Some(&session) {
+            self.agent_sessions.remove(&info.subject);
+            if let Some(call) = self
+                .by_agent
+                .get(&info.subject)
+                .and_then(|c| self.calls.get_mut(c))
+            {
+                call.end_reason.get_or_insert(EndReason::Disconnected);
+            }
+            self.outputs
+                .push_back(Output::Dispatch(Event::AgentDisconnect {
+                    agent: AgentId(info.subject),
+                }));
+        }
+    }
+
+    pub(crate) fn place(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        session: SessionId,
+        kiosk: String,
+        site: String,
+        service: String,
+    ) -> Result<Verdict, CallError> {
+        if let Some(&held) = self.by_session.get(&session) {
+            return Err(CallError::AlreadyInCall(held));
+        }
+        if let Some(&held) = self.by_identity.get(&kiosk) {
+            return Err(CallError::AlreadyInCall(held));
+        }
+        if self.calls.contains_key(&id) {
+            return Err(CallError::DuplicateCall(id));
+        }
+        if let Err((count, retry_secs)) =
+            self.refusals
+                .check(now, &kiosk, &service, self.config.refusals_per_minute)
+        {
+            return Err(CallError::TooManyRefusals {
+                service,
+                count,
+                retry_secs,
+            });
+        }
+        self.calls
+            .insert(id, Call::new(id, &service, &kiosk, &site, session));
+        self.placed_at.insert(id, now);
+        self.by_session.insert(session, id);
+        self.by_identity.insert(kiosk.clone(), id);
+        Ok(Verdict::Enqueue {
+            call: id,
+            queue: service,
+            kiosk,
+            site,
+        })
+    }
+
+    pub(crate) fn admission(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        admission: Option<Admission>,
+    ) -> Verdict {
+        match admission {
+            Some(Admission::Queued) => {
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.admitted = true;
+                    let (kiosk, service) = (call.kiosk.clone(), call.service.clone());
+                    self.refusals.admitted(&kiosk, &service);
+                }
+                Verdict::Queued(id)
+            }
+            Some(Admission::Refused { outcome, record }) => {
+                if let Some(call) = self.forget(id) {
+                    self.refusals.refused(now, &call.kiosk, &call.service);
+                }
+                let outcome = outcome.wire();
+                self.outputs.push_back(Output::Record(Box::new(Ended {
+                    call: id,
+                    outcome,
+                    ended_by: None,
+                    reason: None,
+                    summary: *record,
+                })));
+                Verdict::Refused(outcome)
+            }
+            None => {
+                self.forget(id);
+                Verdict::Done
+            }
+        }
+    }
+
+    pub(crate) fn cancel(&mut self, session: SessionId) -> Result<Verdict, CallError> {
+        let (call, _, role) = self
+            .session_call(session)
+            .ok_or(CallError::NoCall("no call is waiting"))?;
+        if role != LegRole::Kiosk {
+            return Err(CallError::NoCall("no call is waiting"));
+        }
+        match call.state {
+            CallState::Waiting { .. } => Ok(Verdict::Dispatch(Event::Abandon { call: call.id })),
+            CallState::Connected { .. } => {
+                Err(CallError::WrongState("the call is connected: use hangup"))
+            }
+        }
+    }
+
+    pub(crate) fn hangup(&mut self, session: SessionId) -> Result<Verdict, CallError> {
+        let (call, _, role) = self
+            .session_call(session)
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        if !matches!(call.state, CallState::Connected { .. }) {
+            return Err(CallError::NoCall("no call is connected"));
+        }
+        let by = match role {
+            LegRole::Kiosk => EndedBy::Kiosk,
+            LegRole::Agent => EndedBy::Agent,
+            // Other legs leave; they do not end the call for everyone.
+            _ => {
+                return Err(CallError::WrongState(
+                    "only the kiosk or the agent ends a call",
+                ));
+            }
+        };
+        let id = call.id;
+        if let Some(call) = self.calls.get_mut(&id) {
+            call.end_reason.get_or_insert(EndReason::Hangup);
+        }
+        Ok(Verdict::Dispatch(Event::CallEnded { call: id, by }))
+    }
+
+    pub(crate) fn wrap_up_done(
+        &mut self,
+        session: SessionId,
+        disposition: Option<String>,
+    ) -> Result<Verdict, CallError> {
+        let agent = self
+            .sessions
+            .get(&session)
+            .filter(|info| info.role == Role::Agent)
+            .map(|info| info.subject.clone())
+            .ok_or(CallError::WrongState("only an agent wraps up"))?;
+        let wrap_up = self
+            .wrap_ups
+            .get_mut(&agent)
+            .ok_or(CallError::WrongState("no call is in wrap-up"))?;
+        if let Some(code) = disposition {
+            wrap_up.disposition = Some(code);
+        }
+        Ok(Verdict::Dispatch(Event::WrapUpDone {
+            agent: AgentId(agent),
+        }))
+    }
+}

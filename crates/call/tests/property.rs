@@ -1,0 +1,323 @@
+//! The call core against a small reference model, over random sequences of what kiosks,
+//! agents, the media shards and time do: every call ends exactly once with one record, no
+//! room outlives its call, no session hears of a call it is not part of, and a lost leg never
+//! leaves the other side waiting past the grace period.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::{GRACE, World, secs};
+use proptest::prelude::*;
+use relais_call::{Input, MediaLink, Verdict};
+use relais_dispatch::{AgentState, Event};
+use relais_proto::{AgentId, CallId, MediaLossReason, Role, ServerMessage};
+
+/// Kiosk sessions 1–3; sessions 1 and 3 share the identity `k1`.
+const KIOSKS: [(u64, &str); 3] = [(1, "k1"), (2, "k2"), (3, "k1")];
+/// Agent sessions: alice on 100 or 101 (a reconnect), bob on 200.
+const AGENTS: [(u64, &str); 3] = [(100, "alice"), (101, "alice"), (200, "bob")];
+
+#[derive(Debug, Clone)]
+enum Op {
+    OpenKiosk(usize),
+    CloseKiosk(usize),
+    Place(usize, bool),
+    Cancel(usize),
+    Hangup(u64),
+    SignIn(usize),
+    SignOut(usize),
+    Ready(usize),
+    Pause(usize),
+    Accept(usize),
+    Reject(usize),
+    WrapUpDone(usize),
+    Negotiate(u64),
+    Connect(u64),
+    Lose(u64, u8),
+    Advance(u64),
+    RoomsFail(bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let session = prop_oneof![
+        Just(1u64),
+        Just(2),
+        Just(3),
+        Just(100),
+        Just(101),
+        Just(200)
+    ];
+    prop_oneof![
+        1 => (0..3usize).prop_map(Op::OpenKiosk),
+        1 => (0..3usize).prop_map(Op::CloseKiosk),
+        3 => (0..3usize, any::<bool>()).prop_map(|(k, open)| Op::Place(k, open)),
+        1 => (0..3usize).prop_map(Op::Cancel),
+        1 => session.clone().prop_map(Op::Hangup),
+        1 => (0..3usize).prop_map(Op::SignIn),
+        1 => (0..3usize).prop_map(Op::SignOut),
+        2 => (0..3usize).prop_map(Op::Ready),
+        1 => (0..3usize).prop_map(Op::Pause),
+        4 => (0..3usize).prop_map(Op::Accept),
+        1 => (0..3usize).prop_map(Op::Reject),
+        1 => (0..3usize).prop_map(Op::WrapUpDone),
+        4 => session.clone().prop_map(Op::Negotiate),
+        2 => session.clone().prop_map(Op::Connect),
+        3 => (session, 0..3u8).prop_map(|(s, r)| Op::Lose(s, r)),
+        3 => (1..40u64).prop_map(Op::Advance),
+        1 => (0..8u8).prop_map(|n| Op::RoomsFail(n == 0)),
+    ]
+}
+
+/// What the model knows: who placed each call, the peers each session joined.
+#[derive(Default)]
+struct Model {
+    placed_by: BTreeMap<CallId, u64>,
+    refused: BTreeSet<CallId>,
+    links: BTreeMap<u64, MediaLink>,
+    open_kiosks: BTreeSet<u64>,
+}
+
+fn agent(index: usize) -> AgentId {
+    AgentId(AGENTS[index].1.to_owned())
+}
+
+fn agent_of_session(session: u64) -> Option<&'static str> {
+    AGENTS.iter().find(|(s, _)| *s == session).map(|(_, a)| *a)
+}
+
+fn apply(w: &mut World, m: &mut Model, op: &Op) {
+    match *op {
+        Op::OpenKiosk(k) => {
+            let (session, kiosk) = KIOSKS[k];
+            if m.open_kiosks.insert(session) {
+                w.open(session, Role::Kiosk, kiosk);
+            }
+        }
+        Op::CloseKiosk(k) => {
+            let session = KIOSKS[k].0;
+            if m.open_kiosks.remove(&session) {
+                w.input(Input::SessionClosed { session }).unwrap();
+            }
+        }
+        Op::Place(k, open) => {
+            let (session, kiosk) = KIOSKS[k];
+            if !m.open_kiosks.contains(&session) {
+                return;
+            }
+            let service = if open { "caf" } else { "nuit" };
+            let first_record = w.records.len();
+            match w.place(session, kiosk, service) {
+                Ok(Verdict::Queued(call)) => {
+                    m.placed_by.insert(call, session);
+                }
+                Ok(Verdict::Refused(_)) => {
+                    let call = w.records[first_record].call;
+                    m.refused.insert(call);
+                }
+                Ok(other) => panic!("a call is queued or refused: {other:?}"),
+                Err(_) => assert_eq!(
+                    w.records.len(),
+                    first_record,
+                    "a refused request records nothing"
+                ),
+            }
+        }
+        Op::Cancel(k) => {
+            let _ = w.input(Input::Cancel {
+                session: KIOSKS[k].0,
+            });
+        }
+        Op::Hangup(session) => {
+            let _ = w.input(Input::Hangup { session });
+        }
+        Op::SignIn(a) => {
+            let (session, name) = AGENTS[a];
+            let _ = w.dispatcher.handle(
+                w.now,
+                Event::AgentLogin {
+                    agent: agent(a),
+                    skills: vec![],
+                    queues: None,
+                },
+            );
+            w.open(session, Role::Agent, name);
+        }
+        Op::SignOut(a) => {
+            let _ = w.input(Input::SessionClosed {
+                session: AGENTS[a].0,
+            });
+        }
+        Op::Ready(a) => {
+            w.dispatch(Event::AgentReady { agent: agent(a) });
+        }
+        Op::Pause(a) => {
+            w.dispatch(Event::AgentNotReady {
+                agent: agent(a),
+                reason: "pause".into(),
+            });
+        }
+        Op::Accept(a) | Op::Reject(a) => {
+            let reserved = w
+                .dispatcher
+                .agents()
+                .find(|view| *view.agent == agent(a))
+                .and_then(|view| match view.state {
+                    AgentState::Reserved { call, .. } => Some(call),
+                    _ => None,
+                });
+            if let Some(call) = reserved {
+                let event = if matches!(op, Op::Accept(_)) {
+                    Event::Accept {
+                        call,
+                        agent: agent(a),
+                    }
+                } else {
+                    Event::Reject {
+                        call,
+                        agent: agent(a),
+                    }
+                };
+                w.dispatch(event);
+            }
+        }
+        Op::WrapUpDone(a) => {
+            let _ = w.input(Input::WrapUpDone {
+                session: AGENTS[a].0,
+                disposition: Some("code".into()),
+            });
+        }
+        Op::Negotiate(session) => {
+            if w.core.call_of_session(session).is_some()
+                && let Ok(Verdict::Negotiate(plan)) = w.input(Input::Negotiate { session })
+            {
+                let link = MediaLink {
+                    shard: plan.shard,
+                    peer: 1000 + m.links.len() as u64,
+                };
+                w.input(Input::Joined {
+                    call: plan.call,
+                    leg: plan.leg,
+                    link,
+                })
+                .unwrap();
+                m.links.insert(session, link);
+            }
+        }
+        Op::Connect(session) => {
+            if let Some(link) = m.links.get(&session).copied() {
+                w.connected(link);
+            }
+        }
+        Op::Lose(session, reason) => {
+            if let Some(link) = m.links.remove(&session) {
+                let reason = [
+                    MediaLossReason::ConsentExpired,
+                    MediaLossReason::SetupTimeout,
+                    MediaLossReason::Failed,
+                ][usize::from(reason)];
+                w.lost(link, reason);
+            }
+        }
+        Op::Advance(s) => w.advance(secs(s)),
+        Op::RoomsFail(fail) => w.rooms_fail = fail,
+    }
+}
+
+fn call_of(message: &ServerMessage) -> Option<CallId> {
+    match message {
+        ServerMessage::QueuePosition { call, .. }
+        | ServerMessage::Offered { call, .. }
+        | ServerMessage::OfferWithdrawn { call, .. }
+        | ServerMessage::MediaReady { call, .. }
+        | ServerMessage::CallEnded { call, .. }
+        | ServerMessage::PeerMediaLost { call, .. }
+        | ServerMessage::PeerMediaRestored { call, .. } => Some(*call),
+        _ => None,
+    }
+}
+
+fn check(w: &World, m: &Model) {
+    // Each call has at most one record.
+    let mut seen = BTreeSet::new();
+    for record in &w.records {
+        assert!(seen.insert(record.call), "two records for {}", record.call);
+        assert!(
+            w.core.call(record.call).is_none(),
+            "{} recorded but live",
+            record.call
+        );
+    }
+    // No room outlives its call.
+    for room in &w.rooms {
+        assert!(w.core.call(*room).is_some(), "room of ended call {room}");
+    }
+    // Pushes reach only the sessions of a call's parts.
+    for (session, message) in &w.pushes {
+        let Some(call) = call_of(message) else {
+            continue;
+        };
+        assert!(
+            !m.refused.contains(&call),
+            "push for a refused call: {message:?}"
+        );
+        match agent_of_session(*session) {
+            None => assert_eq!(
+                m.placed_by.get(&call),
+                Some(session),
+                "{message:?} to kiosk {session}"
+            ),
+            Some(name) => {
+                let agent = AgentId(name.to_owned());
+                let part = match message {
+                    ServerMessage::Offered { .. } | ServerMessage::OfferWithdrawn { .. } => {
+                        &w.offered
+                    }
+                    _ => &w.answered,
+                };
+                assert!(
+                    part.contains(&(call, agent)),
+                    "{message:?} to agent session {session}"
+                );
+            }
+        }
+    }
+    // A lost leg never waits past the grace period.
+    for call in w.core.calls() {
+        if let Some(since) = call.lost_since() {
+            assert!(
+                w.now.saturating_duration_since(since) <= GRACE,
+                "{} lost for too long",
+                call.id
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn every_call_ends_once_and_nothing_is_left_behind(ops in prop::collection::vec(op(), 1..80)) {
+        let mut w = World::new();
+        let mut m = Model::default();
+        // Two kiosks and two ready agents to start with, so calls get far.
+        let setup = [Op::OpenKiosk(0), Op::OpenKiosk(1), Op::SignIn(0), Op::SignIn(2), Op::Ready(0), Op::Ready(2)];
+        for op in setup.iter().chain(&ops) {
+            apply(&mut w, &mut m, op);
+            check(&w, &m);
+        }
+        // Everyone leaves; time passes.
+        for (session, _) in KIOSKS.iter().chain(AGENTS.iter()) {
+            let _ = w.input(Input::SessionClosed { session: *session });
+        }
+        w.advance(secs(3600));
+        check(&w, &m);
+        prop_assert_eq!(w.core.calls().count(), 0);
+        prop_assert!(w.rooms.is_empty());
+        let recorded: BTreeSet<CallId> = w.records.iter().map(|r| r.call).collect();
+        let expected: BTreeSet<CallId> = m.placed_by.keys().chain(m.refused.iter()).copied().collect();
+        prop_assert_eq!(recorded, expected);
+    }
+}

@@ -1,0 +1,485 @@
+//! The call core's rules, one test each, in virtual time beside a real dispatcher.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{GRACE, World, secs};
+use relais_call::{CallError, Input, MediaInput, Verdict};
+use relais_dispatch::Event;
+use relais_proto::{
+    AgentId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, Role, ServerMessage,
+};
+
+fn alice() -> AgentId {
+    AgentId("alice".to_owned())
+}
+
+#[test]
+fn a_call_refused_at_enqueue_is_a_verdict_with_a_record_and_no_push() {
+    let mut w = World::new();
+    w.open(1, Role::Kiosk, "borne-1");
+    let verdict = w.place(1, "borne-1", "nuit").unwrap();
+    assert!(
+        matches!(verdict, Verdict::Refused(Outcome::Closed)),
+        "{verdict:?}"
+    );
+    assert_eq!(w.records.len(), 1);
+    assert_eq!(w.records[0].outcome, Outcome::Closed);
+    assert!(w.pushed(1).is_empty(), "{:?}", w.pushed(1));
+    // The identity is free again.
+    assert!(matches!(
+        w.place(1, "borne-1", "caf").unwrap(),
+        Verdict::Queued(_)
+    ));
+}
+
+#[test]
+fn a_full_queue_refuses_with_the_queue_full_outcome() {
+    let mut w = World::new();
+    w.queued(1, "a");
+    w.queued(2, "b");
+    w.open(3, Role::Kiosk, "c");
+    let verdict = w.place(3, "c", "caf").unwrap();
+    assert!(
+        matches!(verdict, Verdict::Refused(Outcome::QueueFull)),
+        "{verdict:?}"
+    );
+    assert_eq!(w.records.last().unwrap().outcome, Outcome::QueueFull);
+    assert!(w.pushed(3).is_empty());
+}
+
+#[test]
+fn a_kiosk_identity_holds_one_call_across_its_sessions() {
+    let mut w = World::new();
+    let call = w.queued(1, "borne-1");
+    w.open(2, Role::Kiosk, "borne-1");
+    assert_eq!(
+        w.place(2, "borne-1", "caf").unwrap_err(),
+        CallError::AlreadyInCall(call)
+    );
+    assert_eq!(
+        w.place(1, "borne-1", "caf").unwrap_err(),
+        CallError::AlreadyInCall(call)
+    );
+}
+
+#[test]
+fn repeated_refusals_are_rate_limited_and_their_windows_do_not_pile_up() {
+    let mut w = World::new();
+    w.open(1, Role::Kiosk, "borne-1");
+    for _ in 0..3 {
+        w.place(1, "borne-1", "nuit").unwrap();
+    }
+    let err = w.place(1, "borne-1", "nuit").unwrap_err();
+    assert!(
+        matches!(err, CallError::TooManyRefusals { count: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(w.records.len(), 3, "a suppressed call leaves no record");
+    for kiosk in 0..50 {
+        let name = format!("borne-x{kiosk}");
+        w.open(10 + kiosk, Role::Kiosk, &name);
+        w.place(10 + kiosk, &name, "nuit").unwrap();
+    }
+    assert_eq!(w.core.refusal_windows(), 51);
+    w.advance(secs(61));
+    w.open(200, Role::Kiosk, "borne-2");
+    w.place(200, "borne-2", "nuit").unwrap();
+    assert_eq!(
+        w.core.refusal_windows(),
+        1,
+        "windows of the last minute only"
+    );
+    assert!(matches!(
+        w.place(1, "borne-1", "nuit").unwrap(),
+        Verdict::Refused(Outcome::Closed)
+    ));
+}
+
+#[test]
+fn an_answered_call_opens_one_room_and_tells_both_sides_media_ready() {
+    let mut w = World::new();
+    let call = w.answered();
+    assert_eq!(w.rooms.len(), 1);
+    assert!(w.pushed(1).iter().any(|m| matches!(m,
+        ServerMessage::MediaReady { call: c, peer_role: Role::Agent } if *c == call)));
+    assert!(w.pushed(100).iter().any(|m| matches!(m,
+        ServerMessage::MediaReady { call: c, peer_role: Role::Kiosk } if *c == call)));
+    let legs = &w.core.call(call).unwrap().legs;
+    assert_eq!(legs.len(), 2);
+    assert_eq!(legs[0].receives.len(), 1, "the kiosk receives the agent");
+    assert_eq!(legs[1].receives.len(), 1, "the agent receives the kiosk");
+}
+
+#[test]
+fn a_room_that_cannot_open_pushes_no_media_ready_and_ends_the_call() {
+    let mut w = World::new();
+    w.rooms_fail = true;
+    let call = w.answered();
+    assert!(
+        !w.pushes
+            .iter()
+            .any(|(_, m)| matches!(m, ServerMessage::MediaReady { .. }))
+    );
+    let record = w.record_of(call).unwrap();
+    assert_eq!(record.reason, Some(EndReason::MediaFailed));
+    assert_eq!(record.ended_by, Some(EndedBy::Server));
+    for session in [1, 100] {
+        assert!(w.pushed(session).iter().any(|m| matches!(
+            m,
+            ServerMessage::CallEnded {
+                reason: Some(EndReason::MediaFailed),
+                ..
+            }
+        )));
+    }
+    assert!(w.core.call(call).is_none());
+    assert!(w.rooms.is_empty());
+}
+
+#[test]
+fn a_lost_kiosk_leg_is_announced_and_ends_the_call_after_the_grace_period() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (kiosk, _) = w.media_up();
+    w.lost(kiosk, MediaLossReason::ConsentExpired);
+    assert!(w.pushed(100).iter().any(|m| matches!(
+        m,
+        ServerMessage::PeerMediaLost {
+            role: LegRole::Kiosk,
+            reason: MediaLossReason::ConsentExpired,
+            grace_secs: 20,
+            ..
+        }
+    )));
+    assert!(
+        !w.pushed(1)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::PeerMediaLost { .. })),
+        "the lost side is not told about itself"
+    );
+    w.advance(GRACE - secs(1));
+    assert!(w.core.call(call).is_some(), "still within the grace period");
+    w.advance(secs(1));
+    let record = w.record_of(call).unwrap();
+    assert_eq!(record.outcome, Outcome::Answered);
+    assert_eq!(record.reason, Some(EndReason::MediaLost));
+    assert_eq!(record.ended_by, Some(EndedBy::Server));
+    assert!(w.rooms.is_empty(), "the room is closed with the call");
+    assert!(w.pushed(100).iter().any(|m| matches!(
+        m,
+        ServerMessage::CallEnded {
+            reason: Some(EndReason::MediaLost),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_lost_leg_that_rejoins_with_a_new_offer_keeps_the_call() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (kiosk, _) = w.media_up();
+    w.lost(kiosk, MediaLossReason::Failed);
+    w.advance(secs(5));
+    let (plan, rejoined) = w.negotiate(1);
+    assert_eq!(plan.replaces, None, "the lost peer is already gone");
+    assert!(plan.publish && plan.receive_slots == 1, "{plan:?}");
+    w.connected(rejoined);
+    assert!(w.pushed(100).iter().any(|m| matches!(
+        m,
+        ServerMessage::PeerMediaRestored {
+            role: LegRole::Kiosk,
+            ..
+        }
+    )));
+    w.advance(GRACE * 3);
+    assert!(w.core.call(call).is_some());
+    assert!(w.records.is_empty());
+}
+
+#[test]
+fn a_rejoin_that_never_connects_still_ends_at_the_first_loss_plus_the_grace() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (kiosk, _) = w.media_up();
+    w.lost(kiosk, MediaLossReason::ConsentExpired);
+    w.advance(secs(10));
+    let (_, rejoined) = w.negotiate(1);
+    w.advance(secs(9));
+    w.lost(rejoined, MediaLossReason::SetupTimeout);
+    assert!(w.core.call(call).is_some());
+    w.advance(secs(1));
+    assert_eq!(
+        w.record_of(call).unwrap().reason,
+        Some(EndReason::MediaLost)
+    );
+}
+
+#[test]
+fn a_peer_removed_by_the_server_is_not_a_loss() {
+    let mut w = World::new();
+    w.answered();
+    let (kiosk, _) = w.media_up();
+    w.input(Input::Media {
+        shard: kiosk.shard,
+        event: MediaInput::PeerGone {
+            peer: kiosk.peer,
+            reason: None,
+        },
+    })
+    .unwrap();
+    assert!(
+        !w.pushes
+            .iter()
+            .any(|(_, m)| matches!(m, ServerMessage::PeerMediaLost { .. }))
+    );
+    assert_eq!(w.core.poll_timeout(), None);
+}
+
+#[test]
+fn a_reload_replaces_the_previous_peer_of_the_same_leg() {
+    let mut w = World::new();
+    w.answered();
+    let (_, first) = w.negotiate(1);
+    let (plan, second) = w.negotiate(1);
+    assert_eq!(plan.replaces, Some(first));
+    assert_ne!(first, second);
+    // The replaced peer's own departure is the server's doing.
+    w.input(Input::Media {
+        shard: first.shard,
+        event: MediaInput::PeerGone {
+            peer: first.peer,
+            reason: Some(MediaLossReason::Failed),
+        },
+    })
+    .unwrap();
+    assert!(
+        !w.pushes
+            .iter()
+            .any(|(_, m)| matches!(m, ServerMessage::PeerMediaLost { .. }))
+    );
+}
+
+#[test]
+fn a_peer_joined_after_its_call_ended_is_removed() {
+    let mut w = World::new();
+    let call = w.answered();
+    let Verdict::Negotiate(plan) = w.input(Input::Negotiate { session: 1 }).unwrap() else {
+        panic!("plan");
+    };
+    w.input(Input::Hangup { session: 100 }).unwrap();
+    let link = relais_call::MediaLink { shard: 0, peer: 77 };
+    w.input(Input::Joined {
+        call,
+        leg: plan.leg,
+        link,
+    })
+    .unwrap();
+    assert_eq!(w.removed, vec![link]);
+}
+
+#[test]
+fn a_room_that_opens_after_its_call_ended_is_closed() {
+    let mut w = World::new();
+    w.ready_agent(100, "alice");
+    let call = w.queued(1, "borne-1");
+    // The answer and the end arrive before the room opens.
+    w.dispatcher
+        .handle(
+            w.now,
+            Event::Accept {
+                call,
+                agent: alice(),
+            },
+        )
+        .unwrap();
+    while let Some(command) = w.dispatcher.poll_command() {
+        let _ = w.core.handle(w.now, Input::Dispatcher(command));
+    }
+    let mut opened = false;
+    while let Some(output) = w.core.poll_output() {
+        opened |= matches!(
+            output,
+            relais_call::Output::Media(relais_call::MediaCommand::OpenRoom { .. })
+        );
+    }
+    assert!(opened);
+    w.input(Input::Hangup { session: 1 }).unwrap();
+    w.core
+        .handle(w.now, Input::RoomOpened { call, shard: 0 })
+        .unwrap();
+    let closed = std::iter::from_fn(|| w.core.poll_output()).any(|o| {
+        matches!(o, relais_call::Output::Media(relais_call::MediaCommand::CloseRoom { call: c, .. }) if c == call)
+    });
+    assert!(closed);
+}
+
+#[test]
+fn hanging_up_tells_both_sides_with_who_and_why_after_the_record() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.media_up();
+    let before = w.pushes.len();
+    w.input(Input::Hangup { session: 1 }).unwrap();
+    let record = w.record_of(call).unwrap();
+    assert_eq!(
+        (record.ended_by, record.reason),
+        (Some(EndedBy::Kiosk), Some(EndReason::Hangup))
+    );
+    let ended: Vec<u64> = w.pushes[before..]
+        .iter()
+        .filter(|(_, m)| {
+            matches!(
+                m,
+                ServerMessage::CallEnded {
+                    by: Some(EndedBy::Kiosk),
+                    reason: Some(EndReason::Hangup),
+                    ..
+                }
+            )
+        })
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(ended, vec![1, 100]);
+    assert!(w.rooms.is_empty());
+    assert_eq!(
+        w.input(Input::Hangup { session: 1 }).unwrap_err(),
+        CallError::NoCall("no call is connected")
+    );
+}
+
+#[test]
+fn cancel_is_for_a_waiting_call_and_hangup_for_a_connected_one() {
+    let mut w = World::new();
+    w.open(1, Role::Kiosk, "borne-1");
+    assert!(w.input(Input::Cancel { session: 1 }).is_err());
+    let call = w.queued(2, "borne-2");
+    assert!(w.input(Input::Hangup { session: 2 }).is_err());
+    w.input(Input::Cancel { session: 2 }).unwrap();
+    assert_eq!(w.record_of(call).unwrap().outcome, Outcome::AbandonedShort);
+    let call = w.answered();
+    assert_eq!(
+        w.input(Input::Cancel { session: 1 }).unwrap_err(),
+        CallError::WrongState("the call is connected: use hangup")
+    );
+    assert!(w.core.call(call).is_some());
+}
+
+#[test]
+fn a_kiosk_that_disconnects_abandons_a_waiting_call_and_ends_a_connected_one() {
+    let mut w = World::new();
+    let waiting = w.queued(2, "borne-2");
+    w.input(Input::SessionClosed { session: 2 }).unwrap();
+    assert_eq!(
+        w.record_of(waiting).unwrap().outcome,
+        Outcome::AbandonedShort
+    );
+    let call = w.answered();
+    w.input(Input::SessionClosed { session: 1 }).unwrap();
+    let record = w.record_of(call).unwrap();
+    assert_eq!(
+        (record.ended_by, record.reason),
+        (Some(EndedBy::Kiosk), Some(EndReason::Disconnected))
+    );
+    assert!(
+        w.pushed(100)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallEnded { .. }))
+    );
+    assert!(w.rooms.is_empty());
+}
+
+#[test]
+fn a_disposition_belongs_to_the_call_in_wrap_up_and_to_no_later_one() {
+    let mut w = World::new();
+    w.ready_agent(100, "alice");
+    assert_eq!(
+        w.input(Input::WrapUpDone {
+            session: 100,
+            disposition: Some("fraude".into())
+        })
+        .unwrap_err(),
+        CallError::WrongState("no call is in wrap-up")
+    );
+    let first = w.queued(1, "borne-1");
+    w.dispatch(Event::Accept {
+        call: first,
+        agent: alice(),
+    });
+    w.input(Input::Hangup { session: 100 }).unwrap();
+    w.input(Input::WrapUpDone {
+        session: 100,
+        disposition: Some("renseignement".into()),
+    })
+    .unwrap();
+    assert_eq!(w.wrap_ups, vec![(first, Some("renseignement".to_owned()))]);
+    w.dispatch(Event::AgentReady { agent: alice() });
+    let second = w.queued(2, "borne-2");
+    w.dispatch(Event::Accept {
+        call: second,
+        agent: alice(),
+    });
+    w.input(Input::Hangup { session: 2 }).unwrap();
+    w.advance(secs(6));
+    assert_eq!(w.wrap_ups[1], (second, None));
+}
+
+#[test]
+fn a_reconnected_agent_keeps_its_call_and_the_old_session_leaving_changes_nothing() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.open(101, Role::Agent, "alice");
+    w.input(Input::SessionClosed { session: 100 }).unwrap();
+    assert!(
+        w.core.call(call).is_some(),
+        "the old session is not the agent's any more"
+    );
+    w.input(Input::Hangup { session: 101 }).unwrap();
+    assert!(
+        w.pushed(101)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallEnded { .. }))
+    );
+    assert!(
+        !w.pushed(100)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallEnded { .. }))
+    );
+}
+
+#[test]
+fn offers_reach_the_agent_and_positions_reach_the_kiosk_only() {
+    let mut w = World::new();
+    w.open(100, Role::Agent, "alice");
+    let call = w.queued(1, "borne-1");
+    assert!(
+        w.pushed(1)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::QueuePosition { .. }))
+    );
+    w.dispatch(Event::AgentLogin {
+        agent: alice(),
+        skills: vec![],
+        queues: None,
+    });
+    w.dispatch(Event::AgentReady { agent: alice() });
+    assert!(
+        w.pushed(100)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Offered { call: c, .. } if *c == call))
+    );
+    assert!(
+        !w.pushed(100)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::QueuePosition { .. }))
+    );
+    w.advance(secs(11));
+    assert!(w.pushed(100).iter().any(|m| matches!(
+        m,
+        ServerMessage::OfferWithdrawn {
+            reason: relais_proto::WithdrawReason::Expired,
+            ..
+        }
+    )));
+}

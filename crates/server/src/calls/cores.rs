@@ -1,0 +1,209 @@
+//! The two cores side by side, and the one rule that joins them: what the call core asks of
+//! the dispatcher is applied at once, and what the dispatcher decides is fed back to the call
+//! core, until both are quiet. What is left for the outside world waits in `effects`.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use relais_call::{CallCore, CallError, Input, Output, SessionId, Verdict};
+use relais_dispatch::{DispatchError, Dispatcher, Event};
+use relais_proto::{AgentId, CallId, Outcome, Role, ServerMessage, codes};
+
+/// Why a `call` was not queued: the error code and message to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<CallError> for Refusal {
+    fn from(err: CallError) -> Self {
+        Self {
+            code: err.code(),
+            message: err.to_string(),
+        }
+    }
+}
+
+/// The dispatcher and the call core of the server.
+pub struct Cores {
+    dispatcher: Dispatcher,
+    calls: CallCore,
+    /// Outputs of the call core for the task to carry out, in order.
+    pub(super) effects: VecDeque<Output>,
+}
+
+impl Cores {
+    pub fn new(dispatcher: Dispatcher, calls: CallCore) -> Self {
+        Self {
+            dispatcher,
+            calls,
+            effects: VecDeque::new(),
+        }
+    }
+
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    pub fn calls(&self) -> &CallCore {
+        &self.calls
+    }
+
+    /// Applies a dispatcher event (agent requests, logins).
+    pub fn dispatch(&mut self, now: Instant, event: Event) -> Result<(), DispatchError> {
+        let result = self.dispatcher.handle(now, event);
+        self.settle(now);
+        result
+    }
+
+    /// An agent's sign-in: the dispatcher's login, and the session known to the call core
+    /// before the login's own commands (its first `agent_state`) are carried out. An agent
+    /// still logged in (a reopened console) is told its current state.
+    pub fn sign_in_agent(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        agent: AgentId,
+        skills: Vec<(String, u8)>,
+    ) -> Result<Option<ServerMessage>, DispatchError> {
+        let login = Event::AgentLogin {
+            agent: agent.clone(),
+            skills,
+            queues: None,
+        };
+        let result = match self.dispatcher.handle(now, login) {
+            Ok(()) => Ok(None),
+            Err(DispatchError::AlreadyLoggedIn(_)) => Ok(self
+                .dispatcher
+                .agents()
+                .find(|view| *view.agent == agent)
+                .map(|view| relais_call::agent_state_message(&view.state, now))),
+            Err(err) => Err(err),
+        };
+        if result.is_ok() {
+            let _ = self.calls.handle(
+                now,
+                Input::SessionOpened {
+                    session,
+                    role: Role::Agent,
+                    subject: agent.0,
+                },
+            );
+        }
+        self.settle(now);
+        result
+    }
+
+    /// Feeds the call core; a verdict that names a dispatcher event is applied, and its result
+    /// becomes the answer.
+    pub fn input(&mut self, now: Instant, input: Input) -> Result<Verdict, Refusal> {
+        let verdict = self.calls.handle(now, input);
+        self.settle(now);
+        match verdict? {
+            Verdict::Dispatch(event) => match self.dispatch(now, event) {
+                Ok(()) => Ok(Verdict::Done),
+                Err(err) => Err(dispatch_refusal(err)),
+            },
+            other => Ok(other),
+        }
+    }
+
+    /// A kiosk's `call`: checked by the call core, admitted (or refused) by the dispatcher.
+    pub fn place(&mut self, now: Instant, place: Input) -> Result<CallId, Refusal> {
+        let Verdict::Enqueue {
+            call,
+            queue,
+            kiosk,
+            site,
+        } = self.input(now, place)?
+        else {
+            return Err(Refusal {
+                code: codes::INTERNAL,
+                message: "the call could not be placed".into(),
+            });
+        };
+        let admission = self.dispatcher.admit(
+            now,
+            call,
+            &queue.as_str().into(),
+            kiosk.as_str().into(),
+            site.as_str().into(),
+            None,
+        );
+        let (admission, error) = match admission {
+            Ok(admission) => (Some(admission), None),
+            Err(err) => (None, Some(err)),
+        };
+        match self.input(now, Input::Admission { call, admission })? {
+            Verdict::Queued(call) => Ok(call),
+            Verdict::Refused(Outcome::Closed) => Err(Refusal {
+                code: codes::SERVICE_CLOSED,
+                message: format!("`{queue}` is closed now"),
+            }),
+            Verdict::Refused(_) => Err(Refusal {
+                code: codes::QUEUE_FULL,
+                message: format!("`{queue}` has too many calls waiting"),
+            }),
+            _ => Err(error.map(dispatch_refusal).unwrap_or_else(|| Refusal {
+                code: codes::INTERNAL,
+                message: "the call could not be placed".into(),
+            })),
+        }
+    }
+
+    /// Runs both cores' deadlines due by `now`.
+    pub fn timeout(&mut self, now: Instant) {
+        if let Err(err) = self.dispatcher.handle(now, Event::Timeout) {
+            tracing::warn!(error = %err, "dispatcher timeout refused");
+        }
+        let _ = self.calls.handle(now, Input::Timeout);
+        self.settle(now);
+    }
+
+    /// The earliest deadline of either core.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let dispatcher = self.dispatcher.poll_timeout().map(|(at, _)| at);
+        match (dispatcher, self.calls.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Passes commands and events between the cores until both are quiet.
+    fn settle(&mut self, now: Instant) {
+        loop {
+            let mut moved = false;
+            while let Some(command) = self.dispatcher.poll_command() {
+                moved = true;
+                let _ = self.calls.handle(now, Input::Dispatcher(command));
+            }
+            while let Some(output) = self.calls.poll_output() {
+                moved = true;
+                match output {
+                    Output::Dispatch(event) => {
+                        if let Err(err) = self.dispatcher.handle(now, event) {
+                            tracing::debug!(error = %err, "event of the call core refused");
+                        }
+                    }
+                    other => self.effects.push_back(other),
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+}
+
+/// The answer to a request the dispatcher refused.
+pub fn dispatch_refusal(err: DispatchError) -> Refusal {
+    let code = match &err {
+        DispatchError::NoLongerOffered { .. } => codes::NO_LONGER_OFFERED,
+        _ => codes::WRONG_STATE,
+    };
+    Refusal {
+        code,
+        message: err.to_string(),
+    }
+}

@@ -1,0 +1,198 @@
+//! Carrying out what the cores decided, in order: pushes routed to sessions, media rooms
+//! opened and closed on the shards, call records committed to the store before anything that
+//! follows them, agent states and wrap-ups written off the task's path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use relais_call::{Ended, Input, MediaCommand, Output};
+use relais_dispatch::WallAnchor;
+use relais_media::{PeerId, RoomId};
+use relais_proto::CallId;
+use relais_store::{AgentStateChange, CallRecord, Store};
+use tokio::sync::mpsc;
+
+use super::cores::Cores;
+use super::unix_ms;
+use crate::hub::Hub;
+use crate::media::MediaShards;
+use crate::metrics::Metrics;
+
+/// What may lag behind the cores (agent states, wrap-ups), written in order.
+enum Deferred {
+    State(AgentStateChange),
+    WrapUp(u64, i64, Option<String>),
+}
+
+pub struct Effects {
+    hub: Arc<Hub>,
+    store: Arc<Store>,
+    media: Arc<MediaShards>,
+    metrics: Metrics,
+    kpis_dirty: Arc<AtomicBool>,
+    anchor: WallAnchor,
+    deferred: mpsc::UnboundedSender<Deferred>,
+}
+
+impl Effects {
+    pub fn new(
+        hub: Arc<Hub>,
+        store: Arc<Store>,
+        media: Arc<MediaShards>,
+        metrics: Metrics,
+        kpis_dirty: Arc<AtomicBool>,
+        anchor: WallAnchor,
+    ) -> Self {
+        let (deferred, rx) = mpsc::unbounded_channel();
+        tokio::spawn(deferred_writer(Arc::clone(&store), rx));
+        Self {
+            hub,
+            store,
+            media,
+            metrics,
+            kpis_dirty,
+            anchor,
+            deferred,
+        }
+    }
+
+    /// Carries out every pending effect, including those that carrying them out adds.
+    pub async fn carry_out(&mut self, cores: &mut Cores) {
+        while let Some(output) = cores.effects.pop_front() {
+            match output {
+                Output::Push { session, message } => self.hub.send(session, message),
+                Output::Media(command) => self.media(cores, command).await,
+                Output::Record(ended) => self.record(&ended).await,
+                Output::WrapUp {
+                    call,
+                    wrap_up,
+                    disposition,
+                } => {
+                    let _ = self.deferred.send(Deferred::WrapUp(
+                        call.0,
+                        wrap_up.as_millis() as i64,
+                        disposition,
+                    ));
+                }
+                Output::AgentState {
+                    agent,
+                    state,
+                    since,
+                } => {
+                    let reason = match &state {
+                        relais_dispatch::AgentState::NotReady { reason } => Some(reason.clone()),
+                        _ => None,
+                    };
+                    let _ = self.deferred.send(Deferred::State(AgentStateChange {
+                        agent: agent.0,
+                        state: state.name().as_str().to_owned(),
+                        reason,
+                        at_ms: unix_ms(&self.anchor, since),
+                    }));
+                }
+                Output::KpisChanged => self.kpis_dirty.store(true, Ordering::Release),
+                // Applied by `Cores` before it hands effects out.
+                Output::Dispatch(_) => {}
+            }
+        }
+    }
+
+    async fn media(&self, cores: &mut Cores, command: MediaCommand) {
+        match command {
+            MediaCommand::OpenRoom { call } => {
+                let shard = self.media.place_room();
+                let index = shard.index();
+                let input = match shard.create_room(RoomId(call.0)).await {
+                    Ok(()) => Input::RoomOpened { call, shard: index },
+                    Err(err) => {
+                        tracing::error!(%call, error = %err, "cannot open the call's media room");
+                        self.media.room_closed(index);
+                        Input::RoomFailed { call }
+                    }
+                };
+                let _ = cores.input(std::time::Instant::now(), input);
+            }
+            MediaCommand::CloseRoom { call, shard } => self.close_room(call, shard).await,
+            MediaCommand::RemovePeer { link } => {
+                if let Some(shard) = self.media.shards().get(link.shard) {
+                    let _ = shard.remove_peer(PeerId(link.peer)).await;
+                }
+            }
+        }
+    }
+
+    async fn close_room(&self, call: CallId, index: usize) {
+        if let Some(shard) = self.media.shards().get(index) {
+            if let Err(err) = shard.close_room(RoomId(call.0)).await {
+                tracing::warn!(%call, error = %err, "cannot close the call's media room");
+            }
+            self.media.room_closed(index);
+        }
+    }
+
+    /// Commits the record of an ended call; what follows it (the `call_ended` pushes) is
+    /// carried out only after.
+    async fn record(&self, ended: &Ended) {
+        let summary = &ended.summary;
+        let record = CallRecord {
+            call_id: ended.call.0,
+            queue: summary.queue.to_string(),
+            kiosk: summary.kiosk.to_string(),
+            site: summary.site.to_string(),
+            agent: summary.agent.as_ref().map(ToString::to_string),
+            outcome: ended.outcome,
+            enqueued_at_ms: unix_ms(&self.anchor, summary.enqueued_at),
+            offered_at_ms: summary.offered_at.map(|at| unix_ms(&self.anchor, at)),
+            answered_at_ms: summary.answered_at.map(|at| unix_ms(&self.anchor, at)),
+            ended_at_ms: unix_ms(&self.anchor, summary.ended_at),
+            wait_ms: summary.wait.as_millis() as i64,
+            talk_ms: summary.talk.map(|d| d.as_millis() as i64),
+            wrap_up_ms: summary.wrap_up.map(|d| d.as_millis() as i64),
+            attempts: summary.attempts,
+            disposition: None,
+            ended_by: ended.ended_by,
+            end_reason: ended.reason,
+        };
+        let store = Arc::clone(&self.store);
+        let call = ended.call;
+        match tokio::task::spawn_blocking(move || store.record_call(&record)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(%call, error = %err, "CALL RECORD NOT STORED");
+            }
+            Err(err) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(%call, error = %err, "call record writer failed");
+            }
+        }
+        let outcome = ended.outcome.as_str();
+        self.metrics
+            .calls
+            .with_label_values(&[summary.origin_queue.as_str(), outcome])
+            .inc();
+        self.metrics
+            .wait_seconds
+            .with_label_values(&[summary.origin_queue.as_str()])
+            .observe(summary.wait.as_secs_f64());
+        tracing::info!(%call, outcome, reason = ?ended.reason, "call ended");
+    }
+}
+
+async fn deferred_writer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Deferred>) {
+    while let Some(job) = rx.recv().await {
+        let store = Arc::clone(&store);
+        let result = tokio::task::spawn_blocking(move || match job {
+            Deferred::State(change) => store.record_agent_state(&change),
+            Deferred::WrapUp(call, ms, disposition) => {
+                store.set_wrap_up(call, ms, disposition.as_deref())
+            }
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "store write failed"),
+            Err(err) => tracing::error!(error = %err, "store writer task failed"),
+        }
+    }
+}

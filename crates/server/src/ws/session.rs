@@ -1,0 +1,520 @@
+//! A signed-in session: `hello` and its token, the role matrix, and each request turned into
+//! a job of the call task (or a read of the store). The session decides nothing about calls:
+//! the call core does.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use relais_call::{Input, MediaLink, NegotiationPlan, Verdict};
+use relais_dispatch::Event;
+use relais_media::{JoinSpec, PeerId, RoomId};
+use relais_proto::{Readiness, Reply, Request, Role, ServerMessage, codes};
+use tokio::sync::mpsc;
+
+use super::parse::{Bucket, error};
+use super::transport::{Flow, Handler, ReadLimit};
+use crate::auth::Claims;
+use crate::calls::{Refusal, dispatch_refusal};
+use crate::hub::{Outgoing, SessionEntry};
+use crate::state::AppState;
+
+/// A connection silent for this long is closed (the server pings every 15 s).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+/// Time allowed for the first message (`hello`).
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// SDP offers per second per connection, and the burst allowed above it: a browser offers
+/// once per call (and again on an ICE restart); each offer costs the shard a negotiation.
+const OFFERS_PER_SEC: f64 = 1.0;
+const OFFER_BURST: f64 = 3.0;
+
+/// Who the session is, once `hello` succeeded.
+struct Identity {
+    role: Role,
+    claims: Claims,
+}
+
+pub struct Session {
+    id: u64,
+    state: AppState,
+    tx: mpsc::Sender<Outgoing>,
+    identity: Option<Identity>,
+    opened: Instant,
+    /// Set by a request whose reply ends the connection.
+    close_after_reply: Option<&'static str>,
+    /// Pushes that follow a request's reply.
+    push_after_reply: Vec<ServerMessage>,
+    /// The rate of SDP offers.
+    offers: Bucket,
+}
+
+fn refusal(id: u64, refusal: Refusal) -> ServerMessage {
+    error(Some(id), refusal.code, refusal.message)
+}
+
+fn task_gone(id: u64) -> ServerMessage {
+    error(Some(id), codes::INTERNAL, "the call service is not running")
+}
+
+impl Handler for Session {
+    fn read_limit(&self) -> ReadLimit {
+        let Some(identity) = &self.identity else {
+            return ReadLimit {
+                wait: HELLO_TIMEOUT.saturating_sub(self.opened.elapsed()),
+                reason: "no hello",
+                notice: None,
+            };
+        };
+        let secs = identity.claims.exp.saturating_sub(crate::auth::now_secs());
+        let token_left = Duration::from_secs(u64::try_from(secs).unwrap_or(0));
+        if token_left <= IDLE_TIMEOUT {
+            ReadLimit {
+                wait: token_left,
+                reason: "token expired",
+                notice: Some(error(
+                    None,
+                    codes::TOKEN_EXPIRED,
+                    "the token has expired; sign in again",
+                )),
+            }
+        } else {
+            ReadLimit {
+                wait: IDLE_TIMEOUT,
+                reason: "idle timeout",
+                notice: None,
+            }
+        }
+    }
+
+    fn refused(&self, code: &str) {
+        self.state
+            .metrics()
+            .ws_refused
+            .with_label_values(&[code])
+            .inc();
+    }
+
+    async fn handle(&mut self, request: Request) -> Flow {
+        let reply = self.respond(request).await;
+        if let ServerMessage::Error { code, .. } = &reply {
+            self.refused(code);
+        }
+        self.send(reply);
+        for push in std::mem::take(&mut self.push_after_reply) {
+            self.send(push);
+        }
+        match self.close_after_reply.take() {
+            Some(reason) => Flow::Close(reason),
+            None => Flow::Continue,
+        }
+    }
+}
+
+impl Session {
+    pub fn new(id: u64, state: AppState, tx: mpsc::Sender<Outgoing>) -> Self {
+        let now = Instant::now();
+        Self {
+            id,
+            state,
+            tx,
+            identity: None,
+            opened: now,
+            close_after_reply: None,
+            push_after_reply: Vec::new(),
+            offers: Bucket::new(OFFERS_PER_SEC, OFFER_BURST, now),
+        }
+    }
+
+    fn send(&self, message: ServerMessage) {
+        if self.tx.try_send(Outgoing::Message(message)).is_err() {
+            tracing::debug!(
+                session = self.id,
+                "reply dropped: the session's queue is full"
+            );
+        }
+    }
+
+    /// Runs a call-core input on the task and answers `done` or its refusal.
+    async fn call_input(&self, id: u64, input: Input) -> ServerMessage {
+        match self
+            .state
+            .calls()
+            .run(move |cores, now| cores.input(now, input).map(|_| ()))
+            .await
+        {
+            Some(Ok(())) => done(id),
+            Some(Err(err)) => refusal(id, err),
+            None => task_gone(id),
+        }
+    }
+
+    /// Applies a dispatcher event on the task and answers `done` or its refusal.
+    async fn dispatch(&self, id: u64, event: Event) -> ServerMessage {
+        match self
+            .state
+            .calls()
+            .run(move |cores, now| cores.dispatch(now, event))
+            .await
+        {
+            Some(Ok(())) => done(id),
+            Some(Err(err)) => refusal(id, dispatch_refusal(err)),
+            None => task_gone(id),
+        }
+    }
+
+    async fn respond(&mut self, request: Request) -> ServerMessage {
+        let id = request.id();
+        let Some(identity) = &self.identity else {
+            return match request {
+                Request::Hello {
+                    protocol, token, ..
+                } => self.hello(id, protocol, &token).await,
+                _ => error(
+                    Some(id),
+                    codes::NOT_AUTHENTICATED,
+                    "send `hello` with a token first",
+                ),
+            };
+        };
+        if !request.allowed_roles().contains(&identity.role) {
+            return error(
+                Some(id),
+                codes::FORBIDDEN,
+                format!("a {} may not send this message", identity.role.as_str()),
+            );
+        }
+        let agent = relais_proto::AgentId(identity.claims.sub.clone());
+        let session = self.id;
+        match request {
+            Request::Hello { .. } => error(
+                Some(id),
+                codes::ALREADY_AUTHENTICATED,
+                "this connection is already authenticated",
+            ),
+            Request::Ping { .. } => done(id),
+            Request::ListServices { .. } => ok(
+                id,
+                Reply::Services {
+                    services: self.state.services_now().await,
+                },
+            ),
+            Request::Call { service, .. } => self.call(id, service).await,
+            Request::Cancel { .. } => self.call_input(id, Input::Cancel { session }).await,
+            Request::Hangup { .. } => self.call_input(id, Input::Hangup { session }).await,
+            Request::SdpOffer { sdp, .. } => self.sdp_offer(id, sdp).await,
+            Request::IceCandidate { candidate, .. } => self.ice_candidate(id, candidate).await,
+            Request::SetState { state, reason, .. } => {
+                let event = match state {
+                    Readiness::Ready => Event::AgentReady { agent },
+                    Readiness::NotReady => Event::AgentNotReady {
+                        agent,
+                        reason: reason
+                            .filter(|r| !r.trim().is_empty())
+                            .unwrap_or_else(|| "pause".to_owned()),
+                    },
+                };
+                self.dispatch(id, event).await
+            }
+            Request::Accept { call, .. } => self.dispatch(id, Event::Accept { call, agent }).await,
+            Request::Reject { call, .. } => self.dispatch(id, Event::Reject { call, agent }).await,
+            Request::WrapUpDone { disposition, .. } => {
+                let disposition = disposition
+                    .filter(|d| !d.trim().is_empty())
+                    .map(|code| code.chars().take(64).collect());
+                self.call_input(
+                    id,
+                    Input::WrapUpDone {
+                        session,
+                        disposition,
+                    },
+                )
+                .await
+            }
+            Request::MyCalls { .. } => match self.state.calls_of_today(agent.as_str()).await {
+                Ok(calls) => ok(id, Reply::Calls { calls }),
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot read the agent's calls");
+                    error(Some(id), codes::INTERNAL, "the call history is unavailable")
+                }
+            },
+            Request::SubscribeKpis { .. } => {
+                if let Some(entry) = self.state.hub().sessions.get(&self.id) {
+                    entry.kpis.store(true, Ordering::Relaxed);
+                }
+                match self.state.kpi_snapshot().await {
+                    Some(snapshot) => ok(id, Reply::Kpis(snapshot)),
+                    None => error(Some(id), codes::INTERNAL, "KPIs are unavailable"),
+                }
+            }
+            Request::ListWaiting { .. } => match self.state.waiting_calls().await {
+                Some(calls) => ok(id, Reply::Waiting { calls }),
+                None => error(Some(id), codes::INTERNAL, "the queue is unavailable"),
+            },
+        }
+    }
+
+    async fn hello(&mut self, id: u64, protocol: u32, token: &str) -> ServerMessage {
+        if protocol != relais_proto::PROTOCOL_VERSION {
+            return error(
+                Some(id),
+                codes::PROTOCOL_VERSION,
+                format!(
+                    "this server speaks protocol {}",
+                    relais_proto::PROTOCOL_VERSION
+                ),
+            );
+        }
+        let claims = match self.state.tokens().verify(token, crate::auth::now_secs()) {
+            Ok(claims) => claims,
+            Err(err) => return error(Some(id), err.code(), err.to_string()),
+        };
+        let role = claims.role;
+        let hub = self.state.hub();
+        let cap = self.state.config().limits.kiosk_connections;
+        if role == Role::Kiosk
+            && hub
+                .sessions
+                .iter()
+                .filter(|entry| entry.role == Role::Kiosk && entry.subject == claims.sub)
+                .count()
+                >= cap
+        {
+            self.close_after_reply = Some("too many connections for this kiosk");
+            return error(
+                Some(id),
+                codes::TOO_MANY_CONNECTIONS,
+                format!("this kiosk already holds {cap} connections"),
+            );
+        }
+        // Registered before the task hears of it, so what the task pushes finds the socket.
+        hub.sessions.insert(
+            self.id,
+            SessionEntry {
+                role,
+                subject: claims.sub.clone(),
+                tx: self.tx.clone(),
+                kpis: Default::default(),
+            },
+        );
+        let session = self.id;
+        let verdict = if role == Role::Agent {
+            let agent = relais_proto::AgentId(claims.sub.clone());
+            let skills = claims.skills.clone();
+            self.state
+                .calls()
+                .run(move |cores, now| cores.sign_in_agent(now, session, agent, skills))
+                .await
+        } else {
+            let opened = Input::SessionOpened {
+                session,
+                role,
+                subject: claims.sub.clone(),
+            };
+            self.state.calls().notify(move |cores, now| {
+                let _ = cores.input(now, opened);
+            });
+            Some(Ok(None))
+        };
+        match verdict {
+            Some(Ok(current)) => self.push_after_reply.extend(current),
+            refused => {
+                // Refused: undo the registration, as no identity will clean it up later.
+                hub.sessions.remove(&self.id);
+                return match refused {
+                    Some(Err(err)) => error(Some(id), codes::BAD_TOKEN, err.to_string()),
+                    _ => task_gone(id),
+                };
+            }
+        }
+        if role == Role::Agent
+            && let Some(previous) = hub.agents.insert(claims.sub.clone(), self.id)
+            && previous != self.id
+        {
+            hub.send(previous, ServerMessage::SessionReplaced {});
+            if let Some(entry) = hub.sessions.get(&previous) {
+                let _ = entry
+                    .tx
+                    .try_send(Outgoing::Close("replaced by a new connection"));
+            }
+        }
+        self.state
+            .metrics()
+            .ws_sessions
+            .with_label_values(&[role.as_str()])
+            .inc();
+        tracing::info!(session = self.id, role = role.as_str(), subject = %claims.sub, "signed in");
+        self.identity = Some(Identity {
+            role,
+            claims: claims.clone(),
+        });
+        ok(
+            id,
+            Reply::Welcome {
+                role,
+                subject: claims.sub,
+                protocol: relais_proto::PROTOCOL_VERSION,
+            },
+        )
+    }
+
+    async fn call(&mut self, id: u64, service: String) -> ServerMessage {
+        if !self.state.config().services.iter().any(|s| s.id == service) {
+            return error(
+                Some(id),
+                codes::UNKNOWN_SERVICE,
+                format!("no service `{service}`"),
+            );
+        }
+        let Some(identity) = &self.identity else {
+            return error(Some(id), codes::NOT_AUTHENTICATED, "send `hello` first");
+        };
+        let place = Input::Place {
+            call: self.state.next_call_id(),
+            session: self.id,
+            kiosk: identity.claims.sub.clone(),
+            site: identity
+                .claims
+                .site
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned()),
+            service,
+        };
+        match self
+            .state
+            .calls()
+            .run(move |cores, now| cores.place(now, place))
+            .await
+        {
+            Some(Ok(call)) => ok(id, Reply::Queued { call }),
+            Some(Err(err)) => {
+                if err.code == codes::RATE_LIMITED {
+                    self.state.metrics().refusals_suppressed.inc();
+                }
+                refusal(id, err)
+            }
+            None => task_gone(id),
+        }
+    }
+
+    async fn sdp_offer(&mut self, id: u64, sdp: String) -> ServerMessage {
+        let session = self.id;
+        let in_call = self
+            .state
+            .calls()
+            .run(move |cores, _| cores.calls().call_of_session(session).is_some())
+            .await
+            .unwrap_or(false);
+        if !in_call {
+            return error(Some(id), codes::WRONG_STATE, "no call is connected");
+        }
+        if !self.offers.allow(Instant::now()) {
+            return error(
+                Some(id),
+                codes::RATE_LIMITED,
+                format!(
+                    "at most {OFFERS_PER_SEC} SDP offer per second (burst {OFFER_BURST}); \
+                     the previous negotiation stands"
+                ),
+            );
+        }
+        // Parsed here, off the shard thread: a malformed offer replaces nothing.
+        if let Err(err) = relais_media::check_offer(&sdp) {
+            return error(Some(id), codes::MEDIA, err.to_string());
+        }
+        let plan = match self
+            .state
+            .calls()
+            .run(move |cores, now| cores.input(now, Input::Negotiate { session }))
+            .await
+        {
+            Some(Ok(Verdict::Negotiate(plan))) => plan,
+            Some(Ok(_)) => return error(Some(id), codes::INTERNAL, "no negotiation planned"),
+            Some(Err(err)) => return refusal(id, err),
+            None => return task_gone(id),
+        };
+        self.negotiate(id, plan, sdp).await
+    }
+
+    /// Answers an offer as the call core planned it: the leg's previous peer (a reload, a
+    /// rejoin) removed first, then the new one joined to the call's room.
+    async fn negotiate(&self, id: u64, plan: NegotiationPlan, sdp: String) -> ServerMessage {
+        let Some(shard) = self.state.media().shards().get(plan.shard).cloned() else {
+            return error(Some(id), codes::INTERNAL, "the call's media shard is gone");
+        };
+        if let Some(previous) = plan.replaces {
+            let _ = shard.remove_peer(PeerId(previous.peer)).await;
+        }
+        let spec = JoinSpec {
+            label: plan.role.as_str().to_owned(),
+            publish: plan.publish,
+            receive_slots: plan.receive_slots,
+        };
+        match shard.join(RoomId(plan.call.0), spec, sdp).await {
+            Ok((peer, answer)) => {
+                let link = MediaLink {
+                    shard: plan.shard,
+                    peer: peer.0,
+                };
+                let (call, leg) = (plan.call, plan.leg);
+                self.state.calls().notify(move |cores, now| {
+                    let _ = cores.input(now, Input::Joined { call, leg, link });
+                });
+                ok(id, Reply::Answer { sdp: answer })
+            }
+            Err(err) => error(Some(id), codes::MEDIA, err.to_string()),
+        }
+    }
+
+    async fn ice_candidate(&self, id: u64, candidate: String) -> ServerMessage {
+        let session = self.id;
+        let link = match self
+            .state
+            .calls()
+            .run(move |cores, now| cores.input(now, Input::Candidate { session }))
+            .await
+        {
+            Some(Ok(Verdict::Candidate(link))) => link,
+            Some(Ok(_)) => return error(Some(id), codes::INTERNAL, "no peer for the candidate"),
+            Some(Err(err)) => return refusal(id, err),
+            None => return task_gone(id),
+        };
+        let Some(shard) = self.state.media().shards().get(link.shard) else {
+            return error(Some(id), codes::INTERNAL, "the call's media shard is gone");
+        };
+        match shard.add_candidate(PeerId(link.peer), candidate).await {
+            Ok(()) => done(id),
+            Err(err) => error(Some(id), codes::MEDIA, err.to_string()),
+        }
+    }
+
+    /// The connection ended: the call core leaves what the user was doing in a state that
+    /// cannot get stuck.
+    pub async fn closed(&mut self) {
+        let Some(identity) = self.identity.take() else {
+            return;
+        };
+        let hub = self.state.hub();
+        hub.sessions.remove(&self.id);
+        self.state
+            .metrics()
+            .ws_sessions
+            .with_label_values(&[identity.role.as_str()])
+            .dec();
+        if identity.role == Role::Agent {
+            hub.agents
+                .remove_if(&identity.claims.sub, |_, session| *session == self.id);
+        }
+        let session = self.id;
+        self.state.calls().notify(move |cores, now| {
+            let _ = cores.input(now, Input::SessionClosed { session });
+        });
+        tracing::info!(session = self.id, role = identity.role.as_str(), subject = %identity.claims.sub, "signed out");
+    }
+}
+
+fn ok(id: u64, result: Reply) -> ServerMessage {
+    ServerMessage::Ok { id, result }
+}
+
+fn done(id: u64) -> ServerMessage {
+    ok(id, Reply::Done {})
+}
