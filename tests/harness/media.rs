@@ -4,6 +4,7 @@
 //!
 //! `relais-media-harness [--http ADDR] [--media-ip IP]` prints `harness listening on URL`.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use relais::config::MediaConfig;
 use relais::media::{MediaShards, ShardError};
-use relais_media::{JoinSpec, MediaError, RoomId};
+use relais_media::{JoinSpec, MediaError, MediaKinds, PeerId, RoomId};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -28,6 +29,8 @@ struct JoinRequest {
 
 struct Harness {
     shards: MediaShards,
+    /// Who joined each room, and whether they publish: everyone receives every publisher.
+    members: tokio::sync::Mutex<BTreeMap<u64, Vec<(PeerId, bool)>>>,
 }
 
 async fn join(State(harness): State<Arc<Harness>>, Json(request): Json<JoinRequest>) -> Response {
@@ -42,12 +45,23 @@ async fn join(State(harness): State<Arc<Harness>>, Json(request): Json<JoinReque
     } else {
         JoinSpec::one_to_one(&request.label)
     };
-    match shard.join(room, spec, request.sdp).await {
-        Ok((peer, answer)) => {
-            Json(serde_json::json!({ "peer": peer.0, "sdp": answer })).into_response()
+    let publish = spec.publish;
+    let mut members = harness.members.lock().await;
+    let (peer, answer) = match shard.join(room, spec, request.sdp).await {
+        Ok(joined) => joined,
+        Err(err) => return (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+    };
+    let others = members.entry(request.room).or_default();
+    for &(other, other_publishes) in others.iter() {
+        if other_publishes {
+            let _ = shard.subscribe(peer, other, MediaKinds::BOTH).await;
         }
-        Err(err) => (StatusCode::BAD_REQUEST, err.to_string()).into_response(),
+        if publish {
+            let _ = shard.subscribe(other, peer, MediaKinds::BOTH).await;
+        }
     }
+    others.push((peer, publish));
+    Json(serde_json::json!({ "peer": peer.0, "sdp": answer })).into_response()
 }
 
 async fn stats(State(harness): State<Arc<Harness>>) -> Response {
@@ -157,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let harness = Arc::new(Harness {
         shards: MediaShards::start(&config, events, &relais::metrics::Metrics::new()?.media)?,
+        members: Default::default(),
     });
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))

@@ -8,6 +8,7 @@ use relais_proto::{
 };
 
 use crate::call::LegId;
+use crate::policy::Kinds;
 
 /// A signalling session (one websocket), numbered by the server.
 pub type SessionId = u64;
@@ -136,6 +137,12 @@ pub enum MediaCommand {
     CloseRoom { call: CallId, shard: usize },
     /// Remove one peer.
     RemovePeer { link: MediaLink },
+    /// `subscriber` receives `kinds` of `publisher`'s media (two peers of one room).
+    Subscribe {
+        subscriber: MediaLink,
+        publisher: MediaLink,
+        kinds: Kinds,
+    },
 }
 
 /// A call that ended, for its record.

@@ -56,11 +56,49 @@ impl CallCore {
             Some(leg_state) if leg_state.media.is_none() => {
                 leg_state.media = Some(link);
                 self.by_peer.insert(link, (id, leg));
+                self.subscribe_leg(id, leg);
             }
             // The call ended, its room changed or a newer offer won meanwhile.
             _ => self
                 .outputs
                 .push_back(Output::Media(MediaCommand::RemovePeer { link })),
+        }
+    }
+
+    /// The subscriptions of a leg that just got its peer, as the policy says: what it
+    /// receives from legs that have a peer, and what legs with a peer receive from it.
+    fn subscribe_leg(&mut self, id: CallId, leg: LegId) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(link) = call.leg(leg).and_then(|l| l.media) else {
+            return;
+        };
+        let mut commands = Vec::new();
+        for other in call.legs.iter().filter(|other| other.id != leg) {
+            let Some(other_link) = other.media else {
+                continue;
+            };
+            if let Some(receive) = call
+                .leg(leg)
+                .and_then(|l| l.receives.iter().find(|r| r.from == other.id))
+            {
+                commands.push(MediaCommand::Subscribe {
+                    subscriber: link,
+                    publisher: other_link,
+                    kinds: receive.kinds,
+                });
+            }
+            if let Some(receive) = other.receives.iter().find(|r| r.from == leg) {
+                commands.push(MediaCommand::Subscribe {
+                    subscriber: other_link,
+                    publisher: link,
+                    kinds: receive.kinds,
+                });
+            }
+        }
+        for command in commands {
+            self.outputs.push_back(Output::Media(command));
         }
     }
 

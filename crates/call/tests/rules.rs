@@ -4,7 +4,7 @@
 mod common;
 
 use common::{GRACE, World, secs};
-use relais_call::{CallError, Input, MediaInput, Verdict};
+use relais_call::{CallError, Input, Kinds, MediaInput, Verdict};
 use relais_dispatch::Event;
 use relais_proto::{
     AgentId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, Role, ServerMessage,
@@ -482,4 +482,26 @@ fn offers_reach_the_agent_and_positions_reach_the_kiosk_only() {
             ..
         }
     )));
+}
+
+#[test]
+fn legs_are_subscribed_to_each_other_as_their_policy_says_once_both_have_a_peer() {
+    let mut w = World::new();
+    w.answered();
+    let (_, kiosk) = w.negotiate(1);
+    assert!(w.subscriptions.is_empty(), "nobody to receive yet");
+    let (_, agent) = w.negotiate(100);
+    assert_eq!(
+        w.subscriptions,
+        vec![(agent, kiosk, Kinds::BOTH), (kiosk, agent, Kinds::BOTH)]
+    );
+    // A reload of the kiosk: its new peer is subscribed both ways again.
+    let (_, reloaded) = w.negotiate(1);
+    assert_eq!(
+        w.subscriptions[2..],
+        [
+            (reloaded, agent, Kinds::BOTH),
+            (agent, reloaded, Kinds::BOTH)
+        ]
+    );
 }

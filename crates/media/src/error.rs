@@ -10,6 +10,12 @@ pub enum MediaError {
     RoomExists(crate::RoomId),
     #[error("no peer {0}")]
     UnknownPeer(crate::PeerId),
+    #[error("peers {0} and {1} are not in the same room")]
+    NotInSameRoom(crate::PeerId, crate::PeerId),
+    #[error("peer {0} has no free receive slot (it negotiated {1})")]
+    NoFreeSlot(crate::PeerId, usize),
+    #[error("peer {0} does not publish")]
+    NotPublishing(crate::PeerId),
     #[error("the session description was refused: {0}")]
     Sdp(String),
     #[error("WebRTC engine error: {0}")]

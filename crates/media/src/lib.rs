@@ -27,7 +27,7 @@ pub use event::{GoneReason, MediaEvent, MediaKind, Transmit};
 pub use ids::{PeerId, RoomId};
 pub use offer::check_offer;
 pub use rewrite::SeqTsRewriter;
-pub use room::JoinSpec;
+pub use room::{JoinSpec, MediaKinds};
 pub use shard::Shard;
 pub use stats::{PeerStats, ShardStats};
 

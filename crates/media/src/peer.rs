@@ -63,6 +63,8 @@ impl std::fmt::Debug for Peer {
 #[derive(Debug)]
 pub struct ReceiveSlot {
     pub source: Option<PeerId>,
+    /// What of the source's media is forwarded into the slot.
+    pub kinds: crate::room::MediaKinds,
     pub audio: Leg,
     pub video: Leg,
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use relais::config::MediaConfig;
 use relais::media::MediaShards;
-use relais_media::{JoinSpec, RoomId};
+use relais_media::{JoinSpec, MediaKinds, RoomId};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use support::client::{Client, ClientSpec, payload_text};
 use support::relay::Relay;
@@ -31,19 +31,58 @@ fn one_shard() -> MediaShards {
     MediaShards::start(&config, events, &metrics.media).unwrap()
 }
 
-/// A client that offers with `spec` and joins `room` as `join`: its peer id, the client
-/// (answer applied) and the server's answer.
-async fn join(
-    shard: &relais::media::ShardHandle,
+/// A room of one shard whose members receive each other as a conference: a new member is
+/// subscribed to every publisher already there, and every member to a new publisher (the call
+/// core's policy for full participants, done here by hand).
+struct Conference<'a> {
+    shard: &'a relais::media::ShardHandle,
     room: RoomId,
-    join: JoinSpec,
-    spec: ClientSpec,
-    seed: u32,
-) -> (relais_media::PeerId, Client, String) {
-    let (client, offer) = Client::new(spec, seed).await;
-    let (peer, answer) = shard.join(room, join, offer).await.unwrap();
-    client.accept_answer(answer.clone()).await;
-    (peer, client, answer)
+    members: Vec<(relais_media::PeerId, bool)>,
+}
+
+impl<'a> Conference<'a> {
+    fn new(shard: &'a relais::media::ShardHandle, room: RoomId) -> Self {
+        Self {
+            shard,
+            room,
+            members: Vec::new(),
+        }
+    }
+
+    /// A client that offers with `spec` and joins as `join`: its peer id, the client (answer
+    /// applied) and the server's answer.
+    async fn join(
+        &mut self,
+        join: JoinSpec,
+        spec: ClientSpec,
+        seed: u32,
+    ) -> (relais_media::PeerId, Client, String) {
+        let publish = join.publish;
+        let (client, offer) = Client::new(spec, seed).await;
+        let (peer, answer) = self.shard.join(self.room, join, offer).await.unwrap();
+        client.accept_answer(answer.clone()).await;
+        self.add(peer, publish).await;
+        (peer, client, answer)
+    }
+
+    /// Subscribes a peer that joined to the others and the others to it.
+    async fn add(&mut self, peer: relais_media::PeerId, publish: bool) {
+        for &(member, member_publishes) in &self.members {
+            if member_publishes {
+                self.shard
+                    .subscribe(peer, member, MediaKinds::BOTH)
+                    .await
+                    .unwrap();
+            }
+            if publish {
+                self.shard
+                    .subscribe(member, peer, MediaKinds::BOTH)
+                    .await
+                    .unwrap();
+            }
+        }
+        self.members.push((peer, publish));
+    }
 }
 
 /// Sends `count` numbered packets from each publisher, 20 ms apart.
@@ -63,24 +102,23 @@ async fn one_to_one_call_forwards_both_ways_with_each_legs_ssrc_and_payload_type
     let shard = shards.place_room();
     let room = RoomId(1);
     shard.create_room(room).await.unwrap();
+    let mut conference = Conference::new(shard, room);
 
     // Chrome-like and Firefox-like payload types.
-    let (_, kiosk, answer) = join(
-        shard,
-        room,
-        JoinSpec::one_to_one("kiosk"),
-        ClientSpec::publisher(111, 96),
-        1,
-    )
-    .await;
-    let (_, agent, agent_answer) = join(
-        shard,
-        room,
-        JoinSpec::one_to_one("agent"),
-        ClientSpec::publisher(109, 120),
-        2,
-    )
-    .await;
+    let (_, kiosk, answer) = conference
+        .join(
+            JoinSpec::one_to_one("kiosk"),
+            ClientSpec::publisher(111, 96),
+            1,
+        )
+        .await;
+    let (_, agent, agent_answer) = conference
+        .join(
+            JoinSpec::one_to_one("agent"),
+            ClientSpec::publisher(109, 120),
+            2,
+        )
+        .await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     agent.wait_connected(Duration::from_secs(10)).await;
 
@@ -150,27 +188,26 @@ async fn a_subscriber_joining_makes_the_publisher_send_a_keyframe_request() {
     let shard = shards.place_room();
     let room = RoomId(2);
     shard.create_room(room).await.unwrap();
-    let (_, kiosk, _) = join(
-        shard,
-        room,
-        JoinSpec::one_to_one("kiosk"),
-        ClientSpec::publisher(111, 96),
-        3,
-    )
-    .await;
+    let mut conference = Conference::new(shard, room);
+    let (_, kiosk, _) = conference
+        .join(
+            JoinSpec::one_to_one("kiosk"),
+            ClientSpec::publisher(111, 96),
+            3,
+        )
+        .await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     // The kiosk publishes alone for a while: nobody asks it for a keyframe.
     exchange(&[(&kiosk, "kiosk")], 20).await;
     assert_eq!(kiosk.keyframe_requests(), 0);
 
-    let (_, agent, _) = join(
-        shard,
-        room,
-        JoinSpec::one_to_one("agent"),
-        ClientSpec::publisher(111, 96),
-        4,
-    )
-    .await;
+    let (_, agent, _) = conference
+        .join(
+            JoinSpec::one_to_one("agent"),
+            ClientSpec::publisher(111, 96),
+            4,
+        )
+        .await;
     agent.wait_connected(Duration::from_secs(10)).await;
     exchange(&[(&kiosk, "kiosk")], 20).await;
     assert!(
@@ -187,6 +224,7 @@ async fn packets_lost_on_the_publisher_leg_are_recovered_by_nack() {
     let server = shard.local_addr();
     let room = RoomId(3);
     shard.create_room(room).await.unwrap();
+    let mut conference = Conference::new(shard, room);
     let relay = Relay::start(server, 10).await;
 
     let (kiosk, offer) = Client::new(ClientSpec::publisher(111, 96), 5).await;
@@ -197,14 +235,14 @@ async fn packets_lost_on_the_publisher_leg_are_recovered_by_nack() {
     kiosk
         .accept_answer(relay.rewrite_answer(&answer, server))
         .await;
-    let (_, agent, _) = join(
-        shard,
-        room,
-        JoinSpec::one_to_one("agent"),
-        ClientSpec::publisher(111, 96),
-        6,
-    )
-    .await;
+    conference.add(kiosk_peer, true).await;
+    let (_, agent, _) = conference
+        .join(
+            JoinSpec::one_to_one("agent"),
+            ClientSpec::publisher(111, 96),
+            6,
+        )
+        .await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     agent.wait_connected(Duration::from_secs(10)).await;
 
@@ -246,35 +284,29 @@ async fn a_listen_only_participant_receives_both_sides_and_sends_nothing() {
     let shard = shards.place_room();
     let room = RoomId(4);
     shard.create_room(room).await.unwrap();
-    let (_, kiosk, _) = join(
-        shard,
-        room,
-        JoinSpec::one_to_one("kiosk"),
-        ClientSpec::publisher(111, 96),
-        7,
-    )
-    .await;
-    let (_, agent, _) = join(
-        shard,
-        room,
-        JoinSpec::one_to_one("agent"),
-        ClientSpec::publisher(111, 96),
-        8,
-    )
-    .await;
+    let mut conference = Conference::new(shard, room);
+    let (_, kiosk, _) = conference
+        .join(
+            JoinSpec::one_to_one("kiosk"),
+            ClientSpec::publisher(111, 96),
+            7,
+        )
+        .await;
+    let (_, agent, _) = conference
+        .join(
+            JoinSpec::one_to_one("agent"),
+            ClientSpec::publisher(111, 96),
+            8,
+        )
+        .await;
     let listener_spec = ClientSpec {
         publish: false,
         recvonly_pairs: 2,
         ..ClientSpec::publisher(111, 96)
     };
-    let (supervisor_peer, supervisor, _) = join(
-        shard,
-        room,
-        JoinSpec::listen_only("supervisor", 2),
-        listener_spec,
-        9,
-    )
-    .await;
+    let (supervisor_peer, supervisor, _) = conference
+        .join(JoinSpec::listen_only("supervisor", 2), listener_spec, 9)
+        .await;
     for client in [&kiosk, &agent, &supervisor] {
         client.wait_connected(Duration::from_secs(10)).await;
     }
@@ -326,18 +358,153 @@ async fn a_listen_only_participant_receives_both_sides_and_sends_nothing() {
     shards.stop();
 }
 
+/// The senders (`tag` of `tag-kind-seq`) of what `client` received of `kind`.
+fn senders(client: &Client, kind: RtpCodecKind) -> BTreeSet<String> {
+    let separator = match kind {
+        RtpCodecKind::Audio => "-audio-",
+        _ => "-video-",
+    };
+    client
+        .received(kind)
+        .iter()
+        .filter_map(|p| {
+            payload_text(&p.payload)
+                .split(separator)
+                .next()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audio_only_subscription_forwards_audio_alone_and_unsubscribing_stops_it() {
+    let shards = one_shard();
+    let shard = shards.place_room();
+    let room = RoomId(6);
+    shard.create_room(room).await.unwrap();
+    // A whisper, set up by hand: the agent has a second slot, subscribed to the supervisor's
+    // audio only; the kiosk does not receive the supervisor at all.
+    let (client, offer) = Client::new(
+        ClientSpec {
+            recvonly_pairs: 1,
+            ..ClientSpec::publisher(111, 96)
+        },
+        12,
+    )
+    .await;
+    let two_slots = JoinSpec {
+        receive_slots: 2,
+        ..JoinSpec::one_to_one("agent")
+    };
+    let (agent_peer, answer) = shard.join(room, two_slots, offer).await.unwrap();
+    client.accept_answer(answer).await;
+    let agent = client;
+    let (client, offer) = Client::new(ClientSpec::publisher(111, 96), 13).await;
+    let (kiosk_peer, answer) = shard
+        .join(room, JoinSpec::one_to_one("kiosk"), offer)
+        .await
+        .unwrap();
+    client.accept_answer(answer).await;
+    let kiosk = client;
+    let (client, offer) = Client::new(ClientSpec::publisher(111, 96), 14).await;
+    let (supervisor_peer, answer) = shard
+        .join(
+            room,
+            JoinSpec {
+                receive_slots: 0,
+                ..JoinSpec::one_to_one("supervisor")
+            },
+            offer,
+        )
+        .await
+        .unwrap();
+    client.accept_answer(answer).await;
+    let supervisor = client;
+    shard
+        .subscribe(agent_peer, kiosk_peer, MediaKinds::BOTH)
+        .await
+        .unwrap();
+    shard
+        .subscribe(kiosk_peer, agent_peer, MediaKinds::BOTH)
+        .await
+        .unwrap();
+    let audio_only = MediaKinds {
+        audio: true,
+        video: false,
+    };
+    shard
+        .subscribe(agent_peer, supervisor_peer, audio_only)
+        .await
+        .unwrap();
+    for client in [&kiosk, &agent, &supervisor] {
+        client.wait_connected(Duration::from_secs(10)).await;
+    }
+    exchange(
+        &[
+            (&kiosk, "kiosk"),
+            (&agent, "agent"),
+            (&supervisor, "supervisor"),
+        ],
+        30,
+    )
+    .await;
+
+    let both: BTreeSet<String> = ["kiosk".to_owned(), "supervisor".to_owned()].into();
+    assert_eq!(
+        senders(&agent, RtpCodecKind::Audio),
+        both,
+        "the agent hears the kiosk and the whisper"
+    );
+    assert_eq!(
+        senders(&agent, RtpCodecKind::Video),
+        ["kiosk".to_owned()].into(),
+        "no video of the supervisor"
+    );
+    assert_eq!(
+        senders(&kiosk, RtpCodecKind::Audio),
+        ["agent".to_owned()].into(),
+        "the kiosk never hears the supervisor"
+    );
+    // A third subscription finds no free slot on the kiosk's peer.
+    assert!(
+        shard
+            .subscribe(kiosk_peer, supervisor_peer, MediaKinds::BOTH)
+            .await
+            .is_err()
+    );
+
+    shard
+        .unsubscribe(agent_peer, supervisor_peer)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = agent.received(RtpCodecKind::Audio).len();
+    exchange(&[(&supervisor, "supervisor")], 20).await;
+    assert_eq!(
+        agent.received(RtpCodecKind::Audio).len(),
+        before,
+        "nothing of the supervisor after unsubscribing"
+    );
+    shards.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_keeps_flowing_when_consent_checks_are_six_seconds_apart() {
     let shards = one_shard();
     let shard = shards.place_room();
     let room = RoomId(5);
     shard.create_room(room).await.unwrap();
+    let mut conference = Conference::new(shard, room);
     let sparse = |seed: u8| ClientSpec {
         keepalive: Some(Duration::from_secs(6)),
         ..ClientSpec::publisher(111, 96 + seed)
     };
-    let (_, kiosk, _) = join(shard, room, JoinSpec::one_to_one("kiosk"), sparse(0), 10).await;
-    let (_, agent, _) = join(shard, room, JoinSpec::one_to_one("agent"), sparse(1), 11).await;
+    let (_, kiosk, _) = conference
+        .join(JoinSpec::one_to_one("kiosk"), sparse(0), 10)
+        .await;
+    let (_, agent, _) = conference
+        .join(JoinSpec::one_to_one("agent"), sparse(1), 11)
+        .await;
     kiosk.wait_connected(Duration::from_secs(10)).await;
     agent.wait_connected(Duration::from_secs(10)).await;
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use relais_call::{
-    CallConfig, CallCore, CallError, Ended, Input, MediaCommand, MediaInput, MediaLink,
+    CallConfig, CallCore, CallError, Ended, Input, Kinds, MediaCommand, MediaInput, MediaLink,
     NegotiationPlan, Output, SessionId, Verdict,
 };
 use relais_dispatch::{
@@ -44,6 +44,8 @@ pub struct World {
     pub rooms: BTreeSet<CallId>,
     /// Peers removed by a command.
     pub removed: Vec<MediaLink>,
+    /// Subscriptions asked of the shards: (subscriber, publisher, kinds).
+    pub subscriptions: Vec<(MediaLink, MediaLink, Kinds)>,
     /// Whether the next rooms fail to open.
     pub rooms_fail: bool,
     /// (call, agent) of every offer and every answer the dispatcher made.
@@ -74,6 +76,7 @@ impl World {
             wrap_ups: Vec::new(),
             rooms: BTreeSet::new(),
             removed: Vec::new(),
+            subscriptions: Vec::new(),
             rooms_fail: false,
             offered: Vec::new(),
             answered: Vec::new(),
@@ -172,6 +175,11 @@ impl World {
                 self.rooms.remove(&call);
             }
             Output::Media(MediaCommand::RemovePeer { link }) => self.removed.push(link),
+            Output::Media(MediaCommand::Subscribe {
+                subscriber,
+                publisher,
+                kinds,
+            }) => self.subscriptions.push((subscriber, publisher, kinds)),
             Output::Record(ended) => self.records.push(*ended),
             Output::WrapUp {
                 call, disposition, ..

@@ -113,6 +113,23 @@ impl Effects {
                 let _ = cores.input(std::time::Instant::now(), input);
             }
             MediaCommand::CloseRoom { call, shard } => self.close_room(call, shard).await,
+            MediaCommand::Subscribe {
+                subscriber,
+                publisher,
+                kinds,
+            } => {
+                let kinds = relais_media::MediaKinds {
+                    audio: kinds.audio,
+                    video: kinds.video,
+                };
+                if let Some(shard) = self.media.shards().get(subscriber.shard)
+                    && let Err(err) = shard
+                        .subscribe(PeerId(subscriber.peer), PeerId(publisher.peer), kinds)
+                        .await
+                {
+                    tracing::warn!(error = %err, "cannot subscribe a leg");
+                }
+            }
             MediaCommand::RemovePeer { link } => {
                 if let Some(shard) = self.media.shards().get(link.shard) {
                     let _ = shard.remove_peer(PeerId(link.peer)).await;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use relais_media::{
-    BytesMut, JoinSpec, MediaError, MediaEvent, PeerId, PeerStats, RoomId, Shard, ShardConfig,
-    ShardStats,
+    BytesMut, JoinSpec, MediaError, MediaEvent, MediaKinds, PeerId, PeerStats, RoomId, Shard,
+    ShardConfig, ShardStats,
 };
 use tokio::sync::oneshot;
 
@@ -34,6 +34,13 @@ enum Command {
     ),
     AddCandidate(PeerId, String, oneshot::Sender<Result<(), MediaError>>),
     RemovePeer(PeerId, oneshot::Sender<Result<(), MediaError>>),
+    Subscribe(
+        PeerId,
+        PeerId,
+        MediaKinds,
+        oneshot::Sender<Result<(), MediaError>>,
+    ),
+    Unsubscribe(PeerId, PeerId, oneshot::Sender<Result<(), MediaError>>),
     Stats(oneshot::Sender<DriverStats>),
     PeerStats(PeerId, oneshot::Sender<Option<PeerStats>>),
     Stop,
@@ -193,6 +200,29 @@ impl ShardHandle {
 
     pub async fn remove_peer(&self, peer: PeerId) -> Result<(), ShardError> {
         Ok(self.ask(|tx| Command::RemovePeer(peer, tx)).await??)
+    }
+
+    /// `subscriber` receives `kinds` of `publisher`'s media (both peers of this shard).
+    pub async fn subscribe(
+        &self,
+        subscriber: PeerId,
+        publisher: PeerId,
+        kinds: MediaKinds,
+    ) -> Result<(), ShardError> {
+        Ok(self
+            .ask(|tx| Command::Subscribe(subscriber, publisher, kinds, tx))
+            .await??)
+    }
+
+    /// `subscriber` no longer receives `publisher`.
+    pub async fn unsubscribe(
+        &self,
+        subscriber: PeerId,
+        publisher: PeerId,
+    ) -> Result<(), ShardError> {
+        Ok(self
+            .ask(|tx| Command::Unsubscribe(subscriber, publisher, tx))
+            .await??)
     }
 
     pub async fn stats(&self) -> Result<DriverStats, ShardError> {
@@ -459,6 +489,12 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
         }
         Command::RemovePeer(peer, reply) => {
             let _ = reply.send(shard.remove_peer(now, peer));
+        }
+        Command::Subscribe(subscriber, publisher, kinds, reply) => {
+            let _ = reply.send(shard.subscribe(now, subscriber, publisher, kinds));
+        }
+        Command::Unsubscribe(subscriber, publisher, reply) => {
+            let _ = reply.send(shard.unsubscribe(subscriber, publisher));
         }
         Command::Stats(reply) => {
             let mut out = stats.clone();
