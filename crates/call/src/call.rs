@@ -71,6 +71,10 @@ pub struct Leg {
     pub full: bool,
     /// When its media was lost, until it connects again (kept across a rejoining offer).
     pub lost_at: Option<Instant>,
+    /// Receive slots its peer negotiated.
+    pub slots: usize,
+    /// Slots a server offer adds, until the client answers it.
+    pub renegotiating: Option<usize>,
 }
 
 /// A live call.
@@ -126,6 +130,8 @@ impl Call {
             receives: Vec::new(),
             full: false,
             lost_at: None,
+            slots: 0,
+            renegotiating: None,
         });
         id
     }

@@ -165,6 +165,22 @@ impl CallCore {
                 Ok(Verdict::Done)
             }
             Input::Candidate { session } => self.candidate(session),
+            Input::Answer { session } => self.answer(session),
+            Input::Answered { call, leg } => {
+                self.answered_offer(call, leg);
+                Ok(Verdict::Done)
+            }
+            Input::SlotsOffered { call, leg, sdp } => {
+                self.slots_offered(call, leg, sdp);
+                Ok(Verdict::Done)
+            }
+            Input::AddLeg {
+                call,
+                session,
+                role,
+                subject,
+                participation,
+            } => self.add_leg(call, session, role, subject, participation),
             Input::Dispatcher(command) => {
                 self.command(now, command);
                 Ok(Verdict::Done)

@@ -8,7 +8,7 @@ use relais_proto::{
 };
 
 use crate::call::LegId;
-use crate::policy::Kinds;
+use crate::policy::{Kinds, Participation};
 
 /// A signalling session (one websocket), numbered by the server.
 pub type SessionId = u64;
@@ -76,6 +76,24 @@ pub enum Input {
     },
     /// A session sends an ICE candidate for its leg.
     Candidate { session: SessionId },
+    /// A session answers a server offer ([`Output::Push`] of `sdp_offer`).
+    Answer { session: SessionId },
+    /// The shard took that answer: the leg's new slots are usable.
+    Answered { call: CallId, leg: LegId },
+    /// The shard made the offer of a [`MediaCommand::AddSlots`] (`None`: it could not).
+    SlotsOffered {
+        call: CallId,
+        leg: LegId,
+        sdp: Option<String>,
+    },
+    /// A participant joins a connected call with a part in it (a supervisor, an interpreter).
+    AddLeg {
+        call: CallId,
+        session: SessionId,
+        role: LegRole,
+        subject: String,
+        participation: Participation,
+    },
     /// A command of the dispatcher.
     Dispatcher(Command),
     /// The call's media room is open on `shard`.
@@ -110,6 +128,12 @@ pub enum Verdict {
     Negotiate(NegotiationPlan),
     /// Hand the candidate to this peer.
     Candidate(MediaLink),
+    /// Give the answer to this peer's pending offer, then report [`Input::Answered`].
+    AcceptAnswer {
+        call: CallId,
+        leg: LegId,
+        link: MediaLink,
+    },
 }
 
 /// How a leg's offer is to be answered.
@@ -137,6 +161,13 @@ pub enum MediaCommand {
     CloseRoom { call: CallId, shard: usize },
     /// Remove one peer.
     RemovePeer { link: MediaLink },
+    /// Offer `more` receive slots to a connected peer; report [`Input::SlotsOffered`].
+    AddSlots {
+        call: CallId,
+        leg: LegId,
+        link: MediaLink,
+        more: usize,
+    },
     /// `subscriber` receives `kinds` of `publisher`'s media (two peers of one room).
     Subscribe {
         subscriber: MediaLink,

@@ -27,4 +27,4 @@ pub use error::CallError;
 pub use io::{
     Ended, Input, MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId, Verdict,
 };
-pub use policy::{Kinds, Receive};
+pub use policy::{Kinds, Participation, Receive};

@@ -10,6 +10,7 @@ use crate::call::{CallState, LegId, LegMedia, RoomState};
 use crate::core::CallCore;
 use crate::error::CallError;
 use crate::io::{MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId, Verdict};
+use crate::policy::{Kinds, Participation};
 
 impl CallCore {
     pub(crate) fn negotiate(&mut self, session: SessionId) -> Result<Verdict, CallError> {
@@ -40,6 +41,8 @@ impl CallCore {
             .and_then(|c| c.leg_mut(plan.leg))
         {
             leg.media = None;
+            leg.slots = plan.receive_slots;
+            leg.renegotiating = None;
             if !matches!(leg.media_state, LegMedia::Lost { .. }) {
                 leg.media_state = LegMedia::Negotiating;
             }
@@ -66,40 +69,151 @@ impl CallCore {
     }
 
     /// The subscriptions of a leg that just got its peer, as the policy says: what it
-    /// receives from legs that have a peer, and what legs with a peer receive from it.
+    /// receives, and what the legs that receive it receive.
     fn subscribe_leg(&mut self, id: CallId, leg: LegId) {
-        let Some(call) = self.calls.get(&id) else {
+        self.resubscribe(id, leg);
+        let receivers: Vec<LegId> = self
+            .calls
+            .get(&id)
+            .map(|call| {
+                call.legs
+                    .iter()
+                    .filter(|other| other.id != leg && other.receives.iter().any(|r| r.from == leg))
+                    .map(|other| other.id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for other in receivers {
+            self.resubscribe(id, other);
+        }
+    }
+
+    /// Subscribes `leg`'s peer to every publisher it receives that has a peer, as far as its
+    /// negotiated slots go; asks for more slots (a server offer) when they do not.
+    fn resubscribe(&mut self, id: CallId, leg: LegId) {
+        let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let Some(link) = call.leg(leg).and_then(|l| l.media) else {
+        let wanted: Vec<(MediaLink, Kinds)> = match call.leg(leg) {
+            Some(state) => state
+                .receives
+                .iter()
+                .filter_map(|r| call.leg(r.from).and_then(|p| p.media).map(|l| (l, r.kinds)))
+                .collect(),
+            None => return,
+        };
+        let Some(state) = call.leg_mut(leg) else {
             return;
         };
-        let mut commands = Vec::new();
-        for other in call.legs.iter().filter(|other| other.id != leg) {
-            let Some(other_link) = other.media else {
-                continue;
-            };
-            if let Some(receive) = call
-                .leg(leg)
-                .and_then(|l| l.receives.iter().find(|r| r.from == other.id))
-            {
-                commands.push(MediaCommand::Subscribe {
-                    subscriber: link,
-                    publisher: other_link,
-                    kinds: receive.kinds,
-                });
-            }
-            if let Some(receive) = other.receives.iter().find(|r| r.from == leg) {
-                commands.push(MediaCommand::Subscribe {
-                    subscriber: other_link,
-                    publisher: link,
-                    kinds: receive.kinds,
-                });
-            }
+        let Some(link) = state.media else {
+            return;
+        };
+        let mut commands: Vec<MediaCommand> = wanted
+            .iter()
+            .take(state.slots)
+            .map(|&(publisher, kinds)| MediaCommand::Subscribe {
+                subscriber: link,
+                publisher,
+                kinds,
+            })
+            .collect();
+        if wanted.len() > state.slots && state.renegotiating.is_none() {
+            let more = wanted.len() - state.slots;
+            state.renegotiating = Some(more);
+            commands.push(MediaCommand::AddSlots {
+                call: id,
+                leg,
+                link,
+                more,
+            });
         }
         for command in commands {
             self.outputs.push_back(Output::Media(command));
         }
+    }
+
+    /// A session answers the server's offer.
+    pub(crate) fn answer(&self, session: SessionId) -> Result<Verdict, CallError> {
+        let (call, leg, _) = self
+            .session_call(session)
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        let state = call
+            .leg(leg)
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        match (state.renegotiating, state.media) {
+            (Some(_), Some(link)) => Ok(Verdict::AcceptAnswer {
+                call: call.id,
+                leg,
+                link,
+            }),
+            _ => Err(CallError::WrongState(
+                "no server offer is waiting for an answer",
+            )),
+        }
+    }
+
+    /// The answer was taken: the new slots are subscribed.
+    pub(crate) fn answered_offer(&mut self, id: CallId, leg: LegId) {
+        let Some(state) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(leg)) else {
+            return;
+        };
+        if let Some(more) = state.renegotiating.take() {
+            state.slots += more;
+        }
+        self.resubscribe(id, leg);
+    }
+
+    /// The shard made (or could not make) the offer of more slots.
+    pub(crate) fn slots_offered(&mut self, id: CallId, leg: LegId, sdp: Option<String>) {
+        let Some(state) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(leg)) else {
+            return;
+        };
+        match (sdp, state.session) {
+            (Some(sdp), Some(session)) => {
+                self.push(session, ServerMessage::SdpOffer { call: id, sdp });
+            }
+            _ => state.renegotiating = None,
+        }
+    }
+
+    /// A participant joins a connected call with `participation`; it negotiates its peer
+    /// after `media_ready`, as the others did.
+    pub(crate) fn add_leg(
+        &mut self,
+        id: CallId,
+        session: SessionId,
+        role: LegRole,
+        subject: String,
+        participation: Participation,
+    ) -> Result<Verdict, CallError> {
+        if let Some(&held) = self.by_session.get(&session) {
+            return Err(CallError::AlreadyInCall(held));
+        }
+        let call = self
+            .calls
+            .get_mut(&id)
+            .ok_or(CallError::NoCall("no such call in progress"))?;
+        if !matches!(call.state, CallState::Connected { .. })
+            || !matches!(call.room, RoomState::Open { .. })
+        {
+            return Err(CallError::WrongState("the call is not connected"));
+        }
+        if let Participation::Whisper { to } = participation
+            && call.leg(to).is_none()
+        {
+            return Err(CallError::WrongState("no such participant to whisper to"));
+        }
+        let leg = call.add_leg(role, &subject, Some(session));
+        call.participate(leg, participation);
+        self.by_session.insert(session, id);
+        self.push(
+            session,
+            ServerMessage::MediaReady {
+                call: id,
+                peer_role: Role::Kiosk,
+            },
+        );
+        Ok(Verdict::Done)
     }
 
     pub(crate) fn candidate(&self, session: SessionId) -> Result<Verdict, CallError> {

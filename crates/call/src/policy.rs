@@ -35,6 +35,17 @@ impl Kinds {
     }
 }
 
+/// The part a leg takes, as a shape of the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Participation {
+    /// Sees and hears every full participant, and they see and hear it.
+    Full,
+    /// Sees and hears every full participant; nobody receives it.
+    Monitor,
+    /// Monitors, and its audio reaches this leg only.
+    Whisper { to: LegId },
+}
+
 /// One subscription: the leg receives `kinds` of `from`'s media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Receive {
@@ -99,6 +110,15 @@ impl Call {
         }
         if let Some(leg) = self.leg_mut(leg) {
             leg.full = false;
+        }
+    }
+
+    /// Gives `leg` the part `participation` (a change of mode is a change of data).
+    pub fn participate(&mut self, leg: LegId, participation: Participation) {
+        match participation {
+            Participation::Full => self.converse(leg),
+            Participation::Monitor => self.monitor(leg),
+            Participation::Whisper { to } => self.whisper(leg, to),
         }
     }
 

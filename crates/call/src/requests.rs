@@ -9,7 +9,7 @@ use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, Role};
 use crate::call::{Call, CallState};
 use crate::core::{CallCore, SessionInfo};
 use crate::error::CallError;
-use crate::io::{Ended, Output, SessionId, Verdict};
+use crate::io::{Ended, MediaCommand, Output, SessionId, Verdict};
 
 impl CallCore {
     pub(crate) fn session_opened(&mut self, session: SessionId, role: Role, subject: String) {
@@ -40,10 +40,23 @@ impl CallCore {
             && let Some(call) = self.calls.get_mut(&call_id)
         {
             let mut kiosk_left = None;
+            let mut departed = Vec::new();
             for leg in call.legs.iter_mut().filter(|l| l.session == Some(session)) {
                 leg.session = None;
-                if leg.role == LegRole::Kiosk {
-                    kiosk_left = Some(matches!(call.state, CallState::Connected { .. }));
+                match leg.role {
+                    LegRole::Kiosk => {
+                        kiosk_left = Some(matches!(call.state, CallState::Connected { .. }));
+                    }
+                    // A supervisor or an interpreter leaves; the call goes on without it.
+                    LegRole::Supervisor | LegRole::Interpreter => departed.push(leg.id),
+                    LegRole::Agent => {}
+                }
+            }
+            for leg in departed {
+                if let Some(link) = call.remove_leg(leg).and_then(|l| l.media) {
+                    self.by_peer.remove(&link);
+                    self.outputs
+                        .push_back(Output::Media(MediaCommand::RemovePeer { link }));
                 }
             }
             match kiosk_left {

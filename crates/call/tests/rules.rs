@@ -4,7 +4,7 @@
 mod common;
 
 use common::{GRACE, World, secs};
-use relais_call::{CallError, Input, Kinds, MediaInput, Verdict};
+use relais_call::{CallError, Input, Kinds, MediaInput, Participation, Verdict};
 use relais_dispatch::Event;
 use relais_proto::{
     AgentId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, Role, ServerMessage,
@@ -504,4 +504,101 @@ fn legs_are_subscribed_to_each_other_as_their_policy_says_once_both_have_a_peer(
             (agent, reloaded, Kinds::BOTH)
         ]
     );
+}
+
+/// A supervisor signs in on `session` and joins `call` with `participation`.
+fn supervise(
+    w: &mut World,
+    call: relais_proto::CallId,
+    session: u64,
+    participation: Participation,
+) -> Result<Verdict, CallError> {
+    let name = format!("sup-{session}");
+    w.open(session, Role::Supervisor, &name);
+    w.input(Input::AddLeg {
+        call,
+        session,
+        role: LegRole::Supervisor,
+        subject: name,
+        participation,
+    })
+}
+
+#[test]
+fn a_third_full_participant_joins_and_the_others_get_a_server_offer_for_a_slot() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (kiosk, agent) = w.media_up();
+    supervise(&mut w, call, 300, Participation::Full).unwrap();
+    assert!(
+        w.pushed(300)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::MediaReady { .. }))
+    );
+    let before = w.subscriptions.len();
+    let (plan, supervisor) = w.negotiate(300);
+    assert_eq!((plan.publish, plan.receive_slots), (true, 2), "{plan:?}");
+    let new: Vec<_> = w.subscriptions[before..].to_vec();
+    assert!(new.contains(&(supervisor, kiosk, Kinds::BOTH)));
+    assert!(new.contains(&(supervisor, agent, Kinds::BOTH)));
+    assert!(
+        !new.iter().any(|s| s.1 == supervisor),
+        "nobody has a slot for it yet"
+    );
+    assert_eq!(w.slot_offers, vec![(call, kiosk, 1), (call, agent, 1)]);
+    for session in [1, 100] {
+        assert!(
+            w.pushed(session)
+                .iter()
+                .any(|m| matches!(m, ServerMessage::SdpOffer { .. }))
+        );
+    }
+    // The kiosk answers: its new slot receives the supervisor.
+    let Verdict::AcceptAnswer { call: c, leg, link } =
+        w.input(Input::Answer { session: 1 }).unwrap()
+    else {
+        panic!("the answer goes to the kiosk's peer");
+    };
+    assert_eq!((c, link), (call, kiosk));
+    w.input(Input::Answered { call, leg }).unwrap();
+    assert!(w.subscriptions.contains(&(kiosk, supervisor, Kinds::BOTH)));
+    assert_eq!(
+        w.input(Input::Answer { session: 1 }).unwrap_err(),
+        CallError::WrongState("no server offer is waiting for an answer")
+    );
+    // The supervisor leaves; the call goes on.
+    w.input(Input::SessionClosed { session: 300 }).unwrap();
+    assert_eq!(w.removed, vec![supervisor]);
+    assert_eq!(w.core.call(call).unwrap().legs.len(), 2);
+}
+
+#[test]
+fn a_monitoring_leg_needs_no_slot_of_the_others_and_a_whisper_only_the_agents() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (_, agent) = w.media_up();
+    supervise(&mut w, call, 300, Participation::Monitor).unwrap();
+    let (plan, _) = w.negotiate(300);
+    assert!(!plan.publish);
+    assert!(w.slot_offers.is_empty());
+    let agent_leg = w.core.call(call).unwrap().legs[1].id;
+    supervise(&mut w, call, 301, Participation::Whisper { to: agent_leg }).unwrap();
+    let (_, coach) = w.negotiate(301);
+    assert_eq!(
+        w.slot_offers,
+        vec![(call, agent, 1)],
+        "only the agent hears the coach"
+    );
+    w.input(Input::Answer { session: 100 }).unwrap();
+    let leg = agent_leg;
+    w.input(Input::Answered { call, leg }).unwrap();
+    assert!(w.subscriptions.contains(&(agent, coach, Kinds::AUDIO)));
+}
+
+#[test]
+fn a_leg_cannot_be_added_to_a_call_that_is_not_connected() {
+    let mut w = World::new();
+    let call = w.queued(1, "borne-1");
+    let err = supervise(&mut w, call, 300, Participation::Monitor).unwrap_err();
+    assert_eq!(err, CallError::WrongState("the call is not connected"));
 }

@@ -472,6 +472,9 @@ function connect(token) {
   connection.on('push:media_ready', onMediaReady);
   connection.on('push:call_ended', onCallEnded);
   connection.on('push:peer_media_lost', onPeerMediaLost);
+  connection.on('push:sdp_offer', (push) => {
+    if (ui.callId === push.call) ui.media?.answerOffer(push.sdp).catch((err) => console.error('agent: renegotiation', err));
+  });
   connection.on('push:peer_media_restored', onPeerMediaRestored);
   connection.start();
 }

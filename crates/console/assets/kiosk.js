@@ -457,6 +457,9 @@ function connect(token) {
   connection.on('push:media_ready', forCall(mediaReady));
   connection.on('push:call_ended', forCall(callEnded));
   connection.on('push:peer_media_lost', forCall(peerMediaLost));
+  connection.on('push:sdp_offer', forCall((push) => {
+    if (ui.call && push.call === ui.call.id) ui.media?.answerOffer(push.sdp).catch((err) => console.error('kiosk: renegotiation', err));
+  }));
   connection.on('push:peer_media_restored', forCall(peerMediaRestored));
   connection.start();
 }

@@ -274,6 +274,18 @@ export class MediaCall {
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
   }
 
+  /// Answers an offer the server makes on the connected peer (another participant to
+  /// receive): the same connection, no new ICE or DTLS.
+  async answerOffer(sdp) {
+    const pc = this.pc;
+    if (!pc) return;
+    await pc.setRemoteDescription({ type: 'offer', sdp });
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    if (this.pc !== pc) return;
+    await this.connection.request({ type: 'sdp_answer', sdp: pc.localDescription.sdp });
+  }
+
   setAudio(enabled) {
     for (const track of this.localStream.getAudioTracks()) track.enabled = enabled;
   }

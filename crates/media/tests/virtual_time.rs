@@ -146,3 +146,37 @@ fn keyframe_requests_to_a_publisher_are_throttled_to_one_per_half_second() {
         "{relayed} keyframe requests went to the publisher in 2 s"
     );
 }
+
+#[test]
+fn a_renegotiation_offered_by_the_server_adds_a_slot_to_a_connected_peer() {
+    let (mut w, kiosk, agent) = one_to_one();
+    let (third, interpreter) = w.join(&JoinSpec {
+        receive_slots: 0,
+        ..JoinSpec::one_to_one("interpreter")
+    });
+    w.connect_all(secs(10));
+    let now = w.now;
+    assert!(
+        w.shard
+            .subscribe(now, kiosk, interpreter, MediaKinds::BOTH)
+            .is_err(),
+        "the kiosk's one slot is taken by the agent"
+    );
+    let offer = w.shard.add_receive_slots(now, kiosk, 1).unwrap();
+    w.progress();
+    let answer = w.clients[0].answer_offer(now, &offer);
+    w.shard.accept_answer(now, kiosk, &answer).unwrap();
+    w.progress();
+    w.shard
+        .subscribe(now, kiosk, interpreter, MediaKinds::BOTH)
+        .unwrap();
+    w.exchange(&[1, third], 30);
+    assert_eq!(
+        w.clients[0].sources(RtpCodecKind::Audio).len(),
+        2,
+        "the kiosk hears the agent and the interpreter on the same peer"
+    );
+    assert!(w.clients[0].connected());
+    assert_eq!(w.gone(kiosk), None);
+    let _ = agent;
+}

@@ -98,7 +98,7 @@ impl Request {
         match self {
             Request::Hello { token, .. } => bytes("token", token, MAX_TOKEN_BYTES),
             Request::Call { service, .. } => chars("service", service, MAX_SERVICE_CHARS),
-            Request::SdpOffer { sdp: text, .. } => sdp(text),
+            Request::SdpOffer { sdp: text, .. } | Request::SdpAnswer { sdp: text, .. } => sdp(text),
             Request::IceCandidate { candidate, .. } => {
                 bytes("candidate", candidate, MAX_CANDIDATE_BYTES)
             }

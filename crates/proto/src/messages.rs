@@ -61,6 +61,9 @@ pub enum Request {
     Hangup { id: u64 },
     /// Kiosk or agent: the browser's SDP offer for the call's media; the reply is the answer.
     SdpOffer { id: u64, sdp: String },
+    /// Kiosk or agent: the browser's answer to a server `sdp_offer` push (a renegotiation of
+    /// its connected peer).
+    SdpAnswer { id: u64, sdp: String },
     /// Kiosk or agent: a trickled ICE candidate (optional: the server learns addresses from
     /// connectivity checks).
     IceCandidate { id: u64, candidate: String },
@@ -99,6 +102,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "hangup",
     "sdp_offer",
     "ice_candidate",
+    "sdp_answer",
     "set_state",
     "accept",
     "reject",
@@ -119,6 +123,7 @@ impl Request {
             | Request::Cancel { id }
             | Request::Hangup { id }
             | Request::SdpOffer { id, .. }
+            | Request::SdpAnswer { id, .. }
             | Request::IceCandidate { id, .. }
             | Request::SetState { id, .. }
             | Request::Accept { id, .. }
@@ -137,8 +142,11 @@ impl Request {
             Request::Hello { .. } | Request::Ping { .. } => &[Kiosk, Agent, Supervisor, Admin],
             Request::ListServices { .. } => &[Kiosk, Agent, Supervisor, Admin],
             Request::Call { .. } | Request::Cancel { .. } => &[Kiosk],
-            Request::Hangup { .. } | Request::SdpOffer { .. } | Request::IceCandidate { .. } => {
-                &[Kiosk, Agent]
+            Request::Hangup { .. } => &[Kiosk, Agent],
+            // A supervisor negotiates the leg it has in a call (the call core refuses a session
+            // with no leg).
+            Request::SdpOffer { .. } | Request::SdpAnswer { .. } | Request::IceCandidate { .. } => {
+                &[Kiosk, Agent, Supervisor]
             }
             Request::SetState { .. }
             | Request::Accept { .. }
@@ -195,6 +203,9 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         reason: Option<EndReason>,
     },
+    /// A participant: the server offers a new negotiation of its connected peer (more
+    /// participants to receive); answer with `sdp_answer`.
+    SdpOffer { call: CallId, sdp: String },
     /// The other participants of a call: a leg's media is lost; it may come back within
     /// `grace_secs` (a new `sdp_offer` from it), else the call ends.
     PeerMediaLost {

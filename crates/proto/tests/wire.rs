@@ -232,6 +232,7 @@ fn request_type(request: &Request) -> &'static str {
         Request::Cancel { .. } => "cancel",
         Request::Hangup { .. } => "hangup",
         Request::SdpOffer { .. } => "sdp_offer",
+        Request::SdpAnswer { .. } => "sdp_answer",
         Request::IceCandidate { .. } => "ice_candidate",
         Request::SetState { .. } => "set_state",
         Request::Accept { .. } => "accept",
@@ -251,6 +252,7 @@ const SERVER_TYPES: &[&str] = &[
     "offer_withdrawn",
     "media_ready",
     "call_ended",
+    "sdp_offer",
     "peer_media_lost",
     "peer_media_restored",
     "agent_state",
@@ -267,6 +269,7 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::OfferWithdrawn { .. } => "offer_withdrawn",
         ServerMessage::MediaReady { .. } => "media_ready",
         ServerMessage::CallEnded { .. } => "call_ended",
+        ServerMessage::SdpOffer { .. } => "sdp_offer",
         ServerMessage::PeerMediaLost { .. } => "peer_media_lost",
         ServerMessage::PeerMediaRestored { .. } => "peer_media_restored",
         ServerMessage::AgentState { .. } => "agent_state",
@@ -337,6 +340,10 @@ fn documented_requests() -> Vec<Request> {
         Request::IceCandidate {
             id: 8,
             candidate: "candidate:842163049 1 udp 1677729535 198.51.100.7 54321 typ srflx raddr 0.0.0.0 rport 0 generation 0".to_owned(),
+        },
+        Request::SdpAnswer {
+            id: 17,
+            sdp: "v=0\r\no=- 4611731400430051336 3 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1 2 3\r\n…".to_owned(),
         },
         Request::SetState {
             id: 9,
@@ -530,6 +537,12 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             outcome: Outcome::Answered,
             by: Some(EndedBy::Server),
             reason: Some(EndReason::MediaLost),
+        },
+        ServerMessage::SdpOffer {
+            call: CallId(1042),
+            sdp:
+                "v=0\r\no=- 7716534281059137412 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=ice-lite\r\n…"
+                    .to_owned(),
         },
         ServerMessage::PeerMediaLost {
             call: CallId(1042),

@@ -26,19 +26,14 @@ async fn server(tag: &str) -> TestServer {
     .await
 }
 
-/// The browser side of a leg: a webrtc client whose offer goes over the websocket.
+/// A leg's media, with consent checks every second: a live peer stays alive under the short
+/// consent timeout.
 async fn connect_media(ws: &mut WsClient, seed: u32) -> Client {
-    let mut spec = ClientSpec::publisher(111, 96);
-    // Consent checks every second keep a live peer alive under the short consent timeout.
-    spec.keepalive = Some(Duration::from_secs(1));
-    let (client, offer) = Client::new(spec, seed).await;
-    let reply = ws.request(json!({"type": "sdp_offer", "sdp": offer})).await;
-    assert_eq!(reply["type"], "ok", "{reply}");
-    client
-        .accept_answer(reply["result"]["sdp"].as_str().unwrap().to_owned())
-        .await;
-    client.wait_connected(WAIT).await;
-    client
+    let spec = ClientSpec {
+        keepalive: Some(Duration::from_secs(1)),
+        ..ClientSpec::publisher(111, 96)
+    };
+    support::calls::connect_media(ws, spec, seed).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

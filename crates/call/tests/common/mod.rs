@@ -44,6 +44,8 @@ pub struct World {
     pub rooms: BTreeSet<CallId>,
     /// Peers removed by a command.
     pub removed: Vec<MediaLink>,
+    /// Server offers of more slots: (call, leg's peer, more).
+    pub slot_offers: Vec<(CallId, MediaLink, usize)>,
     /// Subscriptions asked of the shards: (subscriber, publisher, kinds).
     pub subscriptions: Vec<(MediaLink, MediaLink, Kinds)>,
     /// Whether the next rooms fail to open.
@@ -77,6 +79,7 @@ impl World {
             rooms: BTreeSet::new(),
             removed: Vec::new(),
             subscriptions: Vec::new(),
+            slot_offers: Vec::new(),
             rooms_fail: false,
             offered: Vec::new(),
             answered: Vec::new(),
@@ -175,6 +178,18 @@ impl World {
                 self.rooms.remove(&call);
             }
             Output::Media(MediaCommand::RemovePeer { link }) => self.removed.push(link),
+            Output::Media(MediaCommand::AddSlots {
+                call,
+                leg,
+                link,
+                more,
+            }) => {
+                self.slot_offers.push((call, link, more));
+                let sdp = Some(format!("offer of {more} slots"));
+                let _ = self
+                    .core
+                    .handle(self.now, Input::SlotsOffered { call, leg, sdp });
+            }
             Output::Media(MediaCommand::Subscribe {
                 subscriber,
                 publisher,

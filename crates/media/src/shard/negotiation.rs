@@ -102,6 +102,83 @@ impl Shard {
         Ok((id, answer_sdp))
     }
 
+    /// Gives a connected peer `more` receive slots by a new negotiation that the server
+    /// offers: returns the SDP offer to send to the client, whose answer goes to
+    /// [`Shard::accept_answer`]. The peer keeps its ICE and DTLS session and the slots it has;
+    /// the new slots are free until subscribed.
+    pub fn add_receive_slots(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        more: usize,
+    ) -> Result<String, MediaError> {
+        let mut state = self
+            .peers
+            .remove(&peer)
+            .ok_or(MediaError::UnknownPeer(peer))?;
+        let result = self.offer_slots(now, &mut state, more);
+        self.peers.insert(peer, state);
+        let offer = result?;
+        self.flush(now, peer);
+        Ok(offer)
+    }
+
+    fn offer_slots(
+        &mut self,
+        now: Instant,
+        peer: &mut Peer,
+        more: usize,
+    ) -> Result<String, MediaError> {
+        let first = peer.slots.len();
+        let mut slots = Vec::with_capacity(more);
+        for index in first..first + more {
+            let stream = format!("relais-slot-{index}");
+            let audio = self.add_leg(&mut peer.pc, &stream, index, MediaKind::Audio)?;
+            let video = self.add_leg(&mut peer.pc, &stream, index, MediaKind::Video)?;
+            slots.push(ReceiveSlot {
+                source: None,
+                kinds: MediaKinds::BOTH,
+                audio,
+                video,
+            });
+        }
+        let offer = peer
+            .pc
+            .create_offer(None)
+            .map_err(|err| MediaError::Sdp(err.to_string()))?;
+        peer.pc
+            .set_local_description(now, offer)
+            .map_err(|err| MediaError::Sdp(err.to_string()))?;
+        let sdp = peer
+            .pc
+            .local_description()
+            .map(|desc| desc.sdp.clone())
+            .ok_or_else(|| MediaError::Sdp("the engine produced no offer".into()))?;
+        peer.slots.extend(slots);
+        Ok(sdp)
+    }
+
+    /// The client's SDP answer to an offer of [`Shard::add_receive_slots`].
+    pub fn accept_answer(
+        &mut self,
+        now: Instant,
+        peer: PeerId,
+        answer_sdp: &str,
+    ) -> Result<(), MediaError> {
+        let state = self
+            .peers
+            .get_mut(&peer)
+            .ok_or(MediaError::UnknownPeer(peer))?;
+        let answer = RTCSessionDescription::answer(answer_sdp.to_owned())
+            .map_err(|err| MediaError::Sdp(err.to_string()))?;
+        state
+            .pc
+            .set_remote_description(now, answer)
+            .map_err(|err| MediaError::Sdp(err.to_string()))?;
+        self.service(now, peer);
+        Ok(())
+    }
+
     /// Adds a trickled ICE candidate of the remote side (optional with an ICE-lite server:
     /// peer-reflexive candidates are learnt from the checks themselves).
     pub fn add_remote_candidate(

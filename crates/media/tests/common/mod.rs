@@ -145,6 +145,15 @@ impl TestClient {
         self.pc.set_remote_description(now, answer).unwrap();
     }
 
+    /// Answers an offer the server made (a renegotiation).
+    pub fn answer_offer(&mut self, now: Instant, offer: &str) -> String {
+        let offer = RTCSessionDescription::offer(offer.to_owned()).unwrap();
+        self.pc.set_remote_description(now, offer).unwrap();
+        let answer = self.pc.create_answer(None).unwrap();
+        self.pc.set_local_description(now, answer).unwrap();
+        self.pc.local_description().unwrap().sdp.clone()
+    }
+
     /// One RTP packet on each of its tracks.
     pub fn send(&mut self, now: Instant) {
         self.seq = self.seq.wrapping_add(1);

@@ -130,6 +130,27 @@ impl Effects {
                     tracing::warn!(error = %err, "cannot subscribe a leg");
                 }
             }
+            MediaCommand::AddSlots {
+                call,
+                leg,
+                link,
+                more,
+            } => {
+                let sdp = match self.media.shards().get(link.shard) {
+                    Some(shard) => match shard.add_receive_slots(PeerId(link.peer), more).await {
+                        Ok(offer) => Some(offer),
+                        Err(err) => {
+                            tracing::warn!(%call, error = %err, "cannot renegotiate a leg");
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                let _ = cores.input(
+                    std::time::Instant::now(),
+                    Input::SlotsOffered { call, leg, sdp },
+                );
+            }
             MediaCommand::RemovePeer { link } => {
                 if let Some(shard) = self.media.shards().get(link.shard) {
                     let _ = shard.remove_peer(PeerId(link.peer)).await;

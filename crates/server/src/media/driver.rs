@@ -41,6 +41,8 @@ enum Command {
         oneshot::Sender<Result<(), MediaError>>,
     ),
     Unsubscribe(PeerId, PeerId, oneshot::Sender<Result<(), MediaError>>),
+    AddReceiveSlots(PeerId, usize, oneshot::Sender<Result<String, MediaError>>),
+    AcceptAnswer(PeerId, String, oneshot::Sender<Result<(), MediaError>>),
     Stats(oneshot::Sender<DriverStats>),
     PeerStats(PeerId, oneshot::Sender<Option<PeerStats>>),
     Stop,
@@ -222,6 +224,20 @@ impl ShardHandle {
     ) -> Result<(), ShardError> {
         Ok(self
             .ask(|tx| Command::Unsubscribe(subscriber, publisher, tx))
+            .await??)
+    }
+
+    /// Offers a connected peer `more` receive slots: the SDP offer for its client.
+    pub async fn add_receive_slots(&self, peer: PeerId, more: usize) -> Result<String, ShardError> {
+        Ok(self
+            .ask(|tx| Command::AddReceiveSlots(peer, more, tx))
+            .await??)
+    }
+
+    /// The client's answer to an offer of [`ShardHandle::add_receive_slots`].
+    pub async fn accept_answer(&self, peer: PeerId, answer: String) -> Result<(), ShardError> {
+        Ok(self
+            .ask(|tx| Command::AcceptAnswer(peer, answer, tx))
             .await??)
     }
 
@@ -495,6 +511,12 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
         }
         Command::Unsubscribe(subscriber, publisher, reply) => {
             let _ = reply.send(shard.unsubscribe(subscriber, publisher));
+        }
+        Command::AddReceiveSlots(peer, more, reply) => {
+            let _ = reply.send(shard.add_receive_slots(now, peer, more));
+        }
+        Command::AcceptAnswer(peer, answer, reply) => {
+            let _ = reply.send(shard.accept_answer(now, peer, &answer));
         }
         Command::Stats(reply) => {
             let mut out = stats.clone();

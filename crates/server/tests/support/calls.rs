@@ -42,3 +42,20 @@ pub async fn answered_call(
     assert_eq!(accepted["type"], "ok", "{accepted}");
     (agent, kiosk, call)
 }
+
+/// The browser side of a leg: a `webrtc` client whose offer goes over the websocket, answered
+/// and connected.
+pub async fn connect_media(
+    ws: &mut WsClient,
+    spec: super::client::ClientSpec,
+    seed: u32,
+) -> super::client::Client {
+    let (client, offer) = super::client::Client::new(spec, seed).await;
+    let reply = ws.request(json!({"type": "sdp_offer", "sdp": offer})).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    client
+        .accept_answer(reply["result"]["sdp"].as_str().unwrap().to_owned())
+        .await;
+    client.wait_connected(WAIT).await;
+    client
+}

@@ -319,6 +319,15 @@ impl Client {
         self.pc.set_remote_description(answer).await.unwrap();
     }
 
+    /// Answers an offer the server made on the connected peer (a renegotiation).
+    pub async fn answer_offer(&self, sdp: String) -> String {
+        let offer = RTCSessionDescription::offer(sdp).unwrap();
+        self.pc.set_remote_description(offer).await.unwrap();
+        let answer = self.pc.create_answer(None).await.unwrap();
+        self.pc.set_local_description(answer).await.unwrap();
+        self.pc.local_description().await.unwrap().sdp
+    }
+
     /// Waits until the client reports connected.
     pub async fn wait_connected(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
