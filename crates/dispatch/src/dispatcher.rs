@@ -153,11 +153,13 @@ impl Dispatcher {
     }
 
     /// The next command to carry out, in order.
+    #[must_use]
     pub fn poll_command(&mut self) -> Option<Command> {
         self.commands.pop_front()
     }
 
     /// The earliest deadline: call `handle(deadline, Event::Timeout)` then.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<(Instant, TimeoutReason)> {
         self.timers.first().map(|(at, timer)| (at, timer.reason()))
     }

@@ -200,6 +200,7 @@ impl Shard {
     }
 
     /// The next datagram to send.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let transmit = self.transmits.pop_front()?;
         self.stats.datagrams_out += 1;
@@ -208,11 +209,13 @@ impl Shard {
     }
 
     /// The next event for the application.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
     }
 
     /// When [`Shard::handle_timeout`] should next run.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.first().map(|(at, _)| *at)
     }

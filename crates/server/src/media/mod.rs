@@ -2,12 +2,13 @@
 //! configuration, with rooms placed on the least loaded shard.
 
 mod driver;
+mod handle;
 mod udp;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub use driver::{DriverStats, ShardError, ShardHandle};
+pub use handle::{DriverStats, ShardError, ShardHandle};
 use relais_media::MediaEvent;
 
 use crate::config::MediaConfig;
