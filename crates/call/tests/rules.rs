@@ -602,3 +602,19 @@ fn a_leg_cannot_be_added_to_a_call_that_is_not_connected() {
     let err = supervise(&mut w, call, 300, Participation::Monitor).unwrap_err();
     assert_eq!(err, CallError::WrongState("the call is not connected"));
 }
+
+#[test]
+fn a_kiosk_that_cancels_may_call_again_at_once() {
+    let mut w = World::new();
+    let first = w.queued(1, "borne-1");
+    w.input(Input::Cancel { session: 1 }).unwrap();
+    assert!(
+        w.record_of(first).is_some(),
+        "the cancelled call is recorded"
+    );
+    let again = w.place(1, "borne-1", "caf").unwrap();
+    assert!(
+        matches!(again, Verdict::Queued(call) if call != first),
+        "{again:?}"
+    );
+}

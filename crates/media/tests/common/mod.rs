@@ -3,6 +3,8 @@
 //! connection, a silence of 30 s or a keyframe throttle takes microseconds and no socket.
 #![allow(dead_code, clippy::unwrap_used, clippy::disallowed_methods)] // virtual time starts at a real instant
 
+pub mod forge;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
