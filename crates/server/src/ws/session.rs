@@ -23,9 +23,11 @@ mod media;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 /// Time allowed for the first message (`hello`).
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// SDP offers per second per connection, and the burst allowed above it: a browser offers
-/// once per call (and again on an ICE restart); each offer costs the shard a negotiation.
-const OFFERS_PER_SEC: f64 = 1.0;
+/// SDP offers per connection: a burst of 3, then one per 10 s. A browser offers once per call
+/// (and again to rejoin after a failure, tens of seconds later); each offer costs the shard a
+/// negotiation of several milliseconds, which delays every other packet of that shard
+/// (`bench/sdp-flood.py`: one offer per second doubled other calls' residence p99).
+const OFFER_EVERY_SECS: f64 = 10.0;
 const OFFER_BURST: f64 = 3.0;
 
 /// Who the session is, once `hello` succeeded.
@@ -121,7 +123,7 @@ impl Session {
             opened: now,
             close_after_reply: None,
             push_after_reply: Vec::new(),
-            offers: Bucket::new(OFFERS_PER_SEC, OFFER_BURST, now),
+            offers: Bucket::new(1.0 / OFFER_EVERY_SECS, OFFER_BURST, now),
         }
     }
 

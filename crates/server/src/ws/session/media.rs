@@ -7,7 +7,7 @@ use relais_call::{Input, MediaLink, NegotiationPlan, Verdict};
 use relais_media::{JoinSpec, PeerId, RoomId};
 use relais_proto::{Reply, ServerMessage, codes};
 
-use super::{OFFER_BURST, OFFERS_PER_SEC, Session, done, error, ok, refusal, task_gone};
+use super::{OFFER_BURST, OFFER_EVERY_SECS, Session, done, error, ok, refusal, task_gone};
 
 impl Session {
     pub(super) async fn sdp_offer(&mut self, id: u64, sdp: String) -> ServerMessage {
@@ -26,7 +26,7 @@ impl Session {
                 Some(id),
                 codes::RATE_LIMITED,
                 format!(
-                    "at most {OFFERS_PER_SEC} SDP offer per second (burst {OFFER_BURST}); \
+                    "at most one SDP offer every {OFFER_EVERY_SECS} s after a burst of {OFFER_BURST}; \
                      the previous negotiation stands"
                 ),
             );
