@@ -75,6 +75,10 @@ pub struct Leg {
     pub slots: usize,
     /// Slots a server offer adds, until the client answers it.
     pub renegotiating: Option<usize>,
+    /// The number of its latest negotiation: a join that answers an older one is stale.
+    pub negotiation: u32,
+    /// Whether its media ever connected (a failed re-offer then counts as a loss).
+    pub had_media: bool,
 }
 
 /// A live call.
@@ -132,6 +136,8 @@ impl Call {
             lost_at: None,
             slots: 0,
             renegotiating: None,
+            negotiation: 0,
+            had_media: false,
         });
         id
     }

@@ -127,7 +127,7 @@ impl CallCore {
             .filter(|call| call.end_reason.is_none())
             .filter_map(|call| call.lost_since())
             .min()
-            .map(|since| since + self.config.media_grace)
+            .and_then(|since| since.checked_add(self.config.media_grace))
     }
 
     /// Applies one input at `now`. A refused input returns an error and changes nothing.
@@ -160,8 +160,17 @@ impl CallCore {
                 disposition,
             } => self.wrap_up_done(session, disposition),
             Input::Negotiate { session } => self.negotiate(session),
-            Input::Joined { call, leg, link } => {
-                self.joined(call, leg, link);
+            Input::Joined {
+                call,
+                leg,
+                attempt,
+                link,
+            } => {
+                self.joined(call, leg, attempt, link);
+                Ok(Verdict::Done)
+            }
+            Input::JoinFailed { call, leg, attempt } => {
+                self.join_failed(now, call, leg, attempt);
                 Ok(Verdict::Done)
             }
             Input::Candidate { session } => self.candidate(session),

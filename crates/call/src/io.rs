@@ -72,7 +72,15 @@ pub enum Input {
     Joined {
         call: CallId,
         leg: LegId,
+        attempt: u32,
         link: MediaLink,
+    },
+    /// The shard refused the offer of a [`NegotiationPlan`] (after its previous peer, if any,
+    /// was removed).
+    JoinFailed {
+        call: CallId,
+        leg: LegId,
+        attempt: u32,
     },
     /// A session sends an ICE candidate for its leg.
     Candidate { session: SessionId },
@@ -149,6 +157,8 @@ pub struct NegotiationPlan {
     pub publish: bool,
     /// How many publishers it receives.
     pub receive_slots: usize,
+    /// The negotiation's number, to give back in [`Input::Joined`] or [`Input::JoinFailed`].
+    pub attempt: u32,
 }
 
 /// What the media shards must do.

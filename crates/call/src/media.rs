@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use relais_dispatch::Event;
-use relais_proto::{CallId, EndReason, EndedBy, LegRole, Role, ServerMessage};
+use relais_proto::{CallId, EndReason, EndedBy, LegRole, MediaLossReason, Role, ServerMessage};
 
 use crate::call::{CallState, LegId, LegMedia, RoomState};
 use crate::core::CallCore;
@@ -31,6 +31,7 @@ impl CallCore {
             replaces: call.leg(leg).and_then(|l| l.media),
             publish: call.is_published(leg),
             receive_slots: call.leg(leg).map_or(0, |l| l.receives.len()),
+            attempt: call.leg(leg).map_or(0, |l| l.negotiation.wrapping_add(1)),
         };
         if let Some(link) = plan.replaces {
             self.by_peer.remove(&link);
@@ -41,6 +42,7 @@ impl CallCore {
             .and_then(|c| c.leg_mut(plan.leg))
         {
             leg.media = None;
+            leg.negotiation = plan.attempt;
             leg.slots = plan.receive_slots;
             leg.renegotiating = None;
             if !matches!(leg.media_state, LegMedia::Lost { .. }) {
@@ -50,22 +52,52 @@ impl CallCore {
         Ok(Verdict::Negotiate(plan))
     }
 
-    pub(crate) fn joined(&mut self, id: CallId, leg: LegId, link: MediaLink) {
+    pub(crate) fn joined(&mut self, id: CallId, leg: LegId, attempt: u32, link: MediaLink) {
         let current = self.calls.get_mut(&id).filter(|call| {
             call.room == RoomState::Open { shard: link.shard }
                 && matches!(call.state, CallState::Connected { .. })
         });
         match current.and_then(|call| call.leg_mut(leg)) {
-            Some(leg_state) if leg_state.media.is_none() => {
+            Some(leg_state) if leg_state.media.is_none() && leg_state.negotiation == attempt => {
                 leg_state.media = Some(link);
                 self.by_peer.insert(link, (id, leg));
                 self.subscribe_leg(id, leg);
             }
-            // The call ended, its room changed or a newer offer won meanwhile.
+            // The call ended, its room changed or a newer offer was made meanwhile.
             _ => self
                 .outputs
                 .push_back(Output::Media(MediaCommand::RemovePeer { link })),
         }
+    }
+
+    /// The latest offer of a leg that had media failed at the shard, after its previous peer
+    /// was removed: the leg is without media, as if lost, so the grace period runs.
+    pub(crate) fn join_failed(&mut self, now: Instant, id: CallId, leg: LegId, attempt: u32) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(state) = call.leg_mut(leg) else {
+            return;
+        };
+        if state.negotiation != attempt || state.media.is_some() || !state.had_media {
+            return;
+        }
+        let reason = MediaLossReason::Failed;
+        state.media_state = LegMedia::Lost { since: now, reason };
+        state.lost_at.get_or_insert(now);
+        let role = state.role;
+        self.lost.insert(id);
+        let grace_secs = self.config.media_grace.as_secs();
+        self.push_others(
+            id,
+            leg,
+            &ServerMessage::PeerMediaLost {
+                call: id,
+                role,
+                reason,
+                grace_secs,
+            },
+        );
     }
 
     /// The subscriptions of a leg that just got its peer, as the policy says: what it
@@ -189,6 +221,9 @@ impl CallCore {
         if let Some(&held) = self.by_session.get(&session) {
             return Err(CallError::AlreadyInCall(held));
         }
+        if !self.sessions.contains_key(&session) {
+            return Err(CallError::NoCall("the session is not signed in"));
+        }
         let call = self
             .calls
             .get_mut(&id)
@@ -291,6 +326,7 @@ impl CallCore {
                 };
                 let was_lost = state.lost_at.take().is_some();
                 state.media_state = LegMedia::Connected;
+                state.had_media = true;
                 let role = state.role;
                 if call.lost_since().is_none() {
                     self.lost.remove(&id);
@@ -346,7 +382,10 @@ impl CallCore {
             .filter(|id| {
                 self.calls.get(id).is_some_and(|call| {
                     call.end_reason.is_none()
-                        && call.lost_since().is_some_and(|since| since + grace <= now)
+                        && call
+                            .lost_since()
+                            .and_then(|since| since.checked_add(grace))
+                            .is_some_and(|due| due <= now)
                 })
             })
             .copied()

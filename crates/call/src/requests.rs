@@ -20,10 +20,11 @@ impl CallCore {
                 self.by_session.remove(&previous);
             }
             if let Some(&call) = self.by_agent.get(&subject)
-                && let Some(leg) = self
-                    .calls
-                    .get_mut(&call)
-                    .and_then(|c| c.legs.iter_mut().find(|l| l.role == LegRole::Agent))
+                && let Some(leg) = self.calls.get_mut(&call).and_then(|c| {
+                    c.legs
+                        .iter_mut()
+                        .find(|l| l.role == LegRole::Agent && l.subject == subject)
+                })
             {
                 leg.session = Some(session);
                 self.by_session.insert(session, call);

@@ -199,6 +199,7 @@ fn apply(w: &mut World, m: &mut Model, op: &Op) {
                 w.input(Input::Joined {
                     call: plan.call,
                     leg: plan.leg,
+                    attempt: plan.attempt,
                     link,
                 })
                 .unwrap();

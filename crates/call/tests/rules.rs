@@ -273,6 +273,7 @@ fn a_peer_joined_after_its_call_ended_is_removed() {
     w.input(Input::Joined {
         call,
         leg: plan.leg,
+        attempt: plan.attempt,
         link,
     })
     .unwrap();
@@ -617,4 +618,87 @@ fn a_kiosk_that_cancels_may_call_again_at_once() {
         matches!(again, Verdict::Queued(call) if call != first),
         "{again:?}"
     );
+}
+
+#[test]
+fn the_peer_of_an_older_offer_that_joins_after_a_newer_one_was_made_is_removed() {
+    let mut w = World::new();
+    w.answered();
+    let Verdict::Negotiate(first) = w.input(Input::Negotiate { session: 1 }).unwrap() else {
+        panic!("plan");
+    };
+    let Verdict::Negotiate(second) = w.input(Input::Negotiate { session: 1 }).unwrap() else {
+        panic!("plan");
+    };
+    assert_ne!(first.attempt, second.attempt);
+    let old = relais_call::MediaLink { shard: 0, peer: 50 };
+    let new = relais_call::MediaLink { shard: 0, peer: 51 };
+    w.input(Input::Joined {
+        call: first.call,
+        leg: first.leg,
+        attempt: first.attempt,
+        link: old,
+    })
+    .unwrap();
+    w.input(Input::Joined {
+        call: second.call,
+        leg: second.leg,
+        attempt: second.attempt,
+        link: new,
+    })
+    .unwrap();
+    assert_eq!(w.removed, vec![old], "the older offer's peer goes");
+    let call = w.core.call(first.call).unwrap();
+    assert_eq!(call.leg(first.leg).unwrap().media, Some(new));
+}
+
+#[test]
+fn a_re_offer_the_shard_refuses_after_the_old_peer_went_is_a_loss_with_its_grace() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.media_up();
+    let Verdict::Negotiate(plan) = w.input(Input::Negotiate { session: 1 }).unwrap() else {
+        panic!("plan");
+    };
+    assert!(plan.replaces.is_some());
+    w.input(Input::JoinFailed {
+        call,
+        leg: plan.leg,
+        attempt: plan.attempt,
+    })
+    .unwrap();
+    assert!(w.pushed(100).iter().any(|m| matches!(
+        m,
+        ServerMessage::PeerMediaLost {
+            role: LegRole::Kiosk,
+            reason: MediaLossReason::Failed,
+            ..
+        }
+    )));
+    w.advance(GRACE);
+    assert_eq!(
+        w.record_of(call).unwrap().reason,
+        Some(EndReason::MediaLost)
+    );
+}
+
+#[test]
+fn a_first_offer_the_shard_refuses_is_not_a_loss() {
+    let mut w = World::new();
+    let call = w.answered();
+    let Verdict::Negotiate(plan) = w.input(Input::Negotiate { session: 1 }).unwrap() else {
+        panic!("plan");
+    };
+    w.input(Input::JoinFailed {
+        call,
+        leg: plan.leg,
+        attempt: plan.attempt,
+    })
+    .unwrap();
+    assert!(
+        !w.pushes
+            .iter()
+            .any(|(_, m)| matches!(m, ServerMessage::PeerMediaLost { .. }))
+    );
+    assert_eq!(w.core.poll_timeout(), None);
 }

@@ -471,3 +471,18 @@ async fn a_signed_in_agent_is_told_its_login_state_without_asking() {
     assert_eq!(state["state"], "not_ready", "{state}");
     assert_eq!(state["reason"], "login", "{state}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_call_is_recorded_before_its_refusal_is_answered() {
+    let server = TestServer::start("refusal-order").await;
+    let mut kiosk = WsClient::signed_in(server.addr, &server.token(Role::Kiosk, "borne-o")).await;
+    for attempt in 0..3 {
+        let refused = kiosk
+            .request(json!({"type": "call", "service": "nuit"}))
+            .await;
+        assert_eq!(refused["code"], "service_closed", "{refused}");
+        // Read at once, without waiting: the record is already committed.
+        let records = server.store().calls_between(0, i64::MAX).unwrap();
+        assert_eq!(records.len(), attempt + 1, "{records:?}");
+    }
+}

@@ -298,6 +298,7 @@ impl World {
         self.input(Input::Joined {
             call: plan.call,
             leg: plan.leg,
+            attempt: plan.attempt,
             link,
         })
         .unwrap();

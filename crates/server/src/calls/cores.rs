@@ -31,6 +31,8 @@ pub struct Cores {
     calls: CallCore,
     /// Outputs of the call core for the task to carry out, in order.
     pub(super) effects: VecDeque<Output>,
+    /// Replies held until the effects before them are carried out.
+    pub(super) replies: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 impl Cores {
@@ -39,6 +41,7 @@ impl Cores {
             dispatcher,
             calls,
             effects: VecDeque::new(),
+            replies: Vec::new(),
         }
     }
 

@@ -52,6 +52,23 @@ impl Calls {
         rx.await.ok()
     }
 
+    /// Runs `job` on the task and answers only once what it caused is carried out: a call
+    /// refused at its `call` or ended by a `hangup` has its record stored before the reply.
+    pub async fn run_then_carry_out<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Cores, Instant) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |cores, now| {
+            let out = job(cores, now);
+            cores.replies.push(Box::new(move || {
+                let _ = tx.send(out);
+            }));
+        });
+        self.tx.send(job).ok()?;
+        rx.await.ok()
+    }
+
     /// Runs `job` on the task without waiting (a session that closed, a peer that joined).
     pub fn notify(&self, job: impl FnOnce(&mut Cores, Instant) + Send + 'static) {
         let _ = self.tx.send(Box::new(job));

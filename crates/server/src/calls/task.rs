@@ -134,6 +134,9 @@ async fn run(
             } => cores.timeout(Instant::now()),
         }
         effects.carry_out(&mut cores).await;
+        for reply in std::mem::take(&mut cores.replies) {
+            reply();
+        }
     }
     tracing::info!("call task stopped");
 }

@@ -302,8 +302,8 @@ impl Config {
                     .into(),
             );
         }
-        if self.media.lost_grace_secs == 0 {
-            return Err("media.lost_grace_secs must be greater than 0".into());
+        if !(1..=3600).contains(&self.media.lost_grace_secs) {
+            return Err("media.lost_grace_secs must be between 1 and 3600".into());
         }
         if !(5..=300).contains(&self.media.consent_timeout_secs) {
             return Err(

@@ -136,12 +136,13 @@ impl Session {
         }
     }
 
-    /// Runs a call-core input on the task and answers `done` or its refusal.
+    /// Runs a call-core input on the task and answers `done` or its refusal, once what it
+    /// caused (a record) is carried out.
     async fn call_input(&self, id: u64, input: Input) -> ServerMessage {
         match self
             .state
             .calls()
-            .run(move |cores, now| cores.input(now, input).map(|_| ()))
+            .run_then_carry_out(move |cores, now| cores.input(now, input).map(|_| ()))
             .await
         {
             Some(Ok(())) => done(id),
@@ -385,7 +386,7 @@ impl Session {
         match self
             .state
             .calls()
-            .run(move |cores, now| cores.place(now, place))
+            .run_then_carry_out(move |cores, now| cores.place(now, place))
             .await
         {
             Some(Ok(call)) => ok(id, Reply::Queued { call }),

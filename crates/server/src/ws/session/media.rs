@@ -74,13 +74,27 @@ impl Session {
                     shard: plan.shard,
                     peer: peer.0,
                 };
-                let (call, leg) = (plan.call, plan.leg);
+                let (call, leg, attempt) = (plan.call, plan.leg, plan.attempt);
                 self.state.calls().notify(move |cores, now| {
-                    let _ = cores.input(now, Input::Joined { call, leg, link });
+                    let _ = cores.input(
+                        now,
+                        Input::Joined {
+                            call,
+                            leg,
+                            attempt,
+                            link,
+                        },
+                    );
                 });
                 ok(id, Reply::Answer { sdp: answer })
             }
-            Err(err) => error(Some(id), codes::MEDIA, err.to_string()),
+            Err(err) => {
+                let (call, leg, attempt) = (plan.call, plan.leg, plan.attempt);
+                self.state.calls().notify(move |cores, now| {
+                    let _ = cores.input(now, Input::JoinFailed { call, leg, attempt });
+                });
+                error(Some(id), codes::MEDIA, err.to_string())
+            }
         }
     }
 
