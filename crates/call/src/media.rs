@@ -82,7 +82,16 @@ impl CallCore {
         if state.negotiation != attempt || state.media.is_some() || !state.had_media {
             return;
         }
-        let reason = MediaLossReason::Failed;
+        self.lose_leg(now, id, leg, MediaLossReason::Failed);
+    }
+
+    /// `leg` of call `id` is without media from `now`: its grace period runs, and the other
+    /// legs are told.
+    fn lose_leg(&mut self, now: Instant, id: CallId, leg: LegId, reason: MediaLossReason) {
+        let Some(state) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(leg)) else {
+            return;
+        };
+        state.media = None;
         state.media_state = LegMedia::Lost { since: now, reason };
         state.lost_at.get_or_insert(now);
         let role = state.role;
@@ -348,28 +357,7 @@ impl CallCore {
                     // Removed by the server itself: a replaced peer or a closed room.
                     return;
                 };
-                let Some(call) = self.calls.get_mut(&id) else {
-                    return;
-                };
-                let Some(state) = call.leg_mut(leg) else {
-                    return;
-                };
-                state.media = None;
-                state.media_state = LegMedia::Lost { since: now, reason };
-                state.lost_at.get_or_insert(now);
-                let role = state.role;
-                self.lost.insert(id);
-                let grace_secs = self.config.media_grace.as_secs();
-                self.push_others(
-                    id,
-                    leg,
-                    &ServerMessage::PeerMediaLost {
-                        call: id,
-                        role,
-                        reason,
-                        grace_secs,
-                    },
-                );
+                self.lose_leg(now, id, leg, reason);
             }
         }
     }

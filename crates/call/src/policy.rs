@@ -23,12 +23,6 @@ impl Kinds {
         audio: true,
         video: false,
     };
-    /// Nothing.
-    pub const NONE: Kinds = Kinds {
-        audio: false,
-        video: false,
-    };
-
     /// Whether nothing is received.
     pub fn is_empty(self) -> bool {
         !self.audio && !self.video

@@ -149,7 +149,7 @@ fn keyframe_requests_to_a_publisher_are_throttled_to_one_per_half_second() {
 
 #[test]
 fn a_renegotiation_offered_by_the_server_adds_a_slot_to_a_connected_peer() {
-    let (mut w, kiosk, agent) = one_to_one();
+    let (mut w, kiosk, _) = one_to_one();
     let (third, interpreter) = w.join(&JoinSpec {
         receive_slots: 0,
         ..JoinSpec::one_to_one("interpreter")
@@ -178,5 +178,4 @@ fn a_renegotiation_offered_by_the_server_adds_a_slot_to_a_connected_peer() {
     );
     assert!(w.clients[0].connected());
     assert_eq!(w.gone(kiosk), None);
-    let _ = agent;
 }
