@@ -89,6 +89,8 @@ async fn rounds_of_calls_leave_one_record_each_and_no_growth() {
         exp: relais::auth::now_secs() + 600,
         site: None,
         skills: Vec::new(),
+        services: None,
+        name: None,
     });
     let listed = http_get_with_bearer(server.addr, "/api/calls", &token);
     assert_eq!(listed.status, 200, "{}", listed.body);

@@ -2,7 +2,8 @@
 
 use std::time::Instant;
 
-use relais_proto::{AgentId, CallId, EndReason, LegRole, MediaLossReason};
+use relais_proto::messages::Participant;
+use relais_proto::{AgentId, CallId, EndReason, LegRole, MediaLossReason, SupervisionMode};
 
 use crate::io::{MediaLink, SessionId};
 use crate::policy::Receive;
@@ -60,6 +61,12 @@ pub struct Leg {
     pub role: LegRole,
     /// The token subject (kiosk identity, agent id…).
     pub subject: String,
+    /// The name the other participants see.
+    pub name: String,
+    /// A supervisor's mode.
+    pub mode: Option<SupervisionMode>,
+    /// The participants last announced to it (`participants` is pushed when this changes).
+    pub shown: Vec<Participant>,
     /// Its signalling session, while connected.
     pub session: Option<SessionId>,
     /// Its media peer, once negotiated.
@@ -81,6 +88,14 @@ pub struct Leg {
     pub had_media: bool,
 }
 
+/// One chat message of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLine {
+    pub from: LegId,
+    pub at_ms: i64,
+    pub text: String,
+}
+
 /// A live call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -97,6 +112,8 @@ pub struct Call {
     pub end_reason: Option<EndReason>,
     /// Whether its kiosk learnt its id (refused calls never do).
     pub admitted: bool,
+    /// The chat of the call, kept with the call only (never logged).
+    pub chat: Vec<ChatLine>,
     next_leg: u32,
 }
 
@@ -113,6 +130,7 @@ impl Call {
             room: RoomState::None,
             end_reason: None,
             admitted: false,
+            chat: Vec::new(),
             next_leg: 0,
         };
         let kiosk_leg = call.add_leg(LegRole::Kiosk, kiosk, Some(session));
@@ -128,6 +146,9 @@ impl Call {
             id,
             role,
             subject: subject.to_owned(),
+            name: subject.to_owned(),
+            mode: None,
+            shown: Vec::new(),
             session,
             media: None,
             media_state: LegMedia::Idle,
@@ -170,6 +191,27 @@ impl Call {
     /// The sessions of every leg, in leg order.
     pub fn sessions(&self) -> impl Iterator<Item = SessionId> + '_ {
         self.legs.iter().filter_map(|l| l.session)
+    }
+
+    /// The other participants as `viewer` sees them: those whose media it receives; a
+    /// supervisor sees everyone. A monitoring supervisor is seen by supervisors only.
+    pub fn seen_by(&self, viewer: LegId) -> Vec<Participant> {
+        let Some(viewer) = self.leg(viewer) else {
+            return Vec::new();
+        };
+        self.legs
+            .iter()
+            .filter(|other| other.id != viewer.id)
+            .filter(|other| {
+                viewer.role == LegRole::Supervisor
+                    || viewer.receives.iter().any(|r| r.from == other.id)
+            })
+            .map(|other| Participant {
+                role: other.role,
+                name: other.name.clone(),
+                mode: other.mode,
+            })
+            .collect()
     }
 
     /// When the earliest of its still-lost legs was lost.

@@ -8,7 +8,7 @@ use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, ServerMessage};
 
 use crate::call::{CallState, LegId, LegMedia, RoomState};
 use crate::core::{CallCore, WrapUp};
-use crate::io::{Ended, MediaCommand, MediaLink, Output, SessionId};
+use crate::io::{Ended, MediaCommand, MediaLink, Output, SessionId, SupervisionEnd};
 
 impl CallCore {
     pub(crate) fn command(&mut self, now: Instant, command: Command) {
@@ -137,6 +137,7 @@ impl CallCore {
         if let Some(session) = session {
             self.by_session.insert(session, id);
         }
+        self.baseline_participants(id);
         // A previous wrap-up of this agent is over once it answers again.
         self.wrap_ups.remove(agent.as_str());
         self.by_agent.insert(agent.0, id);
@@ -145,6 +146,10 @@ impl CallCore {
     }
 
     pub(crate) fn requeued(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id).cloned() else {
+            return;
+        };
+        self.supervisions_end(&call, SupervisionEnd::CallEnded);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -198,6 +203,7 @@ impl CallCore {
         let Some(call) = self.forget(id) else {
             return;
         };
+        self.supervisions_end(&call, SupervisionEnd::CallEnded);
         let outcome = outcome.wire();
         let ended_by = record.ended_by;
         let reason = call.end_reason.or(match ended_by {

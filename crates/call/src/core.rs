@@ -190,6 +190,18 @@ impl CallCore {
                 subject,
                 participation,
             } => self.add_leg(call, session, role, subject, participation),
+            Input::Supervise {
+                call,
+                session,
+                name,
+                mode,
+            } => self.supervise(call, session, name, mode),
+            Input::Leave { session } => self.leave(session),
+            Input::Chat {
+                session,
+                text,
+                at_ms,
+            } => self.chat(session, text, at_ms),
             Input::Dispatcher(command) => {
                 self.command(now, command);
                 Ok(Verdict::Done)

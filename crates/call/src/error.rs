@@ -9,6 +9,9 @@ pub enum CallError {
     /// The session already takes part in a call.
     #[error("this kiosk already has a call ({0})")]
     AlreadyInCall(CallId),
+    /// The session already takes part in another call.
+    #[error("this session already takes part in call {0}")]
+    InAnotherCall(CallId),
     /// The request needs a call the session is not part of.
     #[error("{0}")]
     NoCall(&'static str),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use relais_dispatch::{Admission, CallSummary, Command, Event};
 use relais_proto::{
     AgentId, CallId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, Role, ServerMessage,
+    SupervisionMode,
 };
 
 use crate::call::LegId;
@@ -102,6 +103,22 @@ pub enum Input {
         subject: String,
         participation: Participation,
     },
+    /// A supervisor supervises a connected call in `mode`, or switches its mode there.
+    Supervise {
+        call: CallId,
+        session: SessionId,
+        /// The name the participants it joins (barge, whisper) see.
+        name: String,
+        mode: SupervisionMode,
+    },
+    /// A supervisor (or an interpreter) leaves the call it takes part in.
+    Leave { session: SessionId },
+    /// A participant sends a chat message to the others, at `at_ms` (Unix milliseconds).
+    Chat {
+        session: SessionId,
+        text: String,
+        at_ms: i64,
+    },
     /// A command of the dispatcher.
     Dispatcher(Command),
     /// The call's media room is open on `shard`.
@@ -184,6 +201,20 @@ pub enum MediaCommand {
         publisher: MediaLink,
         kinds: Kinds,
     },
+    /// `subscriber` no longer receives `publisher`.
+    Unsubscribe {
+        subscriber: MediaLink,
+        publisher: MediaLink,
+    },
+}
+
+/// Why a supervisor's leg ended without its asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupervisionEnd {
+    /// Its connection closed.
+    Disconnected,
+    /// The call ended (or went back to its queue).
+    CallEnded,
 }
 
 /// A call that ended, for its record.
@@ -224,4 +255,12 @@ pub enum Output {
     },
     /// KPIs changed.
     KpisChanged,
+    /// A supervisor's leg ended without a request of its own (for the audit log; what a
+    /// supervisor asks is audited before it is carried out).
+    SupervisionEnded {
+        call: CallId,
+        supervisor: String,
+        mode: Option<SupervisionMode>,
+        why: SupervisionEnd,
+    },
 }

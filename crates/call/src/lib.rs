@@ -19,12 +19,15 @@ mod media;
 mod policy;
 mod refusals;
 mod requests;
+mod supervision;
 
-pub use call::{Call, CallState, Leg, LegId, LegMedia, RoomState};
+pub use call::{Call, CallState, ChatLine, Leg, LegId, LegMedia, RoomState};
 pub use commands::agent_state_message;
 pub use core::{CallConfig, CallCore};
 pub use error::CallError;
 pub use io::{
-    Ended, Input, MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId, Verdict,
+    Ended, Input, MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId,
+    SupervisionEnd, Verdict,
 };
 pub use policy::{Kinds, Participation, Receive};
+pub use supervision::CHAT_LINES_KEPT;

@@ -29,7 +29,9 @@ impl CallCore {
             role,
             shard,
             replaces: call.leg(leg).and_then(|l| l.media),
-            publish: call.is_published(leg),
+            // A supervisor may coach or barge in at any time: its peer always publishes (its
+            // console keeps its tracks muted while nobody receives them).
+            publish: call.is_published(leg) || role == LegRole::Supervisor,
             receive_slots: call.leg(leg).map_or(0, |l| l.receives.len()),
             attempt: call.leg(leg).map_or(0, |l| l.negotiation.wrapping_add(1)),
         };
@@ -131,7 +133,7 @@ impl CallCore {
 
     /// Subscribes `leg`'s peer to every publisher it receives that has a peer, as far as its
     /// negotiated slots go; asks for more slots (a server offer) when they do not.
-    fn resubscribe(&mut self, id: CallId, leg: LegId) {
+    pub(crate) fn resubscribe(&mut self, id: CallId, leg: LegId) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };

@@ -9,7 +9,7 @@ use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, Role};
 use crate::call::{Call, CallState};
 use crate::core::{CallCore, SessionInfo};
 use crate::error::CallError;
-use crate::io::{Ended, MediaCommand, Output, SessionId, Verdict};
+use crate::io::{Ended, Output, SessionId, SupervisionEnd, Verdict};
 
 impl CallCore {
     pub(crate) fn session_opened(&mut self, session: SessionId, role: Role, subject: String) {
@@ -53,25 +53,36 @@ impl CallCore {
                     LegRole::Agent => {}
                 }
             }
-            for leg in departed {
-                if let Some(link) = call.remove_leg(leg).and_then(|l| l.media) {
-                    self.by_peer.remove(&link);
-                    self.outputs
-                        .push_back(Output::Media(MediaCommand::RemovePeer { link }));
-                }
-            }
-            match kiosk_left {
+            let supervisors: Vec<(String, Option<relais_proto::SupervisionMode>)> = departed
+                .iter()
+                .filter_map(|&leg| call.leg(leg))
+                .filter(|leg| leg.role == LegRole::Supervisor)
+                .map(|leg| (leg.subject.clone(), leg.mode))
+                .collect();
+            let ending = match kiosk_left {
                 Some(true) => {
                     call.end_reason.get_or_insert(EndReason::Disconnected);
-                    self.outputs.push_back(Output::Dispatch(Event::CallEnded {
+                    Some(Event::CallEnded {
                         call: call_id,
                         by: EndedBy::Kiosk,
-                    }));
+                    })
                 }
-                Some(false) => self
-                    .outputs
-                    .push_back(Output::Dispatch(Event::Abandon { call: call_id })),
-                None => {}
+                Some(false) => Some(Event::Abandon { call: call_id }),
+                None => None,
+            };
+            for leg in departed {
+                self.remove_leg(call_id, leg);
+            }
+            for (supervisor, mode) in supervisors {
+                self.outputs.push_back(Output::SupervisionEnded {
+                    call: call_id,
+                    supervisor,
+                    mode,
+                    why: SupervisionEnd::Disconnected,
+                });
+            }
+            if let Some(event) = ending {
+                self.outputs.push_back(Output::Dispatch(event));
             }
         }
         if info.role == Role::Agent && self.agent_sessions.get(&info.subject) == Some(&session) {

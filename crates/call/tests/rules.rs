@@ -580,7 +580,10 @@ fn a_monitoring_leg_needs_no_slot_of_the_others_and_a_whisper_only_the_agents() 
     let (_, agent) = w.media_up();
     supervise(&mut w, call, 300, Participation::Monitor).unwrap();
     let (plan, _) = w.negotiate(300);
-    assert!(!plan.publish);
+    assert!(
+        plan.publish,
+        "a supervisor's peer publishes, to coach or barge in without a new negotiation"
+    );
     assert!(w.slot_offers.is_empty());
     let agent_leg = w.core.call(call).unwrap().legs[1].id;
     supervise(&mut w, call, 301, Participation::Whisper { to: agent_leg }).unwrap();

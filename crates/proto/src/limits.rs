@@ -20,6 +20,8 @@ pub const MAX_SDP_MEDIA_SECTIONS: usize = 8;
 pub const MAX_SDP_SSRC_LINES: usize = 32;
 /// A trickled ICE candidate line.
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
+/// A chat message (a reference number, a sentence or two for a deaf caller).
+pub const MAX_CHAT_CHARS: usize = 1000;
 
 /// Why a request's field was refused: the message names the field and its cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +112,7 @@ impl Request {
                 disposition: Some(disposition),
                 ..
             } => chars("disposition", disposition, MAX_DISPOSITION_CHARS),
+            Request::Chat { text, .. } => chars("text", text, MAX_CHAT_CHARS),
             _ => Ok(()),
         }
     }

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::CallId;
 use crate::vocab::{
-    AgentStateName, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, WithdrawReason,
+    AgentStateName, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, SupervisionMode,
+    WithdrawReason,
 };
 
 /// Who a token speaks for.
@@ -90,6 +91,19 @@ pub enum Request {
     SubscribeKpis { id: u64 },
     /// Supervisor: the calls waiting now.
     ListWaiting { id: u64 },
+    /// Supervisor: the calls connected now, with who supervises them.
+    ListCalls { id: u64 },
+    /// Supervisor: supervise a connected call in `mode`, or switch to `mode` in the call it
+    /// supervises.
+    Supervise {
+        id: u64,
+        call: CallId,
+        mode: SupervisionMode,
+    },
+    /// Supervisor: leave the call it supervises.
+    StopSupervising { id: u64 },
+    /// A participant of a call in progress: a text message to the others.
+    Chat { id: u64, text: String },
 }
 
 /// Every request type, as written on the wire.
@@ -110,6 +124,10 @@ pub const REQUEST_TYPES: &[&str] = &[
     "my_calls",
     "subscribe_kpis",
     "list_waiting",
+    "list_calls",
+    "supervise",
+    "stop_supervising",
+    "chat",
 ];
 
 impl Request {
@@ -131,7 +149,11 @@ impl Request {
             | Request::WrapUpDone { id, .. }
             | Request::MyCalls { id }
             | Request::SubscribeKpis { id }
-            | Request::ListWaiting { id } => *id,
+            | Request::ListWaiting { id }
+            | Request::ListCalls { id }
+            | Request::Supervise { id, .. }
+            | Request::StopSupervising { id }
+            | Request::Chat { id, .. } => *id,
         }
     }
 
@@ -153,7 +175,13 @@ impl Request {
             | Request::Reject { .. }
             | Request::WrapUpDone { .. }
             | Request::MyCalls { .. } => &[Agent],
-            Request::SubscribeKpis { .. } | Request::ListWaiting { .. } => &[Supervisor, Admin],
+            Request::SubscribeKpis { .. }
+            | Request::ListWaiting { .. }
+            | Request::ListCalls { .. } => &[Supervisor, Admin],
+            Request::Supervise { .. } | Request::StopSupervising { .. } => &[Supervisor],
+            // A supervisor chats only while it takes part in the conversation (the call core
+            // refuses it otherwise).
+            Request::Chat { .. } => &[Kiosk, Agent, Supervisor],
         }
     }
 }
@@ -226,6 +254,20 @@ pub enum ServerMessage {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         remaining_secs: Option<u64>,
     },
+    /// A participant: who else takes part in its call, as far as it sees them (sent when that
+    /// changes: a supervisor barges in or coaches, an interpreter joins or leaves).
+    Participants {
+        call: CallId,
+        participants: Vec<Participant>,
+    },
+    /// A participant: a text message from another participant of its call.
+    Chat {
+        call: CallId,
+        from: LegRole,
+        name: String,
+        text: String,
+        at_ms: i64,
+    },
     /// Supervisor: a KPI snapshot (at most a few per second, only when something changed).
     Kpis(KpiSnapshot),
     /// The same user connected elsewhere; this connection is closed.
@@ -241,6 +283,9 @@ pub enum Reply {
         role: Role,
         subject: String,
         protocol: u32,
+        /// Kiosk: a notice to show before a call starts (calls may be listened to).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        notice: Option<String>,
     },
     /// `list_services`.
     Services { services: Vec<ServiceInfo> },
@@ -254,6 +299,8 @@ pub enum Reply {
     Kpis(KpiSnapshot),
     /// `list_waiting`.
     Waiting { calls: Vec<WaitingCall> },
+    /// `list_calls`.
+    LiveCalls { calls: Vec<LiveCall> },
     /// Anything else.
     Done {},
 }
@@ -292,6 +339,42 @@ pub struct WaitingCall {
     pub site: String,
     pub waited_secs: u64,
     pub offered: bool,
+}
+
+/// Another participant of a call, as one participant sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    pub role: LegRole,
+    /// Its display name.
+    pub name: String,
+    /// A supervisor's mode.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub mode: Option<SupervisionMode>,
+}
+
+/// A connected call, as supervisors see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveCall {
+    pub call: CallId,
+    pub service: String,
+    /// The service's display name, when it is configured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub service_name: Option<String>,
+    /// The agent who answered.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub agent: Option<String>,
+    pub site: String,
+    /// Seconds since it was answered.
+    pub since_secs: u64,
+    /// Who supervises it, and how.
+    pub supervisors: Vec<Supervisor>,
+}
+
+/// A supervisor of a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervisor {
+    pub name: String,
+    pub mode: SupervisionMode,
 }
 
 /// Live KPIs of every queue and the agents' states.

@@ -155,6 +155,18 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// How a supervisor takes part in a call.
+    SupervisionMode {
+        /// Sees and hears the kiosk and the agent; nobody receives it.
+        Monitor => "monitor",
+        /// Monitors, and its audio reaches the agent only (coaching).
+        Whisper => "whisper",
+        /// Joins the conversation: everyone sees and hears it.
+        Barge => "barge",
+    }
+}
+
+wire_enum! {
     /// Why a leg's media went away.
     MediaLossReason {
         /// Nothing authenticated arrived from the peer for the consent timeout.

@@ -6,11 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use relais_proto::messages::{
-    AgentCounts, AgentRow, CallRow, KpiSnapshot, QueueKpis, ServiceInfo, WaitingCall, WindowKpis,
+    AgentCounts, AgentRow, CallRow, KpiSnapshot, LiveCall, Participant, QueueKpis, ServiceInfo,
+    Supervisor, WaitingCall, WindowKpis,
 };
 use relais_proto::{
     AgentStateName, CallId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome,
-    PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage, WithdrawReason, codes,
+    PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage, SupervisionMode,
+    WithdrawReason, codes,
 };
 use serde_json::Value;
 
@@ -241,6 +243,10 @@ fn request_type(request: &Request) -> &'static str {
         Request::MyCalls { .. } => "my_calls",
         Request::SubscribeKpis { .. } => "subscribe_kpis",
         Request::ListWaiting { .. } => "list_waiting",
+        Request::ListCalls { .. } => "list_calls",
+        Request::Supervise { .. } => "supervise",
+        Request::StopSupervising { .. } => "stop_supervising",
+        Request::Chat { .. } => "chat",
     }
 }
 
@@ -256,6 +262,8 @@ const SERVER_TYPES: &[&str] = &[
     "peer_media_lost",
     "peer_media_restored",
     "agent_state",
+    "participants",
+    "chat",
     "kpis",
     "session_replaced",
 ];
@@ -273,13 +281,23 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::PeerMediaLost { .. } => "peer_media_lost",
         ServerMessage::PeerMediaRestored { .. } => "peer_media_restored",
         ServerMessage::AgentState { .. } => "agent_state",
+        ServerMessage::Participants { .. } => "participants",
+        ServerMessage::Chat { .. } => "chat",
         ServerMessage::Kpis(_) => "kpis",
         ServerMessage::SessionReplaced {} => "session_replaced",
     }
 }
 
 const REPLY_KINDS: &[&str] = &[
-    "welcome", "services", "queued", "answer", "calls", "kpis", "waiting", "done",
+    "welcome",
+    "services",
+    "queued",
+    "answer",
+    "calls",
+    "kpis",
+    "waiting",
+    "live_calls",
+    "done",
 ];
 
 fn reply_kind(reply: &Reply) -> &'static str {
@@ -291,6 +309,7 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Calls { .. } => "calls",
         Reply::Kpis(_) => "kpis",
         Reply::Waiting { .. } => "waiting",
+        Reply::LiveCalls { .. } => "live_calls",
         Reply::Done {} => "done",
     }
 }
@@ -370,6 +389,22 @@ fn documented_requests() -> Vec<Request> {
         Request::MyCalls { id: 14 },
         Request::SubscribeKpis { id: 15 },
         Request::ListWaiting { id: 16 },
+        Request::ListCalls { id: 18 },
+        Request::Supervise {
+            id: 19,
+            call: CallId(1040),
+            mode: SupervisionMode::Monitor,
+        },
+        Request::Supervise {
+            id: 20,
+            call: CallId(1040),
+            mode: SupervisionMode::Barge,
+        },
+        Request::StopSupervising { id: 21 },
+        Request::Chat {
+            id: 22,
+            text: "Votre numéro de dossier : 2026-1042".to_owned(),
+        },
     ]
 }
 
@@ -405,8 +440,72 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                 role: Role::Agent,
                 subject: "alice".to_owned(),
                 protocol: PROTOCOL_VERSION,
+                notice: None,
             },
         ),
+        ok(
+            1,
+            Reply::Welcome {
+                role: Role::Kiosk,
+                subject: "borne-lodeve-1".to_owned(),
+                protocol: PROTOCOL_VERSION,
+                notice: Some(
+                    "Les appels peuvent être écoutés par un responsable afin d'améliorer la qualité du service."
+                        .to_owned(),
+                ),
+            },
+        ),
+        ok(
+            18,
+            Reply::LiveCalls {
+                calls: vec![
+                    LiveCall {
+                        call: CallId(1040),
+                        service: "caf".to_owned(),
+                        service_name: Some("CAF — allocations familiales".to_owned()),
+                        agent: Some("alice".to_owned()),
+                        site: "mairie-lodeve".to_owned(),
+                        since_secs: 184,
+                        supervisors: vec![Supervisor {
+                            name: "Claire Martin".to_owned(),
+                            mode: SupervisionMode::Whisper,
+                        }],
+                    },
+                    LiveCall {
+                        call: CallId(1042),
+                        service: "cpam".to_owned(),
+                        service_name: Some("Assurance maladie (CPAM)".to_owned()),
+                        agent: Some("dan".to_owned()),
+                        site: "ms-ganges".to_owned(),
+                        since_secs: 12,
+                        supervisors: vec![],
+                    },
+                ],
+            },
+        ),
+        ok(19, Reply::Done {}),
+        ServerMessage::Participants {
+            call: CallId(1040),
+            participants: vec![
+                Participant {
+                    role: LegRole::Agent,
+                    name: "alice".to_owned(),
+                    mode: None,
+                },
+                Participant {
+                    role: LegRole::Supervisor,
+                    name: "Claire Martin".to_owned(),
+                    mode: Some(SupervisionMode::Barge),
+                },
+            ],
+        },
+        ServerMessage::Chat {
+            call: CallId(1040),
+            from: LegRole::Agent,
+            name: "alice".to_owned(),
+            text: "Votre numéro de dossier : 2026-1042".to_owned(),
+            at_ms: 1_767_258_311_250,
+        },
         ServerMessage::Error {
             id: Some(1),
             code: codes::TOKEN_EXPIRED.to_owned(),

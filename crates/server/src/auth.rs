@@ -22,6 +22,26 @@ pub struct Claims {
     /// Agent: skills with proficiency 1–5.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skills: Vec<(String, u8)>,
+    /// Supervisor: the services whose calls it may supervise; absent means every service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<String>>,
+    /// The name other participants see (a supervisor who barges in); absent: the subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Claims {
+    /// Whether a supervisor with these claims may supervise calls of `service`.
+    pub fn may_supervise(&self, service: &str) -> bool {
+        self.services
+            .as_ref()
+            .is_none_or(|services| services.iter().any(|s| s == service || s == "*"))
+    }
+
+    /// The name shown to other participants.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.sub)
+    }
 }
 
 /// Why a token was refused.
@@ -177,6 +197,8 @@ pub fn demo_tokens(config: &crate::Config, key: &TokenKey) -> Vec<(String, &'sta
             exp,
             site: site.map(str::to_owned),
             skills,
+            services: None,
+            name: None,
         })
     };
     vec![
@@ -232,6 +254,8 @@ mod tests {
             exp,
             site: None,
             skills: vec![("caf".into(), 3)],
+            services: None,
+            name: None,
         }
     }
 

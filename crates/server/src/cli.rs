@@ -44,5 +44,11 @@ pub enum Command {
         /// Lifetime in seconds (default: auth.token_ttl_secs).
         #[arg(long)]
         ttl: Option<i64>,
+        /// Supervisor: the services it may supervise, e.g. `caf,cpam` (default: all).
+        #[arg(long)]
+        services: Option<String>,
+        /// The name shown to other participants (default: the subject).
+        #[arg(long)]
+        name: Option<String>,
     },
 }

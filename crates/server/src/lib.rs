@@ -1,6 +1,7 @@
 //! The Relais server as a library: configuration, HTTP routes, TLS, metrics and the serving loop,
 //! so that the binary stays a thin command-line shell and tests can run the real server in-process.
 
+pub mod audit;
 pub mod auth;
 pub mod calls;
 pub mod cli;

@@ -88,7 +88,20 @@ fn main() -> ExitCode {
             skills,
             site,
             ttl,
-        } => token(cli.config, &role, &sub, &skills, site, ttl),
+            services,
+            name,
+        } => token(
+            cli.config,
+            TokenArgs {
+                role,
+                sub,
+                skills,
+                site,
+                ttl,
+                services,
+                name,
+            },
+        ),
     }
 }
 
@@ -156,14 +169,27 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn token(
-    config_path: Option<std::path::PathBuf>,
-    role: &str,
-    sub: &str,
-    skills: &str,
+/// The claims asked for on `relais token`'s command line.
+struct TokenArgs {
+    role: String,
+    sub: String,
+    skills: String,
     site: Option<String>,
     ttl: Option<i64>,
-) -> ExitCode {
+    services: Option<String>,
+    name: Option<String>,
+}
+
+fn token(config_path: Option<std::path::PathBuf>, args: TokenArgs) -> ExitCode {
+    let TokenArgs {
+        role,
+        sub,
+        skills,
+        site,
+        ttl,
+        services,
+        name,
+    } = args;
     let config = match Config::load(config_path.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -172,14 +198,14 @@ fn token(
         }
     };
     let role: relais_proto::Role =
-        match serde_json::from_value(serde_json::Value::String(role.to_owned())) {
+        match serde_json::from_value(serde_json::Value::String(role.clone())) {
             Ok(role) => role,
             Err(_) => {
                 eprintln!("relais: --role must be kiosk, agent, supervisor or admin");
                 return ExitCode::from(2);
             }
         };
-    let skills = match relais::auth::parse_skills(skills) {
+    let skills = match relais::auth::parse_skills(&skills) {
         Ok(skills) => skills,
         Err(err) => {
             eprintln!("relais: --skills: {err}");
@@ -196,10 +222,18 @@ fn token(
     let ttl = ttl.unwrap_or(config.auth.token_ttl_secs as i64);
     let claims = relais::auth::Claims {
         role,
-        sub: sub.to_owned(),
+        sub,
         exp: relais::auth::now_secs() + ttl,
         site,
         skills,
+        services: services.map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        }),
+        name,
     };
     println!("{}", relais::auth::TokenKey::new(&secret).sign(&claims));
     ExitCode::SUCCESS

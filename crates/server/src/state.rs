@@ -181,6 +181,59 @@ impl AppState {
     }
 
     /// Calls waiting now, oldest first.
+    /// The connected calls a supervisor with `claims` may supervise, oldest first.
+    pub async fn live_calls(
+        &self,
+        claims: crate::auth::Claims,
+    ) -> Option<Vec<relais_proto::messages::LiveCall>> {
+        let names: std::collections::BTreeMap<String, String> = self
+            .config()
+            .services
+            .iter()
+            .map(|s| (s.id.clone(), s.name.clone()))
+            .collect();
+        self.calls()
+            .run(move |cores, now| {
+                let mut calls: Vec<(std::time::Instant, relais_proto::messages::LiveCall)> =
+                    Vec::new();
+                for call in cores.calls().calls() {
+                    let relais_call::CallState::Connected { since } = call.state else {
+                        continue;
+                    };
+                    if claims.role != relais_proto::Role::Admin
+                        && !claims.may_supervise(&call.service)
+                    {
+                        continue;
+                    }
+                    let leg_of = |role| call.leg_of_role(role).map(|leg| leg.subject.clone());
+                    calls.push((
+                        since,
+                        relais_proto::messages::LiveCall {
+                            call: call.id,
+                            service: call.service.clone(),
+                            service_name: names.get(&call.service).cloned(),
+                            agent: leg_of(relais_proto::LegRole::Agent),
+                            site: call.site.clone(),
+                            since_secs: now.saturating_duration_since(since).as_secs(),
+                            supervisors: call
+                                .legs
+                                .iter()
+                                .filter_map(|leg| {
+                                    leg.mode.map(|mode| relais_proto::messages::Supervisor {
+                                        name: leg.name.clone(),
+                                        mode,
+                                    })
+                                })
+                                .collect(),
+                        },
+                    ));
+                }
+                calls.sort_by_key(|(at, call)| (*at, call.call));
+                calls.into_iter().map(|(_, call)| call).collect()
+            })
+            .await
+    }
+
     pub async fn waiting_calls(&self) -> Option<Vec<WaitingCall>> {
         let queues: Vec<String> = self
             .config()

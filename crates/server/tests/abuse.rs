@@ -275,6 +275,8 @@ async fn a_refused_agent_login_leaves_no_session_behind() {
         exp: relais::auth::now_secs() + 3600,
         site: None,
         skills: vec![("caf".to_owned(), 9)],
+        services: None,
+        name: None,
     });
     let mut agent = WsClient::connect(server.addr).await;
     let refused = agent

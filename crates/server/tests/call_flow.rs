@@ -331,6 +331,8 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
         exp: relais::auth::now_secs() - 10,
         site: None,
         skills: vec![],
+        services: None,
+        name: None,
     });
     let reply = anonymous
         .request(json!({"type": "hello", "protocol": 1, "token": expired}))
@@ -342,6 +344,8 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
         exp: relais::auth::now_secs() + 60,
         site: None,
         skills: vec![],
+        services: None,
+        name: None,
     });
     let reply = anonymous
         .request(json!({"type": "hello", "protocol": 1, "token": forged}))
@@ -455,6 +459,8 @@ async fn a_session_ends_when_its_token_expires() {
         exp: relais::auth::now_secs() + 2,
         site: None,
         skills: vec![],
+        services: None,
+        name: None,
     });
     let mut supervisor = WsClient::signed_in(server.addr, &short).await;
     let expired = supervisor.expect("error", Duration::from_secs(5)).await;

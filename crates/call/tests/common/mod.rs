@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use relais_call::{
     CallConfig, CallCore, CallError, Ended, Input, Kinds, MediaCommand, MediaInput, MediaLink,
-    NegotiationPlan, Output, SessionId, Verdict,
+    NegotiationPlan, Output, SessionId, SupervisionEnd, Verdict,
 };
 use relais_dispatch::{
     Command, DispatchConfig, Dispatcher, Event, OpeningHours, QueueConfig, WallAnchor,
 };
-use relais_proto::{AgentId, CallId, MediaLossReason, Role, ServerMessage};
+use relais_proto::{AgentId, CallId, MediaLossReason, Role, ServerMessage, SupervisionMode};
 
 pub const GRACE: Duration = Duration::from_secs(20);
 
@@ -48,6 +48,10 @@ pub struct World {
     pub slot_offers: Vec<(CallId, MediaLink, usize)>,
     /// Subscriptions asked of the shards: (subscriber, publisher, kinds).
     pub subscriptions: Vec<(MediaLink, MediaLink, Kinds)>,
+    /// Subscriptions removed: (subscriber, publisher).
+    pub unsubscriptions: Vec<(MediaLink, MediaLink)>,
+    /// Supervisions that ended without a request: (call, supervisor, mode, why).
+    pub supervision_ends: Vec<(CallId, String, Option<SupervisionMode>, SupervisionEnd)>,
     /// Whether the next rooms fail to open.
     pub rooms_fail: bool,
     /// (call, agent) of every offer and every answer the dispatcher made.
@@ -79,6 +83,8 @@ impl World {
             rooms: BTreeSet::new(),
             removed: Vec::new(),
             subscriptions: Vec::new(),
+            unsubscriptions: Vec::new(),
+            supervision_ends: Vec::new(),
             slot_offers: Vec::new(),
             rooms_fail: false,
             offered: Vec::new(),
@@ -195,6 +201,16 @@ impl World {
                 publisher,
                 kinds,
             }) => self.subscriptions.push((subscriber, publisher, kinds)),
+            Output::Media(MediaCommand::Unsubscribe {
+                subscriber,
+                publisher,
+            }) => self.unsubscriptions.push((subscriber, publisher)),
+            Output::SupervisionEnded {
+                call,
+                supervisor,
+                mode,
+                why,
+            } => self.supervision_ends.push((call, supervisor, mode, why)),
             Output::Record(ended) => self.records.push(*ended),
             Output::WrapUp {
                 call, disposition, ..

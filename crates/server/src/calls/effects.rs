@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use relais_call::{Ended, Input, MediaCommand, Output};
+use relais_call::{Ended, Input, MediaCommand, Output, SupervisionEnd};
 use relais_dispatch::WallAnchor;
 use relais_media::{PeerId, RoomId};
 use relais_proto::CallId;
-use relais_store::{AgentStateChange, CallRecord, Store};
+use relais_store::{AgentStateChange, AuditEntry, CallRecord, Store};
 use tokio::sync::mpsc;
 
 use super::cores::Cores;
@@ -18,10 +18,12 @@ use crate::hub::Hub;
 use crate::media::MediaShards;
 use crate::metrics::Metrics;
 
-/// What may lag behind the cores (agent states, wrap-ups), written in order.
+/// What may lag behind the cores (agent states, wrap-ups, ends of supervision that nobody
+/// asked for), written in order.
 enum Deferred {
     State(AgentStateChange),
     WrapUp(u64, i64, Option<String>),
+    Audit(AuditEntry),
 }
 
 pub struct Effects {
@@ -91,6 +93,24 @@ impl Effects {
                     }));
                 }
                 Output::KpisChanged => self.kpis_dirty.store(true, Ordering::Release),
+                Output::SupervisionEnded {
+                    call,
+                    supervisor,
+                    mode,
+                    why,
+                } => {
+                    let why = match why {
+                        SupervisionEnd::Disconnected => "disconnected",
+                        SupervisionEnd::CallEnded => "call ended",
+                    };
+                    let _ = self.deferred.send(Deferred::Audit(crate::audit::stopped(
+                        jiff::Timestamp::now().as_millisecond(),
+                        &supervisor,
+                        call,
+                        mode,
+                        why,
+                    )));
+                }
                 // Applied by `Cores` before it hands effects out.
                 Output::Dispatch(_) => {}
             }
@@ -128,6 +148,18 @@ impl Effects {
                         .await
                 {
                     tracing::warn!(error = %err, "cannot subscribe a leg");
+                }
+            }
+            MediaCommand::Unsubscribe {
+                subscriber,
+                publisher,
+            } => {
+                if let Some(shard) = self.media.shards().get(subscriber.shard)
+                    && let Err(err) = shard
+                        .unsubscribe(PeerId(subscriber.peer), PeerId(publisher.peer))
+                        .await
+                {
+                    tracing::debug!(error = %err, "cannot unsubscribe a leg");
                 }
             }
             MediaCommand::AddSlots {
@@ -225,6 +257,7 @@ async fn deferred_writer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Defe
             Deferred::WrapUp(call, ms, disposition) => {
                 store.set_wrap_up(call, ms, disposition.as_deref())
             }
+            Deferred::Audit(entry) => store.record_audit(&entry),
         })
         .await;
         match result {

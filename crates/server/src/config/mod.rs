@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use service::{RoutingStrategy, ServiceConfig, SkillRequirement, WeekHours};
+pub use service::{RoutingStrategy, ServiceConfig, SkillRequirement, SupervisionPolicy, WeekHours};
 pub use types::{LocalDate, TimeRange, TimeZoneName};
 
 /// Why a configuration was refused. The message names the file, line or variable and the key.
@@ -37,6 +37,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub media: MediaConfig,
     pub limits: LimitsConfig,
+    pub supervision: SupervisionConfig,
     /// The services (queues) kiosks can call. Replaces the demo services when given.
     pub services: Vec<ServiceConfig>,
 }
@@ -113,6 +114,27 @@ pub struct AuthConfig {
     pub token_ttl_secs: u64,
 }
 
+/// Supervision of calls (which modes each service allows is in its `supervision` table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionConfig {
+    /// Shown on kiosks before a call starts: calls may be listened to (French rules on
+    /// listening to calls ask that callers be told). Empty: no notice.
+    pub notice: String,
+}
+
+/// The default notice.
+pub const SUPERVISION_NOTICE: &str =
+    "Les appels peuvent être écoutés par un responsable afin d'améliorer la qualité du service.";
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        Self {
+            notice: SUPERVISION_NOTICE.to_owned(),
+        }
+    }
+}
+
 /// What one identity may hold, so a single token cannot crowd out the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -163,6 +185,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             media: MediaConfig::default(),
             limits: LimitsConfig::default(),
+            supervision: SupervisionConfig::default(),
             services: service::demo_services(),
         }
     }

@@ -57,6 +57,42 @@ pub struct ServiceConfig {
     /// Service-level threshold in seconds (answered within it counts as in service level).
     #[serde(default = "default_sl_secs")]
     pub service_level_secs: u64,
+    /// What supervisors may do on this service's calls (no call is ever recorded).
+    #[serde(default)]
+    pub supervision: SupervisionPolicy,
+}
+
+/// The supervision modes allowed on a service's calls; all of them by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisionPolicy {
+    /// Listening to the kiosk and the agent.
+    pub monitor: bool,
+    /// Coaching: the supervisor's voice reaches the agent only.
+    pub whisper: bool,
+    /// Joining the conversation.
+    pub barge: bool,
+}
+
+impl Default for SupervisionPolicy {
+    fn default() -> Self {
+        Self {
+            monitor: true,
+            whisper: true,
+            barge: true,
+        }
+    }
+}
+
+impl SupervisionPolicy {
+    /// Whether `mode` is allowed.
+    pub fn allows(&self, mode: relais_proto::SupervisionMode) -> bool {
+        match mode {
+            relais_proto::SupervisionMode::Monitor => self.monitor,
+            relais_proto::SupervisionMode::Whisper => self.whisper,
+            relais_proto::SupervisionMode::Barge => self.barge,
+        }
+    }
 }
 
 /// A skill an agent needs, with the minimum proficiency, relaxed as the call waits.
@@ -239,6 +275,7 @@ pub(super) fn demo_services() -> Vec<ServiceConfig> {
         offer_timeout_secs: default_offer_timeout_secs(),
         wrap_up_secs: default_wrap_up_secs(),
         service_level_secs: default_sl_secs(),
+        supervision: SupervisionPolicy::default(),
     };
     let mut ants = service(
         "ants",

@@ -1,5 +1,5 @@
-//! The REST API: `GET /api/calls` lists call records of a period as JSON or CSV, for
-//! supervisors and administrators (Bearer token).
+//! The REST API, for supervisors and administrators (Bearer token): `GET /api/calls` lists
+//! call records of a period as JSON or CSV, `GET /api/audit` the supervision audit log.
 
 use std::sync::Arc;
 
@@ -69,22 +69,18 @@ pub(super) fn authorize(
         .verify(token, crate::auth::now_secs())
         .map_err(|_| ApiError::Unauthorized("the token is invalid or expired"))?;
     if !roles.contains(&claims.role) {
-        return Err(ApiError::Forbidden("this role may not read call records"));
+        return Err(ApiError::Forbidden("this role may not read this"));
     }
     Ok(claims)
 }
 
-pub(super) async fn calls(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(period): Query<Period>,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers, &[Role::Supervisor, Role::Admin])?;
-    let to = match period.to.as_deref() {
+/// The period of a request: `to` defaults to now, `from` to a day before `to`.
+fn period_of(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
+    let to = match to {
         Some(text) => parse_time(text, "to")?,
         None => jiff::Timestamp::now().as_millisecond() + 1,
     };
-    let from = match period.from.as_deref() {
+    let from = match from {
         Some(text) => parse_time(text, "from")?,
         None => to - 24 * 3600 * 1000,
     };
@@ -96,6 +92,49 @@ pub(super) async fn calls(
             "a request covers at most {MAX_RANGE_DAYS} days; split the period"
         )));
     }
+    Ok((from, to))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AuditPeriod {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Most audit entries in one answer (`truncated` says when the period holds more).
+pub const MAX_AUDIT_ENTRIES: usize = 10_000;
+
+/// `GET /api/audit`: who supervised which call, in which mode, when.
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(period): Query<AuditPeriod>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &[Role::Supervisor, Role::Admin])?;
+    let (from, to) = period_of(period.from.as_deref(), period.to.as_deref())?;
+    let store = Arc::clone(state.store());
+    let mut entries = tokio::task::spawn_blocking(move || store.audit_between(from, to))
+        .await
+        .map_err(|err| ApiError::Internal(err.into()))?
+        .map_err(|err| ApiError::Internal(err.into()))?;
+    let truncated = entries.len() > MAX_AUDIT_ENTRIES;
+    entries.truncate(MAX_AUDIT_ENTRIES);
+    Ok(axum::Json(serde_json::json!({
+        "from": from,
+        "to": to,
+        "entries": entries,
+        "truncated": truncated,
+    }))
+    .into_response())
+}
+
+pub(super) async fn calls(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(period): Query<Period>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &[Role::Supervisor, Role::Admin])?;
+    let (from, to) = period_of(period.from.as_deref(), period.to.as_deref())?;
     let limit = period.limit.unwrap_or(MAX_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::BadRequest(format!(

@@ -24,6 +24,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/ws", get(crate::ws::upgrade))
         .route("/api/calls", get(api::calls))
+        .route("/api/audit", get(api::audit))
         .merge(relais_console::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

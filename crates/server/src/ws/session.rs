@@ -254,7 +254,142 @@ impl Session {
                 Some(calls) => ok(id, Reply::Waiting { calls }),
                 None => error(Some(id), codes::INTERNAL, "the queue is unavailable"),
             },
+            Request::ListCalls { .. } => {
+                let claims = identity.claims.clone();
+                match self.state.live_calls(claims).await {
+                    Some(calls) => ok(id, Reply::LiveCalls { calls }),
+                    None => task_gone(id),
+                }
+            }
+            Request::Supervise { call, mode, .. } => {
+                let claims = identity.claims.clone();
+                self.supervise(id, claims, call, mode).await
+            }
+            Request::StopSupervising { .. } => {
+                let actor = identity.claims.sub.clone();
+                self.stop_supervising(id, actor).await
+            }
+            Request::Chat { text, .. } => {
+                let at_ms = jiff::Timestamp::now().as_millisecond();
+                self.call_input(
+                    id,
+                    Input::Chat {
+                        session,
+                        text,
+                        at_ms,
+                    },
+                )
+                .await
+            }
         }
+    }
+
+    /// Checks that the supervisor may supervise the call in `mode`, writes the audit entry,
+    /// then lets the call core carry it out.
+    async fn supervise(
+        &self,
+        id: u64,
+        claims: Claims,
+        call: relais_proto::CallId,
+        mode: relais_proto::SupervisionMode,
+    ) -> ServerMessage {
+        let session = self.id;
+        let found = self
+            .state
+            .calls()
+            .run(move |cores, _| {
+                cores.calls().call(call).map(|c| {
+                    let supervising = c
+                        .leg_of_session(session)
+                        .is_some_and(|leg| leg.role == relais_proto::LegRole::Supervisor);
+                    (c.service.clone(), supervising)
+                })
+            })
+            .await;
+        let (service, supervising) = match found {
+            Some(Some(found)) => found,
+            Some(None) => {
+                return error(
+                    Some(id),
+                    codes::WRONG_STATE,
+                    format!("no call {call} is in progress"),
+                );
+            }
+            None => return task_gone(id),
+        };
+        if !claims.may_supervise(&service) {
+            return error(
+                Some(id),
+                codes::FORBIDDEN,
+                format!("this supervisor may not supervise calls of `{service}`"),
+            );
+        }
+        let allowed = self
+            .state
+            .config()
+            .services
+            .iter()
+            .find(|s| s.id == service)
+            .is_some_and(|s| s.supervision.allows(mode));
+        if !allowed {
+            return error(
+                Some(id),
+                codes::FORBIDDEN,
+                format!("`{mode}` is not allowed on calls of `{service}`"),
+            );
+        }
+        let at_ms = jiff::Timestamp::now().as_millisecond();
+        let action = if supervising {
+            crate::audit::MODE_CHANGED
+        } else {
+            crate::audit::STARTED
+        };
+        let entry = crate::audit::mode(at_ms, &claims.sub, action, call, &service, mode);
+        if let Err(err) = crate::audit::write(self.state.store(), entry).await {
+            self.state.metrics().store_errors.inc();
+            tracing::error!(error = %err, "supervision refused: the audit log cannot be written");
+            return error(
+                Some(id),
+                codes::INTERNAL,
+                "the audit log cannot be written; supervision is refused",
+            );
+        }
+        self.call_input(
+            id,
+            Input::Supervise {
+                call,
+                session,
+                name: claims.display_name().to_owned(),
+                mode,
+            },
+        )
+        .await
+    }
+
+    /// Audits the end of the session's supervision, then leaves the call.
+    async fn stop_supervising(&self, id: u64, actor: String) -> ServerMessage {
+        let session = self.id;
+        let found = self
+            .state
+            .calls()
+            .run(move |cores, _| {
+                let call = cores.calls().call_of_session(session)?;
+                let leg = call.leg_of_session(session)?;
+                (leg.role == relais_proto::LegRole::Supervisor).then_some((call.id, leg.mode))
+            })
+            .await;
+        let (call, mode) = match found {
+            Some(Some(found)) => found,
+            Some(None) => return error(Some(id), codes::WRONG_STATE, "no call is supervised"),
+            None => return task_gone(id),
+        };
+        let at_ms = jiff::Timestamp::now().as_millisecond();
+        let entry = crate::audit::stopped(at_ms, &actor, call, mode, "requested");
+        if let Err(err) = crate::audit::write(self.state.store(), entry).await {
+            self.state.metrics().store_errors.inc();
+            tracing::error!(error = %err, "the end of a supervision could not be audited");
+        }
+        self.call_input(id, Input::Leave { session }).await
     }
 
     async fn hello(&mut self, id: u64, protocol: u32, token: &str) -> ServerMessage {
@@ -351,12 +486,15 @@ impl Session {
             role,
             claims: claims.clone(),
         });
+        let notice = &self.state.config().supervision.notice;
+        let notice = (role == Role::Kiosk && !notice.trim().is_empty()).then(|| notice.clone());
         ok(
             id,
             Reply::Welcome {
                 role,
                 subject: claims.sub,
                 protocol: relais_proto::PROTOCOL_VERSION,
+                notice,
             },
         )
     }

@@ -59,3 +59,31 @@ pub async fn connect_media(
     client.wait_connected(WAIT).await;
     client
 }
+
+/// Applies the server's offer pushed to `ws` and sends the answer back.
+pub async fn renegotiate(ws: &mut WsClient, client: &super::client::Client) {
+    let offer = ws.expect("sdp_offer", WAIT).await;
+    let answer = client
+        .answer_offer(offer["sdp"].as_str().unwrap().to_owned())
+        .await;
+    let reply = ws
+        .request(json!({"type": "sdp_answer", "sdp": answer}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+}
+
+/// Who `client` heard (by the tag in the audio payloads) after its first `from` packets.
+pub fn heard_since(
+    client: &super::client::Client,
+    from: usize,
+) -> std::collections::BTreeSet<String> {
+    client.received(rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio)[from..]
+        .iter()
+        .filter_map(|p| {
+            super::client::payload_text(&p.payload)
+                .split("-audio-")
+                .next()
+                .map(str::to_owned)
+        })
+        .collect()
+}

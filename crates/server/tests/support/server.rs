@@ -98,6 +98,8 @@ impl TestServer {
             } else {
                 vec![]
             },
+            services: None,
+            name: None,
         })
     }
 
