@@ -1,6 +1,6 @@
 //! A live call: its state, its legs and its media room.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use relais_proto::messages::Participant;
 use relais_proto::{AgentId, CallId, EndReason, LegRole, MediaLossReason, SupervisionMode};
@@ -86,6 +86,43 @@ pub struct Leg {
     pub negotiation: u32,
     /// Whether its media ever connected (a failed re-offer then counts as a loss).
     pub had_media: bool,
+    /// Its entry in the call's history.
+    pub record: usize,
+}
+
+/// Why a participant left its call, for the call's record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegLeft {
+    /// It was there when the call ended.
+    Ended,
+    /// The agent handed the call on (a transfer).
+    Transferred,
+    /// It left a call that went on (a supervisor, an interpreter, an agent who vanished).
+    Left,
+}
+
+impl LegLeft {
+    /// The word in the call's record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegLeft::Ended => "ended",
+            LegLeft::Transferred => "transferred",
+            LegLeft::Left => "left",
+        }
+    }
+}
+
+/// One participant's time in a call, kept for the call's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegHistory {
+    pub role: LegRole,
+    pub subject: String,
+    /// The queue an agent handled the call for.
+    pub queue: Option<String>,
+    pub joined_at: Instant,
+    pub left: Option<(Instant, LegLeft)>,
+    /// An agent's wrap-up and disposition, when it ended while the call went on.
+    pub wrap_up: Option<(Duration, Option<String>)>,
 }
 
 /// One chat message of a call.
@@ -114,12 +151,21 @@ pub struct Call {
     pub admitted: bool,
     /// The chat of the call, kept with the call only (never logged).
     pub chat: Vec<ChatLine>,
+    /// Everyone who took part, in order of arrival, for the record.
+    pub history: Vec<LegHistory>,
     next_leg: u32,
 }
 
 impl Call {
     /// A call with its kiosk leg.
-    pub fn new(id: CallId, service: &str, kiosk: &str, site: &str, session: SessionId) -> Self {
+    pub fn new(
+        now: Instant,
+        id: CallId,
+        service: &str,
+        kiosk: &str,
+        site: &str,
+        session: SessionId,
+    ) -> Self {
         let mut call = Self {
             id,
             service: service.to_owned(),
@@ -131,17 +177,35 @@ impl Call {
             end_reason: None,
             admitted: false,
             chat: Vec::new(),
+            history: Vec::new(),
             next_leg: 0,
         };
-        let kiosk_leg = call.add_leg(LegRole::Kiosk, kiosk, Some(session));
+        let kiosk_leg = call.add_leg(now, LegRole::Kiosk, kiosk, Some(session), None);
         call.converse(kiosk_leg);
         call
     }
 
-    /// Adds a leg receiving nothing and received by nobody; give it a policy next.
-    pub fn add_leg(&mut self, role: LegRole, subject: &str, session: Option<SessionId>) -> LegId {
+    /// Adds a leg receiving nothing and received by nobody (give it a policy next), joining
+    /// at `now` (for `queue`, an agent's).
+    pub fn add_leg(
+        &mut self,
+        now: Instant,
+        role: LegRole,
+        subject: &str,
+        session: Option<SessionId>,
+        queue: Option<&str>,
+    ) -> LegId {
         let id = LegId(self.next_leg);
         self.next_leg += 1;
+        let record = self.history.len();
+        self.history.push(LegHistory {
+            role,
+            subject: subject.to_owned(),
+            queue: queue.map(str::to_owned),
+            joined_at: now,
+            left: None,
+            wrap_up: None,
+        });
         self.legs.push(Leg {
             id,
             role,
@@ -159,15 +223,34 @@ impl Call {
             renegotiating: None,
             negotiation: 0,
             had_media: false,
+            record,
         });
         id
     }
 
-    /// Removes a leg and every subscription to it.
-    pub fn remove_leg(&mut self, leg: LegId) -> Option<Leg> {
+    /// Removes a leg and every subscription to it; it left at `now` because of `why`.
+    pub fn remove_leg(&mut self, now: Instant, leg: LegId, why: LegLeft) -> Option<Leg> {
         self.unsubscribe_all(leg);
         let index = self.legs.iter().position(|l| l.id == leg)?;
-        Some(self.legs.remove(index))
+        let removed = self.legs.remove(index);
+        if let Some(entry) = self.history.get_mut(removed.record) {
+            entry.left.get_or_insert((now, why));
+        }
+        Some(removed)
+    }
+
+    /// The record of everyone who took part, those still there leaving at `now`.
+    pub fn closed_history(&self, now: Instant) -> Vec<LegHistory> {
+        let mut history = self.history.clone();
+        for entry in &mut history {
+            entry.left.get_or_insert((now, LegLeft::Ended));
+        }
+        history
+    }
+
+    /// Whether an agent answered it once (a transferred call waiting for its next agent).
+    pub fn was_answered(&self) -> bool {
+        self.history.iter().any(|h| h.role == LegRole::Agent)
     }
 
     pub fn leg(&self, leg: LegId) -> Option<&Leg> {

@@ -4,9 +4,11 @@
 use std::time::Instant;
 
 use relais_dispatch::{AgentState, Command};
-use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, ServerMessage};
+use relais_proto::{
+    AgentId, CallId, EndReason, EndedBy, LegRole, Role, ServerMessage, SupervisionMode,
+};
 
-use crate::call::{CallState, LegId, LegMedia, RoomState};
+use crate::call::{CallState, LegId, LegLeft, LegMedia, RoomState};
 use crate::core::{CallCore, WrapUp};
 use crate::io::{Ended, MediaCommand, MediaLink, Output, SessionId, SupervisionEnd};
 
@@ -63,7 +65,17 @@ impl CallCore {
                     ServerMessage::OfferWithdrawn { call, reason },
                 );
             }
-            Command::CallAnswered { call, agent, .. } => self.answered(now, call, agent),
+            Command::CallAnswered { call, agent, queue }
+                if self.interpreting.contains_key(&call) =>
+            {
+                self.interpreter_answered(now, call, agent, queue.as_str());
+            }
+            Command::CallAnswered { call, agent, queue } => {
+                self.answered(now, call, agent, queue.as_str());
+            }
+            Command::CallTransferred {
+                call, to, agent, ..
+            } => self.transferred(now, call, agent, to.as_str()),
             Command::QueuePosition {
                 call,
                 position,
@@ -81,12 +93,22 @@ impl CallCore {
                 }
             }
             Command::CallOverflowed { .. } => {}
-            Command::CallRequeued { call, .. } => self.requeued(call),
+            Command::CallRequeued { call, .. } if self.interpreting.contains_key(&call) => {
+                self.interpreter_requeued(now, call);
+            }
+            Command::CallRequeued { call, .. } => self.requeued(now, call),
             Command::CallEnded {
                 call,
                 outcome,
                 record,
-            } => self.ended(call, outcome, record),
+            } if self.interpreting.contains_key(&call) => {
+                self.interpreter_ended(now, call, outcome, record);
+            }
+            Command::CallEnded {
+                call,
+                outcome,
+                record,
+            } => self.ended(now, call, outcome, record),
             Command::WrapUpFinished {
                 agent,
                 call,
@@ -99,11 +121,24 @@ impl CallCore {
                         .and_then(|entry| entry.disposition),
                     _ => None,
                 };
-                self.outputs.push_back(Output::WrapUp {
-                    call,
-                    wrap_up,
-                    disposition,
+                // The wrap-up of an agent who transferred a call that goes on is kept with the
+                // call, for its record.
+                let live = self.calls.get_mut(&call).and_then(|c| {
+                    c.history.iter_mut().rev().find(|h| {
+                        h.role == LegRole::Agent
+                            && h.subject == agent.as_str()
+                            && h.wrap_up.is_none()
+                    })
                 });
+                match live {
+                    Some(entry) => entry.wrap_up = Some((wrap_up, disposition)),
+                    None => self.outputs.push_back(Output::WrapUp {
+                        call,
+                        agent: agent.0,
+                        wrap_up,
+                        disposition,
+                    }),
+                }
             }
             Command::AgentStateChanged {
                 agent,
@@ -125,27 +160,119 @@ impl CallCore {
         self.calls.get(&call)?.leg_of_role(LegRole::Kiosk)?.session
     }
 
-    pub(crate) fn answered(&mut self, now: Instant, id: CallId, agent: AgentId) {
+    pub(crate) fn answered(&mut self, now: Instant, id: CallId, agent: AgentId, queue: &str) {
         let session = self.agent_sessions.get(agent.as_str()).copied();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
         call.state = CallState::Connected { since: now };
-        let leg = call.add_leg(LegRole::Agent, agent.as_str(), session);
+        let leg = call.add_leg(now, LegRole::Agent, agent.as_str(), session, Some(queue));
         call.converse(leg);
-        call.room = RoomState::Opening;
+        // A transferred call keeps its room: the kiosk's peer stays connected and receives
+        // the new agent on the slot the previous one had.
+        let room_open = matches!(call.room, RoomState::Open { .. });
+        if !room_open {
+            call.room = RoomState::Opening;
+        }
         if let Some(session) = session {
             self.by_session.insert(session, id);
         }
-        self.baseline_participants(id);
         // A previous wrap-up of this agent is over once it answers again.
         self.wrap_ups.remove(agent.as_str());
         self.by_agent.insert(agent.0, id);
-        self.outputs
-            .push_back(Output::Media(MediaCommand::OpenRoom { call: id }));
+        if room_open {
+            if let Some(session) = session {
+                self.push(
+                    session,
+                    ServerMessage::MediaReady {
+                        call: id,
+                        peer_role: Role::Kiosk,
+                    },
+                );
+            }
+            self.announce_participants(id);
+        } else {
+            self.baseline_participants(id);
+            self.outputs
+                .push_back(Output::Media(MediaCommand::OpenRoom { call: id }));
+        }
     }
 
-    pub(crate) fn requeued(&mut self, id: CallId) {
+    /// The agent handed the call to the queue of `to`: its leg goes (it is in wrap-up), and
+    /// so do the supervisors'; the kiosk stays connected and waits for the next agent.
+    pub(crate) fn transferred(&mut self, now: Instant, id: CallId, agent: AgentId, to: &str) {
+        let service_name = self
+            .config
+            .service_names
+            .get(to)
+            .cloned()
+            .unwrap_or_else(|| to.to_owned());
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        call.state = CallState::Waiting { ringing: None };
+        let sessions: Vec<SessionId> = call.sessions().collect();
+        let leaving: Vec<Leaving> = call
+            .legs
+            .iter()
+            .filter(|l| l.role != LegRole::Kiosk)
+            .map(|l| Leaving {
+                leg: l.id,
+                role: l.role,
+                subject: l.subject.clone(),
+                session: l.session,
+                mode: l.mode,
+            })
+            .collect();
+        let message = ServerMessage::CallTransferred {
+            call: id,
+            to: to.to_owned(),
+            service_name,
+        };
+        for session in sessions {
+            self.push(session, message.clone());
+        }
+        for Leaving {
+            leg,
+            role,
+            subject,
+            session,
+            mode,
+        } in leaving
+        {
+            if let Some(session) = session
+                && self.by_session.get(&session) == Some(&id)
+            {
+                self.by_session.remove(&session);
+            }
+            let why = if role == LegRole::Agent && subject == agent.as_str() {
+                LegLeft::Transferred
+            } else {
+                LegLeft::Left
+            };
+            if role == LegRole::Supervisor {
+                self.outputs.push_back(Output::SupervisionEnded {
+                    call: id,
+                    supervisor: subject.clone(),
+                    mode,
+                    why: SupervisionEnd::Transferred,
+                });
+            }
+            self.remove_leg(now, id, leg, why);
+        }
+        if self.by_agent.get(agent.as_str()) == Some(&id) {
+            self.by_agent.remove(agent.as_str());
+        }
+        self.wrap_ups.insert(
+            agent.0,
+            WrapUp {
+                call: id,
+                disposition: None,
+            },
+        );
+    }
+
+    pub(crate) fn requeued(&mut self, now: Instant, id: CallId) {
         let Some(call) = self.calls.get(&id).cloned() else {
             return;
         };
@@ -161,7 +288,7 @@ impl CallCore {
             .collect();
         let mut removed = Vec::new();
         for leg in agent_legs {
-            if let Some(leg) = call.remove_leg(leg) {
+            if let Some(leg) = call.remove_leg(now, leg, LegLeft::Left) {
                 removed.push(leg);
             }
         }
@@ -196,6 +323,7 @@ impl CallCore {
 
     pub(crate) fn ended(
         &mut self,
+        now: Instant,
         id: CallId,
         outcome: relais_dispatch::Outcome,
         record: relais_dispatch::CallSummary,
@@ -204,6 +332,7 @@ impl CallCore {
             return;
         };
         self.supervisions_end(&call, SupervisionEnd::CallEnded);
+        self.end_interpreters_of(id);
         let outcome = outcome.wire();
         let ended_by = record.ended_by;
         let reason = call.end_reason.or(match ended_by {
@@ -211,12 +340,14 @@ impl CallCore {
             _ => None,
         });
         let agent = record.agent.clone();
+        let legs = call.closed_history(now);
         self.outputs.push_back(Output::Record(Box::new(Ended {
             call: id,
             outcome,
             ended_by,
             reason,
             summary: record,
+            legs,
         })));
         if call.admitted {
             let message = ServerMessage::CallEnded {
@@ -257,6 +388,15 @@ impl CallCore {
             );
         }
     }
+}
+
+/// A leg that leaves a transferred call.
+struct Leaving {
+    leg: LegId,
+    role: LegRole,
+    subject: String,
+    session: Option<SessionId>,
+    mode: Option<SupervisionMode>,
 }
 
 /// The `agent_state` push for `state` at `now`.

@@ -68,6 +68,8 @@ pub struct CallCore {
     pub(crate) lost: BTreeSet<CallId>,
     pub(crate) wrap_ups: BTreeMap<String, WrapUp>,
     pub(crate) refusals: Refusals,
+    /// Calls for an interpreter, by their own id.
+    pub(crate) interpreting: BTreeMap<CallId, crate::interpreter::Interpreting>,
     pub(crate) outputs: VecDeque<Output>,
 }
 
@@ -86,6 +88,7 @@ impl CallCore {
             lost: BTreeSet::new(),
             wrap_ups: BTreeMap::new(),
             refusals: Refusals::default(),
+            interpreting: BTreeMap::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -142,7 +145,7 @@ impl CallCore {
                 Ok(Verdict::Done)
             }
             Input::SessionClosed { session } => {
-                self.session_closed(session);
+                self.session_closed(now, session);
                 Ok(Verdict::Done)
             }
             Input::Place {
@@ -152,9 +155,18 @@ impl CallCore {
                 site,
                 service,
             } => self.place(now, call, session, kiosk, site, service),
+            Input::Admission { call, admission } if self.interpreting.contains_key(&call) => {
+                Ok(self.interpreter_admitted(call, admission))
+            }
             Input::Admission { call, admission } => Ok(self.admission(now, call, admission)),
+            Input::AskInterpreter {
+                session,
+                call,
+                service,
+            } => self.ask_interpreter(now, session, call, service),
             Input::Cancel { session } => self.cancel(session),
             Input::Hangup { session } => self.hangup(session),
+            Input::Transfer { session, to } => self.transfer(session, to),
             Input::WrapUpDone {
                 session,
                 disposition,
@@ -165,8 +177,9 @@ impl CallCore {
                 leg,
                 attempt,
                 link,
+                slots,
             } => {
-                self.joined(call, leg, attempt, link);
+                self.joined(call, leg, attempt, link, slots);
                 Ok(Verdict::Done)
             }
             Input::JoinFailed { call, leg, attempt } => {
@@ -189,14 +202,14 @@ impl CallCore {
                 role,
                 subject,
                 participation,
-            } => self.add_leg(call, session, role, subject, participation),
+            } => self.add_leg(now, call, session, role, subject, participation),
             Input::Supervise {
                 call,
                 session,
                 name,
                 mode,
-            } => self.supervise(call, session, name, mode),
-            Input::Leave { session } => self.leave(session),
+            } => self.supervise(now, call, session, name, mode),
+            Input::Leave { session } => self.leave(now, session),
             Input::Chat {
                 session,
                 text,

@@ -34,6 +34,9 @@ pub enum MediaInput {
 }
 
 /// Something that happened; fed to [`crate::CallCore::handle`].
+// A dispatcher command (with a call's record) is the largest input; inputs are moved once,
+// from the task into the core, so boxing it would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Input {
     /// A signalling session signed in (agents: after the dispatcher took their login).
@@ -58,10 +61,19 @@ pub enum Input {
         call: CallId,
         admission: Option<Admission>,
     },
+    /// The agent of a connected call asks for an interpreter from the queue of `service`; the
+    /// request is a call of its own, `call` (a fresh id), admitted like a kiosk's.
+    AskInterpreter {
+        session: SessionId,
+        call: CallId,
+        service: String,
+    },
     /// A kiosk withdraws its waiting call.
     Cancel { session: SessionId },
     /// A kiosk or an agent hangs up its connected call.
     Hangup { session: SessionId },
+    /// The agent hands its connected call to the queue of service `to` (a blind transfer).
+    Transfer { session: SessionId, to: String },
     /// An agent ends its wrap-up, with a disposition code.
     WrapUpDone {
         session: SessionId,
@@ -75,6 +87,8 @@ pub enum Input {
         leg: LegId,
         attempt: u32,
         link: MediaLink,
+        /// Receive slots the answer gave it (at most the plan's; the offer may hold fewer).
+        slots: usize,
     },
     /// The shard refused the offer of a [`NegotiationPlan`] (after its previous peer, if any,
     /// was removed).
@@ -215,6 +229,8 @@ pub enum SupervisionEnd {
     Disconnected,
     /// The call ended (or went back to its queue).
     CallEnded,
+    /// The agent handed the call on to another queue.
+    Transferred,
 }
 
 /// A call that ended, for its record.
@@ -225,6 +241,8 @@ pub struct Ended {
     pub ended_by: Option<EndedBy>,
     pub reason: Option<EndReason>,
     pub summary: CallSummary,
+    /// Everyone who took part, in order of arrival.
+    pub legs: Vec<crate::call::LegHistory>,
 }
 
 /// What the server must do, in order.
@@ -241,9 +259,10 @@ pub enum Output {
     Media(MediaCommand),
     /// Store the record of an ended call, before any output that follows it.
     Record(Box<Ended>),
-    /// Complete a call's record with its wrap-up.
+    /// Complete a recorded call with the wrap-up of `agent`.
     WrapUp {
         call: CallId,
+        agent: String,
         wrap_up: Duration,
         disposition: Option<String>,
     },

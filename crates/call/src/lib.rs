@@ -14,6 +14,7 @@ mod call;
 mod commands;
 mod core;
 mod error;
+mod interpreter;
 mod io;
 mod media;
 mod policy;
@@ -21,7 +22,7 @@ mod refusals;
 mod requests;
 mod supervision;
 
-pub use call::{Call, CallState, ChatLine, Leg, LegId, LegMedia, RoomState};
+pub use call::{Call, CallState, ChatLine, Leg, LegHistory, LegId, LegLeft, LegMedia, RoomState};
 pub use commands::agent_state_message;
 pub use core::{CallConfig, CallCore};
 pub use error::CallError;

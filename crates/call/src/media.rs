@@ -54,7 +54,14 @@ impl CallCore {
         Ok(Verdict::Negotiate(plan))
     }
 
-    pub(crate) fn joined(&mut self, id: CallId, leg: LegId, attempt: u32, link: MediaLink) {
+    pub(crate) fn joined(
+        &mut self,
+        id: CallId,
+        leg: LegId,
+        attempt: u32,
+        link: MediaLink,
+        slots: usize,
+    ) {
         let current = self.calls.get_mut(&id).filter(|call| {
             call.room == RoomState::Open { shard: link.shard }
                 && matches!(call.state, CallState::Connected { .. })
@@ -62,6 +69,7 @@ impl CallCore {
         match current.and_then(|call| call.leg_mut(leg)) {
             Some(leg_state) if leg_state.media.is_none() && leg_state.negotiation == attempt => {
                 leg_state.media = Some(link);
+                leg_state.slots = slots.min(leg_state.slots);
                 self.by_peer.insert(link, (id, leg));
                 self.subscribe_leg(id, leg);
             }
@@ -223,6 +231,7 @@ impl CallCore {
     /// after `media_ready`, as the others did.
     pub(crate) fn add_leg(
         &mut self,
+        now: Instant,
         id: CallId,
         session: SessionId,
         role: LegRole,
@@ -249,7 +258,7 @@ impl CallCore {
         {
             return Err(CallError::WrongState("no such participant to whisper to"));
         }
-        let leg = call.add_leg(role, &subject, Some(session));
+        let leg = call.add_leg(now, role, &subject, Some(session), None);
         call.participate(leg, participation);
         self.by_session.insert(session, id);
         self.push(
@@ -381,14 +390,22 @@ impl CallCore {
             .copied()
             .collect();
         for id in due {
+            let mut waiting = false;
             if let Some(call) = self.calls.get_mut(&id) {
                 call.end_reason = Some(EndReason::MediaLost);
+                waiting = matches!(call.state, CallState::Waiting { .. });
             }
             self.lost.remove(&id);
-            self.outputs.push_back(Output::Dispatch(Event::CallEnded {
-                call: id,
-                by: EndedBy::Server,
-            }));
+            // A transferred call waiting for its next agent is given up, as if abandoned.
+            let event = if waiting {
+                Event::Abandon { call: id }
+            } else {
+                Event::CallEnded {
+                    call: id,
+                    by: EndedBy::Server,
+                }
+            };
+            self.outputs.push_back(Output::Dispatch(event));
         }
     }
 }

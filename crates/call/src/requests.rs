@@ -6,7 +6,7 @@ use std::time::Instant;
 use relais_dispatch::{Admission, Event};
 use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, Role};
 
-use crate::call::{Call, CallState};
+use crate::call::{Call, CallState, LegLeft};
 use crate::core::{CallCore, SessionInfo};
 use crate::error::CallError;
 use crate::io::{Ended, Output, SessionId, SupervisionEnd, Verdict};
@@ -33,7 +33,7 @@ impl CallCore {
         self.sessions.insert(session, SessionInfo { role, subject });
     }
 
-    pub(crate) fn session_closed(&mut self, session: SessionId) {
+    pub(crate) fn session_closed(&mut self, now: Instant, session: SessionId) {
         let Some(info) = self.sessions.remove(&session) else {
             return;
         };
@@ -71,7 +71,7 @@ impl CallCore {
                 None => None,
             };
             for leg in departed {
-                self.remove_leg(call_id, leg);
+                self.remove_leg(now, call_id, leg, LegLeft::Left);
             }
             for (supervisor, mode) in supervisors {
                 self.outputs.push_back(Output::SupervisionEnded {
@@ -130,7 +130,7 @@ impl CallCore {
             });
         }
         self.calls
-            .insert(id, Call::new(id, &service, &kiosk, &site, session));
+            .insert(id, Call::new(now, id, &service, &kiosk, &site, session));
         self.placed_at.insert(id, now);
         self.by_session.insert(session, id);
         self.by_identity.insert(kiosk.clone(), id);
@@ -158,9 +158,13 @@ impl CallCore {
                 Verdict::Queued(id)
             }
             Some(Admission::Refused { outcome, record }) => {
-                if let Some(call) = self.forget(id) {
-                    self.refusals.refused(now, &call.kiosk, &call.service);
-                }
+                let legs = match self.forget(id) {
+                    Some(call) => {
+                        self.refusals.refused(now, &call.kiosk, &call.service);
+                        call.closed_history(now)
+                    }
+                    None => Vec::new(),
+                };
                 let outcome = outcome.wire();
                 self.outputs.push_back(Output::Record(Box::new(Ended {
                     call: id,
@@ -168,6 +172,7 @@ impl CallCore {
                     ended_by: None,
                     reason: None,
                     summary: *record,
+                    legs,
                 })));
                 Verdict::Refused(outcome)
             }
@@ -198,23 +203,63 @@ impl CallCore {
             .session_call(session)
             .ok_or(CallError::NoCall("no call is connected"))?;
         if !matches!(call.state, CallState::Connected { .. }) {
+            // A kiosk whose call was transferred hangs up while it waits for the next agent.
+            if role == LegRole::Kiosk && call.was_answered() {
+                return Ok(Verdict::Dispatch(Event::Abandon { call: call.id }));
+            }
             return Err(CallError::NoCall("no call is connected"));
         }
-        let by = match role {
-            LegRole::Kiosk => EndedBy::Kiosk,
-            LegRole::Agent => EndedBy::Agent,
-            // Other legs leave; they do not end the call for everyone.
-            _ => {
-                return Err(CallError::WrongState(
-                    "only the kiosk or the agent ends a call",
-                ));
-            }
-        };
+        let by =
+            match role {
+                LegRole::Kiosk => EndedBy::Kiosk,
+                LegRole::Agent => EndedBy::Agent,
+                // An interpreter ends its own call; the one it served goes on.
+                LegRole::Interpreter => {
+                    let subject = call
+                        .leg_of_session(session)
+                        .map(|l| l.subject.clone())
+                        .unwrap_or_default();
+                    return self.interpreter_hangup(call.id, &subject).ok_or(
+                        CallError::WrongState("this interpreter has no call of its own"),
+                    );
+                }
+                // A supervisor leaves; it does not end the call for everyone.
+                _ => {
+                    return Err(CallError::WrongState(
+                        "only the kiosk or the agent ends a call",
+                    ));
+                }
+            };
         let id = call.id;
         if let Some(call) = self.calls.get_mut(&id) {
             call.end_reason.get_or_insert(EndReason::Hangup);
         }
         Ok(Verdict::Dispatch(Event::CallEnded { call: id, by }))
+    }
+
+    pub(crate) fn transfer(
+        &mut self,
+        session: SessionId,
+        to: String,
+    ) -> Result<Verdict, CallError> {
+        let (call, leg, role) = self
+            .session_call(session)
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        if role != LegRole::Agent {
+            return Err(CallError::WrongState("only the agent transfers a call"));
+        }
+        if !matches!(call.state, CallState::Connected { .. }) {
+            return Err(CallError::NoCall("no call is connected"));
+        }
+        let agent = call
+            .leg(leg)
+            .map(|l| l.subject.clone())
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        Ok(Verdict::Dispatch(Event::Transfer {
+            call: call.id,
+            agent: AgentId(agent),
+            to: to.as_str().into(),
+        }))
     }
 
     pub(crate) fn wrap_up_done(

@@ -2,9 +2,11 @@
 //! (whispers to the agent) or barges in, switches between them and leaves; participants are
 //! told who else takes part as far as they see them; the chat of a call.
 
+use std::time::Instant;
+
 use relais_proto::{CallId, LegRole, Role, ServerMessage, SupervisionMode};
 
-use crate::call::{CallState, ChatLine, LegId, RoomState};
+use crate::call::{CallState, ChatLine, LegId, LegLeft, RoomState};
 use crate::core::CallCore;
 use crate::error::CallError;
 use crate::io::{MediaCommand, Output, SessionId, SupervisionEnd, Verdict};
@@ -16,6 +18,7 @@ pub const CHAT_LINES_KEPT: usize = 200;
 impl CallCore {
     pub(crate) fn supervise(
         &mut self,
+        now: Instant,
         id: CallId,
         session: SessionId,
         name: String,
@@ -45,7 +48,7 @@ impl CallCore {
             return Err(CallError::WrongState("the call is not connected"));
         }
         let participation = participation_of(call, mode)?;
-        let leg = call.add_leg(LegRole::Supervisor, &subject, Some(session));
+        let leg = call.add_leg(now, LegRole::Supervisor, &subject, Some(session), None);
         if let Some(state) = call.leg_mut(leg) {
             state.name = name;
             state.mode = Some(mode);
@@ -134,7 +137,7 @@ impl CallCore {
     }
 
     /// A supervisor or an interpreter leaves its call on its own request.
-    pub(crate) fn leave(&mut self, session: SessionId) -> Result<Verdict, CallError> {
+    pub(crate) fn leave(&mut self, now: Instant, session: SessionId) -> Result<Verdict, CallError> {
         let (call, leg, role) = self
             .session_call(session)
             .ok_or(CallError::NoCall("this session takes part in no call"))?;
@@ -145,17 +148,17 @@ impl CallCore {
         }
         let id = call.id;
         self.by_session.remove(&session);
-        self.remove_leg(id, leg);
+        self.remove_leg(now, id, leg, LegLeft::Left);
         Ok(Verdict::Done)
     }
 
     /// Removes a joined leg (supervisor, interpreter) from a call that goes on: its peer goes,
     /// and the participants who saw it are told.
-    pub(crate) fn remove_leg(&mut self, id: CallId, leg: LegId) {
+    pub(crate) fn remove_leg(&mut self, now: Instant, id: CallId, leg: LegId, why: LegLeft) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        if let Some(link) = call.remove_leg(leg).and_then(|l| l.media) {
+        if let Some(link) = call.remove_leg(now, leg, why).and_then(|l| l.media) {
             self.by_peer.remove(&link);
             self.outputs
                 .push_back(Output::Media(MediaCommand::RemovePeer { link }));

@@ -1,13 +1,20 @@
 //! Media policy as data: the shapes of a conference are subscriptions, not special cases.
 #![allow(clippy::unwrap_used)]
 
-use relais_call::{Call, Kinds, Receive};
+use std::time::Instant;
+
+use relais_call::{Call, Kinds, LegLeft, Receive};
 use relais_proto::{CallId, LegRole};
 
+#[allow(clippy::disallowed_methods)] // a policy does not depend on time
+fn now() -> Instant {
+    Instant::now()
+}
+
 fn one_to_one() -> (Call, relais_call::LegId, relais_call::LegId) {
-    let mut call = Call::new(CallId(1), "caf", "borne-1", "mairie", 1);
+    let mut call = Call::new(now(), CallId(1), "caf", "borne-1", "mairie", 1);
     let kiosk = call.legs[0].id;
-    let agent = call.add_leg(LegRole::Agent, "alice", Some(2));
+    let agent = call.add_leg(now(), LegRole::Agent, "alice", Some(2), None);
     call.converse(agent);
     (call, kiosk, agent)
 }
@@ -38,7 +45,7 @@ fn a_one_to_one_call_is_two_legs_receiving_each_other() {
 #[test]
 fn a_monitoring_supervisor_receives_both_and_nobody_receives_it() {
     let (mut call, kiosk, agent) = one_to_one();
-    let supervisor = call.add_leg(LegRole::Supervisor, "sup", Some(3));
+    let supervisor = call.add_leg(now(), LegRole::Supervisor, "sup", Some(3), None);
     call.monitor(supervisor);
     assert_eq!(receives(&call, supervisor).len(), 2);
     assert!(!call.is_published(supervisor));
@@ -49,7 +56,7 @@ fn a_monitoring_supervisor_receives_both_and_nobody_receives_it() {
 #[test]
 fn a_whisper_reaches_the_agent_only_and_as_audio() {
     let (mut call, kiosk, agent) = one_to_one();
-    let supervisor = call.add_leg(LegRole::Supervisor, "sup", Some(3));
+    let supervisor = call.add_leg(now(), LegRole::Supervisor, "sup", Some(3), None);
     call.whisper(supervisor, agent);
     assert!(receives(&call, agent).contains(&Receive {
         from: supervisor,
@@ -62,7 +69,7 @@ fn a_whisper_reaches_the_agent_only_and_as_audio() {
 #[test]
 fn a_third_full_participant_sees_and_hears_everyone_and_switching_modes_is_a_change_of_data() {
     let (mut call, kiosk, agent) = one_to_one();
-    let supervisor = call.add_leg(LegRole::Supervisor, "sup", Some(3));
+    let supervisor = call.add_leg(now(), LegRole::Supervisor, "sup", Some(3), None);
     call.whisper(supervisor, agent);
     call.converse(supervisor);
     for leg in [kiosk, agent] {
@@ -81,6 +88,6 @@ fn a_third_full_participant_sees_and_hears_everyone_and_switching_modes_is_a_cha
             kinds: Kinds::BOTH
         }]
     );
-    call.remove_leg(supervisor);
+    call.remove_leg(now(), supervisor, LegLeft::Left);
     assert_eq!(call.legs.len(), 2);
 }

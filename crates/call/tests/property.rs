@@ -201,6 +201,7 @@ fn apply(w: &mut World, m: &mut Model, op: &Op) {
                     leg: plan.leg,
                     attempt: plan.attempt,
                     link,
+                    slots: plan.receive_slots,
                 })
                 .unwrap();
                 m.links.insert(session, link);

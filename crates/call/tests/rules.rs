@@ -275,6 +275,7 @@ fn a_peer_joined_after_its_call_ended_is_removed() {
         leg: plan.leg,
         attempt: plan.attempt,
         link,
+        slots: plan.receive_slots,
     })
     .unwrap();
     assert_eq!(w.removed, vec![link]);
@@ -641,6 +642,7 @@ fn the_peer_of_an_older_offer_that_joins_after_a_newer_one_was_made_is_removed()
         leg: first.leg,
         attempt: first.attempt,
         link: old,
+        slots: first.receive_slots,
     })
     .unwrap();
     w.input(Input::Joined {
@@ -648,6 +650,7 @@ fn the_peer_of_an_older_offer_that_joins_after_a_newer_one_was_made_is_removed()
         leg: second.leg,
         attempt: second.attempt,
         link: new,
+        slots: second.receive_slots,
     })
     .unwrap();
     assert_eq!(w.removed, vec![old], "the older offer's peer goes");

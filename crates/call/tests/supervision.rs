@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use common::World;
 use relais_call::{CallError, Input, Kinds, MediaLink, SupervisionEnd, Verdict};
 use relais_proto::messages::Participant;
@@ -352,4 +354,28 @@ fn chat_reaches_the_other_participants_is_kept_with_the_call_and_needs_a_call() 
         kept.last().unwrap().text,
         format!("ligne {}", relais_call::CHAT_LINES_KEPT + 4)
     );
+}
+
+#[test]
+fn a_browser_offer_with_one_pair_of_sections_gets_the_other_side_by_a_server_offer() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (kiosk, agent) = w.media_up();
+    w.open(300, Role::Supervisor, "sup-300");
+    supervise(&mut w, call, 300, SupervisionMode::Monitor);
+    let (plan, sup) = w.negotiate_with_slots(300, 1);
+    assert_eq!(plan.receive_slots, 2);
+    assert_eq!(
+        w.slot_offers,
+        vec![(call, sup, 1)],
+        "one more slot is offered"
+    );
+    let before = w.subscriptions.len();
+    answer_offer(&mut w, 300);
+    let now: BTreeSet<MediaLink> = w.subscriptions[before..]
+        .iter()
+        .filter(|(s, _, _)| *s == sup)
+        .map(|(_, p, _)| *p)
+        .collect();
+    assert_eq!(now, BTreeSet::from([kiosk, agent]));
 }

@@ -1,8 +1,10 @@
 // Agent console: sign in with a token, choose a state, answer offered calls (ringing with a
-// countdown), talk, wrap up with a disposition code, see today's calls.
+// countdown), talk (video, written chat, who else is in the call: a coaching manager, one who
+// joined), transfer the call to another service's queue, wrap up with a disposition code, see
+// today's calls.
 import {
-  $, Connection, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia, pageCall, showScreen,
-  stopMedia, takeToken,
+  $, ChatPanel, Connection, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia,
+  pageCall, showScreen, stopMedia, takeToken,
 } from '/console/relais.js';
 
 const STATE_LABEL = {
@@ -36,6 +38,16 @@ const OUTCOME_LABEL = {
   interrupted: 'Interrompu',
 };
 
+const ROLE_LABEL = {
+  kiosk: 'usager',
+  agent: 'conseiller',
+  supervisor: 'responsable',
+  interpreter: 'interprète',
+};
+
+// Seconds a "… ne participe plus à la conversation" line stays.
+const LEFT_SECS = 8;
+
 const ui = {
   screen: 'loading',
   state: null, // the last agent_state push
@@ -44,15 +56,118 @@ const ui = {
   callId: null,
   callStart: 0,
   callInfo: '',
+  callService: null, // the service id of the call offered or in progress
+  transfer: null, // the open transfer box: {services, chosen, busy}
+  transferred: null, // {call, name}: this agent transferred that call (until its wrap-up ends)
   wrapDeadline: 0,
   wrapTotal: 0,
   stream: null,
   media: null,
   muted: false,
   cameraOff: false,
+  subject: '', // this agent, from the welcome
+  participants: null, // {call, list}: the others in the call, from the last `participants` push
+  left: [], // people who just left the call, shown a few seconds
+  leftTimer: 0,
 };
 
 let connection = null;
+
+// The remote pictures: the citizen in the main video, anyone else (a manager) in tiles.
+const tiles = new RemoteTiles({
+  main: $('#remote-video'),
+  container: $('#remote-extra'),
+  label: (index) => {
+    if (index === 0) return "Vidéo de l'usager";
+    // Nobody behind a slot once its person left: the tile hides instead of freezing.
+    const person = others().filter((p) => p.role !== 'kiosk')[index - 1];
+    if (!person) return null;
+    // A coaching supervisor is heard, not seen.
+    return person.mode === 'whisper' ? { name: `${who(person)} — coaching (voix)`, video: false } : who(person);
+  },
+});
+
+const chat = new ChatPanel({
+  log: $('#chat-log'),
+  form: $('#chat-form'),
+  input: $('#chat-input'),
+  error: $('#chat-error'),
+  send: (text) => connection.request({ type: 'chat', text }),
+  text: (key, err) =>
+    ({ you: 'Vous', too_long: 'Message trop long : 1 000 caractères au plus.' })[key] ||
+    (err?.code === 'wrong_state' ? "Pas d'appel en cours : message non envoyé." : "Le message n'a pas pu être envoyé. Réessayez."),
+});
+
+/// A participant as the agent names them: "Usager", "Sophie (responsable)".
+function who(person) {
+  const role = ROLE_LABEL[person.role] || person.role;
+  if (person.role === 'kiosk' || !person.name) return capitalise(role);
+  return `${person.name} (${role})`;
+}
+
+/// The others in the current call (the last `participants` push, without this agent).
+function others() {
+  const current = ui.participants;
+  if (!current || current.call !== (ui.callId ?? ui.state?.call)) return [];
+  return current.list.filter((p) => !(p.role === 'agent' && p.name === ui.subject));
+}
+
+const personKey = (p) => `${p.role}\u0000${p.name}`;
+
+/// The lines above the video: a coaching manager (heard by this agent only), people who joined
+/// (a manager who barged in, an interpreter), people who just left.
+function renderPeople() {
+  const people = others();
+  const lines = [];
+  const coaches = people.filter((p) => p.role === 'supervisor' && p.mode === 'whisper');
+  if (coaches.length > 0) {
+    lines.push(['coaching', `Coaching en cours : ${coaches.map((p) => p.name).join(', ')} — l'usager ne l'entend pas.`]);
+  }
+  for (const person of people) {
+    if (person.role === 'kiosk' || (person.role === 'supervisor' && person.mode !== 'barge')) continue;
+    lines.push(['joined', `${who(person)} a rejoint l'appel`]);
+  }
+  for (const person of ui.left) lines.push(['gone', `${who(person)} ne participe plus à la conversation`]);
+  const box = $('#people');
+  const text = lines.map(([, line]) => line).join('\n');
+  if (box.dataset.text !== text) {
+    box.dataset.text = text;
+    box.replaceChildren(
+      ...lines.map(([kind, line]) => {
+        const p = document.createElement('p');
+        p.className = kind;
+        p.textContent = line;
+        return p;
+      }),
+    );
+  }
+  box.hidden = lines.length === 0;
+  tiles.relabel();
+}
+
+function onParticipants(push) {
+  const before = others();
+  ui.participants = { call: push.call, list: push.participants || [] };
+  const now = others();
+  if (now.length === 0 && before.length === 0) return renderPeople();
+  const present = new Set(now.map(personKey));
+  const gone = before.filter((p) => p.role !== 'kiosk' && !present.has(personKey(p)));
+  ui.left = ui.left.filter((p) => !present.has(personKey(p)));
+  if (gone.length > 0) {
+    ui.left.push(...gone);
+    clearTimeout(ui.leftTimer);
+    ui.leftTimer = setTimeout(() => {
+      ui.left = [];
+      renderPeople();
+    }, LEFT_SECS * 1000);
+  }
+  renderPeople();
+}
+
+function onChat(push) {
+  if (push.call !== (ui.callId ?? ui.state?.call)) return;
+  chat.add({ name: who({ role: push.from, name: push.name }), text: push.text, at: push.at_ms || Date.now() });
+}
 
 /// The page's state for tests and for the body's data-state: signin, offline, not_ready,
 /// available, ringing, call, wrap_up.
@@ -61,7 +176,8 @@ function pageState() {
   if (!connection?.online) return 'offline';
   const state = ui.state?.state;
   if (state === 'reserved' || ui.offer) return 'ringing';
-  if (state === 'on_call') return 'call';
+  // A transferred call: its leg is gone; the wrap-up follows right after.
+  if (state === 'on_call') return ui.transferred?.call === ui.state.call ? 'wrap_up' : 'call';
   return state || 'offline';
 }
 
@@ -113,6 +229,14 @@ function render() {
   $('#idle-panel').hidden = name === 'ringing' || name === 'call' || name === 'wrap_up';
   $('#idle-text').textContent =
     state?.state === 'available' ? 'Vous êtes disponible : un appel peut arriver à tout moment.' : 'Passez « Disponible » pour recevoir des appels.';
+  const note = $('#wrapup-note');
+  const noteText = ui.transferred ? `Appel transféré vers ${ui.transferred.name}` : '';
+  if (note.textContent !== noteText) note.textContent = noteText;
+  note.hidden = !noteText;
+  if (name !== 'call' && ui.transfer) closeTransfer({ focus: false });
+  $('#transfer-open').disabled = !connection?.online || name !== 'call';
+  $('#interpreter-open').disabled = !connection?.online || name !== 'call';
+  if (name !== 'call') showInterpreterStatus(null);
   tick();
 }
 
@@ -198,6 +322,10 @@ function onAgentState(push) {
     ui.stateSince = Date.now();
   }
   ui.state = push;
+  // The note of a transferred call stays for its wrap-up only.
+  if (ui.transferred && push.state !== 'wrap_up' && !(push.state === 'on_call' && push.call === ui.transferred.call)) {
+    ui.transferred = null;
+  }
   if (push.state === 'reserved') {
     if (ui.offer && push.remaining_secs != null) ui.offer.deadline = Date.now() + push.remaining_secs * 1000;
   } else {
@@ -230,6 +358,7 @@ function onOffered(push) {
   const now = Date.now();
   ui.offer = { ...push, received: now, deadline: now + push.deadline_secs * 1000, total: push.deadline_secs * 1000 };
   ui.callInfo = `${push.service_name || push.service}${push.site ? ` — ${push.site}` : ''}`;
+  ui.callService = push.service;
   $('#offer-service').textContent = push.service_name || push.service;
   $('#offer-site').textContent = push.site || '—';
   $('#accept').disabled = false;
@@ -271,9 +400,15 @@ async function onMediaReady(push) {
   }
   if (ui.callId !== push.call) return;
   ui.media?.close();
-  const media = pageCall(connection, ui.stream, (state) => {
-    $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? 'Connexion vidéo perdue…' : 'Connexion de la vidéo…';
-  });
+  renderPeople();
+  const media = pageCall(
+    connection,
+    ui.stream,
+    (state) => {
+      $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? 'Connexion vidéo perdue…' : 'Connexion de la vidéo…';
+    },
+    { tiles },
+  );
   ui.media = media;
   media.setAudio(!ui.muted);
   media.setVideo(!ui.cameraOff);
@@ -303,7 +438,18 @@ function onCallEnded(push) {
   refreshCalls();
 }
 
+/** This agent handed the call to another service's queue: its leg is gone, wrap-up follows. */
+function onCallTransferred(push) {
+  if (push.call !== (ui.callId ?? ui.state?.call)) return;
+  ui.transferred = { call: push.call, name: push.service_name || push.to };
+  closeTransfer({ focus: false });
+  endMedia();
+  render();
+  if (!$('#wrapup-panel').hidden) $('#disposition').focus();
+}
+
 function endMedia() {
+  closeTransfer({ focus: false });
   ui.media?.close();
   ui.media = null;
   stopMedia(ui.stream);
@@ -314,8 +460,14 @@ function endMedia() {
   ui.cameraOff = false;
   toggle($('#mute'), false);
   toggle($('#camera'), false);
+  tiles.clear();
   $('#remote-video').srcObject = null;
   $('#self-video').srcObject = null;
+  ui.participants = null;
+  ui.left = [];
+  clearTimeout(ui.leftTimer);
+  renderPeople();
+  chat.clear();
 }
 
 // ---- actions --------------------------------------------------------------------------------
@@ -363,6 +515,199 @@ async function reject() {
   await act({ type: 'reject', call }, $('#reject'));
   clearOffer();
   render();
+}
+
+// ---- transfer -------------------------------------------------------------------------------
+
+const TRANSFER_ERROR = {
+  transfer_refused: 'Transfert impossible : ce service est fermé ou complet.',
+  unknown_service: "Transfert impossible : ce service n'existe plus.",
+  wrong_state: "Transfert impossible : aucun appel n'est en cours.",
+  disconnected: 'Pas de connexion au serveur : le transfert n’a pas été fait.',
+  timeout: 'Le serveur ne répond pas : le transfert n’a peut-être pas été fait.',
+};
+
+/// What the box says and sends: a transfer to another service, or an interpreter added from
+/// an interpreter service (the call goes on with three participants).
+const BOX = {
+  transfer: {
+    opener: '#transfer-open',
+    title: "Transférer l'appel",
+    help: "L'usager reste en ligne et attend un conseiller du service choisi ; vous passez en fin d'appel.",
+    legend: 'Vers quel service ?',
+    empty: "Aucun autre service n'est ouvert en ce moment.",
+    confirm: (name) => `Transférer vers ${name}`,
+    idle: 'Confirmer le transfert',
+    request: (service) => ({ type: 'transfer', service }),
+    shows: (s) => s.open && !s.interpreter && s.id !== ui.callService,
+  },
+  interpreter: {
+    opener: '#interpreter-open',
+    title: 'Ajouter un interprète',
+    help: "Un interprète du service choisi rejoint l'appel : l'usager, vous et l'interprète vous voyez et vous entendez.",
+    legend: "Quel service d'interprétation ?",
+    empty: "Aucun service d'interprétation n'est ouvert en ce moment.",
+    confirm: (name) => `Demander : ${name}`,
+    idle: "Demander l'interprète",
+    request: (service) => ({ type: 'add_interpreter', service }),
+    shows: (s) => s.open && s.interpreter,
+  },
+};
+
+const INTERPRETER_ERROR = {
+  unknown_service: "Demande impossible : ce service d'interprétation n'existe plus.",
+  service_closed: "Demande impossible : ce service d'interprétation est fermé.",
+  queue_full: "Demande impossible : trop de demandes attendent dans ce service.",
+  wrong_state: 'Un interprète est déjà demandé pour cet appel, ou aucun appel n’est en cours.',
+  disconnected: 'Pas de connexion au serveur : la demande n’a pas été faite.',
+  timeout: 'Le serveur ne répond pas : la demande n’a peut-être pas été faite.',
+};
+
+const INTERPRETER_STATUS = {
+  waiting: (name) => `Interprète demandé (${name}) : en attente d'un interprète…`,
+  joined: (name) => `Un interprète (${name}) a rejoint l'appel.`,
+  left: (name) => `L'interprète (${name}) a quitté l'appel.`,
+  unavailable: (name) => `Aucun interprète (${name}) n'est disponible pour le moment.`,
+};
+
+/// Opens the box with the services open now: for a transfer, the call's own one left out;
+/// for an interpreter, the interpreter services.
+async function openTransfer(kind = 'transfer') {
+  if (ui.transfer || pageState() !== 'call') return;
+  ui.transfer = { kind, services: null, chosen: null, busy: false };
+  const box = BOX[kind];
+  $('#h-transfer').textContent = box.title;
+  $('#transfer-help').textContent = box.help;
+  $('#transfer-legend').textContent = box.legend;
+  $('#transfer-box').hidden = false;
+  $(box.opener).setAttribute('aria-expanded', 'true');
+  showTransferError('');
+  renderTransfer();
+  $('#h-transfer').focus();
+  await loadTransferServices();
+}
+
+async function loadTransferServices() {
+  const transfer = ui.transfer;
+  let services;
+  try {
+    services = (await connection.request({ type: 'list_services' })).services || [];
+  } catch {
+    if (ui.transfer !== transfer) return;
+    transfer.services = [];
+    renderTransfer();
+    showTransferError('La liste des services est indisponible. Réessayez.');
+    return;
+  }
+  if (ui.transfer !== transfer) return;
+  ui.interpreterServices = Object.fromEntries(services.filter((s) => s.interpreter).map((s) => [s.id, s.name]));
+  transfer.services = services.filter(BOX[transfer.kind].shows);
+  if (!transfer.services.some((s) => s.id === transfer.chosen)) transfer.chosen = null;
+  renderTransfer();
+  const first = $('#transfer-services input');
+  if (first && $('#transfer-box').contains(document.activeElement)) first.focus();
+}
+
+function closeTransfer({ focus = true } = {}) {
+  if (!ui.transfer) return;
+  const opener = BOX[ui.transfer.kind].opener;
+  ui.transfer = null;
+  $('#transfer-box').hidden = true;
+  $(opener).setAttribute('aria-expanded', 'false');
+  $('#transfer-services').replaceChildren();
+  showTransferError('');
+  if (focus) $(opener).focus();
+}
+
+/// Where the request for an interpreter stands (hidden with no text).
+function showInterpreterStatus(text) {
+  const line = $('#interpreter-status');
+  line.textContent = text || '';
+  line.hidden = !text;
+}
+
+function showTransferError(text) {
+  $('#transfer-error').textContent = text;
+  $('#transfer-error').hidden = !text;
+}
+
+function renderTransfer() {
+  const transfer = ui.transfer;
+  if (!transfer) return;
+  const list = $('#transfer-services');
+  const empty = $('#transfer-empty');
+  if (transfer.services === null) {
+    empty.textContent = 'Chargement des services…';
+    empty.hidden = false;
+    list.replaceChildren();
+  } else {
+    empty.textContent = transfer.services.length === 0 ? BOX[transfer.kind].empty : '';
+    empty.hidden = transfer.services.length > 0;
+    const items = transfer.services.map((service) => {
+      const input = document.createElement('input');
+      input.type = 'radio';
+      input.name = 'transfer-service';
+      input.value = service.id;
+      input.checked = transfer.chosen === service.id;
+      input.dataset.testid = `transfer-service-${service.id}`;
+      input.addEventListener('change', () => {
+        transfer.chosen = service.id;
+        renderTransferButton();
+      });
+      const name = document.createElement('span');
+      name.textContent = service.name;
+      const label = document.createElement('label');
+      label.className = 'transfer-option';
+      label.append(input, name);
+      const li = document.createElement('li');
+      li.append(label);
+      return li;
+    });
+    list.replaceChildren(...items);
+  }
+  renderTransferButton();
+}
+
+function renderTransferButton() {
+  const transfer = ui.transfer;
+  const button = $('#transfer-confirm');
+  const service = transfer?.services?.find((s) => s.id === transfer.chosen);
+  button.disabled = !service || transfer.busy;
+  const box = BOX[transfer?.kind || 'transfer'];
+  button.textContent = service ? box.confirm(service.name) : box.idle;
+  $('#transfer-cancel').disabled = Boolean(transfer?.busy);
+}
+
+async function confirmTransfer(event) {
+  event.preventDefault();
+  const transfer = ui.transfer;
+  if (!transfer || transfer.busy || !transfer.chosen) return;
+  transfer.busy = true;
+  showTransferError('');
+  renderTransferButton();
+  try {
+    await connection.request(BOX[transfer.kind].request(transfer.chosen));
+    // A transfer: `call_transferred` closes the call view (before or after this reply). An
+    // interpreter: the box closes; `interpreter_status` tells where the request stands.
+    if (transfer.kind === 'interpreter' && ui.transfer === transfer) {
+      closeTransfer();
+      return;
+    }
+  } catch (err) {
+    if (ui.transfer !== transfer) return;
+    transfer.busy = false;
+    const errors = transfer.kind === 'interpreter' ? INTERPRETER_ERROR : TRANSFER_ERROR;
+    const prefix = transfer.kind === 'interpreter' ? 'Demande impossible' : 'Transfert impossible';
+    showTransferError(errors[err.code] || `${prefix} : ${err.message}`);
+    renderTransferButton();
+    // The list may have changed (a service closed meanwhile).
+    if (err.code === 'transfer_refused' || err.code === 'unknown_service') loadTransferServices();
+    return;
+  }
+  if (ui.transfer === transfer) {
+    transfer.busy = false;
+    renderTransferButton();
+  }
 }
 
 async function changeState() {
@@ -443,6 +788,7 @@ function connect(token) {
   connection.on('welcome', (welcome) => {
     showNet('');
     $('#who').textContent = welcome.subject;
+    ui.subject = welcome.subject;
     $('#signout').hidden = false;
     if (welcome.role !== 'agent') {
       connection.stop();
@@ -471,11 +817,18 @@ function connect(token) {
   connection.on('push:offer_withdrawn', onOfferWithdrawn);
   connection.on('push:media_ready', onMediaReady);
   connection.on('push:call_ended', onCallEnded);
+  connection.on('push:call_transferred', onCallTransferred);
+  connection.on('push:interpreter_status', (push) => {
+    const name = ui.interpreterServices?.[push.service] || push.service;
+    showInterpreterStatus(INTERPRETER_STATUS[push.status]?.(name) || null);
+  });
   connection.on('push:peer_media_lost', onPeerMediaLost);
   connection.on('push:sdp_offer', (push) => {
     if (ui.callId === push.call) ui.media?.answerOffer(push.sdp).catch((err) => console.error('agent: renegotiation', err));
   });
   connection.on('push:peer_media_restored', onPeerMediaRestored);
+  connection.on('push:participants', onParticipants);
+  connection.on('push:chat', onChat);
   connection.start();
 }
 
@@ -517,12 +870,24 @@ function init() {
     toggle(event.currentTarget, ui.cameraOff);
   });
   $('#wrapup-form').addEventListener('submit', finishWrapUp);
-  // Keyboard shortcuts while ringing: Enter is the focused "Décrocher"; Escape rejects.
+  $('#transfer-open').addEventListener('click', () => (ui.transfer ? closeTransfer() : openTransfer('transfer')));
+  $('#interpreter-open').addEventListener('click', () => (ui.transfer ? closeTransfer() : openTransfer('interpreter')));
+  $('#transfer-cancel').addEventListener('click', () => closeTransfer());
+  $('#transfer-form').addEventListener('submit', confirmTransfer);
+  // Keyboard shortcuts while ringing: Enter is the focused "Décrocher"; Escape rejects. Escape
+  // also closes the transfer box.
   document.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && ui.offer) reject();
+    if (event.key !== 'Escape') return;
+    if (ui.offer) reject();
+    else if (ui.transfer && !ui.transfer.busy) closeTransfer();
   });
   setInterval(tick, 1000);
-  exposeTestHooks(pageState, () => ui.media, { ringing: () => ringer.ringing });
+  exposeTestHooks(pageState, () => ui.media, {
+    ringing: () => ringer.ringing,
+    chat: () => chat.messages.map((m) => ({ ...m })),
+    participants: () => others().map((p) => ({ ...p })),
+    transferred: () => (ui.transferred ? { ...ui.transferred } : null),
+  });
 
   const token = takeToken();
   if (token) connect(token);

@@ -1,7 +1,10 @@
-// Kiosk page: choose a service, check camera and microphone, call, wait, talk, back to start.
+// Kiosk page: choose a service (with the server's notice, e.g. that calls may be listened to),
+// check camera and microphone, call, wait, talk (video, written chat, a third person who joins
+// shown in large type), stay on the line while the agent transfers the call to another service
+// (same media connection: the next agent's video comes on the same picture), back to start.
 import {
-  $, Connection, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall, showScreen,
-  stopMedia, storeToken, takeToken, forgetToken,
+  $, ChatPanel, Connection, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall,
+  showScreen, stopMedia, storeToken, takeToken, forgetToken,
 } from '/console/relais.js';
 
 const TEXT = {
@@ -48,6 +51,27 @@ const TEXT = {
     call_failed: "L'appel n'a pas pu être lancé. Réessayez.",
     offline: 'Connexion au serveur perdue. Nouvelle tentative en cours…',
     bad_token: 'Ce jeton est refusé. Vérifiez-le ou demandez-en un nouveau.',
+    chat_title: 'Messages écrits',
+    chat_hint: 'Vous pouvez aussi écrire au conseiller.',
+    chat_label: 'Votre message',
+    chat_send: 'Envoyer',
+    chat_you: 'Vous',
+    chat_too_long: 'Message trop long : 1 000 caractères au plus.',
+    chat_failed: "Le message n'a pas pu être envoyé. Réessayez.",
+    role_kiosk: 'usager',
+    role_agent: 'conseiller',
+    role_supervisor: 'responsable',
+    role_interpreter: 'interprète',
+    person: (name, role) => `${name} (${role})`,
+    joined: (who) => `${who} a rejoint l’appel`,
+    joined_sub: (count) => (count > 1 ? 'Ces personnes vous voient et vous entendent.' : 'Cette personne vous voit et vous entend.'),
+    left: (who) => `${who} ne participe plus à la conversation`,
+    agent_video: 'Le conseiller',
+    transfer_title: (name) => `Transfert en cours vers ${name}…`,
+    transfer_stay: 'Restez en ligne.',
+    transfer_wait: 'En attente du prochain conseiller',
+    transfer_back: (who) => `${who} vous répond.`,
+    chat_hint_transfer: 'Vous pourrez écrire au prochain conseiller dès qu’il vous répondra.',
     other_lang: 'English',
     other_lang_code: 'en',
   },
@@ -94,6 +118,27 @@ const TEXT = {
     call_failed: 'The call could not be started. Please try again.',
     offline: 'Connection to the server lost. Trying again…',
     bad_token: 'This token is refused. Check it or ask for a new one.',
+    chat_title: 'Written messages',
+    chat_hint: 'You can also write to the adviser.',
+    chat_label: 'Your message',
+    chat_send: 'Send',
+    chat_you: 'You',
+    chat_too_long: 'Message too long: 1,000 characters at most.',
+    chat_failed: 'The message could not be sent. Please try again.',
+    role_kiosk: 'visitor',
+    role_agent: 'adviser',
+    role_supervisor: 'manager',
+    role_interpreter: 'interpreter',
+    person: (name, role) => `${name} (${role})`,
+    joined: (who) => `${who} joined the call`,
+    joined_sub: (count) => (count > 1 ? 'These people can see and hear you.' : 'This person can see and hear you.'),
+    left: (who) => `${who} no longer takes part in the conversation`,
+    agent_video: 'The adviser',
+    transfer_title: (name) => `Transferring you to ${name}…`,
+    transfer_stay: 'Please stay on the line.',
+    transfer_wait: 'Waiting for the next adviser',
+    transfer_back: (who) => `${who} is answering you.`,
+    chat_hint_transfer: 'You can write to the next adviser as soon as they answer.',
     other_lang: 'Français',
     other_lang_code: 'fr',
   },
@@ -109,6 +154,14 @@ function minutes(secs, lang) {
 const ENDED_SECS = 6;
 // Seconds without a touch on the check screen before going back to the start screen.
 const CHECK_IDLE_SECS = 90;
+// Seconds a "… no longer takes part" line stays.
+const LEFT_SECS = 8;
+// Seconds the "… is answering you" line stays after a transfer; at most that long the picture
+// waits for the next agent's video before it shows again anyway.
+const BACK_SECS = 5;
+const VIDEO_WAIT_SECS = 10;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const ui = {
   lang: 'fr',
@@ -125,6 +178,16 @@ const ui = {
   offline: false,
   placing: false, // a `call` request awaits its reply
   early: [], // [handler, push] received meanwhile
+  notice: '', // the server's notice (welcome), shown before a call
+  participants: [], // the others in the call, from the last `participants` push
+  left: [], // third persons who just left, shown a few seconds
+  leftTimer: 0,
+  // The call was transferred to another service: {to, name}, until its next agent answers.
+  transfer: null,
+  // After a transfer, the picture stays covered until the next agent's video arrives.
+  videoWait: false,
+  backAgent: null, // the agent who answered after the transfer
+  backTimer: 0,
 };
 
 const t = (key, ...args) => {
@@ -133,6 +196,41 @@ const t = (key, ...args) => {
 };
 
 let connection = null;
+
+// The remote pictures: the agent in the main video, anyone else (a manager who joined) in tiles.
+const tiles = new RemoteTiles({
+  main: $('#remote-video'),
+  container: $('#remote-extra'),
+  label: (index) => {
+    if (index === 0) {
+      const agent = ui.participants.find((p) => p.role === 'agent');
+      return agent ? who(agent) : t('agent_video');
+    }
+    // Nobody behind a slot once its person left: the tile hides instead of freezing.
+    const third = thirdPersons()[index - 1];
+    return third ? who(third) : null;
+  },
+});
+
+const chat = new ChatPanel({
+  log: $('#chat-log'),
+  form: $('#chat-form'),
+  input: $('#chat-input'),
+  error: $('#chat-error'),
+  send: (text) => connection.request({ type: 'chat', text }),
+  text: (key) => ({ you: t('chat_you'), too_long: t('chat_too_long') })[key] || t('chat_failed'),
+});
+
+/// A participant as the kiosk names them: "Sophie (responsable)".
+function who(person) {
+  const role = t(`role_${person.role}`) || person.role;
+  return person.name ? t('person', person.name, role) : role;
+}
+
+/// People in the call besides the kiosk and its agent (a manager who barged in, an interpreter).
+function thirdPersons() {
+  return ui.participants.filter((p) => p.role !== 'agent' && p.role !== 'kiosk');
+}
 
 function setScreen(name) {
   ui.screen = name;
@@ -153,10 +251,172 @@ function applyLanguage() {
     $('#waiting-service').textContent = t('service', serviceName(ui.service));
   }
   if (ui.offline) showNet(t('offline'));
+  renderPeople();
+  renderTransfer();
+  tiles.relabel();
+}
+
+function renderNotice() {
+  for (const el of [$('#notice'), $('#check-notice')]) {
+    el.textContent = ui.notice;
+    el.hidden = !ui.notice;
+  }
+}
+
+/// The large banner of the call screen: who else sees and hears the caller, who just left.
+function renderPeople() {
+  const third = thirdPersons();
+  const lines = [];
+  for (const person of third) lines.push(['person', t('joined', who(person))]);
+  if (third.length > 0) lines.push(['sub', t('joined_sub', third.length)]);
+  for (const person of ui.left) lines.push(['gone', t('left', who(person))]);
+  const box = $('#joined');
+  const text = lines.map(([, line]) => line).join('\n');
+  if (box.dataset.text === text) return;
+  box.dataset.text = text;
+  box.replaceChildren(
+    ...lines.map(([kind, line]) => {
+      const p = document.createElement('p');
+      p.className = kind;
+      p.textContent = line;
+      return p;
+    }),
+  );
+  box.hidden = lines.length === 0;
+}
+
+function onParticipants(push) {
+  if (!ui.call || push.call !== ui.call.id) return;
+  const key = (p) => `${p.role}\u0000${p.name}`;
+  const before = thirdPersons();
+  ui.participants = (push.participants || []).filter((p) => p.role !== 'kiosk');
+  // After a transfer, the next agent answered: back to the conversation.
+  const agent = ui.participants.find((p) => p.role === 'agent');
+  if (ui.transfer && agent) transferAnswered(agent);
+  const now = new Set(thirdPersons().map(key));
+  const gone = before.filter((p) => !now.has(key(p)));
+  ui.left = ui.left.filter((p) => !now.has(key(p)));
+  if (gone.length > 0) {
+    ui.left.push(...gone);
+    clearTimeout(ui.leftTimer);
+    ui.leftTimer = setTimeout(() => {
+      ui.left = [];
+      renderPeople();
+    }, LEFT_SECS * 1000);
+  }
+  renderPeople();
+  tiles.relabel();
+}
+
+function onChat(push) {
+  if (!ui.call || push.call !== ui.call.id) return;
+  chat.add({ name: who({ role: push.from, name: push.name }), text: push.text, at: push.at_ms || Date.now() });
+}
+
+/// The agent handed the call to another service: the media connection and the camera stay, the
+/// picture of the agent who left is covered, the caller is told to stay on the line and sees
+/// their place in the new queue.
+function callTransferred(push) {
+  if (!ui.call || push.call !== ui.call.id) return;
+  ui.transfer = { to: push.to, name: push.service_name || push.to };
+  ui.backAgent = null;
+  ui.call.position = null;
+  ui.call.eta = null;
+  ui.videoWait = true;
+  clearTimeout(ui.backTimer);
+  $('#call-status').textContent = '';
+  // The screen is the call's (its camera preview and hang-up button) whatever came before.
+  if (ui.screen !== 'call') setScreen('call');
+  renderTransfer();
+  $('#h-transfer').focus({ preventScroll: true });
+}
+
+/// The next agent answered the transferred call: the conversation view comes back, its picture
+/// as soon as that agent's video arrives on the same media connection.
+function transferAnswered(agent) {
+  const hadFocus = $('#transfer').contains(document.activeElement);
+  ui.transfer = null;
+  ui.backAgent = agent;
+  renderTransfer();
+  if (hadFocus) $('#hangup').focus({ preventScroll: true });
+  revealWhenVideo();
+}
+
+/// Uncovers the picture once frames are decoded again (or after `VIDEO_WAIT_SECS` anyway).
+async function revealWhenVideo() {
+  const call = ui.call;
+  const still = () => ui.call === call && !ui.transfer && ui.videoWait;
+  const decoded = async () => (ui.media ? (await ui.media.stats()).framesDecoded : 0);
+  let media = ui.media;
+  let base = await decoded();
+  const until = Date.now() + VIDEO_WAIT_SECS * 1000;
+  while (still() && Date.now() < until) {
+    await sleep(150);
+    if (!still()) return;
+    // A new media connection (not expected after a transfer) counts its frames from zero.
+    if (ui.media !== media) {
+      media = ui.media;
+      base = 0;
+    }
+    if ((await decoded()) > base) break;
+  }
+  if (!still()) return;
+  ui.videoWait = false;
+  renderTransfer();
+  // Who answers, over the picture for a few seconds.
+  const back = ui.backAgent ? t('transfer_back', who(ui.backAgent)) : '';
+  $('#call-status').textContent = back;
+  clearTimeout(ui.backTimer);
+  ui.backTimer = setTimeout(() => {
+    if ($('#call-status').textContent === back) $('#call-status').textContent = '';
+  }, BACK_SECS * 1000);
+}
+
+function renderTransfer() {
+  const transfer = ui.transfer;
+  const box = $('#transfer');
+  box.hidden = !transfer;
+  if (transfer) {
+    const title = t('transfer_title', serviceNameOf(transfer.to, transfer.name));
+    if ($('#h-transfer').textContent !== title) $('#h-transfer').textContent = title;
+    $('#transfer-position').textContent = ui.call?.position ?? '…';
+    $('#transfer-eta').textContent = ui.call?.eta != null ? t('eta', ui.call.eta) : t('eta_unknown');
+  }
+  const wait = ui.videoWait && Boolean(ui.call);
+  $('#remote-wait').hidden = !wait;
+  const back = ui.backAgent ? `${t('transfer_back', who(ui.backAgent))} ` : '';
+  $('#remote-wait-text').textContent = transfer ? t('transfer_wait') : wait ? `${back}${t('connecting')}` : '';
+  $('#remote-video').closest('.stage').dataset.wait = wait ? 'on' : 'off';
+  document.body.dataset.transfer = transfer ? 'on' : 'off';
+  // Nobody to write to until the next agent answers.
+  $('#chat-input').disabled = Boolean(transfer);
+  $('#chat-form button[type="submit"]').disabled = Boolean(transfer);
+  $('#chat-hint').textContent = transfer ? t('chat_hint_transfer') : t('chat_hint');
+}
+
+function resetCallView() {
+  ui.participants = [];
+  ui.left = [];
+  clearTimeout(ui.leftTimer);
+  ui.transfer = null;
+  ui.videoWait = false;
+  ui.backAgent = null;
+  clearTimeout(ui.backTimer);
+  renderTransfer();
+  renderPeople();
+  tiles.clear();
+  chat.clear();
 }
 
 function serviceName(service) {
   return ui.lang === 'en' && service.name_en ? service.name_en : service.name;
+}
+
+/// The name of service `id` in the page's language, `fallback` (the server's French name) when
+/// the kiosk does not list it.
+function serviceNameOf(id, fallback) {
+  const service = ui.services.find((s) => s.id === id);
+  return service ? serviceName(service) : fallback || id;
 }
 
 function renderServices() {
@@ -204,7 +464,8 @@ async function refreshServices() {
   if (!connection?.online) return;
   try {
     const result = await connection.request({ type: 'list_services' });
-    ui.services = result.services;
+    // Interpreter services are for agents, who add an interpreter to a call.
+    ui.services = result.services.filter((s) => !s.interpreter);
     renderServices();
   } catch {
     // Kept as it was; the next refresh or reconnection tries again.
@@ -217,6 +478,7 @@ async function goStart(message) {
   releaseCall();
   ui.service = null;
   ui.muted = false;
+  resetCallView();
   $('#remote-video').srcObject = null;
   $('#self-video').srcObject = null;
   $('#check-video').srcObject = null;
@@ -338,9 +600,14 @@ async function mediaReady(push) {
     }
   }
   ui.media?.close();
-  const media = pageCall(connection, ui.stream, (state) => {
-    $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? t('offline') : t('connecting');
-  });
+  const media = pageCall(
+    connection,
+    ui.stream,
+    (state) => {
+      $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? t('offline') : t('connecting');
+    },
+    { tiles },
+  );
   ui.media = media;
   media.setAudio(!ui.muted);
   try {
@@ -384,6 +651,7 @@ function releaseCall() {
   stopMedia(ui.stream);
   ui.stream = null;
   ui.call = null;
+  resetCallView();
 }
 
 function showEnded(text) {
@@ -415,6 +683,7 @@ function queuePosition(push) {
   ui.call.position = push.position;
   ui.call.eta = push.eta_secs ?? null;
   renderWaiting();
+  renderTransfer();
 }
 
 /// Runs `handler` for pushes about the current call; keeps those that come while the `call`
@@ -439,7 +708,9 @@ function connect(token) {
       if (ui.call) showEnded(t('ended_dropped'));
     }
   });
-  connection.on('welcome', async () => {
+  connection.on('welcome', async (welcome) => {
+    ui.notice = typeof welcome?.notice === 'string' ? welcome.notice.trim() : '';
+    renderNotice();
     ui.offline = false;
     showNet('');
     if (ui.screen === 'loading' || ui.screen === 'signin') await goStart();
@@ -461,6 +732,9 @@ function connect(token) {
     if (ui.call && push.call === ui.call.id) ui.media?.answerOffer(push.sdp).catch((err) => console.error('kiosk: renegotiation', err));
   }));
   connection.on('push:peer_media_restored', forCall(peerMediaRestored));
+  connection.on('push:participants', forCall(onParticipants));
+  connection.on('push:chat', forCall(onChat));
+  connection.on('push:call_transferred', forCall(callTransferred));
   connection.start();
 }
 
@@ -493,7 +767,13 @@ function init() {
   setInterval(() => {
     if (ui.screen === 'start') refreshServices();
   }, 30000);
-  exposeTestHooks(() => ui.screen, () => ui.media);
+  exposeTestHooks(() => (ui.transfer ? 'transferring' : ui.screen), () => ui.media, {
+    chat: () => chat.messages.map((m) => ({ ...m })),
+    participants: () => ui.participants.map((p) => ({ ...p })),
+    notice: () => ui.notice,
+    transfer: () => (ui.transfer ? { ...ui.transfer, position: ui.call?.position ?? null } : null),
+    videoWait: () => ui.videoWait,
+  });
 
   const token = takeToken();
   if (token) connect(token);

@@ -228,33 +228,58 @@ export function stopMedia(stream) {
   for (const track of stream?.getTracks() || []) track.stop();
 }
 
+/// RTCPeerConnections this page made, for the browser tests (a transfer must keep the one it has).
+let peerConnectionsMade = 0;
+
 /// New offers a failed media connection makes before giving up, and the pause before each.
 const MAX_REJOINS = 5;
 const REJOIN_DELAY_MS = 1000;
 
 /// The media leg of a call between this page and the server's SFU. `start()` after
-/// `media_ready`: sends the browser's offer and applies the server's answer. The remote tracks
-/// are gathered in `remoteStream`; `onremote(stream)` is called when one arrives.
+/// `media_ready`: sends the browser's offer and applies the server's answer; `answerOffer(sdp)`
+/// answers the server's later offers (more participants to receive, on the same connection).
+///
+/// Remote media comes as one stream per participant received (the server's receive slots, each
+/// an audio and a video track of one `relais-slot-N` stream), ordered by slot: `remoteStreams`.
+/// `onremote(stream, streams)` is called when a track arrives, `onremotegone(stream, streams)`
+/// when a stream loses its last track (or all go, `stream` null, when the call closes).
+/// `remoteStream` is the first of them, the main one (the agent for a kiosk, the kiosk for an
+/// agent).
 export class MediaCall {
-  constructor(connection, localStream, { onremote = () => {}, onstate = () => {} } = {}) {
+  constructor(connection, localStream, { onremote = () => {}, onremotegone = () => {}, onstate = () => {} } = {}) {
     this.connection = connection;
     this.localStream = localStream;
-    this.remoteStream = new MediaStream();
+    this.remoteStreams = [];
     this.onremote = onremote;
+    this.onremotegone = onremotegone;
     this.onstate = onstate;
     this.pc = null;
+    this.pcSerial = null;
     this.rejoins = 0;
+    // Tracks that came without a stream (no `a=msid`) are gathered in one stream of their own.
+    this.loose = null;
+    // Resolves once the current offer's answer is applied: a server offer waits for it.
+    this.negotiated = Promise.resolve();
+  }
+
+  /// The main remote stream (the first slot), or null before any remote track.
+  get remoteStream() {
+    return this.remoteStreams[0] || null;
   }
 
   async start() {
     this.close();
     const pc = new RTCPeerConnection({});
+    peerConnectionsMade += 1;
+    this.pcSerial = peerConnectionsMade;
     this.pc = pc;
-    for (const track of this.localStream.getTracks()) pc.addTrack(track, this.localStream);
-    pc.ontrack = (event) => {
-      if (!this.remoteStream.getTracks().includes(event.track)) this.remoteStream.addTrack(event.track);
-      this.onremote(this.remoteStream);
-    };
+    const tracks = this.localStream.getTracks();
+    for (const track of tracks) pc.addTrack(track, this.localStream);
+    // Without a camera or microphone, still ask to receive that kind from the others.
+    for (const kind of ['audio', 'video']) {
+      if (!tracks.some((t) => t.kind === kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
+    }
+    pc.ontrack = (event) => this.addRemote(event);
     pc.onconnectionstatechange = () => {
       this.onstate(pc.connectionState);
       if (pc.connectionState === 'connected') this.rejoins = 0;
@@ -267,16 +292,44 @@ export class MediaCall {
         }, REJOIN_DELAY_MS);
       }
     };
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    const answer = await this.connection.request({ type: 'sdp_offer', sdp: pc.localDescription.sdp });
-    if (this.pc !== pc) return;
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    let done;
+    this.negotiated = new Promise((resolve) => {
+      done = resolve;
+    });
+    try {
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const answer = await this.connection.request({ type: 'sdp_offer', sdp: pc.localDescription.sdp });
+      if (this.pc !== pc) return;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    } finally {
+      done();
+    }
+  }
+
+  addRemote(event) {
+    let stream = event.streams[0];
+    if (!stream) {
+      this.loose = this.loose || new MediaStream();
+      stream = this.loose;
+      if (!stream.getTracks().includes(event.track)) stream.addTrack(event.track);
+    }
+    if (!this.remoteStreams.includes(stream)) {
+      this.remoteStreams.push(stream);
+      this.remoteStreams.sort((a, b) => slotOf(a) - slotOf(b));
+      stream.addEventListener('removetrack', () => {
+        if (stream.getTracks().length > 0 || !this.remoteStreams.includes(stream)) return;
+        this.remoteStreams = this.remoteStreams.filter((s) => s !== stream);
+        this.onremotegone(stream, this.remoteStreams.slice());
+      });
+    }
+    this.onremote(stream, this.remoteStreams.slice());
   }
 
   /// Answers an offer the server makes on the connected peer (another participant to
   /// receive): the same connection, no new ICE or DTLS.
   async answerOffer(sdp) {
+    await this.negotiated;
     const pc = this.pc;
     if (!pc) return;
     await pc.setRemoteDescription({ type: 'offer', sdp });
@@ -294,16 +347,26 @@ export class MediaCall {
     for (const track of this.localStream.getVideoTracks()) track.enabled = enabled;
   }
 
-  /// `{framesDecoded, audioPackets, connectionState}` read from the inbound RTP statistics.
+  /// `{framesDecoded, audioPackets, framesSent, connectionState, video, audio}` read from the
+  /// RTP statistics: the inbound totals, the video frames sent (outbound), and per received
+  /// track (`video`: `{mid, track, framesDecoded}`, `audio`: `{mid, track, packetsReceived}`).
   async stats() {
-    const result = { framesDecoded: 0, audioPackets: 0, connectionState: this.pc?.connectionState || 'closed' };
+    const result = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: this.pc?.connectionState || 'closed', video: [], audio: [] };
     if (!this.pc) return result;
     const report = await this.pc.getStats();
     report.forEach((s) => {
-      if (s.type !== 'inbound-rtp') return;
       const kind = s.kind || s.mediaType;
-      if (kind === 'video') result.framesDecoded += s.framesDecoded || 0;
-      if (kind === 'audio') result.audioPackets += s.packetsReceived || 0;
+      if (s.type === 'outbound-rtp' && kind === 'video') result.framesSent += s.framesSent ?? s.framesEncoded ?? 0;
+      if (s.type !== 'inbound-rtp') return;
+      const one = { mid: s.mid ?? null, track: s.trackIdentifier ?? null };
+      if (kind === 'video') {
+        result.framesDecoded += s.framesDecoded || 0;
+        result.video.push({ ...one, framesDecoded: s.framesDecoded || 0 });
+      }
+      if (kind === 'audio') {
+        result.audioPackets += s.packetsReceived || 0;
+        result.audio.push({ ...one, packetsReceived: s.packetsReceived || 0 });
+      }
     });
     return result;
   }
@@ -314,35 +377,240 @@ export class MediaCall {
     this.pc.onconnectionstatechange = null;
     this.pc.close();
     this.pc = null;
-    for (const track of this.remoteStream.getTracks()) this.remoteStream.removeTrack(track);
+    const had = this.remoteStreams.length > 0;
+    this.remoteStreams = [];
+    this.loose = null;
+    if (had) this.onremotegone(null, []);
   }
 }
 
-const EMPTY_STATS = { framesDecoded: 0, audioPackets: 0, connectionState: 'none' };
+/// The receive slot a remote stream belongs to (`relais-slot-N`), for ordering; streams of
+/// other names keep their arrival order after the slots.
+function slotOf(stream) {
+  const match = /^relais-slot-(\d+)$/.exec(stream.id);
+  return match ? Number(match[1]) : Number.MAX_SAFE_INTEGER;
+}
 
-/// Installs `window.relaisTest` for the browser tests: `state()` names the current screen and
-/// `mediaStats()` reads the call's inbound statistics.
+/// Where a page shows the remote streams of a call: the first in `main` (a `<video>`, when
+/// given), each other one in a captioned tile of its own in `container`. `label(index, stream)`
+/// says who a stream is: a name (caption and accessible name), or `{name, video}` with `video`
+/// false for someone heard but not seen (a coaching voice), or null for nobody (a receive slot
+/// whose participant left: the tile is hidden rather than frozen on their last picture).
+/// `relabel()` asks again, e.g. when the participants change. A tile without video shows its
+/// name on a dark tile instead of a black or frozen picture.
+export class RemoteTiles {
+  constructor({ main = null, container = null, label = () => '' } = {}) {
+    this.main = main;
+    this.container = container;
+    this.label = label;
+    this.streams = [];
+    this.tiles = new Map(); // stream → figure
+    this.watched = new WeakSet();
+  }
+
+  render(streams) {
+    this.streams = streams.slice();
+    const [first, ...rest] = this.main ? this.streams : [null, ...this.streams];
+    if (this.main) {
+      if (this.main.srcObject !== (first || null)) this.main.srcObject = first || null;
+      if (first) this.main.play().catch(() => {});
+    }
+    for (const [stream, tile] of this.tiles) {
+      if (!rest.includes(stream)) {
+        tile.querySelector('video').srcObject = null;
+        tile.remove();
+        this.tiles.delete(stream);
+      }
+    }
+    if (!this.container) return;
+    let previous = null;
+    for (const stream of rest) {
+      let tile = this.tiles.get(stream);
+      if (!tile) {
+        tile = document.createElement('figure');
+        tile.className = 'remote-tile';
+        tile.dataset.testid = 'remote-tile';
+        tile.dataset.stream = stream.id;
+        const video = document.createElement('video');
+        video.autoplay = true;
+        video.playsInline = true;
+        const caption = document.createElement('figcaption');
+        tile.append(video, caption);
+        this.tiles.set(stream, tile);
+        video.srcObject = stream;
+        video.play().catch(() => {});
+      }
+      // Keeps the tiles in slot order, moving one only when it is out of place (a moved video
+      // element may pause).
+      const after = previous ? previous.nextElementSibling : this.container.firstElementChild;
+      if (after !== tile) {
+        if (previous) previous.after(tile);
+        else this.container.prepend(tile);
+      }
+      previous = tile;
+      this.watch(stream);
+    }
+    this.relabel();
+  }
+
+  /// Follows a stream's video track coming and going (a muted track sends no pictures).
+  watch(stream) {
+    if (this.watched.has(stream)) return;
+    this.watched.add(stream);
+    const update = () => this.relabel();
+    stream.addEventListener('addtrack', (event) => {
+      event.track.addEventListener('mute', update);
+      event.track.addEventListener('unmute', update);
+      update();
+    });
+    for (const track of stream.getTracks()) {
+      track.addEventListener('mute', update);
+      track.addEventListener('unmute', update);
+    }
+  }
+
+  /// `label(index, stream)` as `{name, video}`, or null for nobody.
+  describe(index, stream) {
+    const who = this.label(index, stream);
+    if (!who) return null;
+    return typeof who === 'string' ? { name: who, video: true } : { name: who.name || '', video: who.video !== false };
+  }
+
+  relabel() {
+    if (this.main) {
+      const first = this.streams[0];
+      const who = first ? this.describe(0, first) : null;
+      if (who?.name) this.main.setAttribute('aria-label', who.name);
+    }
+    for (const [stream, tile] of this.tiles) {
+      const index = this.streams.indexOf(stream);
+      const who = this.describe(index, stream);
+      const video = stream.getVideoTracks()[0];
+      tile.hidden = !who;
+      tile.dataset.video = who?.video && video && !video.muted ? 'on' : 'off';
+      const caption = tile.querySelector('figcaption');
+      if (caption.textContent !== (who?.name || '')) caption.textContent = who?.name || '';
+      tile.querySelector('video').setAttribute('aria-label', who?.name || '');
+      tile.dataset.index = String(index);
+    }
+  }
+
+  clear() {
+    this.render([]);
+  }
+}
+
+/// The longest chat message the server takes, in characters.
+export const CHAT_MAX_CHARS = 1000;
+
+/// The chat of a call: a log of messages (`<ol role="log">`), a form with its input, and an
+/// error line. `send(text)` sends one (a request; it rejects with a `RelaisError`); the sender's
+/// own message is shown once the server took it (the server does not echo it). Every text goes
+/// into the page with `textContent`. `text(key, err)` gives the page's words: `you`,
+/// `too_long`, and `error` for any other refusal.
+export class ChatPanel {
+  constructor({ log, form, input, error, send, text }) {
+    this.log = log;
+    this.form = form;
+    this.input = input;
+    this.error = error;
+    this.send = send;
+    this.text = text;
+    this.messages = [];
+    this.sending = false;
+    input.maxLength = CHAT_MAX_CHARS;
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+  }
+
+  async submit() {
+    const text = this.input.value.trim();
+    if (!text || this.sending) return;
+    if ([...text].length > CHAT_MAX_CHARS) {
+      this.showError(this.text('too_long'));
+      return;
+    }
+    this.sending = true;
+    const button = this.form.querySelector('button[type="submit"]');
+    if (button) button.disabled = true;
+    try {
+      await this.send(text);
+      this.input.value = '';
+      this.showError('');
+      this.add({ mine: true, name: this.text('you'), text, at: Date.now() });
+    } catch (err) {
+      this.showError(err?.code === 'bad_request' ? this.text('too_long') : this.text('error', err));
+    } finally {
+      this.sending = false;
+      if (button) button.disabled = false;
+      this.input.focus();
+    }
+  }
+
+  showError(message) {
+    if (!this.error) return;
+    this.error.textContent = message || '';
+    this.error.hidden = !message;
+  }
+
+  /// Adds a message: `{mine, name, text, at}` (`at` in Unix ms).
+  add({ mine = false, name = '', text = '', at = Date.now() }) {
+    this.messages.push({ mine, name, text, at });
+    const item = document.createElement('li');
+    item.className = mine ? 'msg mine' : 'msg';
+    item.dataset.testid = 'chat-message';
+    const who = document.createElement('p');
+    who.className = 'who';
+    const time = document.createElement('time');
+    const date = new Date(at);
+    time.dateTime = date.toISOString();
+    time.textContent = date.toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' });
+    who.append(document.createTextNode(`${name} · `), time);
+    const body = document.createElement('p');
+    body.className = 'text';
+    body.textContent = text;
+    item.append(who, body);
+    this.log.append(item);
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  clear() {
+    this.messages = [];
+    this.log.replaceChildren();
+    this.input.value = '';
+    this.showError('');
+  }
+}
+
+const EMPTY_STATS = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: 'none', video: [], audio: [] };
+
 /**
- * The call's media on a page with `#self-video` and `#remote-video`: shows the local `stream`
- * (or sends nothing when there is none), plays the remote one as it arrives, and reports the
- * connection state to `onstate`.
+ * The call's media on a page with `#self-video` and `#remote-video` (and `#remote-extra` for
+ * the other participants' tiles): shows the local `stream` (or sends nothing when there is
+ * none), plays the remote ones as they arrive in `tiles` (by default a `RemoteTiles` over those
+ * elements), and reports the connection state to `onstate`.
  */
-export function pageCall(connection, stream, onstate) {
-  $('#self-video').srcObject = stream;
+export function pageCall(connection, stream, onstate, { tiles = null } = {}) {
+  const self = $('#self-video');
+  if (self) self.srcObject = stream;
+  const view = tiles || new RemoteTiles({ main: $('#remote-video'), container: $('#remote-extra') });
   return new MediaCall(connection, stream || new MediaStream(), {
-    onremote: (remote) => {
-      const video = $('#remote-video');
-      if (video.srcObject !== remote) video.srcObject = remote;
-      video.play().catch(() => {});
-    },
+    onremote: (_, streams) => view.render(streams),
+    onremotegone: (_, streams) => view.render(streams),
     onstate,
   });
 }
 
+/// Installs `window.relaisTest` for the browser tests: `state()` names the current screen,
+/// `mediaStats()` reads the call's inbound statistics and `peer()` says how many
+/// RTCPeerConnections the page made and which one (by serial number) the call uses now.
 export function exposeTestHooks(state, currentCall, extra = {}) {
   window.relaisTest = {
     state,
     mediaStats: async () => (currentCall() ? currentCall().stats() : { ...EMPTY_STATS }),
+    peer: () => ({ made: peerConnectionsMade, current: currentCall()?.pc ? currentCall().pcSerial : null }),
     ...extra,
   };
 }

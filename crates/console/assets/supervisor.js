@@ -1,6 +1,10 @@
 // Supervisor wallboard: one tile per queue, the agents table and the waiting-calls chart, live
-// from `subscribe_kpis` and the `kpis` pushes.
-import { $, Connection, bindSigninForm, duration, exposeTestHooks, forgetToken, showScreen, takeToken } from '/console/relais.js';
+// from `subscribe_kpis` and the `kpis` pushes; the calls in progress (`list_calls`) with their
+// supervision buttons, and the panel of the call this supervisor listens to, coaches or joins.
+import {
+  $, ChatPanel, Connection, MediaCall, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken,
+  getLocalMedia, showScreen, stopMedia, takeToken,
+} from '/console/relais.js';
 
 // Colour thresholds: [warn from, bad from] (or, for "higher is better", [warn below, bad below]).
 const THRESHOLDS = {
@@ -31,6 +35,36 @@ const REASON_LABEL = {
   back_office: 'dossiers',
 };
 
+const MODE_LABEL = {
+  monitor: 'Écoute',
+  whisper: "Conseil à l'agent",
+  barge: 'Intervention',
+};
+
+const MODE_BUTTON = {
+  monitor: 'Écouter',
+  whisper: "Conseiller l'agent",
+  barge: 'Intervenir',
+};
+
+const MODE_EXPLAIN = {
+  monitor: "Écoute silencieuse : ni l'usager ni l'agent ne vous voient ni ne vous entendent.",
+  whisper: "Seul l'agent vous entend (votre micro est ouvert, votre caméra coupée) ; l'usager ne vous entend pas.",
+  barge: "Vous participez à l'appel : l'usager et l'agent vous voient et vous entendent.",
+};
+
+const MODES = ['monitor', 'whisper', 'barge'];
+
+const ROLE_LABEL = {
+  kiosk: 'usager',
+  agent: 'conseiller',
+  supervisor: 'responsable',
+  interpreter: 'interprète',
+};
+
+// How often the calls in progress are read again, besides each `kpis` push.
+const LIVE_CALLS_MS = 5000;
+
 const HOUR_MS = 3600 * 1000;
 const SAMPLES_KEY = 'relais.supervisor.samples';
 
@@ -39,9 +73,41 @@ const ui = {
   snapshot: null,
   receivedAt: 0,
   samples: loadSamples(), // [[time ms, waiting]]
+  role: null, // supervisor or admin, from the welcome
+  subject: '',
+  calls: [], // the last `list_calls` result
+  callsAt: 0, // when it was received
+  callsError: '', // the last list_calls failure
+  actionError: '', // the last refused supervise / stop_supervising
+  // The call this page supervises: {call, mode (confirmed, null before the first reply),
+  // stream, media, participants, status}.
+  sup: null,
+  busy: false, // a supervise / stop_supervising request is on its way
 };
 
 let connection = null;
+
+// The supervised call's pictures: one tile per participant received, the kiosk and the agent.
+const tiles = new RemoteTiles({
+  container: $('#sup-tiles'),
+  label: (index) => {
+    const person = receivedPeople()[index];
+    if (person) return who(person);
+    // Before the first `participants`: the kiosk and the agent, in the order of the call's legs.
+    return ['Usager', 'Conseiller'][index] || null;
+  },
+});
+
+const chat = new ChatPanel({
+  log: $('#chat-log'),
+  form: $('#chat-form'),
+  input: $('#chat-input'),
+  error: $('#chat-error'),
+  send: (text) => connection.request({ type: 'chat', text }),
+  text: (key, err) =>
+    ({ you: 'Vous', too_long: 'Message trop long : 1 000 caractères au plus.' })[key] ||
+    (err?.code === 'forbidden' ? 'Pour écrire, passez en mode « Intervenir ».' : "Le message n'a pas pu être envoyé. Réessayez."),
+});
 
 function loadSamples() {
   try {
@@ -275,17 +341,432 @@ function onSnapshot(snapshot) {
   render();
 }
 
+// ---- calls in progress ------------------------------------------------------------------------
+
+/// A participant as the wallboard names them: "alice (conseiller)", "Usager (borne-1)".
+function who(person) {
+  const role = ROLE_LABEL[person.role] || person.role;
+  if (person.role === 'supervisor' && person.name === ui.subject) return `Vous (${(MODE_LABEL[person.mode] || '').toLowerCase() || role})`;
+  if (person.role === 'kiosk') return person.name ? `Usager (${person.name})` : 'Usager';
+  const mode = person.role === 'supervisor' && person.mode ? `, ${(MODE_LABEL[person.mode] || person.mode).toLowerCase()}` : '';
+  return person.name ? `${person.name} (${role}${mode})` : role;
+}
+
+/// The people whose media the supervised call sends this page, in the order of the call's
+/// legs: the kiosk, the agent, then whoever else takes part (a barging supervisor, an
+/// interpreter). A monitoring or coaching supervisor sends nothing to other supervisors.
+function receivedPeople() {
+  const list = ui.sup?.participants || [];
+  const order = { kiosk: 0, agent: 1 };
+  return list
+    .filter((p) => !(p.role === 'supervisor' && (p.name === ui.subject || p.mode !== 'barge')))
+    .map((p, i) => [order[p.role] ?? 2, i, p])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map(([, , p]) => p);
+}
+
+let liveTimer = 0;
+let liveInFlight = false;
+let liveAgain = false;
+
+/// Reads the calls in progress soon (several `kpis` pushes in a row make one request).
+function refreshLiveCallsSoon() {
+  if (liveTimer) return;
+  liveTimer = setTimeout(() => {
+    liveTimer = 0;
+    refreshLiveCalls();
+  }, 250);
+}
+
+async function refreshLiveCalls() {
+  if (!connection?.online) return;
+  if (liveInFlight) {
+    liveAgain = true;
+    return;
+  }
+  liveInFlight = true;
+  try {
+    const result = await connection.request({ type: 'list_calls' });
+    ui.calls = Array.isArray(result.calls) ? result.calls : [];
+    ui.callsAt = Date.now();
+    ui.callsError = '';
+  } catch (err) {
+    ui.callsError = err.code === 'disconnected' ? '' : 'La liste des appels en cours est indisponible pour le moment.';
+    console.error('supervisor: list_calls', err);
+  } finally {
+    liveInFlight = false;
+  }
+  renderLiveCalls();
+  if (liveAgain) {
+    liveAgain = false;
+    refreshLiveCallsSoon();
+  }
+}
+
+function supervisorsText(call) {
+  const list = call.supervisors || [];
+  if (list.length === 0) return 'personne';
+  return list.map((s) => `${s.name === ui.subject ? 'vous' : s.name} (${(MODE_LABEL[s.mode] || s.mode).toLowerCase()})`).join(', ');
+}
+
+function callElapsed(call) {
+  return call.since_secs + (Date.now() - ui.callsAt) / 1000;
+}
+
+/// One card per call in progress, updated in place so a focused button keeps its focus.
+function renderLiveCalls() {
+  const list = $('#live-calls');
+  const error = $('#live-error');
+  const text = ui.actionError || ui.callsError;
+  if (error.textContent !== text) error.textContent = text;
+  error.hidden = !text;
+  $('#live-count').textContent = `(${ui.calls.length})`;
+  const wanted = new Set(ui.calls.map((c) => String(c.call)));
+  for (const item of [...list.children]) {
+    if (!wanted.has(item.dataset.call)) item.remove();
+  }
+  let previous = null;
+  for (const call of ui.calls) {
+    const key = String(call.call);
+    let item = [...list.children].find((li) => li.dataset.call === key);
+    if (!item) item = liveCallCard(call);
+    updateLiveCall(item, call);
+    // Keeps the server's order.
+    if (previous ? previous.nextElementSibling !== item : list.firstElementChild !== item) {
+      if (previous) previous.after(item);
+      else list.prepend(item);
+    }
+    previous = item;
+  }
+  let empty = list.querySelector('li.empty');
+  if (ui.calls.length === 0 && !empty) {
+    empty = el('li', { class: 'empty' }, 'Aucun appel en cours.');
+    list.append(empty);
+  } else if (ui.calls.length > 0 && empty) {
+    empty.remove();
+  }
+}
+
+function liveCallCard(call) {
+  const key = String(call.call);
+  const headingId = `lc-h-${key}`;
+  const item = el('li', { class: 'live-call', data: { call: key, testid: `live-call-${key}` } });
+  const head = el('div', { class: 'lc-head' }, el('h3', { id: headingId }), el('span', { class: 'lc-time', 'aria-label': "Durée de l'appel" }));
+  const facts = el(
+    'dl',
+    { class: 'lc-facts' },
+    el('dt', {}, 'Conseiller'),
+    el('dd', { data: { field: 'agent' } }),
+    el('dt', {}, 'Site'),
+    el('dd', { data: { field: 'site' } }),
+    el('dt', {}, 'Supervision'),
+    el('dd', { data: { field: 'supervisors' } }),
+  );
+  const mine = el('p', { class: 'lc-mine', hidden: '' }, 'Vous supervisez cet appel.');
+  item.append(head, facts, mine);
+  if (ui.role === 'supervisor') {
+    const actions = el('div', { class: 'lc-actions' });
+    for (const mode of MODES) {
+      const button = el(
+        'button',
+        { type: 'button', class: 'secondary', 'aria-pressed': 'false', 'aria-describedby': headingId, data: { mode, testid: `${mode}-${key}` } },
+        MODE_BUTTON[mode],
+      );
+      button.addEventListener('click', () => supervise(call.call, mode));
+      actions.append(button);
+    }
+    item.append(actions);
+  }
+  return item;
+}
+
+function updateLiveCall(item, call) {
+  const set = (node, text) => {
+    if (node && node.textContent !== text) node.textContent = text;
+  };
+  set(item.querySelector('h3'), call.service_name || call.service);
+  set(item.querySelector('.lc-time'), duration(callElapsed(call)));
+  item.dataset.since = String(call.since_secs);
+  set(item.querySelector('[data-field="agent"]'), call.agent || '—');
+  set(item.querySelector('[data-field="site"]'), call.site || '—');
+  set(item.querySelector('[data-field="supervisors"]'), supervisorsText(call));
+  const mine = ui.sup?.call === call.call;
+  item.dataset.mine = String(mine);
+  item.querySelector('.lc-mine').hidden = !mine;
+  for (const button of item.querySelectorAll('.lc-actions button')) {
+    button.setAttribute('aria-pressed', String(mine && ui.sup.mode === button.dataset.mode));
+  }
+}
+
+/// The call cards' clocks, once a second.
+function tickLiveCalls() {
+  for (const item of $('#live-calls').querySelectorAll('li.live-call')) {
+    const call = ui.calls.find((c) => String(c.call) === item.dataset.call);
+    const time = item.querySelector('.lc-time');
+    if (call && time) time.textContent = duration(callElapsed(call));
+  }
+  if (ui.sup) renderSupervisionInfo();
+}
+
+// ---- supervising a call --------------------------------------------------------------------------
+
+function errorText(err) {
+  return (
+    {
+      forbidden: "vous n'êtes pas autorisé à superviser ce service, ou ce mode est désactivé pour ce service.",
+      wrong_state: "cet appel n'est plus en communication.",
+      not_found: "cet appel n'existe plus.",
+      unknown_call: "cet appel n'existe plus.",
+      media_error: "la vidéo de supervision n'a pas pu être établie.",
+      disconnected: 'pas de connexion au serveur.',
+      timeout: 'le serveur ne répond pas.',
+      rate_limited: 'trop de demandes ; réessayez dans un instant.',
+      bad_request: 'demande refusée par le serveur.',
+    }[err?.code] || `erreur du serveur (${err?.message || err?.code || 'inconnue'}).`
+  );
+}
+
+/// A refused action, shown above the calls for a while (the list's own errors come after it).
+function showLiveError(text) {
+  ui.actionError = text;
+  clearTimeout(showLiveError.timer);
+  if (text) showLiveError.timer = setTimeout(() => showLiveError(''), 15000);
+  renderLiveCalls();
+}
+
+function showLiveNote(text) {
+  const note = $('#live-note');
+  note.textContent = text;
+  note.hidden = !text;
+  clearTimeout(showLiveNote.timer);
+  if (text) showLiveNote.timer = setTimeout(() => showLiveNote(''), 8000);
+}
+
+/// The microphone is open in whisper and barge, the camera in barge only; `other` (a mode being
+/// left or entered) narrows it to what both allow, so nothing opens before the server agrees.
+function applyTracks(mode, other = mode) {
+  const stream = ui.sup?.stream;
+  if (!stream) return;
+  const audio = (m) => m === 'whisper' || m === 'barge';
+  const video = (m) => m === 'barge';
+  for (const track of stream.getAudioTracks()) track.enabled = audio(mode) && audio(other);
+  for (const track of stream.getVideoTracks()) track.enabled = video(mode) && video(other);
+}
+
+async function localMedia() {
+  try {
+    return await getLocalMedia();
+  } catch (err) {
+    console.error('supervisor: camera', err);
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (err) {
+    console.error('supervisor: microphone', err);
+    return null;
+  }
+}
+
+async function supervise(call, mode) {
+  if (ui.busy || ui.role !== 'supervisor') return;
+  ui.busy = true;
+  let first = false;
+  showLiveError('');
+  renderAll();
+  try {
+    if (ui.sup && ui.sup.call !== call) await leave({ quiet: true });
+    first = !ui.sup;
+    if (first) ui.sup = { call, mode: null, stream: null, media: null, participants: [], status: '' };
+    const sup = ui.sup;
+    const previous = sup.mode;
+    if (previous) applyTracks(previous, mode);
+    try {
+      await connection.request({ type: 'supervise', call, mode });
+      if (ui.sup !== sup) return;
+      sup.mode = mode;
+      applyTracks(mode);
+      refreshLiveCallsSoon();
+    } catch (err) {
+      if (ui.sup !== sup) return;
+      if (first) endSupervision();
+      else applyTracks(previous);
+      showLiveError(`${MODE_BUTTON[mode]} : ${errorText(err)}`);
+    }
+  } finally {
+    ui.busy = false;
+    renderAll();
+  }
+  // A supervision just started from a card: the keyboard follows to its panel.
+  if (first && ui.sup?.call === call && ui.sup.mode === mode) $('#h-sup').focus();
+}
+
+async function leave({ quiet = false } = {}) {
+  if (!ui.sup) return;
+  const hadFocus = $('#supervision').contains(document.activeElement);
+  endSupervision();
+  if (hadFocus) $('#h-live').focus();
+  try {
+    await connection.request({ type: 'stop_supervising' });
+  } catch (err) {
+    if (!quiet && err.code !== 'wrong_state' && err.code !== 'disconnected') showLiveError(`Quitter : ${errorText(err)}`);
+  }
+  refreshLiveCallsSoon();
+}
+
+/// Closes the supervision's media (camera and microphone released) and its panel.
+function endSupervision() {
+  const sup = ui.sup;
+  ui.sup = null;
+  if (!sup) return;
+  sup.media?.close();
+  stopMedia(sup.stream);
+  tiles.clear();
+  chat.clear();
+  $('#sup-self-video').srcObject = null;
+  renderAll();
+}
+
+async function onMediaReady(push) {
+  const sup = ui.sup;
+  if (!sup || sup.call !== push.call) return;
+  sup.media?.close();
+  sup.media = null;
+  if (!sup.stream) {
+    const stream = await localMedia();
+    if (ui.sup !== sup) {
+      stopMedia(stream);
+      return;
+    }
+    sup.stream = stream;
+  }
+  // Closed until the server confirms a mode that opens them.
+  applyTracks(sup.mode);
+  $('#sup-self-video').srcObject = sup.stream;
+  const media = new MediaCall(connection, sup.stream || new MediaStream(), {
+    onremote: (_, streams) => tiles.render(streams),
+    onremotegone: (_, streams) => tiles.render(streams),
+    onstate: (state) => {
+      if (ui.sup !== sup) return;
+      sup.status = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? 'Connexion vidéo perdue…' : 'Connexion de la vidéo…';
+      renderSupervision();
+    },
+  });
+  sup.media = media;
+  sup.status = 'Connexion de la vidéo…';
+  renderSupervision();
+  try {
+    await media.start();
+  } catch (err) {
+    console.error('supervisor: media negotiation', err);
+    if (ui.sup === sup) {
+      sup.status = `La vidéo n'a pas pu être établie : ${errorText(err)}`;
+      renderSupervision();
+    }
+  }
+}
+
+function onParticipants(push) {
+  if (ui.sup?.call !== push.call) return;
+  ui.sup.participants = push.participants || [];
+  renderSupervision();
+}
+
+function onChat(push) {
+  if (ui.sup?.call !== push.call) return;
+  chat.add({ name: who({ role: push.from, name: push.name }), text: push.text, at: push.at_ms || Date.now() });
+}
+
+function onCallEnded(push) {
+  if (ui.sup?.call === push.call) {
+    endSupervision();
+    showLiveNote(`L'appel n° ${push.call} que vous supervisiez est terminé.`);
+  }
+  refreshLiveCallsSoon();
+}
+
+/// The agent transferred the supervised call to another service: the server ended this
+/// supervision (the call waits in another queue); the panel closes with a notice.
+function onCallTransferred(push) {
+  if (ui.sup?.call === push.call) {
+    const hadFocus = $('#supervision').contains(document.activeElement);
+    endSupervision();
+    if (hadFocus) $('#h-live').focus();
+    const to = push.service_name || push.to;
+    showLiveNote(`L'appel a été transféré${to ? ` vers ${to}` : ''} (appel n° ${push.call}) : votre supervision est terminée.`);
+  }
+  refreshLiveCallsSoon();
+}
+
+function onPeerMediaLost(push) {
+  if (ui.sup?.call !== push.call) return;
+  ui.sup.status = `La vidéo ${push.role === 'kiosk' ? "de l'usager" : push.role === 'agent' ? "de l'agent" : "d'un participant"} est coupée ; attente de sa reconnexion…`;
+  renderSupervision();
+}
+
+function onPeerMediaRestored(push) {
+  if (ui.sup?.call !== push.call) return;
+  ui.sup.status = '';
+  renderSupervision();
+}
+
+function renderSupervisionInfo() {
+  const sup = ui.sup;
+  const call = ui.calls.find((c) => c.call === sup.call);
+  const info = call ? `${call.service_name || call.service} · conseiller ${call.agent || '—'} · site ${call.site || '—'} · ${duration(callElapsed(call))}` : '';
+  if ($('#sup-info').textContent !== info) $('#sup-info').textContent = info;
+}
+
+function renderSupervision() {
+  const sup = ui.sup;
+  const panel = $('#supervision');
+  panel.hidden = !sup;
+  if (!sup) return;
+  const mode = sup.mode;
+  $('#sup-call').textContent = String(sup.call);
+  const badge = $('#sup-mode');
+  badge.dataset.mode = mode || '';
+  badge.textContent = mode ? `Mode : ${MODE_LABEL[mode]}` : 'Mise en place…';
+  $('#sup-explain').textContent = mode ? MODE_EXPLAIN[mode] : '';
+  renderSupervisionInfo();
+  const status = $('#sup-status');
+  status.textContent = sup.status || '';
+  status.hidden = !sup.status;
+  for (const button of panel.querySelectorAll('.sup-actions button[data-mode]')) {
+    button.setAttribute('aria-pressed', String(mode === button.dataset.mode));
+  }
+  const self = $('#sup-self');
+  self.hidden = !(mode === 'barge' && sup.stream && sup.stream.getVideoTracks().length > 0);
+  const people = sup.participants.map(who);
+  $('#sup-people').textContent = people.length ? `Dans l'appel : ${people.join(' · ')}` : '';
+  const canWrite = mode === 'barge';
+  $('#chat-input').disabled = !canWrite;
+  $('#chat-send').disabled = !canWrite;
+  $('#chat-hint').hidden = canWrite;
+  tiles.relabel();
+}
+
+function renderAll() {
+  renderLiveCalls();
+  renderSupervision();
+}
+
 function connect(token) {
   connection?.stop();
   connection = new Connection(token);
   connection.on('status', (status) => {
     document.body.dataset.conn = status;
+    if (status === 'offline' && ui.sup) {
+      endSupervision();
+      showLiveNote('Connexion perdue : la supervision est arrêtée.');
+    }
     $('#conn-text').textContent = { online: 'En direct', connecting: 'Connexion…', offline: 'Hors ligne', closed: 'Déconnecté' }[status];
     $('#net').textContent = status === 'offline' ? 'Connexion au serveur perdue : les chiffres affichés ne sont plus à jour. Nouvelle tentative…' : '';
     $('#net').hidden = status !== 'offline';
   });
   connection.on('welcome', async (welcome) => {
     $('#who').textContent = welcome.subject;
+    ui.role = welcome.role;
+    ui.subject = welcome.subject;
     if (welcome.role !== 'supervisor' && welcome.role !== 'admin') {
       connection.stop();
       forgetToken();
@@ -299,12 +780,28 @@ function connect(token) {
     } catch (err) {
       console.error('supervisor: subscribe_kpis', err);
     }
+    // Cards made for another role (a token change) are made again.
+    $('#live-calls').replaceChildren();
+    refreshLiveCalls();
   });
   connection.on('fatal', ({ code }) => {
     forgetToken();
     signinError(code === 'token_expired' ? 'Ce jeton a expiré.' : 'Ce jeton est refusé.');
   });
-  connection.on('push:kpis', onSnapshot);
+  connection.on('push:kpis', (push) => {
+    onSnapshot(push);
+    refreshLiveCallsSoon();
+  });
+  connection.on('push:media_ready', onMediaReady);
+  connection.on('push:participants', onParticipants);
+  connection.on('push:chat', onChat);
+  connection.on('push:call_ended', onCallEnded);
+  connection.on('push:call_transferred', onCallTransferred);
+  connection.on('push:peer_media_lost', onPeerMediaLost);
+  connection.on('push:peer_media_restored', onPeerMediaRestored);
+  connection.on('push:sdp_offer', (push) => {
+    if (ui.sup?.call === push.call) ui.sup.media?.answerOffer(push.sdp).catch((err) => console.error('supervisor: renegotiation', err));
+  });
   connection.start();
 }
 
@@ -325,7 +822,15 @@ function init() {
       renderTiles();
       renderAgents();
     }
+    if (ui.screen === 'wallboard') tickLiveCalls();
   }, 1000);
+  setInterval(() => {
+    if (ui.screen === 'wallboard') refreshLiveCalls();
+  }, LIVE_CALLS_MS);
+  for (const button of document.querySelectorAll('#supervision .sup-actions button[data-mode]')) {
+    button.addEventListener('click', () => ui.sup && supervise(ui.sup.call, button.dataset.mode));
+  }
+  $('#sup-leave').addEventListener('click', () => leave());
   setInterval(() => {
     if (ui.snapshot && connection?.online) {
       sample();
@@ -333,7 +838,26 @@ function init() {
     }
   }, 10000);
   window.addEventListener('resize', () => ui.snapshot && drawChart());
-  exposeTestHooks(pageState, () => null, { snapshot: () => ui.snapshot });
+  exposeTestHooks(pageState, () => ui.sup?.media || null, {
+    snapshot: () => ui.snapshot,
+    liveCalls: () => ui.calls.map((c) => ({ ...c })),
+    supervision: () =>
+      ui.sup
+        ? {
+            call: ui.sup.call,
+            mode: ui.sup.mode,
+            participants: ui.sup.participants.map((p) => ({ ...p })),
+            // What this page lets out: the tracks enabled now.
+            sending: {
+              audio: (ui.sup.stream?.getAudioTracks() || []).some((t) => t.enabled),
+              video: (ui.sup.stream?.getVideoTracks() || []).some((t) => t.enabled),
+            },
+            tiles: [...document.querySelectorAll('#sup-tiles figure')].map((f) => f.querySelector('figcaption').textContent),
+          }
+        : null,
+    chat: () => chat.messages.map((m) => ({ ...m })),
+    note: () => ($('#live-note').hidden ? '' : $('#live-note').textContent),
+  });
 
   const token = takeToken();
   if (token) connect(token);

@@ -33,9 +33,13 @@ pub(crate) struct Call {
     /// Priority level in the queue: `priority`, or `HEAD_LEVEL` after an interruption.
     pub level: i64,
     pub enqueued_at: Instant,
+    /// When it started waiting in its current queue (its enqueue, or its transfer): the wait
+    /// that queue's service level and ASA count.
+    pub waiting_since: Instant,
     pub state: CState,
     pub attempts: u32,
     pub overflows: u32,
+    pub transfers: u32,
     pub offered_at: Option<Instant>,
     pub answered_at: Option<Instant>,
     pub agent: Option<u32>,
@@ -112,6 +116,7 @@ impl Dispatcher {
             wrap_up: None,
             attempts: call.attempts,
             overflows: call.overflows,
+            transfers: call.transfers,
             callback: call.callback,
             ended_by,
         }
@@ -238,9 +243,11 @@ impl Dispatcher {
             priority,
             level: i64::from(priority),
             enqueued_at: now,
+            waiting_since: now,
             state: CState::Queued,
             attempts: 0,
             overflows: 0,
+            transfers: 0,
             offered_at: None,
             answered_at: None,
             agent: None,
@@ -362,6 +369,97 @@ impl Dispatcher {
             None => {
                 self.finish_wrap_up(now, agent);
                 self.set_state(now, agent, AState::Available);
+            }
+        }
+        Ok(())
+    }
+
+    /// A blind transfer of a connected call to queue `to` (see [`crate::Event::Transfer`]).
+    pub(crate) fn transfer(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        agent: &relais_proto::AgentId,
+        to: &relais_proto::QueueId,
+    ) -> Result<(), DispatchError> {
+        let idx = self.call_slot(id)?;
+        let Some(call) = self.call(idx) else {
+            return Err(DispatchError::UnknownCall(id));
+        };
+        let CState::Connected { agent: a } = call.state else {
+            return Err(DispatchError::CallNotConnected(id));
+        };
+        if self.agents.get(a as usize).is_none_or(|x| x.id != *agent) {
+            return Err(DispatchError::CallNotConnected(id));
+        }
+        let q = call.queue;
+        let t = *self
+            .queue_index
+            .get(to)
+            .ok_or_else(|| DispatchError::UnknownQueue(to.clone()))?;
+        let refused = |why| DispatchError::TransferRefused {
+            call: id,
+            queue: to.clone(),
+            why,
+        };
+        if t == q {
+            return Err(refused("it is the call's own queue"));
+        }
+        let target = self.queue(t).ok_or_else(|| refused("it was removed"))?;
+        if !is_open(
+            target.cfg.hours.as_ref(),
+            &target.cfg.time_zone,
+            self.anchor.utc_of(now),
+        ) {
+            return Err(refused("it is closed now"));
+        }
+        if target
+            .cfg
+            .max_waiting
+            .is_some_and(|max| target.queued + target.on_offer.len() >= max)
+        {
+            return Err(refused("it has too many calls waiting"));
+        }
+        let talk = call
+            .answered_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let wrap_up = call.wrap_up;
+        let agent_state = &mut self.agents[a as usize];
+        agent_state.talk_total = agent_state.talk_total.saturating_add(talk);
+        agent_state.wrap = Some(WrapInfo {
+            call: id,
+            queue: q,
+            talk,
+            started: now,
+        });
+        if let Some(call) = self.call_mut(idx) {
+            call.queue = t;
+            call.state = CState::Queued;
+            call.level = HEAD_LEVEL;
+            call.waiting_since = now;
+            call.transfers += 1;
+            call.agent = None;
+            // Not offered back to the agent who handed it on.
+            call.exclusions = vec![(a, now + Duration::from_secs(3600))];
+        }
+        self.record(q, now, true, |c| c.transferred_out += 1);
+        self.record(t, now, false, |c| c.offered += 1);
+        self.commands.push_back(Command::CallTransferred {
+            call: id,
+            from: self.queue_names[q as usize].clone(),
+            to: to.clone(),
+            agent: agent.clone(),
+        });
+        self.place(now, idx);
+        self.pos_touched.push(q);
+        match now.checked_add(wrap_up).filter(|_| !wrap_up.is_zero()) {
+            Some(until) => {
+                self.timers.insert(until, Timer::WrapUp(a));
+                self.set_state(now, a, AState::WrapUp { until });
+            }
+            None => {
+                self.finish_wrap_up(now, a);
+                self.set_state(now, a, AState::Available);
             }
         }
         Ok(())

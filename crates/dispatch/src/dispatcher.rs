@@ -176,6 +176,7 @@ impl Dispatcher {
             Event::AgentNotReady { agent, reason } => self.not_ready(now, &agent, reason),
             Event::AgentDisconnect { agent } => self.disconnect(now, &agent),
             Event::WrapUpDone { agent } => self.wrap_up_done(now, &agent),
+            Event::Transfer { call, agent, to } => self.transfer(now, call, &agent, &to),
             Event::Enqueue {
                 call,
                 queue,

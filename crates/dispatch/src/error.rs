@@ -58,6 +58,16 @@ pub enum DispatchError {
         /// The refused value.
         proficiency: u8,
     },
+    /// A transfer the target queue cannot take (the call stays with its agent).
+    #[error("call {call} cannot be transferred to {queue}: {why}")]
+    TransferRefused {
+        /// The call.
+        call: CallId,
+        /// The target queue.
+        queue: QueueId,
+        /// Why: closed, full, the same queue.
+        why: &'static str,
+    },
     /// The configuration is not valid; the message says why.
     #[error("invalid dispatcher configuration: {0}")]
     InvalidConfig(String),
@@ -78,6 +88,7 @@ impl DispatchError {
             Self::CallNotWaiting(_) => "call_not_waiting",
             Self::CallNotConnected(_) => "call_not_connected",
             Self::InvalidProficiency { .. } => "invalid_proficiency",
+            Self::TransferRefused { .. } => "transfer_refused",
             Self::InvalidConfig(_) => "invalid_config",
         }
     }

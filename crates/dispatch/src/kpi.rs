@@ -33,6 +33,9 @@ pub struct Counters {
     pub queue_full: u64,
     /// Connected calls that lost their agent (re-queued or ended `Interrupted`).
     pub interrupted: u64,
+    /// Answered calls an agent handed on to another queue (a blind transfer); the other
+    /// queue counts them as offered, and answered if it answers them.
+    pub transferred_out: u64,
     /// Handled calls: answered calls whose wrap-up finished.
     pub handled: u64,
     /// Sum of waits of answered calls.
@@ -60,6 +63,7 @@ impl Counters {
         self.closed += other.closed;
         self.queue_full += other.queue_full;
         self.interrupted += other.interrupted;
+        self.transferred_out += other.transferred_out;
         self.handled += other.handled;
         self.answered_wait = self.answered_wait.saturating_add(other.answered_wait);
         self.handle_time = self.handle_time.saturating_add(other.handle_time);

@@ -95,6 +95,18 @@ pub enum Event {
         /// Who hung up.
         by: EndedBy,
     },
+    /// The agent hands its connected call to another queue (a blind transfer): the agent goes
+    /// to wrap-up as after an end, and the call waits in `to` at the head (it waited once
+    /// already), keeping its id and original enqueue time. Refused, with the call left as it
+    /// is, when `to` is unknown, closed, full or the call's own queue.
+    Transfer {
+        /// The call.
+        call: CallId,
+        /// The agent connected to it.
+        agent: AgentId,
+        /// The queue that takes it.
+        to: QueueId,
+    },
     /// The agent finished wrap-up early.
     WrapUpDone {
         /// The agent.
@@ -205,6 +217,8 @@ pub struct CallSummary {
     pub attempts: u32,
     /// Number of overflows between queues.
     pub overflows: u32,
+    /// Number of transfers to another queue.
+    pub transfers: u32,
     /// The caller asked for a callback.
     pub callback: bool,
     /// Who hung up, for answered calls.
@@ -315,6 +329,17 @@ pub enum Command {
         from: QueueId,
         /// New queue.
         to: QueueId,
+    },
+    /// The agent handed the call to another queue, where it waits at the head.
+    CallTransferred {
+        /// The call.
+        call: CallId,
+        /// The queue that handled it until now.
+        from: QueueId,
+        /// The queue that takes it.
+        to: QueueId,
+        /// The agent who transferred it (now in wrap-up).
+        agent: AgentId,
     },
     /// A connected call lost its agent and waits again at the head of its queue.
     CallRequeued {

@@ -91,7 +91,7 @@ impl Dispatcher {
             return Err(DispatchError::UnknownCall(call));
         };
         let (q, key, max_wait_at) = (c.queue, c.key(idx), c.max_wait_at);
-        let wait = now.saturating_duration_since(c.enqueued_at);
+        let wait = now.saturating_duration_since(c.waiting_since);
         let (threshold, wrap_up, queue_id) = match self.queue_mut(q) {
             Some(queue) => {
                 queue.on_offer.remove(&key);

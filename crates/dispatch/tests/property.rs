@@ -49,6 +49,8 @@ pub enum Op {
     /// Accept of some call by some agent: refused unless the model says it is offered.
     AcceptAny(usize, usize),
     Hangup(usize),
+    /// A blind transfer of some connected call to the other queue.
+    Transfer(usize),
     Advance(u64),
 }
 
@@ -67,6 +69,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..4usize).prop_map(Op::Reject),
         1 => (0..4usize, 0..8usize).prop_map(|(a, c)| Op::AcceptAny(a, c)),
         2 => (0..8usize).prop_map(Op::Hangup),
+        1 => (0..8usize).prop_map(Op::Transfer),
         4 => (0..40_000u64).prop_map(Op::Advance),
     ]
 }
@@ -139,6 +142,7 @@ struct MCounters {
     timed_out: u64,
     queue_full: u64,
     interrupted: u64,
+    transferred_out: u64,
     handled: u64,
 }
 
@@ -162,6 +166,7 @@ enum Cause {
     Accept(u64, usize),
     Reject(u64, usize),
     Hangup(u64),
+    Transfer(u64, usize),
     Other,
 }
 
@@ -174,8 +179,8 @@ struct Model {
     counters: [MCounters; 2],
     overall_offered: u64,
     next_call: u64,
-    /// Queue an answered call ended in, for its wrap-up.
-    answered_queue: BTreeMap<u64, usize>,
+    /// Queue an agent's answered call ended in (or was transferred from), for its wrap-up.
+    answered_queue: BTreeMap<(usize, u64), usize>,
 }
 
 fn agent_index(id: &AgentId) -> usize {
@@ -344,6 +349,31 @@ impl Model {
                 self.counters[0].overflowed += 1;
                 self.counters[1].offered += 1;
             }
+            Command::CallTransferred {
+                call,
+                from,
+                to,
+                agent,
+            } => {
+                let a = agent_index(agent);
+                assert_eq!(*cause, Cause::Transfer(call.0, a));
+                let c = self
+                    .calls
+                    .get_mut(&call.0)
+                    .expect("transferred call is active");
+                assert_eq!(c.state, MState::Connected(a));
+                assert_eq!(from.0, QUEUES[c.queue]);
+                let target = 1 - c.queue;
+                assert_eq!(to.0, QUEUES[target]);
+                self.counters[c.queue].transferred_out += 1;
+                self.answered_queue.insert((a, call.0), c.queue);
+                c.queue = target;
+                c.state = MState::Queued;
+                c.head = true;
+                c.entered = now;
+                c.excluded = vec![(a, now + secs(3600))];
+                self.counters[target].offered += 1;
+            }
             Command::CallRequeued { call, agent, .. } => {
                 let a = agent_index(agent);
                 assert_eq!(*cause, Cause::Agent(a, "disconnect"));
@@ -384,8 +414,10 @@ impl Model {
                 match outcome {
                     Outcome::Answered => {
                         assert_eq!(*cause, Cause::Hangup(call.0));
-                        assert!(matches!(c.state, MState::Connected(_)));
-                        self.answered_queue.insert(call.0, c.queue);
+                        let MState::Connected(a) = c.state else {
+                            panic!("answered call not connected: {cmd:?}");
+                        };
+                        self.answered_queue.insert((a, call.0), c.queue);
                     }
                     Outcome::Abandoned { short } => {
                         assert_eq!(*cause, Cause::Abandon(call.0));
@@ -422,9 +454,9 @@ impl Model {
                 let a = agent_index(agent);
                 assert_eq!(self.last_call[a], Some(call.0), "wrap-up of another call");
                 self.last_call[a] = None;
-                let queue = *self
+                let queue = self
                     .answered_queue
-                    .get(&call.0)
+                    .remove(&(a, call.0))
                     .expect("handled call was answered");
                 self.counters[queue].handled += 1;
             }
@@ -730,6 +762,40 @@ impl Run {
                     true,
                 );
             }
+            Op::Transfer(n) => {
+                let connected: Vec<(u64, usize, usize)> = self
+                    .m
+                    .calls
+                    .iter()
+                    .filter_map(|(id, c)| match c.state {
+                        MState::Connected(a) => Some((*id, a, c.queue)),
+                        _ => None,
+                    })
+                    .collect();
+                let Some(&(id, a, queue)) = connected.get(n % connected.len().max(1)) else {
+                    return;
+                };
+                let target = 1 - queue;
+                let ok = target == 0 || self.m.waiting_in(1) < B_CAPACITY;
+                self.event(
+                    Event::Transfer {
+                        call: CallId(id),
+                        agent: name(a),
+                        to: QUEUES[target].into(),
+                    },
+                    Cause::Transfer(id, a),
+                    ok,
+                );
+                if ok {
+                    return;
+                }
+                let refused = self.m.calls.get(&id).map(|c| c.state.clone());
+                assert_eq!(
+                    refused,
+                    Some(MState::Connected(a)),
+                    "a refused transfer moved the call"
+                );
+            }
             Op::Advance(_) => unreachable!(),
         }
     }
@@ -808,6 +874,7 @@ impl Run {
                 timed_out: c.timed_out,
                 queue_full: c.queue_full,
                 interrupted: c.interrupted,
+                transferred_out: c.transferred_out,
                 handled: c.handled,
             };
             assert_eq!(got, m.counters[q], "counters of queue {name}");

@@ -25,7 +25,7 @@ pub use config::{DtlsCertificate, ShardConfig};
 pub use error::MediaError;
 pub use event::{GoneReason, MediaEvent, MediaKind, Transmit};
 pub use ids::{PeerId, RoomId};
-pub use offer::check_offer;
+pub use offer::{check_offer, receive_capacity};
 pub use rewrite::SeqTsRewriter;
 pub use room::{JoinSpec, MediaKinds};
 pub use shard::Shard;

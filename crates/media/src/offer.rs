@@ -18,9 +18,79 @@ pub fn check_offer(sdp: &str) -> Result<(), MediaError> {
     Ok(())
 }
 
+/// How many receive slots (one audio and one video section each that may carry media to the
+/// client: `sendrecv` or `recvonly`, port not 0) an offer can take. A join answers at most
+/// that many; more come by a server offer.
+pub fn receive_capacity(sdp: &str) -> usize {
+    let (mut audio, mut video) = (0, 0);
+    let mut section: Option<(&str, bool, bool)> = None;
+    let mut close = |section: Option<(&str, bool, bool)>| {
+        if let Some((kind, open, receives)) = section
+            && open
+            && receives
+        {
+            match kind {
+                "audio" => audio += 1,
+                "video" => video += 1,
+                _ => {}
+            }
+        }
+    };
+    for line in sdp.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(media) = line.strip_prefix("m=") {
+            close(section.take());
+            let mut fields = media.split(' ');
+            let kind = fields.next().unwrap_or("");
+            let open = fields.next().is_some_and(|port| port != "0");
+            section = Some((kind, open, true));
+        } else if let Some((_, _, receives)) = section.as_mut() {
+            match line {
+                "a=sendonly" | "a=inactive" => *receives = false,
+                "a=sendrecv" | "a=recvonly" => *receives = true,
+                _ => {}
+            }
+        }
+    }
+    close(section);
+    audio.min(video)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_receive_capacity_counts_pairs_of_sections_that_may_receive() {
+        let head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n";
+        let section = |kind: &str, port: u16, direction: &str| {
+            format!("m={kind} {port} UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na={direction}\r\n")
+        };
+        let browser = format!(
+            "{head}{}{}",
+            section("audio", 9, "sendrecv"),
+            section("video", 9, "sendrecv")
+        );
+        assert_eq!(receive_capacity(&browser), 1);
+        let listener = format!(
+            "{browser}{}{}",
+            section("audio", 9, "recvonly"),
+            section("video", 9, "recvonly")
+        );
+        assert_eq!(receive_capacity(&listener), 2);
+        let sending_only = format!(
+            "{head}{}{}{}",
+            section("audio", 9, "sendonly"),
+            section("video", 0, "sendrecv"),
+            section("audio", 9, "recvonly")
+        );
+        assert_eq!(
+            receive_capacity(&sending_only),
+            0,
+            "no video section may receive"
+        );
+        assert_eq!(receive_capacity("garbage"), 0);
+    }
 
     #[test]
     fn garbage_and_an_offer_without_media_are_refused() {

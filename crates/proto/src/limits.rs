@@ -99,7 +99,11 @@ impl Request {
     pub fn check_lengths(&self) -> Result<(), FieldTooLong> {
         match self {
             Request::Hello { token, .. } => bytes("token", token, MAX_TOKEN_BYTES),
-            Request::Call { service, .. } => chars("service", service, MAX_SERVICE_CHARS),
+            Request::Call { service, .. }
+            | Request::Transfer { service, .. }
+            | Request::AddInterpreter { service, .. } => {
+                chars("service", service, MAX_SERVICE_CHARS)
+            }
             Request::SdpOffer { sdp: text, .. } | Request::SdpAnswer { sdp: text, .. } => sdp(text),
             Request::IceCandidate { candidate, .. } => {
                 bytes("candidate", candidate, MAX_CANDIDATE_BYTES)

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::CallId;
 use crate::vocab::{
-    AgentStateName, EndReason, EndedBy, LegRole, MediaLossReason, Outcome, SupervisionMode,
-    WithdrawReason,
+    AgentStateName, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason, Outcome,
+    SupervisionMode, WithdrawReason,
 };
 
 /// Who a token speaks for.
@@ -87,6 +87,12 @@ pub enum Request {
     },
     /// Agent: its calls of the day.
     MyCalls { id: u64 },
+    /// Agent: hand the connected call to the queue of `service` (a blind transfer): the kiosk
+    /// stays connected and waits for that service's next agent.
+    Transfer { id: u64, service: String },
+    /// Agent: ask for an interpreter from an interpreter service, to join the connected call
+    /// (its agents are offered it like any call).
+    AddInterpreter { id: u64, service: String },
     /// Supervisor: receive KPI snapshots as they change.
     SubscribeKpis { id: u64 },
     /// Supervisor: the calls waiting now.
@@ -122,6 +128,8 @@ pub const REQUEST_TYPES: &[&str] = &[
     "reject",
     "wrap_up_done",
     "my_calls",
+    "transfer",
+    "add_interpreter",
     "subscribe_kpis",
     "list_waiting",
     "list_calls",
@@ -148,6 +156,8 @@ impl Request {
             | Request::Reject { id, .. }
             | Request::WrapUpDone { id, .. }
             | Request::MyCalls { id }
+            | Request::Transfer { id, .. }
+            | Request::AddInterpreter { id, .. }
             | Request::SubscribeKpis { id }
             | Request::ListWaiting { id }
             | Request::ListCalls { id }
@@ -174,7 +184,9 @@ impl Request {
             | Request::Accept { .. }
             | Request::Reject { .. }
             | Request::WrapUpDone { .. }
-            | Request::MyCalls { .. } => &[Agent],
+            | Request::MyCalls { .. }
+            | Request::Transfer { .. }
+            | Request::AddInterpreter { .. } => &[Agent],
             Request::SubscribeKpis { .. }
             | Request::ListWaiting { .. }
             | Request::ListCalls { .. } => &[Supervisor, Admin],
@@ -230,6 +242,19 @@ pub enum ServerMessage {
         by: Option<EndedBy>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         reason: Option<EndReason>,
+    },
+    /// The kiosk, the agent who transferred the call and its supervisors: the call goes to
+    /// the queue of `to`; the kiosk keeps its media and waits for the next agent.
+    CallTransferred {
+        call: CallId,
+        to: String,
+        service_name: String,
+    },
+    /// Agent: where its request for an interpreter stands.
+    InterpreterStatus {
+        call: CallId,
+        service: String,
+        status: InterpreterState,
     },
     /// A participant: the server offers a new negotiation of its connected peer (more
     /// participants to receive); answer with `sdp_answer`.
@@ -313,6 +338,10 @@ pub struct ServiceInfo {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub name_en: Option<String>,
     pub open: bool,
+    /// An interpreter service: agents add its interpreters to their calls; kiosks do not
+    /// call it.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub interpreter: bool,
 }
 
 /// One finished call, as an agent sees its day.
@@ -461,6 +490,7 @@ pub mod codes {
     pub const UNKNOWN_SERVICE: &str = "unknown_service";
     pub const SERVICE_CLOSED: &str = "service_closed";
     pub const QUEUE_FULL: &str = "queue_full";
+    pub const TRANSFER_REFUSED: &str = "transfer_refused";
     pub const NO_LONGER_OFFERED: &str = "no_longer_offered";
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";

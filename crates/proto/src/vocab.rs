@@ -167,6 +167,20 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// Where an agent's request for an interpreter stands.
+    InterpreterState {
+        /// Waiting in the interpreter queue.
+        Waiting => "waiting",
+        /// An interpreter joined the call.
+        Joined => "joined",
+        /// The interpreter left; the call goes on.
+        Left => "left",
+        /// Nobody answered (the queue closed, the wait ran out, the call ended first).
+        Unavailable => "unavailable",
+    }
+}
+
+wire_enum! {
     /// Why a leg's media went away.
     MediaLossReason {
         /// Nothing authenticated arrived from the peer for the consent timeout.

@@ -10,8 +10,8 @@ use relais_proto::messages::{
     Supervisor, WaitingCall, WindowKpis,
 };
 use relais_proto::{
-    AgentStateName, CallId, EndReason, EndedBy, LegRole, MediaLossReason, Outcome,
-    PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage, SupervisionMode,
+    AgentStateName, CallId, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason,
+    Outcome, PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage, SupervisionMode,
     WithdrawReason, codes,
 };
 use serde_json::Value;
@@ -241,6 +241,8 @@ fn request_type(request: &Request) -> &'static str {
         Request::Reject { .. } => "reject",
         Request::WrapUpDone { .. } => "wrap_up_done",
         Request::MyCalls { .. } => "my_calls",
+        Request::Transfer { .. } => "transfer",
+        Request::AddInterpreter { .. } => "add_interpreter",
         Request::SubscribeKpis { .. } => "subscribe_kpis",
         Request::ListWaiting { .. } => "list_waiting",
         Request::ListCalls { .. } => "list_calls",
@@ -262,6 +264,8 @@ const SERVER_TYPES: &[&str] = &[
     "peer_media_lost",
     "peer_media_restored",
     "agent_state",
+    "call_transferred",
+    "interpreter_status",
     "participants",
     "chat",
     "kpis",
@@ -281,6 +285,8 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::PeerMediaLost { .. } => "peer_media_lost",
         ServerMessage::PeerMediaRestored { .. } => "peer_media_restored",
         ServerMessage::AgentState { .. } => "agent_state",
+        ServerMessage::CallTransferred { .. } => "call_transferred",
+        ServerMessage::InterpreterStatus { .. } => "interpreter_status",
         ServerMessage::Participants { .. } => "participants",
         ServerMessage::Chat { .. } => "chat",
         ServerMessage::Kpis(_) => "kpis",
@@ -328,6 +334,7 @@ const ALL_CODES: &[&str] = &[
     codes::UNKNOWN_SERVICE,
     codes::SERVICE_CLOSED,
     codes::QUEUE_FULL,
+    codes::TRANSFER_REFUSED,
     codes::NO_LONGER_OFFERED,
     codes::RATE_LIMITED,
     codes::TOO_MANY_CONNECTIONS,
@@ -387,6 +394,14 @@ fn documented_requests() -> Vec<Request> {
             disposition: Some("dossier-transmis".to_owned()),
         },
         Request::MyCalls { id: 14 },
+        Request::Transfer {
+            id: 23,
+            service: "cpam".to_owned(),
+        },
+        Request::AddInterpreter {
+            id: 24,
+            service: "lsf".to_owned(),
+        },
         Request::SubscribeKpis { id: 15 },
         Request::ListWaiting { id: 16 },
         Request::ListCalls { id: 18 },
@@ -484,6 +499,16 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             },
         ),
         ok(19, Reply::Done {}),
+        ServerMessage::InterpreterStatus {
+            call: CallId(1040),
+            service: "lsf".to_owned(),
+            status: InterpreterState::Joined,
+        },
+        ServerMessage::CallTransferred {
+            call: CallId(1042),
+            to: "cpam".to_owned(),
+            service_name: "Assurance maladie (CPAM)".to_owned(),
+        },
         ServerMessage::Participants {
             call: CallId(1040),
             participants: vec![
@@ -521,18 +546,21 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                         name: "CAF — allocations familiales".to_owned(),
                         name_en: Some("CAF — family allowances".to_owned()),
                         open: true,
+                        interpreter: false,
                     },
                     ServiceInfo {
                         id: "ants".to_owned(),
                         name: "ANTS — titres sécurisés (carte d'identité, passeport)".to_owned(),
                         name_en: Some("ANTS — identity cards and passports".to_owned()),
                         open: false,
+                        interpreter: false,
                     },
                     ServiceInfo {
                         id: "mairie".to_owned(),
                         name: "Accueil de la mairie".to_owned(),
                         name_en: None,
                         open: true,
+                        interpreter: false,
                     },
                 ],
             },

@@ -151,23 +151,31 @@ impl AppState {
 
     /// The services with their open state now.
     pub async fn services_now(&self) -> Vec<ServiceInfo> {
-        let services: Vec<(String, String, Option<String>)> = self
+        let services: Vec<(String, String, Option<String>, bool)> = self
             .config()
             .services
             .iter()
-            .map(|s| (s.id.clone(), s.name.clone(), s.name_en.clone()))
+            .map(|s| {
+                (
+                    s.id.clone(),
+                    s.name.clone(),
+                    s.name_en.clone(),
+                    s.interpreter,
+                )
+            })
             .collect();
         self.calls()
             .query(move |dispatcher, now| {
                 services
                     .into_iter()
-                    .map(|(id, name, name_en)| ServiceInfo {
+                    .map(|(id, name, name_en, interpreter)| ServiceInfo {
                         open: dispatcher
                             .is_open(&id.as_str().into(), now)
                             .unwrap_or(false),
                         id,
                         name,
                         name_en,
+                        interpreter,
                     })
                     .collect()
             })

@@ -15,7 +15,7 @@ use relais::auth::Claims;
 use relais_proto::Role;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::{Value, json};
-use support::calls::{answered_call, connect_media, heard_since, renegotiate};
+use support::calls::{answered_call, connect_media, heard_since, names, renegotiate, talk};
 use support::client::{Client, ClientSpec};
 use support::server::TestServer;
 use support::signal::WsClient;
@@ -24,23 +24,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn seen(client: &Client) -> usize {
     client.received(RtpCodecKind::Audio).len()
-}
-
-/// Everyone sends 30 numbered packets of each kind, from `first` on (never twice the same
-/// number: SRTP drops a replay); then a pause for them to arrive.
-async fn talk(clients: &[(&str, &Client)], first: u16) {
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for seq in first..first + 30 {
-        for (tag, client) in clients {
-            client.send_numbered(tag, seq).await;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-}
-
-fn set(names: &[&str]) -> BTreeSet<String> {
-    names.iter().map(|n| (*n).to_owned()).collect()
 }
 
 fn supervisor_claims(sub: &str, services: Option<Vec<String>>) -> Claims {
@@ -108,9 +91,9 @@ async fn monitor_whisper_and_barge_reach_whom_they_should_and_are_audited_first(
         ("claire", &sup_media),
     ];
     talk(&all, 0).await;
-    assert_eq!(heard_since(&sup_media, 0), set(&["agent", "kiosk"]));
-    assert_eq!(heard_since(&kiosk_media, 0), set(&["agent"]));
-    assert_eq!(heard_since(&agent_media, 0), set(&["kiosk"]));
+    assert_eq!(heard_since(&sup_media, 0), names(&["agent", "kiosk"]));
+    assert_eq!(heard_since(&kiosk_media, 0), names(&["agent"]));
+    assert_eq!(heard_since(&agent_media, 0), names(&["kiosk"]));
     let listed = sup.request(json!({"type": "list_calls"})).await;
     assert_eq!(
         listed["result"]["calls"][0]["supervisors"],
@@ -134,9 +117,9 @@ async fn monitor_whisper_and_barge_reach_whom_they_should_and_are_audited_first(
     talk(&all, 30).await;
     assert_eq!(
         heard_since(&agent_media, at_agent),
-        set(&["claire", "kiosk"])
+        names(&["claire", "kiosk"])
     );
-    assert_eq!(heard_since(&kiosk_media, at_kiosk), set(&["agent"]));
+    assert_eq!(heard_since(&kiosk_media, at_kiosk), names(&["agent"]));
 
     // Barge: the kiosk gets a slot and sees who joined; all three receive each other.
     let reply = sup
@@ -155,13 +138,13 @@ async fn monitor_whisper_and_barge_reach_whom_they_should_and_are_audited_first(
     talk(&all, 60).await;
     assert_eq!(
         heard_since(&kiosk_media, at_kiosk),
-        set(&["agent", "claire"])
+        names(&["agent", "claire"])
     );
     assert_eq!(
         heard_since(&agent_media, at_agent),
-        set(&["claire", "kiosk"])
+        names(&["claire", "kiosk"])
     );
-    assert_eq!(heard_since(&sup_media, at_sup), set(&["agent", "kiosk"]));
+    assert_eq!(heard_since(&sup_media, at_sup), names(&["agent", "kiosk"]));
     let video_at_kiosk: BTreeSet<u32> = kiosk_media
         .received(RtpCodecKind::Video)
         .iter()
@@ -185,7 +168,7 @@ async fn monitor_whisper_and_barge_reach_whom_they_should_and_are_audited_first(
     assert_eq!(left.len(), 1, "{left:?}");
     let at_kiosk = seen(&kiosk_media);
     talk(&all, 90).await;
-    assert_eq!(heard_since(&kiosk_media, at_kiosk), set(&["agent"]));
+    assert_eq!(heard_since(&kiosk_media, at_kiosk), names(&["agent"]));
 
     let rows = audit_rows(&server);
     let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();

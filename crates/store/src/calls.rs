@@ -34,6 +34,25 @@ pub struct CallRecord {
     pub disposition: Option<String>,
 }
 
+/// One participant of a call: who, in which role, from when to when, why it left, and an
+/// agent's wrap-up. Times are Unix milliseconds UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegRecord {
+    /// Its order in the call (0: the kiosk).
+    pub seq: u32,
+    /// `kiosk`, `agent`, `supervisor`, `interpreter`.
+    pub role: String,
+    pub subject: String,
+    /// The queue it handled the call for (agents).
+    pub queue: Option<String>,
+    pub joined_at_ms: i64,
+    pub left_at_ms: i64,
+    /// `ended` (the call ended), `transferred` (the agent handed it on), `left`.
+    pub left_because: String,
+    pub wrap_up_ms: Option<i64>,
+    pub disposition: Option<String>,
+}
+
 const COLUMNS: &str = "call_id, queue, kiosk, site, agent, outcome, enqueued_at_ms, \
     offered_at_ms, answered_at_ms, ended_at_ms, wait_ms, talk_ms, wrap_up_ms, attempts, \
     disposition, ended_by, end_reason";
@@ -42,38 +61,90 @@ impl Store {
     /// Records a call that has ended; committed when this returns. A call ends exactly once:
     /// a second record for the same `call_id` is [`StoreError::Duplicate`] and changes nothing.
     pub fn record_call(&self, record: &CallRecord) -> Result<()> {
-        let connection = self.connection();
-        let mut statement = connection.prepare_cached(&format!(
-            "INSERT INTO calls ({COLUMNS}) VALUES (:call_id, :queue, :kiosk, :site, :agent, \
-             :outcome, :enqueued_at_ms, :offered_at_ms, :answered_at_ms, :ended_at_ms, \
-             :wait_ms, :talk_ms, :wrap_up_ms, :attempts, :disposition, :ended_by, :end_reason)"
-        ))?;
-        let inserted = statement.execute(named_params! {
-            ":call_id": call_id_to_sql(record.call_id)?,
-            ":queue": record.queue,
-            ":kiosk": record.kiosk,
-            ":site": record.site,
-            ":agent": record.agent,
-            ":outcome": record.outcome.as_str(),
-            ":enqueued_at_ms": record.enqueued_at_ms,
-            ":offered_at_ms": record.offered_at_ms,
-            ":answered_at_ms": record.answered_at_ms,
-            ":ended_at_ms": record.ended_at_ms,
-            ":wait_ms": record.wait_ms,
-            ":talk_ms": record.talk_ms,
-            ":wrap_up_ms": record.wrap_up_ms,
-            ":attempts": record.attempts,
-            ":disposition": record.disposition,
-            ":ended_by": record.ended_by.map(EndedBy::as_str),
-            ":end_reason": record.end_reason.map(EndReason::as_str),
-        });
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(error) if is_primary_key_violation(&error) => {
-                Err(StoreError::Duplicate(record.call_id))
+        insert_call(&self.connection(), record)
+    }
+
+    /// Records a call that has ended with its legs, in one transaction: committed, all of it,
+    /// when this returns.
+    pub fn record_call_with_legs(&self, record: &CallRecord, legs: &[LegRecord]) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection.transaction()?;
+        insert_call(&transaction, record)?;
+        {
+            let mut statement = transaction.prepare_cached(
+                "INSERT INTO call_legs (call_id, seq, role, subject, queue, joined_at_ms, \
+                 left_at_ms, left_because, wrap_up_ms, disposition) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let call_id = call_id_to_sql(record.call_id)?;
+            for leg in legs {
+                statement.execute(rusqlite::params![
+                    call_id,
+                    leg.seq,
+                    leg.role,
+                    leg.subject,
+                    leg.queue,
+                    leg.joined_at_ms,
+                    leg.left_at_ms,
+                    leg.left_because,
+                    leg.wrap_up_ms,
+                    leg.disposition,
+                ])?;
             }
-            Err(error) => Err(error.into()),
         }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// The legs of a recorded call, in order.
+    pub fn legs_of(&self, call_id: u64) -> Result<Vec<LegRecord>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "SELECT seq, role, subject, queue, joined_at_ms, left_at_ms, left_because, \
+             wrap_up_ms, disposition FROM call_legs WHERE call_id = ?1 ORDER BY seq",
+        )?;
+        let rows = statement.query_map([call_id_to_sql(call_id)?], |row| {
+            Ok(LegRecord {
+                seq: row.get(0)?,
+                role: row.get(1)?,
+                subject: row.get(2)?,
+                queue: row.get(3)?,
+                joined_at_ms: row.get(4)?,
+                left_at_ms: row.get(5)?,
+                left_because: row.get(6)?,
+                wrap_up_ms: row.get(7)?,
+                disposition: row.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Completes the wrap-up of `agent` on a recorded call: its leg, and the call's own
+    /// wrap-up when `agent` is the agent who handled the call last.
+    pub fn set_agent_wrap_up(
+        &self,
+        call_id: u64,
+        agent: &str,
+        wrap_up_ms: i64,
+        disposition: Option<&str>,
+    ) -> Result<()> {
+        let connection = self.connection();
+        let id = call_id_to_sql(call_id)?;
+        let legs = connection.execute(
+            "UPDATE call_legs SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3 \
+             AND seq = (SELECT MAX(seq) FROM call_legs WHERE call_id = ?3 AND role = 'agent' \
+             AND subject = ?4)",
+            rusqlite::params![wrap_up_ms, disposition, id, agent],
+        )?;
+        let call = connection.execute(
+            "UPDATE calls SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3 \
+             AND agent = ?4",
+            rusqlite::params![wrap_up_ms, disposition, id, agent],
+        )?;
+        if legs == 0 && call == 0 {
+            return Err(StoreError::UnknownCall(call_id));
+        }
+        Ok(())
     }
 
     /// Completes a call's record once the agent's wrap-up ends; committed when this returns.
@@ -240,6 +311,42 @@ fn optional_word<T>(
 /// was edited by hand.
 fn call_id_from_sql(raw: i64) -> rusqlite::Result<u64> {
     u64::try_from(raw).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, raw))
+}
+
+/// Inserts a call's record on `connection`; a second record of one call is
+/// [`StoreError::Duplicate`].
+fn insert_call(connection: &rusqlite::Connection, record: &CallRecord) -> Result<()> {
+    let mut statement = connection.prepare_cached(&format!(
+        "INSERT INTO calls ({COLUMNS}) VALUES (:call_id, :queue, :kiosk, :site, :agent, \
+         :outcome, :enqueued_at_ms, :offered_at_ms, :answered_at_ms, :ended_at_ms, \
+         :wait_ms, :talk_ms, :wrap_up_ms, :attempts, :disposition, :ended_by, :end_reason)"
+    ))?;
+    let inserted = statement.execute(named_params! {
+        ":call_id": call_id_to_sql(record.call_id)?,
+        ":queue": record.queue,
+        ":kiosk": record.kiosk,
+        ":site": record.site,
+        ":agent": record.agent,
+        ":outcome": record.outcome.as_str(),
+        ":enqueued_at_ms": record.enqueued_at_ms,
+        ":offered_at_ms": record.offered_at_ms,
+        ":answered_at_ms": record.answered_at_ms,
+        ":ended_at_ms": record.ended_at_ms,
+        ":wait_ms": record.wait_ms,
+        ":talk_ms": record.talk_ms,
+        ":wrap_up_ms": record.wrap_up_ms,
+        ":attempts": record.attempts,
+        ":disposition": record.disposition,
+        ":ended_by": record.ended_by.map(EndedBy::as_str),
+        ":end_reason": record.end_reason.map(EndReason::as_str),
+    });
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(error) if is_primary_key_violation(&error) => {
+            Err(StoreError::Duplicate(record.call_id))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn is_primary_key_violation(error: &rusqlite::Error) -> bool {

@@ -11,6 +11,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_initial.sql"),
     include_str!("../migrations/0002_counters.sql"),
     include_str!("../migrations/0003_call_ends.sql"),
+    include_str!("../migrations/0004_call_legs.sql"),
 ];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.

@@ -21,15 +21,22 @@ pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// `caf`: always open, 10 s to accept, 5 s of wrap-up, at most 2 waiting. `nuit`: never open.
+/// `caf`: always open, 10 s to accept, 5 s of wrap-up, at most 2 waiting. `cpam` and `lsf`
+/// (interpreters): always open. `nuit`: never open.
 pub fn config() -> DispatchConfig {
     let mut caf = QueueConfig::new("caf");
     caf.offer_timeout = secs(10);
     caf.wrap_up = secs(5);
     caf.max_waiting = Some(2);
+    let mut cpam = QueueConfig::new("cpam");
+    cpam.offer_timeout = secs(10);
+    cpam.wrap_up = secs(5);
+    let mut lsf = QueueConfig::new("lsf");
+    lsf.offer_timeout = secs(10);
+    lsf.wrap_up = secs(5);
     let mut nuit = QueueConfig::new("nuit");
     nuit.hours = Some(OpeningHours::new());
-    DispatchConfig::with_queues(vec![caf, nuit])
+    DispatchConfig::with_queues(vec![caf, cpam, lsf, nuit])
 }
 
 pub struct World {
@@ -251,13 +258,33 @@ impl World {
     ) -> Result<Verdict, CallError> {
         let call = CallId(self.next_call);
         self.next_call += 1;
-        let verdict = self.input(Input::Place {
+        self.admit(Input::Place {
             call,
             session,
             kiosk: kiosk.to_owned(),
             site: "mairie".to_owned(),
             service: service.to_owned(),
-        })?;
+        })
+    }
+
+    /// The agent on `session` asks for an interpreter from `service`, admitted as a call.
+    pub fn ask_interpreter(
+        &mut self,
+        session: SessionId,
+        service: &str,
+    ) -> Result<Verdict, CallError> {
+        let call = CallId(self.next_call);
+        self.next_call += 1;
+        self.admit(Input::AskInterpreter {
+            session,
+            call,
+            service: service.to_owned(),
+        })
+    }
+
+    /// An input that asks for an enqueue, then the dispatcher's admission of it.
+    fn admit(&mut self, input: Input) -> Result<Verdict, CallError> {
+        let verdict = self.input(input)?;
         let Verdict::Enqueue {
             call,
             queue,
@@ -265,7 +292,7 @@ impl World {
             site,
         } = verdict
         else {
-            panic!("a placed call asks for its enqueue: {verdict:?}");
+            panic!("an enqueue is asked for: {verdict:?}");
         };
         let admission = self
             .dispatcher
@@ -303,6 +330,16 @@ impl World {
 
     /// The session negotiates its leg and the shard takes it: the new peer.
     pub fn negotiate(&mut self, session: SessionId) -> (NegotiationPlan, MediaLink) {
+        self.negotiate_with_slots(session, usize::MAX)
+    }
+
+    /// As [`World::negotiate`], with an offer that holds at most `capacity` receive slots (a
+    /// browser offers one pair of sections per pair of tracks).
+    pub fn negotiate_with_slots(
+        &mut self,
+        session: SessionId,
+        capacity: usize,
+    ) -> (NegotiationPlan, MediaLink) {
         let Verdict::Negotiate(plan) = self.input(Input::Negotiate { session }).unwrap() else {
             panic!("a negotiation plan");
         };
@@ -316,6 +353,7 @@ impl World {
             leg: plan.leg,
             attempt: plan.attempt,
             link,
+            slots: plan.receive_slots.min(capacity),
         })
         .unwrap();
         (plan, link)

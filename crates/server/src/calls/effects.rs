@@ -9,7 +9,7 @@ use relais_call::{Ended, Input, MediaCommand, Output, SupervisionEnd};
 use relais_dispatch::WallAnchor;
 use relais_media::{PeerId, RoomId};
 use relais_proto::CallId;
-use relais_store::{AgentStateChange, AuditEntry, CallRecord, Store};
+use relais_store::{AgentStateChange, AuditEntry, CallRecord, LegRecord, Store};
 use tokio::sync::mpsc;
 
 use super::cores::Cores;
@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 /// asked for), written in order.
 enum Deferred {
     State(AgentStateChange),
-    WrapUp(u64, i64, Option<String>),
+    WrapUp(u64, String, i64, Option<String>),
     Audit(AuditEntry),
 }
 
@@ -67,11 +67,13 @@ impl Effects {
                 Output::Record(ended) => self.record(&ended).await,
                 Output::WrapUp {
                     call,
+                    agent,
                     wrap_up,
                     disposition,
                 } => {
                     let _ = self.deferred.send(Deferred::WrapUp(
                         call.0,
+                        agent,
                         wrap_up.as_millis() as i64,
                         disposition,
                     ));
@@ -102,6 +104,7 @@ impl Effects {
                     let why = match why {
                         SupervisionEnd::Disconnected => "disconnected",
                         SupervisionEnd::CallEnded => "call ended",
+                        SupervisionEnd::Transferred => "call transferred",
                     };
                     let _ = self.deferred.send(Deferred::Audit(crate::audit::stopped(
                         jiff::Timestamp::now().as_millisecond(),
@@ -223,9 +226,33 @@ impl Effects {
             ended_by: ended.ended_by,
             end_reason: ended.reason,
         };
+        let legs: Vec<LegRecord> = ended
+            .legs
+            .iter()
+            .enumerate()
+            .map(|(seq, leg)| LegRecord {
+                seq: seq as u32,
+                role: leg.role.as_str().to_owned(),
+                subject: leg.subject.clone(),
+                queue: leg.queue.clone(),
+                joined_at_ms: unix_ms(&self.anchor, leg.joined_at),
+                left_at_ms: unix_ms(
+                    &self.anchor,
+                    leg.left.map_or(summary.ended_at, |(at, _)| at),
+                ),
+                left_because: leg
+                    .left
+                    .map_or(relais_call::LegLeft::Ended, |(_, why)| why)
+                    .as_str()
+                    .to_owned(),
+                wrap_up_ms: leg.wrap_up.as_ref().map(|(d, _)| d.as_millis() as i64),
+                disposition: leg.wrap_up.as_ref().and_then(|(_, d)| d.clone()),
+            })
+            .collect();
         let store = Arc::clone(&self.store);
         let call = ended.call;
-        match tokio::task::spawn_blocking(move || store.record_call(&record)).await {
+        match tokio::task::spawn_blocking(move || store.record_call_with_legs(&record, &legs)).await
+        {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {
                 self.metrics.store_errors.inc();
@@ -254,8 +281,8 @@ async fn deferred_writer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Defe
         let store = Arc::clone(&store);
         let result = tokio::task::spawn_blocking(move || match job {
             Deferred::State(change) => store.record_agent_state(&change),
-            Deferred::WrapUp(call, ms, disposition) => {
-                store.set_wrap_up(call, ms, disposition.as_deref())
+            Deferred::WrapUp(call, agent, ms, disposition) => {
+                store.set_agent_wrap_up(call, &agent, ms, disposition.as_deref())
             }
             Deferred::Audit(entry) => store.record_audit(&entry),
         })

@@ -60,6 +60,10 @@ pub struct ServiceConfig {
     /// What supervisors may do on this service's calls (no call is ever recorded).
     #[serde(default)]
     pub supervision: SupervisionPolicy,
+    /// An interpreter queue (French Sign Language, a spoken language): agents add its
+    /// interpreters to their calls; kiosks do not call it.
+    #[serde(default)]
+    pub interpreter: bool,
 }
 
 /// The supervision modes allowed on a service's calls; all of them by default.
@@ -276,6 +280,7 @@ pub(super) fn demo_services() -> Vec<ServiceConfig> {
         wrap_up_secs: default_wrap_up_secs(),
         service_level_secs: default_sl_secs(),
         supervision: SupervisionPolicy::default(),
+        interpreter: false,
     };
     let mut ants = service(
         "ants",

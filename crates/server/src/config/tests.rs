@@ -166,7 +166,10 @@ fn example_file_is_valid_and_round_trips() {
         "/../../config/relais.example.toml"
     );
     let config = Config::load_with_env(Some(std::path::Path::new(path)), Vec::new()).unwrap();
-    assert_eq!(config.services.len(), 2);
+    assert_eq!(config.services.len(), 3);
+    assert!(config.services[2].interpreter && !config.services[0].interpreter);
+    assert!(config.services[0].supervision.barge);
+    assert!(config.supervision.notice.contains("écoutés"));
     let caf = &config.services[0];
     assert_eq!(caf.overflow_to.as_deref(), Some("cpam"));
     assert_eq!(caf.skills[0].relax, vec![(60, 2), (180, 1)]);

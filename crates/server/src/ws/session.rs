@@ -234,6 +234,53 @@ impl Session {
                 )
                 .await
             }
+            Request::Transfer { service, .. } => {
+                if !self.state.config().services.iter().any(|s| s.id == service) {
+                    return error(
+                        Some(id),
+                        codes::UNKNOWN_SERVICE,
+                        format!("no service `{service}`"),
+                    );
+                }
+                self.call_input(
+                    id,
+                    Input::Transfer {
+                        session,
+                        to: service,
+                    },
+                )
+                .await
+            }
+            Request::AddInterpreter { service, .. } => {
+                if !self
+                    .state
+                    .config()
+                    .services
+                    .iter()
+                    .any(|s| s.id == service && s.interpreter)
+                {
+                    return error(
+                        Some(id),
+                        codes::UNKNOWN_SERVICE,
+                        format!("no interpreter service `{service}`"),
+                    );
+                }
+                let ask = Input::AskInterpreter {
+                    session,
+                    call: self.state.next_call_id(),
+                    service,
+                };
+                match self
+                    .state
+                    .calls()
+                    .run_then_carry_out(move |cores, now| cores.place(now, ask))
+                    .await
+                {
+                    Some(Ok(_)) => done(id),
+                    Some(Err(err)) => refusal(id, err),
+                    None => task_gone(id),
+                }
+            }
             Request::MyCalls { .. } => match self.state.calls_of_today(agent.as_str()).await {
                 Ok(calls) => ok(id, Reply::Calls { calls }),
                 Err(err) => {
@@ -500,7 +547,13 @@ impl Session {
     }
 
     async fn call(&mut self, id: u64, service: String) -> ServerMessage {
-        if !self.state.config().services.iter().any(|s| s.id == service) {
+        if !self
+            .state
+            .config()
+            .services
+            .iter()
+            .any(|s| s.id == service && !s.interpreter)
+        {
             return error(
                 Some(id),
                 codes::UNKNOWN_SERVICE,

@@ -87,3 +87,21 @@ pub fn heard_since(
         })
         .collect()
 }
+
+/// Every client sends 30 numbered packets of each kind from `first` on (never twice the same
+/// number: SRTP drops a replay), 20 ms apart; then a pause for them to arrive.
+pub async fn talk(clients: &[(&str, &super::client::Client)], first: u16) {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for seq in first..first + 30 {
+        for (tag, client) in clients {
+            client.send_numbered(tag, seq).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// A set of names.
+pub fn names(list: &[&str]) -> std::collections::BTreeSet<String> {
+    list.iter().map(|n| (*n).to_owned()).collect()
+}

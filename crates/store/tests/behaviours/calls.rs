@@ -1,7 +1,7 @@
 //! Call records: written once, completed by wrap-up, listed by period and by agent.
 
 use relais_proto::{EndReason, EndedBy, Outcome};
-use relais_store::{Store, StoreError};
+use relais_store::{LegRecord, Store, StoreError};
 
 use crate::support::{TempDir, abandoned_call, answered_call};
 
@@ -233,4 +233,60 @@ fn a_record_stored_as_rejected_reads_back_as_queue_full_and_a_foreign_word_is_an
     .unwrap();
     drop(raw);
     assert!(store.calls_between(1_500, 2_500).is_err());
+}
+
+fn leg(seq: u32, role: &str, subject: &str, left_because: &str) -> LegRecord {
+    LegRecord {
+        seq,
+        role: role.to_owned(),
+        subject: subject.to_owned(),
+        queue: (role == "agent").then(|| "caf".to_owned()),
+        joined_at_ms: 1_000 + i64::from(seq),
+        left_at_ms: 5_000,
+        left_because: left_because.to_owned(),
+        wrap_up_ms: None,
+        disposition: None,
+    }
+}
+
+#[test]
+fn a_transferred_call_keeps_its_legs_and_each_agent_its_wrap_up() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    let call = answered_call(9, "agent-bob", 5_000);
+    let legs = vec![
+        leg(0, "kiosk", "borne-1", "ended"),
+        leg(1, "agent", "agent-ana", "transferred"),
+        leg(2, "agent", "agent-bob", "ended"),
+    ];
+    store.record_call_with_legs(&call, &legs).unwrap();
+    assert_eq!(store.legs_of(9).unwrap(), legs);
+
+    // The first agent's wrap-up lands on its leg only; the last agent's on the call too.
+    store
+        .set_agent_wrap_up(9, "agent-ana", 12_000, Some("transfert"))
+        .unwrap();
+    store
+        .set_agent_wrap_up(9, "agent-bob", 30_000, None)
+        .unwrap();
+    let stored = store.legs_of(9).unwrap();
+    assert_eq!(stored[1].wrap_up_ms, Some(12_000));
+    assert_eq!(stored[1].disposition.as_deref(), Some("transfert"));
+    assert_eq!(stored[2].wrap_up_ms, Some(30_000));
+    let record = &store.calls_between(0, 10_000).unwrap()[0];
+    assert_eq!(
+        (record.wrap_up_ms, record.disposition.as_deref()),
+        (Some(30_000), None)
+    );
+    assert_eq!(
+        store
+            .set_agent_wrap_up(10, "agent-ana", 1, None)
+            .unwrap_err(),
+        StoreError::UnknownCall(10)
+    );
+
+    // A second record of the call writes no leg either.
+    let again = store.record_call_with_legs(&call, &legs[..1]);
+    assert_eq!(again.unwrap_err(), StoreError::Duplicate(9));
+    assert_eq!(store.legs_of(9).unwrap().len(), 3);
 }

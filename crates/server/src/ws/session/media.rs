@@ -63,10 +63,13 @@ impl Session {
         if let Some(previous) = plan.replaces {
             let _ = shard.remove_peer(PeerId(previous.peer)).await;
         }
+        // A browser offers as many sections as it has tracks: the slots it cannot take now
+        // are offered by the server once it is connected.
+        let slots = plan.receive_slots.min(relais_media::receive_capacity(&sdp));
         let spec = JoinSpec {
             label: plan.role.as_str().to_owned(),
             publish: plan.publish,
-            receive_slots: plan.receive_slots,
+            receive_slots: slots,
         };
         match shard.join(RoomId(plan.call.0), spec, sdp).await {
             Ok((peer, answer)) => {
@@ -83,6 +86,7 @@ impl Session {
                             leg,
                             attempt,
                             link,
+                            slots,
                         },
                     );
                 });

@@ -1,0 +1,144 @@
+//! Blind transfer through the real server, with `webrtc`-crate clients: the kiosk keeps the
+//! peer it has, the new agent's media reaches it there, the old agent's leg is gone, and the
+//! call's record lists every agent who handled it.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use std::time::Duration;
+
+use relais_proto::{CallId, LegRole};
+use serde_json::json;
+use support::calls::{answered_call, connect_media, heard_since, ready_agent, talk};
+use support::client::{Client, ClientSpec};
+use support::server::TestServer;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The kiosk leg's media peer, as the call core knows it.
+async fn kiosk_peer(server: &TestServer, call: u64) -> Option<relais_call::MediaLink> {
+    server
+        .state
+        .calls()
+        .run(move |cores, _| {
+            cores
+                .calls()
+                .call(CallId(call))
+                .and_then(|c| c.leg_of_role(LegRole::Kiosk))
+                .and_then(|leg| leg.media)
+        })
+        .await
+        .unwrap()
+}
+
+fn seen(client: &Client) -> usize {
+    client
+        .received(rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio)
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_transfer_keeps_the_kiosk_peer_and_brings_the_next_agent_to_it() {
+    let server = TestServer::start_with("transfer", |config| {
+        let mut cpam = config.services[0].clone();
+        cpam.id = "cpam".into();
+        cpam.name = "Assurance maladie".into();
+        cpam.skills.clear();
+        config.services.push(cpam);
+    })
+    .await;
+    let (mut alice, mut kiosk, call) = answered_call(&server, "alice", "borne-1").await;
+    kiosk.expect("media_ready", WAIT).await;
+    alice.expect("media_ready", WAIT).await;
+    let kiosk_media = connect_media(&mut kiosk, ClientSpec::publisher(111, 96), 1).await;
+    let alice_media = connect_media(&mut alice, ClientSpec::publisher(109, 120), 2).await;
+    talk(&[("kiosk", &kiosk_media), ("alice", &alice_media)], 0).await;
+    assert!(heard_since(&kiosk_media, 0).contains("alice"));
+    let peer_before = kiosk_peer(&server, call).await.unwrap();
+
+    let refused = alice
+        .request(json!({"type": "transfer", "service": "caf"}))
+        .await;
+    assert_eq!(refused["code"], "transfer_refused", "own queue: {refused}");
+    let refused = alice
+        .request(json!({"type": "transfer", "service": "nowhere"}))
+        .await;
+    assert_eq!(refused["code"], "unknown_service", "{refused}");
+
+    let mut bob = ready_agent(&server, "bob").await;
+    let reply = alice
+        .request(json!({"type": "transfer", "service": "cpam"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let told = kiosk.expect("call_transferred", WAIT).await;
+    assert_eq!(told["to"], "cpam");
+    assert_eq!(told["service_name"], "Assurance maladie");
+    alice.expect("call_transferred", WAIT).await;
+    alice
+        .expect_where("agent_state", WAIT, |m| m["state"] == "wrap_up")
+        .await;
+
+    let offered = bob.expect("offered", WAIT).await;
+    assert_eq!(offered["call"], call);
+    assert_eq!(offered["service"], "cpam");
+    let accepted = bob.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    bob.expect("media_ready", WAIT).await;
+    // The kiosk saw the agent leave (an empty list), then the next one join.
+    let joined = kiosk
+        .expect_where("participants", WAIT, |m| m["participants"] != json!([]))
+        .await;
+    assert_eq!(joined["participants"][0]["name"], "bob", "{joined}");
+    let bob_media = connect_media(&mut bob, ClientSpec::publisher(111, 96), 3).await;
+
+    assert_eq!(
+        kiosk_peer(&server, call).await,
+        Some(peer_before),
+        "the kiosk keeps its peer"
+    );
+    let (at_kiosk, at_bob) = (seen(&kiosk_media), seen(&bob_media));
+    talk(
+        &[
+            ("kiosk", &kiosk_media),
+            ("alice", &alice_media),
+            ("bob", &bob_media),
+        ],
+        30,
+    )
+    .await;
+    let kiosk_heard = heard_since(&kiosk_media, at_kiosk);
+    assert_eq!(
+        kiosk_heard,
+        ["bob".to_owned()].into_iter().collect(),
+        "the kiosk hears the new agent only"
+    );
+    assert!(heard_since(&bob_media, at_bob).contains("kiosk"));
+
+    let hangup = kiosk.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    let record = server
+        .record_where(call, |r| r.outcome == relais_proto::Outcome::Answered)
+        .await;
+    assert_eq!(record.agent.as_deref(), Some("bob"));
+    let legs = server.store().legs_of(call).unwrap();
+    let summary: Vec<(&str, &str, Option<&str>, &str)> = legs
+        .iter()
+        .map(|l| {
+            (
+                l.role.as_str(),
+                l.subject.as_str(),
+                l.queue.as_deref(),
+                l.left_because.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("kiosk", "borne-1", None, "ended"),
+            ("agent", "alice", Some("caf"), "transferred"),
+            ("agent", "bob", Some("cpam"), "ended"),
+        ]
+    );
+}
