@@ -129,6 +129,8 @@ pub struct LegHistory {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatLine {
     pub from: LegId,
+    pub role: LegRole,
+    pub name: String,
     pub at_ms: i64,
     pub text: String,
 }
@@ -139,6 +141,9 @@ pub struct Call {
     pub id: CallId,
     /// The service it was placed to (its queue may change by overflow).
     pub service: String,
+    /// The service whose agents handle it now (another one after a transfer): its
+    /// supervision rights and chat retention apply.
+    pub handled_by: String,
     /// The kiosk identity that placed it.
     pub kiosk: String,
     pub site: String,
@@ -169,6 +174,7 @@ impl Call {
         let mut call = Self {
             id,
             service: service.to_owned(),
+            handled_by: service.to_owned(),
             kiosk: kiosk.to_owned(),
             site: site.to_owned(),
             state: CallState::Waiting { ringing: None },

@@ -74,8 +74,12 @@ impl CallCore {
                 self.answered(now, call, agent, queue.as_str());
             }
             Command::CallTransferred {
-                call, to, agent, ..
-            } => self.transferred(now, call, agent, to.as_str()),
+                call,
+                to,
+                agent,
+                to_agent,
+                ..
+            } => self.transferred(now, call, agent, to.as_str(), to_agent),
             Command::QueuePosition {
                 call,
                 position,
@@ -200,17 +204,27 @@ impl CallCore {
 
     /// The agent handed the call to the queue of `to`: its leg goes (it is in wrap-up), and
     /// so do the supervisors'; the kiosk stays connected and waits for the next agent.
-    pub(crate) fn transferred(&mut self, now: Instant, id: CallId, agent: AgentId, to: &str) {
+    pub(crate) fn transferred(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        agent: AgentId,
+        to: &str,
+        to_agent: Option<AgentId>,
+    ) {
         let service_name = self
             .config
             .service_names
             .get(to)
             .cloned()
             .unwrap_or_else(|| to.to_owned());
+        // An interpreter's call ends with the conversation it served.
+        self.end_interpreters_of(id);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
         call.state = CallState::Waiting { ringing: None };
+        call.handled_by = to.to_owned();
         let sessions: Vec<SessionId> = call.sessions().collect();
         let leaving: Vec<Leaving> = call
             .legs
@@ -228,6 +242,7 @@ impl CallCore {
             call: id,
             to: to.to_owned(),
             service_name,
+            agent: to_agent.map(|a| a.0),
         };
         for session in sessions {
             self.push(session, message.clone());
@@ -277,6 +292,23 @@ impl CallCore {
             return;
         };
         self.supervisions_end(&call, SupervisionEnd::CallEnded);
+        self.end_interpreters_of(id);
+        // The supervisors and the interpreter leave with the agent: they are told.
+        let ended = ServerMessage::CallEnded {
+            call: id,
+            outcome: relais_proto::Outcome::Interrupted,
+            by: Some(EndedBy::Server),
+            reason: Some(EndReason::Disconnected),
+        };
+        for leg in call
+            .legs
+            .iter()
+            .filter(|l| matches!(l.role, LegRole::Supervisor | LegRole::Interpreter))
+        {
+            if let Some(session) = leg.session {
+                self.push(session, ended.clone());
+            }
+        }
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -341,6 +373,11 @@ impl CallCore {
         });
         let agent = record.agent.clone();
         let legs = call.closed_history(now);
+        let chat = if self.config.chat_retention.contains(&call.handled_by) {
+            call.chat.clone()
+        } else {
+            Vec::new()
+        };
         self.outputs.push_back(Output::Record(Box::new(Ended {
             call: id,
             outcome,
@@ -348,6 +385,7 @@ impl CallCore {
             reason,
             summary: record,
             legs,
+            chat,
         })));
         if call.admitted {
             let message = ServerMessage::CallEnded {

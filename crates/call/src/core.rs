@@ -21,6 +21,8 @@ pub struct CallConfig {
     pub refusals_per_minute: u32,
     /// Display names of the services, by id.
     pub service_names: BTreeMap<String, String>,
+    /// Services whose calls keep their chat in their record (none by default).
+    pub chat_retention: BTreeSet<String>,
 }
 
 impl Default for CallConfig {
@@ -29,6 +31,7 @@ impl Default for CallConfig {
             media_grace: Duration::from_secs(30),
             refusals_per_minute: 6,
             service_names: BTreeMap::new(),
+            chat_retention: BTreeSet::new(),
         }
     }
 }

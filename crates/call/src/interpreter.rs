@@ -97,6 +97,7 @@ impl CallCore {
                     reason: None,
                     summary: *record,
                     legs: Vec::new(),
+                    chat: Vec::new(),
                 })));
                 Verdict::Refused(outcome)
             }
@@ -123,8 +124,12 @@ impl CallCore {
         entry.interpreter = Some(agent.0.clone());
         let session = self.agent_sessions.get(agent.as_str()).copied();
         self.wrap_ups.remove(agent.as_str());
-        let Some(call) = self.calls.get_mut(&parent) else {
-            // The call ended meanwhile: the interpreter's call ends at once.
+        let live = self.calls.get_mut(&parent).filter(|call| {
+            matches!(call.state, CallState::Connected { .. })
+                && matches!(call.room, RoomState::Open { .. })
+        });
+        let Some(call) = live else {
+            // The call ended or is waiting for an agent again: the interpreter's call ends.
             self.outputs.push_back(Output::Dispatch(Event::CallEnded {
                 call: aux,
                 by: EndedBy::Server,
@@ -208,6 +213,7 @@ impl CallCore {
             reason: None,
             summary: record,
             legs,
+            chat: Vec::new(),
         })));
         let status = if answered {
             InterpreterState::Left

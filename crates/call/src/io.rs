@@ -72,8 +72,11 @@ pub enum Input {
     Cancel { session: SessionId },
     /// A kiosk or an agent hangs up its connected call.
     Hangup { session: SessionId },
-    /// The agent hands its connected call to the queue of service `to` (a blind transfer).
-    Transfer { session: SessionId, to: String },
+    /// The agent hands its connected call on (a blind transfer).
+    Transfer {
+        session: SessionId,
+        to: TransferTarget,
+    },
     /// An agent ends its wrap-up, with a disposition code.
     WrapUpDone {
         session: SessionId,
@@ -222,6 +225,15 @@ pub enum MediaCommand {
     },
 }
 
+/// Where a blind transfer sends a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferTarget {
+    /// The queue of this service.
+    Service(String),
+    /// This agent, available now (back to the call's queue if it declines).
+    Agent(String),
+}
+
 /// Why a supervisor's leg ended without its asking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupervisionEnd {
@@ -243,6 +255,8 @@ pub struct Ended {
     pub summary: CallSummary,
     /// Everyone who took part, in order of arrival.
     pub legs: Vec<crate::call::LegHistory>,
+    /// Its chat, for a service that keeps it (empty otherwise).
+    pub chat: Vec<crate::call::ChatLine>,
 }
 
 /// What the server must do, in order.

@@ -28,7 +28,7 @@ pub use core::{CallConfig, CallCore};
 pub use error::CallError;
 pub use io::{
     Ended, Input, MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId,
-    SupervisionEnd, Verdict,
+    SupervisionEnd, TransferTarget, Verdict,
 };
 pub use policy::{Kinds, Participation, Receive};
 pub use supervision::CHAT_LINES_KEPT;

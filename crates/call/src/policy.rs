@@ -70,6 +70,16 @@ impl Call {
             self.subscribe(leg, other, Kinds::BOTH);
             self.subscribe(other, leg, Kinds::BOTH);
         }
+        // Those who monitor (or coach) see and hear every full participant, this one too.
+        let monitors: Vec<LegId> = self
+            .legs
+            .iter()
+            .filter(|l| l.id != leg && !l.full && l.role == relais_proto::LegRole::Supervisor)
+            .map(|l| l.id)
+            .collect();
+        for monitor in monitors {
+            self.subscribe(monitor, leg, Kinds::BOTH);
+        }
         if let Some(leg) = self.leg_mut(leg) {
             leg.full = true;
         }

@@ -9,7 +9,7 @@ use relais_proto::{AgentId, CallId, EndReason, EndedBy, LegRole, Role};
 use crate::call::{Call, CallState, LegLeft};
 use crate::core::{CallCore, SessionInfo};
 use crate::error::CallError;
-use crate::io::{Ended, Output, SessionId, SupervisionEnd, Verdict};
+use crate::io::{Ended, Output, SessionId, SupervisionEnd, TransferTarget, Verdict};
 
 impl CallCore {
     pub(crate) fn session_opened(&mut self, session: SessionId, role: Role, subject: String) {
@@ -173,6 +173,7 @@ impl CallCore {
                     reason: None,
                     summary: *record,
                     legs,
+                    chat: Vec::new(),
                 })));
                 Verdict::Refused(outcome)
             }
@@ -240,7 +241,7 @@ impl CallCore {
     pub(crate) fn transfer(
         &mut self,
         session: SessionId,
-        to: String,
+        to: TransferTarget,
     ) -> Result<Verdict, CallError> {
         let (call, leg, role) = self
             .session_call(session)
@@ -255,10 +256,17 @@ impl CallCore {
             .leg(leg)
             .map(|l| l.subject.clone())
             .ok_or(CallError::NoCall("no call is connected"))?;
-        Ok(Verdict::Dispatch(Event::Transfer {
-            call: call.id,
-            agent: AgentId(agent),
-            to: to.as_str().into(),
+        Ok(Verdict::Dispatch(match to {
+            TransferTarget::Service(service) => Event::Transfer {
+                call: call.id,
+                agent: AgentId(agent),
+                to: service.as_str().into(),
+            },
+            TransferTarget::Agent(to) => Event::TransferToAgent {
+                call: call.id,
+                agent: AgentId(agent),
+                to: AgentId(to),
+            },
         }))
     }
 

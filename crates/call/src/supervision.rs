@@ -251,10 +251,11 @@ impl CallCore {
             return Err(CallError::WrongState("the message is empty"));
         }
         let id = call.id;
+        let name = state.name.clone();
         let message = ServerMessage::Chat {
             call: id,
             from: role,
-            name: state.name.clone(),
+            name: name.clone(),
             text: text.clone(),
             at_ms,
         };
@@ -264,6 +265,8 @@ impl CallCore {
             }
             call.chat.push(ChatLine {
                 from: leg,
+                role,
+                name,
                 at_ms,
                 text,
             });

@@ -132,3 +132,36 @@ fn the_end_of_the_call_ends_the_interpreters_call_or_its_wait() {
     let refused = w.ask_interpreter(KIOSK, "lsf");
     assert!(refused.is_err());
 }
+
+#[test]
+fn a_transfer_ends_the_interpreters_call_with_the_conversation_it_served() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.media_up();
+    w.ready_agent(INES, "ines");
+    let Verdict::Queued(aux) = w.ask_interpreter(ALICE, "lsf").unwrap() else {
+        panic!("queued");
+    };
+    assert!(w.dispatch(Event::Accept {
+        call: aux,
+        agent: AgentId("ines".into()),
+    }));
+    let (_, ines) = w.negotiate(INES);
+    w.input(Input::Transfer {
+        session: ALICE,
+        to: relais_call::TransferTarget::Service("cpam".into()),
+    })
+    .unwrap();
+    let record = w.record_of(aux).expect("the interpreter's call ended");
+    assert_eq!(record.outcome, Outcome::Answered);
+    assert!(w.removed.contains(&ines));
+    assert!(
+        w.core
+            .call(call)
+            .unwrap()
+            .leg_of_role(LegRole::Interpreter)
+            .is_none()
+    );
+    // A new interpreter may be asked for by the next agent.
+    assert!(w.core.call(call).is_some());
+}

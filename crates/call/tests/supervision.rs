@@ -379,3 +379,58 @@ fn a_browser_offer_with_one_pair_of_sections_gets_the_other_side_by_a_server_off
         .collect();
     assert_eq!(now, BTreeSet::from([kiosk, agent]));
 }
+
+#[test]
+fn the_chat_is_kept_in_the_record_only_for_a_service_that_asks_for_it() {
+    for keep in [false, true] {
+        let mut w = World::with_call_config(|config| {
+            if keep {
+                config.chat_retention.insert("caf".into());
+            }
+        });
+        let call = w.answered();
+        w.media_up();
+        w.input(Input::Chat {
+            session: KIOSK,
+            text: "Dossier 2026-1042".into(),
+            at_ms: 5,
+        })
+        .unwrap();
+        w.input(Input::Hangup { session: AGENT }).unwrap();
+        let chat = &w.record_of(call).unwrap().chat;
+        if keep {
+            assert_eq!(chat.len(), 1);
+            assert_eq!(
+                (chat[0].role, chat[0].name.as_str(), chat[0].text.as_str()),
+                (LegRole::Kiosk, "borne-1", "Dossier 2026-1042")
+            );
+        } else {
+            assert!(chat.is_empty(), "off by default");
+        }
+    }
+}
+
+#[test]
+fn a_monitor_also_receives_a_participant_who_joins_after_it() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.media_up();
+    let monitor = supervisor(&mut w, call, 300, SupervisionMode::Monitor);
+    let before = w.subscriptions.len();
+    let barging = supervisor(&mut w, call, 301, SupervisionMode::Barge);
+    let got: Vec<Kinds> = w.subscriptions[before..]
+        .iter()
+        .filter(|(s, p, _)| *s == monitor && *p == barging)
+        .map(|(_, _, k)| *k)
+        .collect();
+    // The monitor has two slots (kiosk, agent): it is offered a third, then subscribed.
+    if got.is_empty() {
+        answer_offer(&mut w, 300);
+    }
+    assert!(
+        w.subscriptions[before..]
+            .iter()
+            .any(|(s, p, k)| *s == monitor && *p == barging && *k == Kinds::BOTH),
+        "the monitor sees and hears the supervisor who barged in"
+    );
+}

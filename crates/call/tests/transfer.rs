@@ -6,7 +6,7 @@
 mod common;
 
 use common::{World, secs};
-use relais_call::{CallError, Input, Kinds, LegLeft};
+use relais_call::{CallError, Input, Kinds, LegLeft, TransferTarget};
 use relais_dispatch::Event;
 use relais_proto::{AgentId, LegRole, Outcome, ServerMessage};
 
@@ -17,7 +17,7 @@ const BOB: u64 = 101;
 fn transfer(w: &mut World, to: &str) -> Result<relais_call::Verdict, CallError> {
     w.input(Input::Transfer {
         session: ALICE,
-        to: to.to_owned(),
+        to: TransferTarget::Service(to.to_owned()),
     })
 }
 
@@ -151,7 +151,7 @@ fn a_refused_transfer_leaves_the_call_with_its_agent() {
     );
     let kiosk = w.input(Input::Transfer {
         session: KIOSK,
-        to: "cpam".into(),
+        to: TransferTarget::Service("cpam".into()),
     });
     assert!(matches!(kiosk, Err(CallError::WrongState(_))), "{kiosk:?}");
 }
@@ -173,4 +173,53 @@ fn a_kiosk_that_hangs_up_while_transferred_ends_the_call_once_with_its_legs() {
     assert!(w.rooms.is_empty(), "the room is closed");
     assert!(w.core.call(call).is_none());
     assert_eq!(w.records.iter().filter(|r| r.call == call).count(), 1);
+}
+
+#[test]
+fn a_transfer_to_a_named_agent_offers_the_call_to_that_agent_and_falls_back_to_the_queue() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (kiosk, _) = w.media_up();
+    let to_bob = |w: &mut World| {
+        w.input(Input::Transfer {
+            session: ALICE,
+            to: TransferTarget::Agent("bob".into()),
+        })
+    };
+    // Bob is not logged in: nothing changes.
+    let _ = to_bob(&mut w);
+    assert!(w.removed.is_empty());
+    w.ready_agent(BOB, "bob");
+    w.ready_agent(103, "carla");
+    to_bob(&mut w).unwrap();
+    assert!(w.pushed(KIOSK).iter().any(|m| matches!(
+        m,
+        ServerMessage::CallTransferred { agent: Some(a), to, .. } if a == "bob" && to == "caf"
+    )));
+    assert_eq!(
+        w.offered.last(),
+        Some(&(call, AgentId("bob".into()))),
+        "offered to bob at once, although carla waited longer"
+    );
+    // Bob declines: the call waits at the head of its queue and goes to carla, not alice.
+    assert!(w.dispatch(Event::Reject {
+        call,
+        agent: AgentId("bob".into()),
+    }));
+    assert_eq!(w.offered.last(), Some(&(call, AgentId("carla".into()))));
+    assert!(w.dispatch(Event::Accept {
+        call,
+        agent: AgentId("carla".into()),
+    }));
+    let (_, carla) = w.negotiate(103);
+    assert!(w.subscriptions.contains(&(kiosk, carla, Kinds::BOTH)));
+    w.input(Input::Hangup { session: KIOSK }).unwrap();
+    let record = w.record_of(call).unwrap();
+    let agents: Vec<&str> = record
+        .legs
+        .iter()
+        .filter(|l| l.role == LegRole::Agent)
+        .map(|l| l.subject.as_str())
+        .collect();
+    assert_eq!(agents, vec!["alice", "carla"]);
 }

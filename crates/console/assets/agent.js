@@ -538,7 +538,9 @@ const BOX = {
     empty: "Aucun autre service n'est ouvert en ce moment.",
     confirm: (name) => `Transférer vers ${name}`,
     idle: 'Confirmer le transfert',
-    request: (service) => ({ type: 'transfer', service }),
+    // A colleague is listed as `agent:<login>` beside the services.
+    request: (chosen) =>
+      chosen.startsWith('agent:') ? { type: 'transfer', agent: chosen.slice(6) } : { type: 'transfer', service: chosen },
     shows: (s) => s.open && !s.interpreter && s.id !== ui.callService,
   },
   interpreter: {
@@ -599,9 +601,20 @@ async function loadTransferServices() {
     showTransferError('La liste des services est indisponible. Réessayez.');
     return;
   }
+  // For a transfer, the colleagues available now too (a failure leaves the services alone).
+  let colleagues = [];
+  if (transfer.kind === 'transfer') {
+    try {
+      colleagues = (await connection.request({ type: 'list_agents' })).agents || [];
+    } catch {
+      colleagues = [];
+    }
+  }
   if (ui.transfer !== transfer) return;
   ui.interpreterServices = Object.fromEntries(services.filter((s) => s.interpreter).map((s) => [s.id, s.name]));
-  transfer.services = services.filter(BOX[transfer.kind].shows);
+  transfer.services = services
+    .filter(BOX[transfer.kind].shows)
+    .concat(colleagues.map((login) => ({ id: `agent:${login}`, name: `${login} (collègue disponible)` })));
   if (!transfer.services.some((s) => s.id === transfer.chosen)) transfer.chosen = null;
   renderTransfer();
   const first = $('#transfer-services input');

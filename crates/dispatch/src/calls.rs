@@ -45,6 +45,8 @@ pub(crate) struct Call {
     pub agent: Option<u32>,
     /// Agents not to offer this call to until the instant (cleared at the next offer).
     pub exclusions: Vec<(u32, Instant)>,
+    /// Agents who handed it on (a transfer): never offered it again.
+    pub handed_by: Vec<u32>,
     pub callback: bool,
     pub max_wait_at: Option<Instant>,
     /// Max wait passed while on offer: act when the call comes back.
@@ -66,9 +68,11 @@ impl Call {
     }
 
     pub(crate) fn excludes(&self, agent: u32, now: Instant) -> bool {
-        self.exclusions
-            .iter()
-            .any(|&(a, until)| a == agent && until > now)
+        self.handed_by.contains(&agent)
+            || self
+                .exclusions
+                .iter()
+                .any(|&(a, until)| a == agent && until > now)
     }
 
     pub(crate) fn exclusions_expire(&self, now: Instant) -> Option<Instant> {
@@ -252,6 +256,7 @@ impl Dispatcher {
             answered_at: None,
             agent: None,
             exclusions: Vec::new(),
+            handed_by: Vec::new(),
             callback: false,
             max_wait_at: None,
             max_wait_due: false,
@@ -374,14 +379,12 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// A blind transfer of a connected call to queue `to` (see [`crate::Event::Transfer`]).
-    pub(crate) fn transfer(
-        &mut self,
-        now: Instant,
+    /// The connected call `id` and its agent's slot, checked against `agent`.
+    fn connected_to(
+        &self,
         id: CallId,
         agent: &relais_proto::AgentId,
-        to: &relais_proto::QueueId,
-    ) -> Result<(), DispatchError> {
+    ) -> Result<(u32, u32), DispatchError> {
         let idx = self.call_slot(id)?;
         let Some(call) = self.call(idx) else {
             return Err(DispatchError::UnknownCall(id));
@@ -392,7 +395,19 @@ impl Dispatcher {
         if self.agents.get(a as usize).is_none_or(|x| x.id != *agent) {
             return Err(DispatchError::CallNotConnected(id));
         }
-        let q = call.queue;
+        Ok((idx, a))
+    }
+
+    /// A blind transfer of a connected call to queue `to` (see [`crate::Event::Transfer`]).
+    pub(crate) fn transfer(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        agent: &relais_proto::AgentId,
+        to: &relais_proto::QueueId,
+    ) -> Result<(), DispatchError> {
+        let (idx, a) = self.connected_to(id, agent)?;
+        let q = self.call(idx).map_or(0, |c| c.queue);
         let t = *self
             .queue_index
             .get(to)
@@ -420,10 +435,61 @@ impl Dispatcher {
         {
             return Err(refused("it has too many calls waiting"));
         }
+        self.hand_over(now, idx, a, t, None);
+        self.place(now, idx);
+        Ok(())
+    }
+
+    /// A blind transfer of a connected call to an available agent (see
+    /// [`crate::Event::TransferToAgent`]).
+    pub(crate) fn transfer_to_agent(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        agent: &relais_proto::AgentId,
+        to: &relais_proto::AgentId,
+    ) -> Result<(), DispatchError> {
+        let (idx, a) = self.connected_to(id, agent)?;
+        let refused = |why| DispatchError::AgentUnavailable {
+            call: id,
+            agent: to.clone(),
+            why,
+        };
+        let b = self
+            .agents
+            .iter()
+            .position(|x| x.id == *to)
+            .ok_or_else(|| refused("that agent is not logged in"))? as u32;
+        if b == a {
+            return Err(refused("it is the agent of the call"));
+        }
+        if self.agents[b as usize].state != AState::Available {
+            return Err(refused("that agent is not available now"));
+        }
+        let q = self.call(idx).map_or(0, |c| c.queue);
+        self.hand_over(now, idx, a, q, Some(to.clone()));
+        self.place(now, idx);
+        // Offered at once to the agent asked for; back to its queue if that agent declines.
+        self.offer(now, idx, b);
+        Ok(())
+    }
+
+    /// The agent `a` of call `idx` hands it on to queue `t`: the agent goes to wrap-up, the
+    /// call leaves its queue's count and enters `t`'s, at the head (it waited once already),
+    /// not to be offered back to `a`. The caller places it.
+    fn hand_over(
+        &mut self,
+        now: Instant,
+        idx: u32,
+        a: u32,
+        t: u32,
+        to_agent: Option<relais_proto::AgentId>,
+    ) {
+        let Some(call) = self.call(idx) else { return };
+        let (q, id, wrap_up) = (call.queue, call.id, call.wrap_up);
         let talk = call
             .answered_at
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
-        let wrap_up = call.wrap_up;
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
         let agent_state = &mut self.agents[a as usize];
         agent_state.talk_total = agent_state.talk_total.saturating_add(talk);
         agent_state.wrap = Some(WrapInfo {
@@ -439,19 +505,21 @@ impl Dispatcher {
             call.waiting_since = now;
             call.transfers += 1;
             call.agent = None;
-            // Not offered back to the agent who handed it on.
-            call.exclusions = vec![(a, now + Duration::from_secs(3600))];
+            call.exclusions.clear();
+            if !call.handed_by.contains(&a) {
+                call.handed_by.push(a);
+            }
         }
         self.record(q, now, true, |c| c.transferred_out += 1);
         self.record(t, now, false, |c| c.offered += 1);
+        self.pos_touched.push(q);
         self.commands.push_back(Command::CallTransferred {
             call: id,
             from: self.queue_names[q as usize].clone(),
-            to: to.clone(),
-            agent: agent.clone(),
+            to: self.queue_names[t as usize].clone(),
+            agent: self.agents[a as usize].id.clone(),
+            to_agent,
         });
-        self.place(now, idx);
-        self.pos_touched.push(q);
         match now.checked_add(wrap_up).filter(|_| !wrap_up.is_zero()) {
             Some(until) => {
                 self.timers.insert(until, Timer::WrapUp(a));
@@ -462,7 +530,6 @@ impl Dispatcher {
                 self.set_state(now, a, AState::Available);
             }
         }
-        Ok(())
     }
 
     /// Ends the agent's wrap-up bookkeeping (the caller sets its next state).

@@ -177,6 +177,9 @@ impl Dispatcher {
             Event::AgentDisconnect { agent } => self.disconnect(now, &agent),
             Event::WrapUpDone { agent } => self.wrap_up_done(now, &agent),
             Event::Transfer { call, agent, to } => self.transfer(now, call, &agent, &to),
+            Event::TransferToAgent { call, agent, to } => {
+                self.transfer_to_agent(now, call, &agent, &to)
+            }
             Event::Enqueue {
                 call,
                 queue,

@@ -68,6 +68,16 @@ pub enum DispatchError {
         /// Why: closed, full, the same queue.
         why: &'static str,
     },
+    /// A transfer to an agent who cannot take the call now (the call stays with its agent).
+    #[error("call {call} cannot be transferred to {agent}: {why}")]
+    AgentUnavailable {
+        /// The call.
+        call: CallId,
+        /// The agent asked for.
+        agent: AgentId,
+        /// Why: not logged in, not available, the same agent.
+        why: &'static str,
+    },
     /// The configuration is not valid; the message says why.
     #[error("invalid dispatcher configuration: {0}")]
     InvalidConfig(String),
@@ -88,7 +98,7 @@ impl DispatchError {
             Self::CallNotWaiting(_) => "call_not_waiting",
             Self::CallNotConnected(_) => "call_not_connected",
             Self::InvalidProficiency { .. } => "invalid_proficiency",
-            Self::TransferRefused { .. } => "transfer_refused",
+            Self::TransferRefused { .. } | Self::AgentUnavailable { .. } => "transfer_refused",
             Self::InvalidConfig(_) => "invalid_config",
         }
     }

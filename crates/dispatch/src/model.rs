@@ -107,6 +107,18 @@ pub enum Event {
         /// The queue that takes it.
         to: QueueId,
     },
+    /// The agent hands its connected call to a named agent who is available now (a blind
+    /// transfer to a colleague): the agent goes to wrap-up; the call is offered to `to` at once
+    /// and, if `to` does not take it, waits at the head of its queue for anyone else.
+    /// Refused, with the call left as it is, when `to` is not available.
+    TransferToAgent {
+        /// The call.
+        call: CallId,
+        /// The agent connected to it.
+        agent: AgentId,
+        /// The agent who is offered it.
+        to: AgentId,
+    },
     /// The agent finished wrap-up early.
     WrapUpDone {
         /// The agent.
@@ -336,10 +348,12 @@ pub enum Command {
         call: CallId,
         /// The queue that handled it until now.
         from: QueueId,
-        /// The queue that takes it.
+        /// The queue that takes it (its own, for a transfer to a named agent).
         to: QueueId,
         /// The agent who transferred it (now in wrap-up).
         agent: AgentId,
+        /// The agent it is offered to, for a transfer to a named agent.
+        to_agent: Option<AgentId>,
     },
     /// A connected call lost its agent and waits again at the head of its queue.
     CallRequeued {

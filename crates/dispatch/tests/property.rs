@@ -51,6 +51,8 @@ pub enum Op {
     Hangup(usize),
     /// A blind transfer of some connected call to the other queue.
     Transfer(usize),
+    /// A blind transfer of some connected call to some agent.
+    TransferToAgent(usize, usize),
     Advance(u64),
 }
 
@@ -70,6 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..4usize, 0..8usize).prop_map(|(a, c)| Op::AcceptAny(a, c)),
         2 => (0..8usize).prop_map(Op::Hangup),
         1 => (0..8usize).prop_map(Op::Transfer),
+        1 => (0..8usize, 0..4usize).prop_map(|(c, a)| Op::TransferToAgent(c, a)),
         4 => (0..40_000u64).prop_map(Op::Advance),
     ]
 }
@@ -130,6 +133,8 @@ struct MCall {
     entered: Instant,
     state: MState,
     excluded: Vec<(usize, Instant)>,
+    /// Agents who transferred it: never offered it again.
+    handed_by: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -167,6 +172,8 @@ enum Cause {
     Reject(u64, usize),
     Hangup(u64),
     Transfer(u64, usize),
+    /// (call, from agent, to agent)
+    TransferToAgent(u64, usize, usize),
     Other,
 }
 
@@ -217,9 +224,11 @@ impl Model {
     }
 
     fn excluded(call: &MCall, agent: usize, now: Instant) -> bool {
-        call.excluded
-            .iter()
-            .any(|&(a, until)| a == agent && until > now)
+        call.handed_by.contains(&agent)
+            || call
+                .excluded
+                .iter()
+                .any(|&(a, until)| a == agent && until > now)
     }
 
     fn nth_call(&self, n: usize) -> Option<u64> {
@@ -256,8 +265,12 @@ impl Model {
                     .get(&call.0)
                     .unwrap_or_else(|| panic!("offer of unknown call {cmd:?}"));
                 assert_eq!(c.state, MState::Queued, "call offered twice: {cmd:?}");
+                // A transfer to a named agent offers the call to that agent at once, whatever
+                // its skills and the other calls waiting.
+                let named =
+                    matches!(*cause, Cause::TransferToAgent(id, _, to) if id == call.0 && to == a);
                 assert!(
-                    serves(a, c.queue),
+                    named || serves(a, c.queue),
                     "agent does not serve the queue: {cmd:?}"
                 );
                 assert!(
@@ -266,7 +279,11 @@ impl Model {
                 );
                 // FIFO among equal priority (and head calls before the others).
                 for (id, other) in &self.calls {
-                    if *id == call.0 || other.queue != c.queue || other.state != MState::Queued {
+                    if named
+                        || *id == call.0
+                        || other.queue != c.queue
+                        || other.state != MState::Queued
+                    {
                         continue;
                     }
                     if Self::excluded(other, a, now) {
@@ -354,6 +371,34 @@ impl Model {
                 from,
                 to,
                 agent,
+                to_agent: Some(named),
+            } => {
+                let (a, b) = (agent_index(agent), agent_index(named));
+                assert_eq!(*cause, Cause::TransferToAgent(call.0, a, b));
+                let c = self
+                    .calls
+                    .get_mut(&call.0)
+                    .expect("transferred call is active");
+                assert_eq!(c.state, MState::Connected(a));
+                assert_eq!(
+                    (from.0.as_str(), to.0.as_str()),
+                    (QUEUES[c.queue], QUEUES[c.queue])
+                );
+                self.counters[c.queue].transferred_out += 1;
+                self.counters[c.queue].offered += 1;
+                self.answered_queue.insert((a, call.0), c.queue);
+                c.state = MState::Queued;
+                c.head = true;
+                c.entered = now;
+                c.excluded.clear();
+                c.handed_by.push(a);
+            }
+            Command::CallTransferred {
+                call,
+                from,
+                to,
+                agent,
+                to_agent: None,
             } => {
                 let a = agent_index(agent);
                 assert_eq!(*cause, Cause::Transfer(call.0, a));
@@ -371,7 +416,8 @@ impl Model {
                 c.state = MState::Queued;
                 c.head = true;
                 c.entered = now;
-                c.excluded = vec![(a, now + secs(3600))];
+                c.excluded.clear();
+                c.handed_by.push(a);
                 self.counters[target].offered += 1;
             }
             Command::CallRequeued { call, agent, .. } => {
@@ -663,6 +709,7 @@ impl Run {
                             entered: now,
                             state: MState::Queued,
                             excluded: Vec::new(),
+                            handed_by: Vec::new(),
                         },
                     );
                     self.m.counters[queue].offered += 1;
@@ -795,6 +842,38 @@ impl Run {
                     Some(MState::Connected(a)),
                     "a refused transfer moved the call"
                 );
+            }
+            Op::TransferToAgent(n, b) => {
+                let connected: Vec<(u64, usize)> = self
+                    .m
+                    .calls
+                    .iter()
+                    .filter_map(|(id, c)| match c.state {
+                        MState::Connected(a) => Some((*id, a)),
+                        _ => None,
+                    })
+                    .collect();
+                let Some(&(id, a)) = connected.get(n % connected.len().max(1)) else {
+                    return;
+                };
+                let ok = b != a && self.m.agents[b] == S::Available;
+                self.event(
+                    Event::TransferToAgent {
+                        call: CallId(id),
+                        agent: name(a),
+                        to: name(b),
+                    },
+                    Cause::TransferToAgent(id, a, b),
+                    ok,
+                );
+                if !ok {
+                    let left = self.m.calls.get(&id).map(|c| c.state.clone());
+                    assert_eq!(
+                        left,
+                        Some(MState::Connected(a)),
+                        "a refused transfer moved the call"
+                    );
+                }
             }
             Op::Advance(_) => unreachable!(),
         }

@@ -99,10 +99,16 @@ impl Request {
     pub fn check_lengths(&self) -> Result<(), FieldTooLong> {
         match self {
             Request::Hello { token, .. } => bytes("token", token, MAX_TOKEN_BYTES),
-            Request::Call { service, .. }
-            | Request::Transfer { service, .. }
-            | Request::AddInterpreter { service, .. } => {
+            Request::Call { service, .. } | Request::AddInterpreter { service, .. } => {
                 chars("service", service, MAX_SERVICE_CHARS)
+            }
+            Request::Transfer { service, agent, .. } => {
+                chars(
+                    "service",
+                    service.as_deref().unwrap_or(""),
+                    MAX_SERVICE_CHARS,
+                )?;
+                chars("agent", agent.as_deref().unwrap_or(""), MAX_SERVICE_CHARS)
             }
             Request::SdpOffer { sdp: text, .. } | Request::SdpAnswer { sdp: text, .. } => sdp(text),
             Request::IceCandidate { candidate, .. } => {

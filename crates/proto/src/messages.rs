@@ -87,9 +87,17 @@ pub enum Request {
     },
     /// Agent: its calls of the day.
     MyCalls { id: u64 },
-    /// Agent: hand the connected call to the queue of `service` (a blind transfer): the kiosk
-    /// stays connected and waits for that service's next agent.
-    Transfer { id: u64, service: String },
+    /// Agent: hand the connected call on (a blind transfer) to the queue of `service`, or to
+    /// `agent`, available now (one of the two): the kiosk stays connected and waits.
+    Transfer {
+        id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// Agent: the agents available now, to transfer a call to one of them.
+    ListAgents { id: u64 },
     /// Agent: ask for an interpreter from an interpreter service, to join the connected call
     /// (its agents are offered it like any call).
     AddInterpreter { id: u64, service: String },
@@ -129,6 +137,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "wrap_up_done",
     "my_calls",
     "transfer",
+    "list_agents",
     "add_interpreter",
     "subscribe_kpis",
     "list_waiting",
@@ -157,6 +166,7 @@ impl Request {
             | Request::WrapUpDone { id, .. }
             | Request::MyCalls { id }
             | Request::Transfer { id, .. }
+            | Request::ListAgents { id }
             | Request::AddInterpreter { id, .. }
             | Request::SubscribeKpis { id }
             | Request::ListWaiting { id }
@@ -186,6 +196,7 @@ impl Request {
             | Request::WrapUpDone { .. }
             | Request::MyCalls { .. }
             | Request::Transfer { .. }
+            | Request::ListAgents { .. }
             | Request::AddInterpreter { .. } => &[Agent],
             Request::SubscribeKpis { .. }
             | Request::ListWaiting { .. }
@@ -249,6 +260,9 @@ pub enum ServerMessage {
         call: CallId,
         to: String,
         service_name: String,
+        /// The agent it is offered to, for a transfer to a named agent.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        agent: Option<String>,
     },
     /// Agent: where its request for an interpreter stands.
     InterpreterStatus {
@@ -326,6 +340,8 @@ pub enum Reply {
     Waiting { calls: Vec<WaitingCall> },
     /// `list_calls`.
     LiveCalls { calls: Vec<LiveCall> },
+    /// `list_agents`: agents available now.
+    Agents { agents: Vec<String> },
     /// Anything else.
     Done {},
 }

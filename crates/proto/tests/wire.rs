@@ -242,6 +242,7 @@ fn request_type(request: &Request) -> &'static str {
         Request::WrapUpDone { .. } => "wrap_up_done",
         Request::MyCalls { .. } => "my_calls",
         Request::Transfer { .. } => "transfer",
+        Request::ListAgents { .. } => "list_agents",
         Request::AddInterpreter { .. } => "add_interpreter",
         Request::SubscribeKpis { .. } => "subscribe_kpis",
         Request::ListWaiting { .. } => "list_waiting",
@@ -303,6 +304,7 @@ const REPLY_KINDS: &[&str] = &[
     "kpis",
     "waiting",
     "live_calls",
+    "agents",
     "done",
 ];
 
@@ -316,6 +318,7 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Kpis(_) => "kpis",
         Reply::Waiting { .. } => "waiting",
         Reply::LiveCalls { .. } => "live_calls",
+        Reply::Agents { .. } => "agents",
         Reply::Done {} => "done",
     }
 }
@@ -396,8 +399,15 @@ fn documented_requests() -> Vec<Request> {
         Request::MyCalls { id: 14 },
         Request::Transfer {
             id: 23,
-            service: "cpam".to_owned(),
+            service: Some("cpam".to_owned()),
+            agent: None,
         },
+        Request::Transfer {
+            id: 25,
+            service: None,
+            agent: Some("bob".to_owned()),
+        },
+        Request::ListAgents { id: 26 },
         Request::AddInterpreter {
             id: 24,
             service: "lsf".to_owned(),
@@ -508,7 +518,20 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             call: CallId(1042),
             to: "cpam".to_owned(),
             service_name: "Assurance maladie (CPAM)".to_owned(),
+            agent: None,
         },
+        ServerMessage::CallTransferred {
+            call: CallId(1042),
+            to: "caf".to_owned(),
+            service_name: "CAF — allocations familiales".to_owned(),
+            agent: Some("bob".to_owned()),
+        },
+        ok(
+            26,
+            Reply::Agents {
+                agents: vec!["bob".to_owned(), "carla".to_owned()],
+            },
+        ),
         ServerMessage::Participants {
             call: CallId(1040),
             participants: vec![

@@ -209,7 +209,7 @@ impl AppState {
                         continue;
                     };
                     if claims.role != relais_proto::Role::Admin
-                        && !claims.may_supervise(&call.service)
+                        && !claims.may_supervise(&call.handled_by)
                     {
                         continue;
                     }
@@ -218,8 +218,8 @@ impl AppState {
                         since,
                         relais_proto::messages::LiveCall {
                             call: call.id,
-                            service: call.service.clone(),
-                            service_name: names.get(&call.service).cloned(),
+                            service: call.handled_by.clone(),
+                            service_name: names.get(&call.handled_by).cloned(),
                             agent: leg_of(relais_proto::LegRole::Agent),
                             site: call.site.clone(),
                             since_secs: now.saturating_duration_since(since).as_secs(),

@@ -235,6 +235,22 @@ async fn a_supervisor_outside_its_services_or_without_an_audit_log_is_refused() 
         .await;
     assert_eq!(refused["code"], "wrong_state", "{refused}");
 
+    // A call still waiting is refused before anything is audited.
+    let mut waiting = WsClient::signed_in(
+        server.addr,
+        &server.token(relais_proto::Role::Kiosk, "borne-2"),
+    )
+    .await;
+    let queued = waiting
+        .request(json!({"type": "call", "service": "caf"}))
+        .await;
+    let queued = queued["result"]["call"].as_u64().unwrap();
+    let refused = sup
+        .request(json!({"type": "supervise", "call": queued, "mode": "monitor"}))
+        .await;
+    assert_eq!(refused["code"], "wrong_state", "{refused}");
+    assert!(audit_rows(&server).is_empty(), "nothing audited");
+
     // An audit log that cannot be written: the supervision does not happen.
     {
         let connection =

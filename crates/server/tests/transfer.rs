@@ -142,3 +142,46 @@ async fn a_blind_transfer_keeps_the_kiosk_peer_and_brings_the_next_agent_to_it()
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_to_a_named_agent_brings_that_agent_to_the_kiosk() {
+    let server = TestServer::start("transfer-agent").await;
+    let (mut alice, mut kiosk, call) = answered_call(&server, "alice", "borne-1").await;
+    kiosk.expect("media_ready", WAIT).await;
+    alice.expect("media_ready", WAIT).await;
+    let kiosk_media = connect_media(&mut kiosk, ClientSpec::publisher(111, 96), 1).await;
+    let _alice_media = connect_media(&mut alice, ClientSpec::publisher(109, 120), 2).await;
+    let refused = alice
+        .request(json!({"type": "transfer", "agent": "bob"}))
+        .await;
+    assert_eq!(
+        refused["code"], "transfer_refused",
+        "bob is not here: {refused}"
+    );
+    let both = alice
+        .request(json!({"type": "transfer", "agent": "bob", "service": "caf"}))
+        .await;
+    assert_eq!(both["code"], "bad_request", "{both}");
+
+    let mut bob = ready_agent(&server, "bob").await;
+    let listed = alice.request(json!({"type": "list_agents"})).await;
+    assert_eq!(listed["result"]["agents"], json!(["bob"]), "{listed}");
+    let reply = alice
+        .request(json!({"type": "transfer", "agent": "bob"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let told = kiosk.expect("call_transferred", WAIT).await;
+    assert_eq!(told["agent"], "bob", "{told}");
+    let offered = bob.expect("offered", WAIT).await;
+    assert_eq!(offered["call"], call);
+    let accepted = bob.request(json!({"type": "accept", "call": call})).await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    bob.expect("media_ready", WAIT).await;
+    let bob_media = connect_media(&mut bob, ClientSpec::publisher(111, 96), 3).await;
+    let at = seen(&kiosk_media);
+    talk(&[("kiosk", &kiosk_media), ("bob", &bob_media)], 30).await;
+    assert_eq!(
+        heard_since(&kiosk_media, at),
+        ["bob".to_owned()].into_iter().collect()
+    );
+}

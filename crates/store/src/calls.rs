@@ -53,6 +53,16 @@ pub struct LegRecord {
     pub disposition: Option<String>,
 }
 
+/// One chat message of a call, kept for services with chat retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRecord {
+    pub at_ms: i64,
+    /// `kiosk`, `agent`, `supervisor`, `interpreter`.
+    pub role: String,
+    pub name: String,
+    pub text: String,
+}
+
 const COLUMNS: &str = "call_id, queue, kiosk, site, agent, outcome, enqueued_at_ms, \
     offered_at_ms, answered_at_ms, ended_at_ms, wait_ms, talk_ms, wrap_up_ms, attempts, \
     disposition, ended_by, end_reason";
@@ -67,6 +77,17 @@ impl Store {
     /// Records a call that has ended with its legs, in one transaction: committed, all of it,
     /// when this returns.
     pub fn record_call_with_legs(&self, record: &CallRecord, legs: &[LegRecord]) -> Result<()> {
+        self.record_call_in_full(record, legs, &[])
+    }
+
+    /// Records a call that has ended with its legs and the chat kept with it, in one
+    /// transaction.
+    pub fn record_call_in_full(
+        &self,
+        record: &CallRecord,
+        legs: &[LegRecord],
+        chat: &[ChatRecord],
+    ) -> Result<()> {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
         insert_call(&transaction, record)?;
@@ -92,8 +113,37 @@ impl Store {
                 ])?;
             }
         }
+        {
+            let mut statement = transaction.prepare_cached(
+                "INSERT INTO call_chat (call_id, seq, at_ms, role, name, text) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let call_id = call_id_to_sql(record.call_id)?;
+            for (seq, line) in chat.iter().enumerate() {
+                statement.execute(rusqlite::params![
+                    call_id, seq as i64, line.at_ms, line.role, line.name, line.text,
+                ])?;
+            }
+        }
         transaction.commit()?;
         Ok(())
+    }
+
+    /// The chat kept with a recorded call, in order.
+    pub fn chat_of(&self, call_id: u64) -> Result<Vec<ChatRecord>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "SELECT at_ms, role, name, text FROM call_chat WHERE call_id = ?1 ORDER BY seq",
+        )?;
+        let rows = statement.query_map([call_id_to_sql(call_id)?], |row| {
+            Ok(ChatRecord {
+                at_ms: row.get(0)?,
+                role: row.get(1)?,
+                name: row.get(2)?,
+                text: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The legs of a recorded call, in order.
@@ -132,7 +182,8 @@ impl Store {
         let id = call_id_to_sql(call_id)?;
         let legs = connection.execute(
             "UPDATE call_legs SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3 \
-             AND seq = (SELECT MAX(seq) FROM call_legs WHERE call_id = ?3 AND role = 'agent' \
+             AND seq = (SELECT MAX(seq) FROM call_legs WHERE call_id = ?3 \
+             AND role IN ('agent', 'interpreter') \
              AND subject = ?4)",
             rusqlite::params![wrap_up_ms, disposition, id, agent],
         )?;

@@ -20,7 +20,7 @@ use rusqlite::Connection;
 
 pub use agents::AgentStateChange;
 pub use audit::AuditEntry;
-pub use calls::{CallRecord, LegRecord};
+pub use calls::{CallRecord, ChatRecord, LegRecord};
 pub use csv::calls_to_csv;
 pub use error::{Result, StoreError};
 

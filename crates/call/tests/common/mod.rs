@@ -69,8 +69,19 @@ pub struct World {
 }
 
 impl World {
-    #[allow(clippy::disallowed_methods)] // where virtual time starts
     pub fn new() -> Self {
+        Self::with_call_config(|_| {})
+    }
+
+    /// A world whose call core has its configuration changed by `edit`.
+    #[allow(clippy::disallowed_methods)] // where virtual time starts
+    pub fn with_call_config(edit: impl FnOnce(&mut CallConfig)) -> Self {
+        let mut call_config = CallConfig {
+            media_grace: GRACE,
+            refusals_per_minute: 3,
+            ..CallConfig::default()
+        };
+        edit(&mut call_config);
         let now = Instant::now();
         let anchor = WallAnchor {
             at: now,
@@ -78,11 +89,7 @@ impl World {
         };
         Self {
             dispatcher: Dispatcher::new(config(), 7, anchor).unwrap(),
-            core: CallCore::new(CallConfig {
-                media_grace: GRACE,
-                refusals_per_minute: 3,
-                ..CallConfig::default()
-            }),
+            core: CallCore::new(call_config),
             now,
             pushes: Vec::new(),
             records: Vec::new(),

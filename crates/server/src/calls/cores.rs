@@ -203,7 +203,9 @@ impl Cores {
 pub fn dispatch_refusal(err: DispatchError) -> Refusal {
     let code = match &err {
         DispatchError::NoLongerOffered { .. } => codes::NO_LONGER_OFFERED,
-        DispatchError::TransferRefused { .. } => codes::TRANSFER_REFUSED,
+        DispatchError::TransferRefused { .. } | DispatchError::AgentUnavailable { .. } => {
+            codes::TRANSFER_REFUSED
+        }
         DispatchError::UnknownQueue(_) => codes::UNKNOWN_SERVICE,
         _ => codes::WRONG_STATE,
     };

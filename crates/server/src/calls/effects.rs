@@ -9,7 +9,7 @@ use relais_call::{Ended, Input, MediaCommand, Output, SupervisionEnd};
 use relais_dispatch::WallAnchor;
 use relais_media::{PeerId, RoomId};
 use relais_proto::CallId;
-use relais_store::{AgentStateChange, AuditEntry, CallRecord, LegRecord, Store};
+use relais_store::{AgentStateChange, AuditEntry, CallRecord, ChatRecord, LegRecord, Store};
 use tokio::sync::mpsc;
 
 use super::cores::Cores;
@@ -249,9 +249,20 @@ impl Effects {
                 disposition: leg.wrap_up.as_ref().and_then(|(_, d)| d.clone()),
             })
             .collect();
+        let chat: Vec<ChatRecord> = ended
+            .chat
+            .iter()
+            .map(|line| ChatRecord {
+                at_ms: line.at_ms,
+                role: line.role.as_str().to_owned(),
+                name: line.name.clone(),
+                text: line.text.clone(),
+            })
+            .collect();
         let store = Arc::clone(&self.store);
         let call = ended.call;
-        match tokio::task::spawn_blocking(move || store.record_call_with_legs(&record, &legs)).await
+        match tokio::task::spawn_blocking(move || store.record_call_in_full(&record, &legs, &chat))
+            .await
         {
             Ok(Ok(())) => {}
             Ok(Err(err)) => {

@@ -74,6 +74,12 @@ pub fn call_config(config: &Config) -> CallConfig {
             .iter()
             .map(|service| (service.id.clone(), service.name.clone()))
             .collect(),
+        chat_retention: config
+            .services
+            .iter()
+            .filter(|service| service.chat_retention)
+            .map(|service| service.id.clone())
+            .collect(),
     }
 }
 

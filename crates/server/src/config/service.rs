@@ -64,6 +64,10 @@ pub struct ServiceConfig {
     /// interpreters to their calls; kiosks do not call it.
     #[serde(default)]
     pub interpreter: bool,
+    /// Keep the chat of this service's calls with their records (off: the chat lives only as
+    /// long as the call).
+    #[serde(default)]
+    pub chat_retention: bool,
 }
 
 /// The supervision modes allowed on a service's calls; all of them by default.
@@ -281,6 +285,7 @@ pub(super) fn demo_services() -> Vec<ServiceConfig> {
         service_level_secs: default_sl_secs(),
         supervision: SupervisionPolicy::default(),
         interpreter: false,
+        chat_retention: false,
     };
     let mut ants = service(
         "ants",

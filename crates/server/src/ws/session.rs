@@ -234,22 +234,55 @@ impl Session {
                 )
                 .await
             }
-            Request::Transfer { service, .. } => {
-                if !self.state.config().services.iter().any(|s| s.id == service) {
-                    return error(
-                        Some(id),
-                        codes::UNKNOWN_SERVICE,
-                        format!("no service `{service}`"),
-                    );
+            Request::Transfer { service, agent, .. } => {
+                let to = match (service, agent) {
+                    (Some(service), None) => {
+                        if !self
+                            .state
+                            .config()
+                            .services
+                            .iter()
+                            .any(|s| s.id == service && !s.interpreter)
+                        {
+                            return error(
+                                Some(id),
+                                codes::UNKNOWN_SERVICE,
+                                format!("no service `{service}`"),
+                            );
+                        }
+                        relais_call::TransferTarget::Service(service)
+                    }
+                    (None, Some(agent)) => relais_call::TransferTarget::Agent(agent),
+                    _ => {
+                        return error(
+                            Some(id),
+                            codes::BAD_REQUEST,
+                            "`transfer` names a `service` or an `agent`, one of the two",
+                        );
+                    }
+                };
+                self.call_input(id, Input::Transfer { session, to }).await
+            }
+            Request::ListAgents { .. } => {
+                let me = agent.0.clone();
+                match self
+                    .state
+                    .calls()
+                    .query(move |dispatcher, _| {
+                        dispatcher
+                            .agents()
+                            .filter(|view| {
+                                view.state == relais_dispatch::AgentState::Available
+                                    && view.agent.as_str() != me
+                            })
+                            .map(|view| view.agent.to_string())
+                            .collect::<Vec<String>>()
+                    })
+                    .await
+                {
+                    Some(agents) => ok(id, Reply::Agents { agents }),
+                    None => task_gone(id),
                 }
-                self.call_input(
-                    id,
-                    Input::Transfer {
-                        session,
-                        to: service,
-                    },
-                )
-                .await
             }
             Request::AddInterpreter { service, .. } => {
                 if !self
@@ -345,16 +378,38 @@ impl Session {
             .state
             .calls()
             .run(move |cores, _| {
+                // What the call core would refuse is refused here, before anything is audited.
+                let elsewhere = cores
+                    .calls()
+                    .call_of_session(session)
+                    .map(|c| c.id)
+                    .filter(|&held| held != call);
                 cores.calls().call(call).map(|c| {
                     let supervising = c
                         .leg_of_session(session)
                         .is_some_and(|leg| leg.role == relais_proto::LegRole::Supervisor);
-                    (c.service.clone(), supervising)
+                    let connected = matches!(c.state, relais_call::CallState::Connected { .. })
+                        && matches!(c.room, relais_call::RoomState::Open { .. });
+                    (c.handled_by.clone(), supervising, connected, elsewhere)
                 })
             })
             .await;
         let (service, supervising) = match found {
-            Some(Some(found)) => found,
+            Some(Some((_, _, _, Some(held)))) => {
+                return error(
+                    Some(id),
+                    codes::WRONG_STATE,
+                    format!("this session already takes part in call {held}"),
+                );
+            }
+            Some(Some((_, _, false, None))) => {
+                return error(
+                    Some(id),
+                    codes::WRONG_STATE,
+                    format!("call {call} is not connected"),
+                );
+            }
+            Some(Some((service, supervising, true, None))) => (service, supervising),
             Some(None) => {
                 return error(
                     Some(id),

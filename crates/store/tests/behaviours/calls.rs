@@ -1,7 +1,7 @@
 //! Call records: written once, completed by wrap-up, listed by period and by agent.
 
 use relais_proto::{EndReason, EndedBy, Outcome};
-use relais_store::{LegRecord, Store, StoreError};
+use relais_store::{ChatRecord, LegRecord, Store, StoreError};
 
 use crate::support::{TempDir, abandoned_call, answered_call};
 
@@ -289,4 +289,26 @@ fn a_transferred_call_keeps_its_legs_and_each_agent_its_wrap_up() {
     let again = store.record_call_with_legs(&call, &legs[..1]);
     assert_eq!(again.unwrap_err(), StoreError::Duplicate(9));
     assert_eq!(store.legs_of(9).unwrap().len(), 3);
+}
+
+#[test]
+fn a_kept_chat_is_stored_with_its_call_in_order() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    let call = answered_call(11, "agent-ana", 5_000);
+    let line = |at_ms, role: &str, text: &str| ChatRecord {
+        at_ms,
+        role: role.to_owned(),
+        name: format!("{role}-name"),
+        text: text.to_owned(),
+    };
+    let chat = vec![
+        line(1, "kiosk", "bonjour"),
+        line(2, "agent", "votre numéro ?"),
+    ];
+    store
+        .record_call_in_full(&call, &[leg(0, "kiosk", "borne-1", "ended")], &chat)
+        .unwrap();
+    assert_eq!(store.chat_of(11).unwrap(), chat);
+    assert!(store.chat_of(12).unwrap().is_empty());
 }

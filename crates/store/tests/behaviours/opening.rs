@@ -30,7 +30,14 @@ fn a_fresh_file_is_created_with_the_schema() {
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(
         names_in_schema(&path, "table"),
-        ["agent_states", "audit", "call_legs", "calls", "counters"]
+        [
+            "agent_states",
+            "audit",
+            "call_chat",
+            "call_legs",
+            "calls",
+            "counters"
+        ]
     );
     assert_eq!(
         names_in_schema(&path, "index"),
