@@ -21,12 +21,13 @@ const CHROMIUM_FLAGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
-export async function launchChromium() {
+/// `extraArgs`: more flags, e.g. `--use-file-for-fake-audio-capture=tone.wav`.
+export async function launchChromium(extraArgs = []) {
   const profile = await mkdtemp(join(tmpdir(), 'relais-chromium-'));
   return puppeteer.launch({
     executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`],
+    args: [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, ...extraArgs],
   });
 }
 

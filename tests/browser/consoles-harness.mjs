@@ -79,11 +79,12 @@ name_en = "URSSAF"
 [services.hours]
 `;
 
-export async function startServer() {
+/// `extraConfig`: TOML appended to the test configuration (more `[[services]]`, say).
+export async function startServer({ extraConfig = '' } = {}) {
   const bin = process.env.E2E_RELAIS_BIN || join(targetDir(), 'debug', 'relais');
   const dir = await mkdtemp(join(tmpdir(), 'relais-consoles-'));
   const config = join(dir, 'relais.toml');
-  await writeFile(config, CONFIG({ dataDir: join(dir, 'data') }));
+  await writeFile(config, CONFIG({ dataDir: join(dir, 'data') }) + extraConfig);
   const server = await startListening(bin, ['serve', '--config', config]);
   return {
     url: server.url,
@@ -102,7 +103,8 @@ export async function startServer() {
 let shot = 0;
 
 /// A console page in its own browser context (its own sessionStorage), opened with its token.
-export async function openConsole(browser, url, path, token, label, { isolated = true } = {}) {
+/// `preload`: a function run in the page before its own scripts (`evaluateOnNewDocument`).
+export async function openConsole(browser, url, path, token, label, { isolated = true, preload = null } = {}) {
   const context = isolated && browser.createBrowserContext ? await browser.createBrowserContext() : browser.defaultBrowserContext();
   const page = await context.newPage();
   await page.setViewport({ width: 1280, height: 800 });
@@ -114,6 +116,7 @@ export async function openConsole(browser, url, path, token, label, { isolated =
   page.on('console', (msg) => {
     if (msg.type() === 'error') console.error(`[${label}] console:`, msg.text());
   });
+  if (preload) await page.evaluateOnNewDocument(preload);
   await page.goto(`${url}${path}#token=${token}`);
   return {
     page,

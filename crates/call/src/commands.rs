@@ -149,7 +149,19 @@ impl CallCore {
                 state,
                 since,
             } => {
-                self.push_agent(agent.as_str(), agent_state_message(&state, now));
+                let mut message = agent_state_message(&state, now);
+                // An interpreter on its own call is told the call it takes part in.
+                if let (
+                    AgentState::OnCall { .. },
+                    ServerMessage::AgentState {
+                        call: Some(call), ..
+                    },
+                ) = (&state, &mut message)
+                    && let Some(entry) = self.interpreting.get(call)
+                {
+                    *call = entry.parent;
+                }
+                self.push_agent(agent.as_str(), message);
                 self.outputs.push_back(Output::AgentState {
                     agent,
                     state,

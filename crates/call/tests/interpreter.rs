@@ -52,6 +52,16 @@ fn an_interpreter_joins_as_a_third_participant_and_leaves_while_the_call_goes_on
         ServerMessage::MediaReady { call: c, .. } if *c == call
     )));
     assert_eq!(statuses(&w).last(), Some(&InterpreterState::Joined));
+    // Its console is told it is on the call it joined, not on its own call's id.
+    let on_call = w.pushed(INES).into_iter().rev().find_map(|m| match m {
+        ServerMessage::AgentState {
+            state: relais_proto::AgentStateName::OnCall,
+            call,
+            ..
+        } => Some(*call),
+        _ => None,
+    });
+    assert_eq!(on_call, Some(Some(call)));
     let before = w.subscriptions.len();
     let (_, ines) = w.negotiate(INES);
     // Everyone receives the interpreter once its slot is negotiated, and it receives both.

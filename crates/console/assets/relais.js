@@ -418,6 +418,7 @@ export class RemoteTiles {
     for (const [stream, tile] of this.tiles) {
       if (!rest.includes(stream)) {
         tile.querySelector('video').srcObject = null;
+        tile.querySelector('audio').srcObject = null;
         tile.remove();
         this.tiles.delete(stream);
       }
@@ -431,14 +432,21 @@ export class RemoteTiles {
         tile.className = 'remote-tile';
         tile.dataset.testid = 'remote-tile';
         tile.dataset.stream = stream.id;
+        // The picture and the voice play apart: a browser plays no sound of a <video> that
+        // never got a frame, and a coach's stream carries a voice only.
         const video = document.createElement('video');
         video.autoplay = true;
         video.playsInline = true;
+        video.muted = true;
+        const audio = document.createElement('audio');
+        audio.autoplay = true;
         const caption = document.createElement('figcaption');
-        tile.append(video, caption);
+        tile.append(video, audio, caption);
         this.tiles.set(stream, tile);
         video.srcObject = stream;
+        audio.srcObject = stream;
         video.play().catch(() => {});
+        audio.play().catch(() => {});
       }
       // Keeps the tiles in slot order, moving one only when it is out of place (a moved video
       // element may pause).
