@@ -191,3 +191,24 @@ export async function setAgentState(agent, value) {
   await agent.page.select('[data-testid="state-select"]', value);
 }
 
+/// Calls the page's test hook `name` (window.relaisTest).
+export const hook = (console_, name) => console_.page.evaluate((n) => window.relaisTest[n](), name);
+
+/// The trimmed text of the element with `testid`, or null while it (or a parent) is hidden.
+export const text = (console_, testid) =>
+  console_.page.$eval(`[data-testid="${testid}"]`, (e) => (e.hidden || e.closest('[hidden]') ? null : e.textContent.trim()));
+
+/// Waits until the page decodes at least `count` remote videos, then checks that each keeps
+/// growing; returns the decoding tracks.
+export async function expectVideos(console_, what, count = 2) {
+  const decoding = (stats) => stats.video.filter((v) => v.framesDecoded >= 10);
+  const first = await waitFor(() => console_.stats(), (s) => decoding(s).length >= count, 20000, `${what} decodes ${count} videos`);
+  await sleep(1200);
+  const later = await console_.stats();
+  for (const track of decoding(first)) {
+    const now = later.video.find((v) => v.track === track.track);
+    assert.ok(now && now.framesDecoded > track.framesDecoded, `${what}: video ${track.track} keeps decoding (${track.framesDecoded} → ${now?.framesDecoded})`);
+  }
+  assert.equal(later.connectionState, 'connected', `${what}: peer connection state`);
+  return decoding(later);
+}

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, launchFirefox, waitFor, sleep } from './browsers.mjs';
-import { expectMedia, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
+import { expectMedia, expectVideos, hook, openConsole, setAgentState, startServer, text } from './consoles-harness.mjs';
 
 // An interpreter service for test 4: kiosks must not see it.
 const LSF = `
@@ -37,9 +37,6 @@ after(async () => {
   await server?.stop();
 });
 
-const hook = (console_, name) => console_.page.evaluate((n) => window.relaisTest[n](), name);
-const text = (console_, testid) =>
-  console_.page.$eval(`[data-testid="${testid}"]`, (e) => (e.hidden || e.closest('[hidden]') ? null : e.textContent.trim()));
 
 /// Run in a page before its scripts: keeps every RTCPeerConnection it makes in
 /// `window.testPeers`, so that the test reads the full inbound statistics of the call's peer.
@@ -173,21 +170,6 @@ function receivedPeaks(console_) {
     await ctx.close();
     return peaks;
   });
-}
-
-/// Waits until the page decodes at least `count` remote videos, then checks that each keeps
-/// growing; returns the decoding tracks.
-async function expectVideos(console_, what, count = 2) {
-  const decoding = (stats) => stats.video.filter((v) => v.framesDecoded >= 10);
-  const first = await waitFor(() => console_.stats(), (s) => decoding(s).length >= count, 20000, `${what} decodes ${count} videos`);
-  await sleep(1200);
-  const later = await console_.stats();
-  for (const track of decoding(first)) {
-    const now = later.video.find((v) => v.track === track.track);
-    assert.ok(now && now.framesDecoded > track.framesDecoded, `${what}: video ${track.track} keeps decoding (${track.framesDecoded} → ${now?.framesDecoded})`);
-  }
-  assert.equal(later.connectionState, 'connected', `${what}: peer connection state`);
-  return decoding(later);
 }
 
 /// Samples the page's inbound statistics every 40 ms in the page itself (timestamps on the

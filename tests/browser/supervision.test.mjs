@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, waitFor, sleep } from './browsers.mjs';
-import { expectMedia, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
+import { expectMedia, expectVideos, hook, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
 
 let server;
 let chromium;
@@ -20,20 +20,7 @@ after(async () => {
   await server?.stop();
 });
 
-const hook = (console_, name) => console_.page.evaluate((n) => window.relaisTest[n](), name);
 
-/// Waits until the page decodes at least two remote videos, then checks that each keeps growing.
-async function expectTwoVideos(console_, what) {
-  const decoding = (stats) => stats.video.filter((v) => v.framesDecoded >= 10);
-  const first = await waitFor(() => console_.stats(), (s) => decoding(s).length >= 2, 20000, `${what} decodes two videos`);
-  await sleep(1200);
-  const later = await console_.stats();
-  for (const track of decoding(first)) {
-    const now = later.video.find((v) => v.track === track.track);
-    assert.ok(now && now.framesDecoded > track.framesDecoded, `${what}: video ${track.track} keeps decoding (${track.framesDecoded} → ${now?.framesDecoded})`);
-  }
-  assert.equal(later.connectionState, 'connected', `${what}: peer connection state`);
-}
 
 test('a supervisor monitors a call and decodes both videos; kiosk and agent chat', async () => {
   const supervisor = await openConsole(chromium, server.url, '/supervisor', await server.token('supervisor', 'sophie'), 'wallboard');
@@ -63,7 +50,7 @@ test('a supervisor monitors a call and decodes both videos; kiosk and agent chat
     assert.equal(live.agent, 'alice');
     await supervisor.click(`monitor-${live.call}`);
     await waitFor(() => hook(supervisor, 'supervision'), (s) => s?.mode === 'monitor', 5000, 'the supervisor monitors');
-    await expectTwoVideos(supervisor, 'supervisor');
+    await expectVideos(supervisor, 'supervisor', 2);
     const supervision = await hook(supervisor, 'supervision');
     assert.deepEqual(supervision.sending, { audio: false, video: false }, 'a monitoring supervisor sends nothing');
     assert.equal(supervision.tiles.length, 2, 'one tile for the kiosk, one for the agent');

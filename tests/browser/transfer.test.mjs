@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, waitFor, sleep } from './browsers.mjs';
-import { expectMedia, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
+import { expectMedia, hook, openConsole, setAgentState, startServer, text } from './consoles-harness.mjs';
 
 let server;
 let chromium;
@@ -22,9 +22,6 @@ after(async () => {
   await server?.stop();
 });
 
-const hook = (console_, name) => console_.page.evaluate((n) => window.relaisTest[n](), name);
-const text = (console_, testid) =>
-  console_.page.$eval(`[data-testid="${testid}"]`, (e) => (e.hidden || e.closest('[hidden]') ? null : e.textContent.trim()));
 
 /// Samples the page's inbound statistics every 40 ms in the page itself (timestamps on the
 /// clock every page and this process share) until `stopSampling`.

@@ -238,6 +238,28 @@ impl CallCore {
         subject: String,
         participation: Participation,
     ) -> Result<Verdict, CallError> {
+        self.attach_leg(now, id, session, role, &subject, participation)?;
+        self.push(
+            session,
+            ServerMessage::MediaReady {
+                call: id,
+                peer_role: Role::Kiosk,
+            },
+        );
+        Ok(Verdict::Done)
+    }
+
+    /// A session's new leg in a connected call, with its part; it negotiates after
+    /// `media_ready`, which the caller sends.
+    pub(crate) fn attach_leg(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        session: SessionId,
+        role: LegRole,
+        subject: &str,
+        participation: Participation,
+    ) -> Result<LegId, CallError> {
         if let Some(&held) = self.by_session.get(&session) {
             return Err(CallError::AlreadyInCall(held));
         }
@@ -258,17 +280,10 @@ impl CallCore {
         {
             return Err(CallError::WrongState("no such participant to whisper to"));
         }
-        let leg = call.add_leg(now, role, &subject, Some(session), None);
+        let leg = call.add_leg(now, role, subject, Some(session), None);
         call.participate(leg, participation);
         self.by_session.insert(session, id);
-        self.push(
-            session,
-            ServerMessage::MediaReady {
-                call: id,
-                peer_role: Role::Kiosk,
-            },
-        );
-        Ok(Verdict::Done)
+        Ok(leg)
     }
 
     pub(crate) fn candidate(&self, session: SessionId) -> Result<Verdict, CallError> {

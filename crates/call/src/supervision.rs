@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use relais_proto::{CallId, LegRole, Role, ServerMessage, SupervisionMode};
 
-use crate::call::{CallState, ChatLine, LegId, LegLeft, RoomState};
+use crate::call::{CallState, ChatLine, LegId, LegLeft};
 use crate::core::CallCore;
 use crate::error::CallError;
 use crate::io::{MediaCommand, Output, SessionId, SupervisionEnd, Verdict};
@@ -40,21 +40,21 @@ impl CallCore {
         }
         let call = self
             .calls
-            .get_mut(&id)
+            .get(&id)
             .ok_or(CallError::NoCall("no such call in progress"))?;
-        if !matches!(call.state, CallState::Connected { .. })
-            || !matches!(call.room, RoomState::Open { .. })
-        {
-            return Err(CallError::WrongState("the call is not connected"));
-        }
         let participation = participation_of(call, mode)?;
-        let leg = call.add_leg(now, LegRole::Supervisor, &subject, Some(session), None);
-        if let Some(state) = call.leg_mut(leg) {
+        let leg = self.attach_leg(
+            now,
+            id,
+            session,
+            LegRole::Supervisor,
+            &subject,
+            participation,
+        )?;
+        if let Some(state) = self.calls.get_mut(&id).and_then(|c| c.leg_mut(leg)) {
             state.name = name;
             state.mode = Some(mode);
         }
-        call.participate(leg, participation);
-        self.by_session.insert(session, id);
         self.push(
             session,
             ServerMessage::MediaReady {

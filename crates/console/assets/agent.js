@@ -4,7 +4,7 @@
 // today's calls.
 import {
   $, ChatPanel, Connection, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia,
-  pageCall, showScreen, stopMedia, takeToken,
+  pageCall, renderLines, showScreen, stopMedia, takeToken,
 } from '/console/relais.js';
 
 const STATE_LABEL = {
@@ -128,20 +128,7 @@ function renderPeople() {
     lines.push(['joined', `${who(person)} a rejoint l'appel`]);
   }
   for (const person of ui.left) lines.push(['gone', `${who(person)} ne participe plus à la conversation`]);
-  const box = $('#people');
-  const text = lines.map(([, line]) => line).join('\n');
-  if (box.dataset.text !== text) {
-    box.dataset.text = text;
-    box.replaceChildren(
-      ...lines.map(([kind, line]) => {
-        const p = document.createElement('p');
-        p.className = kind;
-        p.textContent = line;
-        return p;
-      }),
-    );
-  }
-  box.hidden = lines.length === 0;
+  renderLines($('#people'), lines);
   tiles.relabel();
 }
 

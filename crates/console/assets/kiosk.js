@@ -4,7 +4,7 @@
 // (same media connection: the next agent's video comes on the same picture), back to start.
 import {
   $, ChatPanel, Connection, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall,
-  showScreen, stopMedia, storeToken, takeToken, forgetToken,
+  renderLines, showScreen, stopMedia, storeToken, takeToken, forgetToken,
 } from '/console/relais.js';
 
 const TEXT = {
@@ -270,19 +270,7 @@ function renderPeople() {
   for (const person of third) lines.push(['person', t('joined', who(person))]);
   if (third.length > 0) lines.push(['sub', t('joined_sub', third.length)]);
   for (const person of ui.left) lines.push(['gone', t('left', who(person))]);
-  const box = $('#joined');
-  const text = lines.map(([, line]) => line).join('\n');
-  if (box.dataset.text === text) return;
-  box.dataset.text = text;
-  box.replaceChildren(
-    ...lines.map(([kind, line]) => {
-      const p = document.createElement('p');
-      p.className = kind;
-      p.textContent = line;
-      return p;
-    }),
-  );
-  box.hidden = lines.length === 0;
+  renderLines($('#joined'), lines);
 }
 
 function onParticipants(push) {

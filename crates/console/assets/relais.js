@@ -687,3 +687,21 @@ export function showScreen(name, { focus = true } = {}) {
   }
   return shown;
 }
+
+/// Shows `lines` (`[class, text]` pairs) as paragraphs of `box`, redrawn only when the text
+/// changed; the box is hidden when there is none.
+export function renderLines(box, lines) {
+  const text = lines.map(([, line]) => line).join('\n');
+  if (box.dataset.text !== text) {
+    box.dataset.text = text;
+    box.replaceChildren(
+      ...lines.map(([kind, line]) => {
+        const p = document.createElement('p');
+        p.className = kind;
+        p.textContent = line;
+        return p;
+      }),
+    );
+  }
+  box.hidden = lines.length === 0;
+}

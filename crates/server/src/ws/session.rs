@@ -237,13 +237,7 @@ impl Session {
             Request::Transfer { service, agent, .. } => {
                 let to = match (service, agent) {
                     (Some(service), None) => {
-                        if !self
-                            .state
-                            .config()
-                            .services
-                            .iter()
-                            .any(|s| s.id == service && !s.interpreter)
-                        {
+                        if !self.has_service(&service, false) {
                             return error(
                                 Some(id),
                                 codes::UNKNOWN_SERVICE,
@@ -285,13 +279,7 @@ impl Session {
                 }
             }
             Request::AddInterpreter { service, .. } => {
-                if !self
-                    .state
-                    .config()
-                    .services
-                    .iter()
-                    .any(|s| s.id == service && s.interpreter)
-                {
+                if !self.has_service(&service, true) {
                     return error(
                         Some(id),
                         codes::UNKNOWN_SERVICE,
@@ -601,14 +589,17 @@ impl Session {
         )
     }
 
-    async fn call(&mut self, id: u64, service: String) -> ServerMessage {
-        if !self
-            .state
+    /// Whether `service` is configured, as an interpreter service or as one kiosks call.
+    fn has_service(&self, service: &str, interpreter: bool) -> bool {
+        self.state
             .config()
             .services
             .iter()
-            .any(|s| s.id == service && !s.interpreter)
-        {
+            .any(|s| s.id == service && s.interpreter == interpreter)
+    }
+
+    async fn call(&mut self, id: u64, service: String) -> ServerMessage {
+        if !self.has_service(&service, false) {
             return error(
                 Some(id),
                 codes::UNKNOWN_SERVICE,
