@@ -156,6 +156,8 @@ pub struct Call {
     pub admitted: bool,
     /// The chat of the call, kept with the call only (never logged).
     pub chat: Vec<ChatLine>,
+    /// Whether its kiosk is on hold (its agent consults a colleague).
+    pub on_hold: bool,
     /// Everyone who took part, in order of arrival, for the record.
     pub history: Vec<LegHistory>,
     next_leg: u32,
@@ -183,6 +185,7 @@ impl Call {
             end_reason: None,
             admitted: false,
             chat: Vec::new(),
+            on_hold: false,
             history: Vec::new(),
             next_leg: 0,
         };

@@ -17,6 +17,14 @@ impl CallCore {
         match command {
             Command::Offer {
                 call,
+                queue,
+                deadline,
+                ..
+            } if self.consults.contains_key(&call) => {
+                self.consult_offered(now, call, queue.as_str(), deadline);
+            }
+            Command::Offer {
+                call,
                 agent,
                 queue,
                 site,
@@ -47,6 +55,7 @@ impl CallCore {
                         site: site.to_string(),
                         waited_secs: waited,
                         deadline_secs: deadline.saturating_duration_since(now).as_secs().max(1),
+                        consult_from: None,
                     },
                 );
             }
@@ -70,9 +79,22 @@ impl CallCore {
             {
                 self.interpreter_answered(now, call, agent, queue.as_str());
             }
+            Command::CallAnswered { call, agent, queue } if self.consults.contains_key(&call) => {
+                self.consult_answered(now, call, agent, queue.as_str());
+            }
             Command::CallAnswered { call, agent, queue } => {
                 self.answered(now, call, agent, queue.as_str());
             }
+            Command::ConsultEnded { call, answered, .. } => {
+                self.consult_ended(now, call, answered);
+            }
+            Command::TransferCompleted {
+                call,
+                consult,
+                queue,
+                from,
+                to,
+            } => self.transfer_completed(now, call, consult, queue.as_str(), from, to),
             Command::CallTransferred {
                 call,
                 to,
@@ -157,9 +179,12 @@ impl CallCore {
                         call: Some(call), ..
                     },
                 ) = (&state, &mut message)
-                    && let Some(entry) = self.interpreting.get(call)
                 {
-                    *call = entry.parent;
+                    if let Some(entry) = self.interpreting.get(call) {
+                        *call = entry.parent;
+                    } else if let Some(entry) = self.consults.get(call) {
+                        *call = entry.parent;
+                    }
                 }
                 self.push_agent(agent.as_str(), message);
                 self.outputs.push_back(Output::AgentState {
@@ -375,6 +400,7 @@ impl CallCore {
         let Some(call) = self.forget(id) else {
             return;
         };
+        self.forget_consult_requests(id);
         self.supervisions_end(&call, SupervisionEnd::CallEnded);
         self.end_interpreters_of(id);
         let outcome = outcome.wire();

@@ -73,6 +73,8 @@ pub struct CallCore {
     pub(crate) refusals: Refusals,
     /// Calls for an interpreter, by their own id.
     pub(crate) interpreting: BTreeMap<CallId, crate::interpreter::Interpreting>,
+    /// Consultations (warm transfers under way), by their own id.
+    pub(crate) consults: BTreeMap<CallId, crate::consult::Consulting>,
     pub(crate) outputs: VecDeque<Output>,
 }
 
@@ -92,6 +94,7 @@ impl CallCore {
             wrap_ups: BTreeMap::new(),
             refusals: Refusals::default(),
             interpreting: BTreeMap::new(),
+            consults: BTreeMap::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -170,6 +173,13 @@ impl CallCore {
             Input::Cancel { session } => self.cancel(session),
             Input::Hangup { session } => self.hangup(session),
             Input::Transfer { session, to } => self.transfer(session, to),
+            Input::Consult {
+                session,
+                call,
+                agent,
+            } => self.consult(session, call, agent),
+            Input::CompleteTransfer { session } => self.complete_transfer(session),
+            Input::CancelConsult { session } => self.cancel_consult(session),
             Input::WrapUpDone {
                 session,
                 disposition,

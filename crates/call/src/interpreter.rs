@@ -38,7 +38,10 @@ impl CallCore {
         let (call, _, role) = self
             .session_call(session)
             .ok_or(CallError::NoCall("no call is connected"))?;
-        if role != LegRole::Agent {
+        let handles = call
+            .leg_of_session(session)
+            .is_some_and(|l| self.by_agent.get(&l.subject) == Some(&call.id));
+        if role != LegRole::Agent || !handles {
             return Err(CallError::WrongState(
                 "only the agent asks for an interpreter",
             ));
@@ -122,27 +125,38 @@ impl CallCore {
         };
         let parent = entry.parent;
         entry.interpreter = Some(agent.0.clone());
-        let session = self.agent_sessions.get(agent.as_str()).copied();
-        self.wrap_ups.remove(agent.as_str());
-        let live = self.calls.get_mut(&parent).filter(|call| {
-            matches!(call.state, CallState::Connected { .. })
-                && matches!(call.room, RoomState::Open { .. })
-        });
-        let Some(call) = live else {
+        if !self.join_as_participant(now, parent, LegRole::Interpreter, agent.as_str(), queue) {
             // The call ended or is waiting for an agent again: the interpreter's call ends.
             self.outputs.push_back(Output::Dispatch(Event::CallEnded {
                 call: aux,
                 by: EndedBy::Server,
             }));
             return;
+        }
+        self.announce_interpreter(aux, InterpreterState::Joined);
+    }
+
+    /// Agent `subject` (an interpreter, a consulted colleague) joins the connected call
+    /// `parent` as a full participant, for `queue`, and negotiates after `media_ready`;
+    /// `false` if the call is no longer connected.
+    pub(crate) fn join_as_participant(
+        &mut self,
+        now: Instant,
+        parent: CallId,
+        role: LegRole,
+        subject: &str,
+        queue: &str,
+    ) -> bool {
+        let session = self.agent_sessions.get(subject).copied();
+        self.wrap_ups.remove(subject);
+        let live = self.calls.get_mut(&parent).filter(|call| {
+            matches!(call.state, CallState::Connected { .. })
+                && matches!(call.room, RoomState::Open { .. })
+        });
+        let Some(call) = live else {
+            return false;
         };
-        let leg = call.add_leg(
-            now,
-            LegRole::Interpreter,
-            agent.as_str(),
-            session,
-            Some(queue),
-        );
+        let leg = call.add_leg(now, role, subject, session, Some(queue));
         call.converse(leg);
         if let Some(session) = session {
             self.by_session.insert(session, parent);
@@ -155,7 +169,7 @@ impl CallCore {
             );
         }
         self.announce_participants(parent);
-        self.announce_interpreter(aux, InterpreterState::Joined);
+        true
     }
 
     /// The interpreter's call ended (it hung up, it vanished, the call it served ended, or

@@ -77,6 +77,17 @@ pub enum Input {
         session: SessionId,
         to: TransferTarget,
     },
+    /// The agent of a connected call consults `agent` (available now) before handing the
+    /// call over: the consultation is a call of its own, `call` (a fresh id).
+    Consult {
+        session: SessionId,
+        call: CallId,
+        agent: String,
+    },
+    /// The agent hands its call to the colleague it consults (who answered).
+    CompleteTransfer { session: SessionId },
+    /// The agent ends its consultation and goes on with the call.
+    CancelConsult { session: SessionId },
     /// An agent ends its wrap-up, with a disposition code.
     WrapUpDone {
         session: SessionId,

@@ -12,6 +12,7 @@
 
 mod call;
 mod commands;
+mod consult;
 mod core;
 mod error;
 mod interpreter;

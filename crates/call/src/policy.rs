@@ -126,6 +126,20 @@ impl Call {
         }
     }
 
+    /// `leg` is on hold: it receives nothing and only those who supervise still receive it;
+    /// [`Call::converse`] takes it back into the conversation.
+    pub fn hold(&mut self, leg: LegId) {
+        for other in &mut self.legs {
+            if other.role != relais_proto::LegRole::Supervisor {
+                other.receives.retain(|r| r.from != leg);
+            }
+        }
+        if let Some(leg) = self.leg_mut(leg) {
+            leg.receives.clear();
+            leg.full = false;
+        }
+    }
+
     /// Removes every subscription to and from `leg`.
     pub fn unsubscribe_all(&mut self, leg: LegId) {
         self.leave_conversation(leg);

@@ -210,6 +210,13 @@ impl CallCore {
             }
             return Err(CallError::NoCall("no call is connected"));
         }
+        // The colleague of a consultation ends the consultation; the call goes on.
+        if role == LegRole::Agent
+            && let Some(subject) = call.leg_of_session(session).map(|l| l.subject.as_str())
+            && let Some(aux) = self.consultation_joined_by(call.id, subject)
+        {
+            return Ok(Verdict::Dispatch(Event::EndConsult { call: aux }));
+        }
         let by =
             match role {
                 LegRole::Kiosk => EndedBy::Kiosk,

@@ -95,7 +95,7 @@ impl CallCore {
     /// Changes the call's policy with `change`, then tells the shard: subscriptions that went
     /// away are removed first (their slots are free again), then every leg whose receives
     /// changed is subscribed anew (and offered more slots where it needs them).
-    fn repolicy(&mut self, id: CallId, change: impl FnOnce(&mut crate::call::Call)) {
+    pub(crate) fn repolicy(&mut self, id: CallId, change: impl FnOnce(&mut crate::call::Call)) {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -245,6 +245,11 @@ impl CallCore {
         if role == LegRole::Supervisor && !state.full {
             return Err(CallError::WrongState(
                 "a supervisor writes in the chat once it has joined the conversation",
+            ));
+        }
+        if call.on_hold {
+            return Err(CallError::WrongState(
+                "the call is on hold: the chat is back when it comes off hold",
             ));
         }
         if text.trim().is_empty() {

@@ -38,6 +38,13 @@ enum Op {
     Lose(u64, u8),
     Advance(u64),
     RoomsFail(bool),
+    /// The agent on session `AGENTS[a]` consults agent `AGENTS[b]`.
+    Consult(usize, usize),
+    /// The agent of some connected call (searched from `AGENTS[n]` on) consults the other
+    /// agent, who accepts at once.
+    ConsultAnswered(usize),
+    CompleteTransfer(usize),
+    CancelConsult(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -67,6 +74,10 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (session, 0..3u8).prop_map(|(s, r)| Op::Lose(s, r)),
         3 => (1..40u64).prop_map(Op::Advance),
         1 => (0..8u8).prop_map(|n| Op::RoomsFail(n == 0)),
+        2 => (0..3usize, 0..3usize).prop_map(|(a, b)| Op::Consult(a, b)),
+        3 => (0..3usize).prop_map(Op::ConsultAnswered),
+        2 => (0..3usize).prop_map(Op::CompleteTransfer),
+        1 => (0..3usize).prop_map(Op::CancelConsult),
     ]
 }
 
@@ -77,6 +88,8 @@ struct Model {
     refused: BTreeSet<CallId>,
     links: BTreeMap<u64, MediaLink>,
     open_kiosks: BTreeSet<u64>,
+    /// Consultation → the call it is about.
+    consults: BTreeMap<CallId, CallId>,
 }
 
 fn agent(index: usize) -> AgentId {
@@ -224,6 +237,41 @@ fn apply(w: &mut World, m: &mut Model, op: &Op) {
         }
         Op::Advance(s) => w.advance(secs(s)),
         Op::RoomsFail(fail) => w.rooms_fail = fail,
+        Op::Consult(a, b) => {
+            let session = AGENTS[a].0;
+            let Some(parent) = w.core.call_of_session(session).map(|c| c.id) else {
+                return;
+            };
+            let aux = CallId(10_000 + m.consults.len() as u64);
+            m.consults.insert(aux, parent);
+            let _ = w.input(Input::Consult {
+                session,
+                call: aux,
+                agent: AGENTS[b].1.to_owned(),
+            });
+        }
+        Op::ConsultAnswered(a) => {
+            // The agent of some connected call consults the other agent, who accepts.
+            let Some(from) = (0..3)
+                .map(|i| (a + i) % 3)
+                .find(|&i| w.core.call_of_session(AGENTS[i].0).is_some())
+            else {
+                return;
+            };
+            let other = if AGENTS[from].1 == "bob" { 0 } else { 2 };
+            apply(w, m, &Op::Consult(from, other));
+            apply(w, m, &Op::Accept(other));
+        }
+        Op::CompleteTransfer(a) => {
+            let _ = w.input(Input::CompleteTransfer {
+                session: AGENTS[a].0,
+            });
+        }
+        Op::CancelConsult(a) => {
+            let _ = w.input(Input::CancelConsult {
+                session: AGENTS[a].0,
+            });
+        }
     }
 }
 
@@ -278,8 +326,12 @@ fn check(w: &World, m: &Model) {
                     }
                     _ => &w.answered,
                 };
+                // A colleague who answered a consultation takes part in the call it is about.
+                let consulted = m.consults.iter().any(|(aux, parent)| {
+                    *parent == call && w.answered.contains(&(*aux, agent.clone()))
+                });
                 assert!(
-                    part.contains(&(call, agent)),
+                    part.contains(&(call, agent.clone())) || consulted,
                     "{message:?} to agent session {session}"
                 );
             }

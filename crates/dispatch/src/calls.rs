@@ -56,9 +56,52 @@ pub(crate) struct Call {
     pub last_notice: Option<Instant>,
     /// Wrap-up time of its queue, taken at answer (the queue may be removed meanwhile).
     pub wrap_up: Duration,
+    /// For a consultation: the slot and id of the call it is about.
+    pub consult_of: Option<(u32, CallId)>,
+    /// The slot and id of its consultation, while its agent consults a colleague.
+    pub consult: Option<(u32, CallId)>,
 }
 
 impl Call {
+    /// A call waiting in queue slot `queue` since `now`.
+    pub(crate) fn new(
+        id: CallId,
+        kiosk: KioskId,
+        site: SiteId,
+        queue: u32,
+        priority: i32,
+        now: Instant,
+    ) -> Self {
+        Self {
+            id,
+            kiosk,
+            site,
+            queue,
+            origin: queue,
+            priority,
+            level: i64::from(priority),
+            enqueued_at: now,
+            waiting_since: now,
+            state: CState::Queued,
+            attempts: 0,
+            overflows: 0,
+            transfers: 0,
+            offered_at: None,
+            answered_at: None,
+            agent: None,
+            exclusions: Vec::new(),
+            handed_by: Vec::new(),
+            callback: false,
+            max_wait_at: None,
+            max_wait_due: false,
+            last_pos: 0,
+            last_notice: None,
+            wrap_up: Duration::ZERO,
+            consult_of: None,
+            consult: None,
+        }
+    }
+
     pub(crate) fn key(&self, idx: u32) -> WaitKey {
         WaitKey {
             at: self.enqueued_at,
@@ -134,6 +177,8 @@ impl Dispatcher {
         outcome: Outcome,
         by: Option<EndedBy>,
     ) {
+        // The consultation about a call ends with it.
+        self.release_consult_of(now, idx);
         let Some(call) = self.calls.get_mut(idx as usize).and_then(Option::take) else {
             return;
         };
@@ -168,7 +213,7 @@ impl Dispatcher {
         Admission::Refused { outcome, record }
     }
 
-    fn alloc_call(&mut self, call: Call) -> u32 {
+    pub(crate) fn alloc_call(&mut self, call: Call) -> u32 {
         let id = call.id;
         let idx = match self.free_calls.pop() {
             Some(idx) => {
@@ -238,32 +283,7 @@ impl Dispatcher {
             .cfg
             .max_waiting
             .is_some_and(|max| queue.queued + queue.on_offer.len() >= max);
-        let call = Call {
-            id,
-            kiosk,
-            site,
-            queue: q,
-            origin: q,
-            priority,
-            level: i64::from(priority),
-            enqueued_at: now,
-            waiting_since: now,
-            state: CState::Queued,
-            attempts: 0,
-            overflows: 0,
-            transfers: 0,
-            offered_at: None,
-            answered_at: None,
-            agent: None,
-            exclusions: Vec::new(),
-            handed_by: Vec::new(),
-            callback: false,
-            max_wait_at: None,
-            max_wait_due: false,
-            last_pos: 0,
-            last_notice: None,
-            wrap_up: Duration::ZERO,
-        };
+        let call = Call::new(id, kiosk, site, q, priority, now);
         if !open {
             self.record(q, now, true, |c| c.closed += 1);
             return Ok(self.refused(now, call, Outcome::Closed));
@@ -280,6 +300,10 @@ impl Dispatcher {
 
     pub(crate) fn abandon(&mut self, now: Instant, id: CallId) -> Result<(), DispatchError> {
         let idx = self.call_slot(id)?;
+        if self.is_consult(idx) {
+            self.release_consult(now, idx);
+            return Ok(());
+        }
         let Some(call) = self.call(idx) else {
             return Err(DispatchError::UnknownCall(id));
         };
@@ -321,7 +345,7 @@ impl Dispatcher {
     pub(crate) fn callback_request(&mut self, id: CallId) -> Result<(), DispatchError> {
         let idx = self.call_slot(id)?;
         let call = self.call_mut(idx).ok_or(DispatchError::UnknownCall(id))?;
-        if matches!(call.state, CState::Connected { .. }) {
+        if matches!(call.state, CState::Connected { .. }) || call.consult_of.is_some() {
             return Err(DispatchError::CallNotWaiting(id));
         }
         call.callback = true;
@@ -353,6 +377,10 @@ impl Dispatcher {
         let CState::Connected { agent } = call.state else {
             return Err(DispatchError::CallNotConnected(id));
         };
+        if call.consult_of.is_some() {
+            self.release_consult(now, idx);
+            return Ok(());
+        }
         let talk = call
             .answered_at
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
@@ -380,7 +408,7 @@ impl Dispatcher {
     }
 
     /// The connected call `id` and its agent's slot, checked against `agent`.
-    fn connected_to(
+    pub(crate) fn connected_to(
         &self,
         id: CallId,
         agent: &relais_proto::AgentId,
@@ -392,7 +420,7 @@ impl Dispatcher {
         let CState::Connected { agent: a } = call.state else {
             return Err(DispatchError::CallNotConnected(id));
         };
-        if self.agents.get(a as usize).is_none_or(|x| x.id != *agent) {
+        if call.consult_of.is_some() || self.agents.get(a as usize).is_none_or(|x| x.id != *agent) {
             return Err(DispatchError::CallNotConnected(id));
         }
         Ok((idx, a))
@@ -485,19 +513,10 @@ impl Dispatcher {
         t: u32,
         to_agent: Option<relais_proto::AgentId>,
     ) {
+        self.release_consult_of(now, idx);
         let Some(call) = self.call(idx) else { return };
         let (q, id, wrap_up) = (call.queue, call.id, call.wrap_up);
-        let talk = call
-            .answered_at
-            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
-        let agent_state = &mut self.agents[a as usize];
-        agent_state.talk_total = agent_state.talk_total.saturating_add(talk);
-        agent_state.wrap = Some(WrapInfo {
-            call: id,
-            queue: q,
-            talk,
-            started: now,
-        });
+        self.note_talk_of_leaving_agent(now, idx, a);
         if let Some(call) = self.call_mut(idx) {
             call.queue = t;
             call.state = CState::Queued;
@@ -520,6 +539,29 @@ impl Dispatcher {
             agent: self.agents[a as usize].id.clone(),
             to_agent,
         });
+        self.leave_for_wrap_up(now, a, wrap_up);
+    }
+
+    /// Agent `a` leaves call `idx` that goes on: its talk is counted and kept for its
+    /// wrap-up.
+    pub(crate) fn note_talk_of_leaving_agent(&mut self, now: Instant, idx: u32, a: u32) {
+        let Some(call) = self.call(idx) else { return };
+        let (q, id) = (call.queue, call.id);
+        let talk = call
+            .answered_at
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        let agent_state = &mut self.agents[a as usize];
+        agent_state.talk_total = agent_state.talk_total.saturating_add(talk);
+        agent_state.wrap = Some(WrapInfo {
+            call: id,
+            queue: q,
+            talk,
+            started: now,
+        });
+    }
+
+    /// Agent `a` goes to wrap-up for `wrap_up` (available at once if zero).
+    pub(crate) fn leave_for_wrap_up(&mut self, now: Instant, a: u32, wrap_up: Duration) {
         match now.checked_add(wrap_up).filter(|_| !wrap_up.is_zero()) {
             Some(until) => {
                 self.timers.insert(until, Timer::WrapUp(a));
@@ -622,6 +664,12 @@ impl Dispatcher {
 
     /// A connected call lost its agent `a`: re-queue it at the head, or end it Interrupted.
     pub(crate) fn interrupt(&mut self, now: Instant, idx: u32, a: u32) {
+        // A consultation that lost its colleague simply ends (the caller sets its state).
+        if self.is_consult(idx) {
+            self.end_consult(idx);
+            return;
+        }
+        self.release_consult_of(now, idx);
         let Some(call) = self.call(idx) else { return };
         let (q, id) = (call.queue, call.id);
         let talk = call

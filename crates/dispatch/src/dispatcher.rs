@@ -176,6 +176,14 @@ impl Dispatcher {
             Event::AgentNotReady { agent, reason } => self.not_ready(now, &agent, reason),
             Event::AgentDisconnect { agent } => self.disconnect(now, &agent),
             Event::WrapUpDone { agent } => self.wrap_up_done(now, &agent),
+            Event::Consult {
+                call,
+                parent,
+                agent,
+                to,
+            } => self.consult(now, call, parent, &agent, &to),
+            Event::CompleteTransfer { call, agent } => self.complete_transfer(now, call, &agent),
+            Event::EndConsult { call } => self.end_consult_event(now, call),
             Event::Transfer { call, agent, to } => self.transfer(now, call, &agent, &to),
             Event::TransferToAgent { call, agent, to } => {
                 self.transfer_to_agent(now, call, &agent, &to)

@@ -78,6 +78,14 @@ pub enum DispatchError {
         /// Why: not logged in, not available, the same agent.
         why: &'static str,
     },
+    /// A consultation or its completion that cannot be done now (the call stays as it is).
+    #[error("call {call}: {why}")]
+    ConsultRefused {
+        /// The call.
+        call: CallId,
+        /// Why: no consultation, not answered yet, already consulting.
+        why: &'static str,
+    },
     /// The configuration is not valid; the message says why.
     #[error("invalid dispatcher configuration: {0}")]
     InvalidConfig(String),
@@ -98,7 +106,9 @@ impl DispatchError {
             Self::CallNotWaiting(_) => "call_not_waiting",
             Self::CallNotConnected(_) => "call_not_connected",
             Self::InvalidProficiency { .. } => "invalid_proficiency",
-            Self::TransferRefused { .. } | Self::AgentUnavailable { .. } => "transfer_refused",
+            Self::TransferRefused { .. }
+            | Self::AgentUnavailable { .. }
+            | Self::ConsultRefused { .. } => "transfer_refused",
             Self::InvalidConfig(_) => "invalid_config",
         }
     }

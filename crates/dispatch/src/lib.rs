@@ -10,6 +10,7 @@ mod agent;
 mod agent_events;
 mod calls;
 mod config;
+mod consult;
 mod dispatcher;
 mod error;
 mod hash;

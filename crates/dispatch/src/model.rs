@@ -119,6 +119,36 @@ pub enum Event {
         /// The agent who is offered it.
         to: AgentId,
     },
+    /// The agent of a connected call consults a colleague who is available now (the first
+    /// step of a warm transfer): a consultation `call` (its own id) is offered to `to` at once.
+    /// It counts in no queue's figures; `to` is reserved, then on call, as for any call.
+    /// Refused when `parent` is not connected to `agent`, already has a consultation, or `to`
+    /// is not available.
+    Consult {
+        /// The consultation's own id, unique among active calls.
+        call: CallId,
+        /// The call the agent consults about.
+        parent: CallId,
+        /// The agent connected to `parent`.
+        agent: AgentId,
+        /// The colleague consulted.
+        to: AgentId,
+    },
+    /// The agent hands its call to the colleague it consulted, who answered: the colleague is
+    /// now the call's agent (the call is offered and answered again in its queue, as for a
+    /// transfer to a named agent), the consultation is over, the agent goes to wrap-up.
+    CompleteTransfer {
+        /// The call.
+        call: CallId,
+        /// The agent connected to it.
+        agent: AgentId,
+    },
+    /// The consultation ends wherever it stands (the agent cancels, the colleague hangs up):
+    /// the colleague is available again; the call stays with its agent.
+    EndConsult {
+        /// The consultation.
+        call: CallId,
+    },
     /// The agent finished wrap-up early.
     WrapUpDone {
         /// The agent.
@@ -354,6 +384,32 @@ pub enum Command {
         agent: AgentId,
         /// The agent it is offered to, for a transfer to a named agent.
         to_agent: Option<AgentId>,
+    },
+    /// A consultation ended without a transfer (declined, missed, cancelled, hung up, the
+    /// colleague vanished, or the call it was about ended): the colleague is free again.
+    ConsultEnded {
+        /// The consultation.
+        call: CallId,
+        /// The call it was about.
+        parent: CallId,
+        /// The colleague consulted.
+        agent: AgentId,
+        /// Whether the colleague had answered.
+        answered: bool,
+    },
+    /// A warm transfer completed: `to` is the call's agent now (on call with it), `from` is in
+    /// wrap-up, the consultation `consult` is over.
+    TransferCompleted {
+        /// The call.
+        call: CallId,
+        /// The consultation that preceded it.
+        consult: CallId,
+        /// The call's queue (it stays there).
+        queue: QueueId,
+        /// The agent who handed it on.
+        from: AgentId,
+        /// The agent who has it now.
+        to: AgentId,
     },
     /// A connected call lost its agent and waits again at the head of its queue.
     CallRequeued {

@@ -119,14 +119,19 @@ impl Dispatcher {
             c.wrap_up = wrap_up;
         }
         let within = u64::from(wait <= threshold);
-        self.record(q, now, true, |c| {
-            c.answered += 1;
-            c.answered_within_threshold += within;
-            c.answered_wait = c.answered_wait.saturating_add(wait);
-        });
+        let consult = self.is_consult(idx);
+        if !consult {
+            self.record(q, now, true, |c| {
+                c.answered += 1;
+                c.answered_within_threshold += within;
+                c.answered_wait = c.answered_wait.saturating_add(wait);
+            });
+        }
         let agent_state = &mut self.agents[a as usize];
         agent_state.missed = 0;
-        agent_state.calls_answered += 1;
+        if !consult {
+            agent_state.calls_answered += 1;
+        }
         self.commands.push_back(Command::CallAnswered {
             call,
             agent: agent.clone(),
@@ -198,6 +203,11 @@ impl Dispatcher {
     /// An offered call goes back to its original place (its key never changed); `excluded`
     /// is not offered it again before the back-off unless another agent is offered it first.
     fn return_to_queue(&mut self, now: Instant, idx: u32, excluded: Option<u32>) {
+        // A consultation is offered once, to the colleague asked for: it ends instead.
+        if self.is_consult(idx) {
+            self.end_consult(idx);
+            return;
+        }
         let backoff = self.settings.reoffer_backoff;
         let Some(call) = self.call_mut(idx) else {
             return;

@@ -186,9 +186,16 @@ impl Dispatcher {
         offered.chain(queued).collect()
     }
 
-    /// Every active call id (queued, on offer or connected), ascending.
+    /// Every active call id (queued, on offer or connected), ascending; consultations are
+    /// not calls of a queue and are left out.
     pub fn active_calls(&self) -> Vec<CallId> {
-        let mut ids: Vec<CallId> = self.calls.iter().flatten().map(|c| c.id).collect();
+        let mut ids: Vec<CallId> = self
+            .calls
+            .iter()
+            .flatten()
+            .filter(|c| c.consult_of.is_none())
+            .map(|c| c.id)
+            .collect();
         ids.sort_unstable();
         ids
     }

@@ -53,6 +53,14 @@ pub enum Op {
     Transfer(usize),
     /// A blind transfer of some connected call to some agent.
     TransferToAgent(usize, usize),
+    /// The agent of some connected call consults some agent (a warm transfer's first step).
+    Consult(usize, usize),
+    /// The agent of some connected call hands it to the colleague it consults.
+    Complete(usize),
+    /// Some consultation ends (or an ordinary call is named: refused).
+    EndConsult(usize),
+    /// Consult, and the colleague answers at once.
+    ConsultAnswered(usize, usize),
     Advance(u64),
 }
 
@@ -73,7 +81,32 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..8usize).prop_map(Op::Hangup),
         1 => (0..8usize).prop_map(Op::Transfer),
         1 => (0..8usize, 0..4usize).prop_map(|(c, a)| Op::TransferToAgent(c, a)),
+        1 => (0..8usize, 0..4usize).prop_map(|(c, a)| Op::Consult(c, a)),
+        1 => (0..8usize).prop_map(Op::Complete),
+        1 => (0..8usize).prop_map(Op::EndConsult),
         4 => (0..40_000u64).prop_map(Op::Advance),
+    ]
+}
+
+/// A mix where calls get answered and their agents consult colleagues often (warm transfers
+/// need a connected call and an available colleague at once).
+fn warm_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (0..4usize).prop_map(Op::Login),
+        4 => (0..4usize).prop_map(Op::Ready),
+        1 => (0..4usize).prop_map(Op::NotReady),
+        1 => (0..4usize).prop_map(Op::Disconnect),
+        1 => (0..4usize).prop_map(Op::WrapUpDone),
+        2 => (0..2usize, 0..2i32).prop_map(|(queue, prio)| Op::Enqueue { queue, prio }),
+        6 => (0..4usize).prop_map(Op::Accept),
+        4 => (0..8usize, 0..4usize).prop_map(|(c, a)| Op::ConsultAnswered(c, a)),
+        1 => (0..4usize).prop_map(Op::Reject),
+        1 => (0..8usize).prop_map(Op::Hangup),
+        1 => (0..8usize).prop_map(Op::Transfer),
+        6 => (0..8usize, 0..4usize).prop_map(|(c, a)| Op::Consult(c, a)),
+        4 => (0..8usize).prop_map(Op::Complete),
+        1 => (0..8usize).prop_map(Op::EndConsult),
+        2 => (0..15_000u64).prop_map(Op::Advance),
     ]
 }
 
@@ -135,7 +168,23 @@ struct MCall {
     excluded: Vec<(usize, Instant)>,
     /// Agents who transferred it: never offered it again.
     handed_by: Vec<usize>,
+    /// Its consultation, while its agent consults a colleague.
+    consult: Option<u64>,
 }
+
+/// A consultation: offered to one colleague, then connected, until it ends or completes.
+#[derive(Debug, Clone, PartialEq)]
+struct MConsult {
+    parent: u64,
+    /// The agent of the call, who consults.
+    from: usize,
+    agent: usize,
+    /// Its offer deadline while offered; `None` once answered.
+    offered_until: Option<Instant>,
+}
+
+/// Consultations take ids from here on (they are not calls of a queue).
+const CONSULT_IDS: u64 = 1_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct MCounters {
@@ -174,6 +223,11 @@ enum Cause {
     Transfer(u64, usize),
     /// (call, from agent, to agent)
     TransferToAgent(u64, usize, usize),
+    /// (consultation, call, from agent, to agent)
+    Consult(u64, u64, usize, usize),
+    /// (call, agent)
+    Complete(u64, usize),
+    EndConsult(u64),
     Other,
 }
 
@@ -188,6 +242,9 @@ struct Model {
     next_call: u64,
     /// Queue an agent's answered call ended in (or was transferred from), for its wrap-up.
     answered_queue: BTreeMap<(usize, u64), usize>,
+    consults: BTreeMap<u64, MConsult>,
+    next_consult: u64,
+    consults_over: u64,
 }
 
 fn agent_index(id: &AgentId) -> usize {
@@ -213,6 +270,9 @@ impl Model {
             overall_offered: 0,
             next_call: 1,
             answered_queue: BTreeMap::new(),
+            consults: BTreeMap::new(),
+            next_consult: CONSULT_IDS,
+            consults_over: 0,
         }
     }
 
@@ -229,6 +289,19 @@ impl Model {
                 .excluded
                 .iter()
                 .any(|&(a, until)| a == agent && until > now)
+    }
+
+    /// Some connected call and its agent.
+    fn nth_connected(&self, n: usize) -> Option<(u64, usize)> {
+        let connected: Vec<(u64, usize)> = self
+            .calls
+            .iter()
+            .filter_map(|(id, c)| match c.state {
+                MState::Connected(a) => Some((*id, a)),
+                _ => None,
+            })
+            .collect();
+        connected.get(n % connected.len().max(1)).copied()
     }
 
     fn nth_call(&self, n: usize) -> Option<u64> {
@@ -260,6 +333,32 @@ impl Model {
                     MAgent::Available,
                     "offer to a busy agent: {cmd:?}"
                 );
+                if call.0 >= CONSULT_IDS {
+                    // A consultation is offered once, at once, to the colleague asked for.
+                    let Cause::Consult(id, parent, from, to) = *cause else {
+                        panic!("consultation offered by {cause:?}: {cmd:?}");
+                    };
+                    assert_eq!((id, to), (call.0, a));
+                    assert_eq!(*deadline, now + OFFER_TIMEOUT);
+                    self.consults.insert(
+                        id,
+                        MConsult {
+                            parent,
+                            from,
+                            agent: a,
+                            offered_until: Some(*deadline),
+                        },
+                    );
+                    let p = self
+                        .calls
+                        .get_mut(&parent)
+                        .expect("consulted call is active");
+                    assert_eq!(p.state, MState::Connected(from));
+                    assert_eq!(p.consult, None, "two consultations of one call");
+                    p.consult = Some(id);
+                    self.agents[a] = MAgent::Reserved(id);
+                    return;
+                }
                 let c = self
                     .calls
                     .get(&call.0)
@@ -310,6 +409,22 @@ impl Model {
                 reason,
             } => {
                 let a = agent_index(agent);
+                if let Some(consult) = self.consults.get(&call.0) {
+                    assert_eq!(consult.agent, a);
+                    let deadline = consult.offered_until.expect("withdrawn before its answer");
+                    match reason {
+                        WithdrawReason::Expired => {
+                            assert!(now >= deadline, "expired early");
+                            self.misses[a] += 1;
+                        }
+                        WithdrawReason::AgentUnavailable => {
+                            assert!(matches!(cause, Cause::Agent(x, _) if *x == a), "{cause:?}")
+                        }
+                        // Cancelled, or the call it was about ended or moved on.
+                        WithdrawReason::CallEnded => {}
+                    }
+                    return;
+                }
                 let c = self
                     .calls
                     .get_mut(&call.0)
@@ -341,6 +456,13 @@ impl Model {
             Command::CallAnswered { call, agent, .. } => {
                 let a = agent_index(agent);
                 assert_eq!(*cause, Cause::Accept(call.0, a));
+                if let Some(consult) = self.consults.get_mut(&call.0) {
+                    // Answered, but counted in no queue.
+                    assert_eq!(consult.agent, a);
+                    assert!(consult.offered_until.take().is_some(), "answered twice");
+                    self.misses[a] = 0;
+                    return;
+                }
                 let c = self
                     .calls
                     .get_mut(&call.0)
@@ -419,6 +541,69 @@ impl Model {
                 c.excluded.clear();
                 c.handed_by.push(a);
                 self.counters[target].offered += 1;
+            }
+            Command::ConsultEnded {
+                call,
+                parent,
+                agent,
+                answered,
+            } => {
+                let consult = self
+                    .consults
+                    .remove(&call.0)
+                    .unwrap_or_else(|| panic!("unknown consultation ended: {cmd:?}"));
+                assert_eq!(consult.parent, parent.0);
+                assert_eq!(consult.agent, agent_index(agent));
+                assert_eq!(*answered, consult.offered_until.is_none());
+                if let Some(p) = self.calls.get_mut(&parent.0) {
+                    assert_eq!(p.consult, Some(call.0));
+                    p.consult = None;
+                }
+                let b = consult.agent;
+                let expected = match *cause {
+                    Cause::EndConsult(id) | Cause::Reject(id, _) | Cause::Hangup(id) => {
+                        id == call.0 || id == parent.0
+                    }
+                    Cause::Timer => !*answered,
+                    Cause::Agent(x, _) => x == b || x == consult.from,
+                    Cause::Abandon(id) => id == parent.0 || id == call.0,
+                    Cause::Transfer(id, _) | Cause::TransferToAgent(id, _, _) => id == parent.0,
+                    _ => false,
+                };
+                assert!(expected, "consultation ended by {cause:?}: {cmd:?}");
+                self.consults_over += 1;
+            }
+            Command::TransferCompleted {
+                call,
+                consult,
+                queue,
+                from,
+                to,
+            } => {
+                let (a, b) = (agent_index(from), agent_index(to));
+                assert_eq!(*cause, Cause::Complete(call.0, a));
+                let c = self.consults.remove(&consult.0).expect("its consultation");
+                assert_eq!((c.parent, c.from, c.agent), (call.0, a, b));
+                assert_eq!(
+                    c.offered_until, None,
+                    "completed before the colleague answered"
+                );
+                let p = self
+                    .calls
+                    .get_mut(&call.0)
+                    .expect("completed call is active");
+                assert_eq!(p.state, MState::Connected(a));
+                assert_eq!(queue.0, QUEUES[p.queue]);
+                p.state = MState::Connected(b);
+                p.consult = None;
+                p.handed_by.push(a);
+                let q = p.queue;
+                self.counters[q].transferred_out += 1;
+                self.counters[q].offered += 1;
+                self.counters[q].answered += 1;
+                self.answered_queue.insert((a, call.0), q);
+                self.last_call[b] = Some(call.0);
+                self.consults_over += 1;
             }
             Command::CallRequeued { call, agent, .. } => {
                 let a = agent_index(agent);
@@ -527,7 +712,11 @@ impl Model {
                         MAgent::Reserved(call.0)
                     }
                     AgentState::OnCall { call } => {
-                        assert_eq!(*cause, Cause::Accept(call.0, a));
+                        assert!(
+                            *cause == Cause::Accept(call.0, a)
+                                || matches!(*cause, Cause::Complete(id, _) if id == call.0),
+                            "on call by {cause:?}"
+                        );
                         MAgent::OnCall(call.0)
                     }
                     AgentState::WrapUp { until } => {
@@ -599,7 +788,9 @@ impl Run {
             self.m.agents
         );
         // The driver fires due timers before each event, so every command here is the event's.
-        if let (Ok(()), Cause::Reject(id, a)) = (&result, &cause) {
+        if let (Ok(()), Cause::Reject(id, a)) = (&result, &cause)
+            && *id < CONSULT_IDS
+        {
             // A reject has no command of its own: the call goes back with the agent excluded.
             let call = self.m.calls.get_mut(id).expect("rejected call is active");
             assert!(matches!(call.state, MState::Offered(x, _) if x == *a));
@@ -710,6 +901,7 @@ impl Run {
                             state: MState::Queued,
                             excluded: Vec::new(),
                             handed_by: Vec::new(),
+                            consult: None,
                         },
                     );
                     self.m.counters[queue].offered += 1;
@@ -875,6 +1067,63 @@ impl Run {
                     );
                 }
             }
+            Op::Consult(n, b) => {
+                let Some((id, a)) = self.m.nth_connected(n) else {
+                    return;
+                };
+                let aux = self.m.next_consult;
+                let ok = b != a
+                    && self.m.agents[b] == S::Available
+                    && self.m.calls[&id].consult.is_none();
+                if ok {
+                    self.m.next_consult += 1;
+                }
+                self.event(
+                    Event::Consult {
+                        call: CallId(aux),
+                        parent: CallId(id),
+                        agent: name(a),
+                        to: name(b),
+                    },
+                    Cause::Consult(aux, id, a, b),
+                    ok,
+                );
+            }
+            Op::ConsultAnswered(n, b) => {
+                self.step(&Op::Consult(n, b));
+                self.step(&Op::Accept(b));
+            }
+            Op::Complete(n) => {
+                let Some((id, a)) = self.m.nth_connected(n) else {
+                    return;
+                };
+                let ok = self.m.calls[&id]
+                    .consult
+                    .is_some_and(|c| self.m.consults[&c].offered_until.is_none());
+                self.event(
+                    Event::CompleteTransfer {
+                        call: CallId(id),
+                        agent: name(a),
+                    },
+                    Cause::Complete(id, a),
+                    ok,
+                );
+            }
+            Op::EndConsult(n) => {
+                let ids: Vec<u64> = self.m.consults.keys().copied().collect();
+                let (id, ok) = match ids.get(n % ids.len().max(1)) {
+                    Some(&id) => (id, true),
+                    None => match self.m.nth_call(n) {
+                        Some(id) => (id, false),
+                        None => return,
+                    },
+                };
+                self.event(
+                    Event::EndConsult { call: CallId(id) },
+                    Cause::EndConsult(id),
+                    ok,
+                );
+            }
             Op::Advance(_) => unreachable!(),
         }
     }
@@ -895,6 +1144,15 @@ impl Run {
                     holders.insert(*c, a).is_none(),
                     "call {c} held by two agents"
                 );
+                if let Some(consult) = m.consults.get(c) {
+                    assert_eq!(consult.agent, a, "consultation {c} held by another agent");
+                    assert_eq!(
+                        consult.offered_until.is_some(),
+                        matches!(state, MAgent::Reserved(_)),
+                        "consultation {c} and its colleague disagree"
+                    );
+                    continue;
+                }
                 let call = &m.calls[c];
                 match (&call.state, state) {
                     (MState::Offered(x, _), MAgent::Reserved(_))
@@ -909,6 +1167,21 @@ impl Run {
             if let MState::Offered(a, _) | MState::Connected(a) = call.state {
                 assert_eq!(holders.get(id), Some(&a), "call {id} not held by its agent");
             }
+            if let Some(consult) = call.consult {
+                assert_eq!(m.consults.get(&consult).map(|c| c.parent), Some(*id));
+            }
+        }
+        for (id, consult) in &m.consults {
+            assert_eq!(
+                holders.get(id),
+                Some(&consult.agent),
+                "consultation {id} unheld"
+            );
+            assert_eq!(
+                m.calls.get(&consult.parent).map(|c| c.state.clone()),
+                Some(MState::Connected(consult.from)),
+                "consultation {id} outlived its call's agent"
+            );
         }
         // Active calls: the same on both sides; no ended call is active.
         let active: Vec<u64> = h.d.active_calls().iter().map(|c| c.0).collect();
@@ -1010,6 +1283,12 @@ pub fn run_ops(strategy: usize, seed: u64, ops: &[Op]) {
         run.advance(secs(6));
     }
     assert!(run.m.calls.is_empty(), "calls left: {:?}", run.m.calls);
+    assert!(run.m.consults.is_empty(), "consultations left");
+    assert_eq!(
+        run.m.consults_over,
+        run.m.next_consult - CONSULT_IDS,
+        "every consultation ended exactly once"
+    );
     assert_eq!(
         run.m.ended.len() as u64,
         run.m.next_call - 1,
@@ -1035,6 +1314,15 @@ proptest! {
     ) {
         run_ops(strategy, seed, &ops);
     }
+
+    #[test]
+    fn warm_transfers_match_the_reference_model(
+        strategy in 0..7usize,
+        seed in any::<u64>(),
+        ops in proptest::collection::vec(warm_op(), 1..120),
+    ) {
+        run_ops(strategy, seed, &ops);
+    }
 }
 
 /// Regression (found by the property test during development): a reject has no command of
@@ -1050,6 +1338,64 @@ fn regression_reject_requeues_without_a_withdraw_command() {
             Op::Login(2),
             Op::Ready(2),
             Op::Reject(2),
+        ],
+    );
+}
+
+/// A warm transfer end to end: consult, the colleague answers, the call is handed over; then
+/// a second consultation of the same call is declined.
+#[test]
+fn warm_transfer_runs_through_the_model() {
+    run_ops(
+        0,
+        0,
+        &[
+            Op::Login(0),
+            Op::Ready(0),
+            Op::Enqueue { queue: 1, prio: 0 },
+            Op::Accept(0),
+            Op::Login(1),
+            Op::Ready(1),
+            Op::Consult(0, 1),
+            Op::Accept(1),
+            Op::Complete(0),
+            Op::Login(2),
+            Op::Ready(2),
+            Op::Consult(0, 2),
+            Op::Reject(2),
+            Op::Consult(0, 2),
+            Op::Advance(3_000),
+            Op::EndConsult(0),
+            Op::Hangup(0),
+        ],
+    );
+}
+
+/// A consultation ends with the agent who asked for it vanishing, and with the colleague
+/// vanishing; the call goes on (or waits again) each time.
+#[test]
+fn consultations_end_when_either_agent_vanishes() {
+    run_ops(
+        0,
+        0,
+        &[
+            Op::Login(0),
+            Op::Ready(0),
+            Op::Enqueue { queue: 1, prio: 0 },
+            Op::Accept(0),
+            Op::Login(1),
+            Op::Ready(1),
+            Op::ConsultAnswered(0, 1),
+            Op::Disconnect(1),
+            Op::Login(2),
+            Op::Ready(2),
+            Op::ConsultAnswered(0, 2),
+            Op::Disconnect(0),
+            Op::Accept(2),
+            Op::Login(3),
+            Op::Ready(3),
+            Op::ConsultAnswered(0, 3),
+            Op::Transfer(0),
         ],
     );
 }

@@ -9,8 +9,8 @@ pub mod vocab;
 pub use ids::{AgentId, CallId, KioskId, QueueId, SiteId};
 pub use messages::{Readiness, Reply, Request, Role, ServerMessage, codes};
 pub use vocab::{
-    AgentStateName, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason, Outcome,
-    SupervisionMode, WithdrawReason,
+    AgentStateName, ConsultState, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason,
+    Outcome, SupervisionMode, WithdrawReason,
 };
 
 /// Version of the signalling protocol spoken on `/ws`, sent by clients in `hello`.

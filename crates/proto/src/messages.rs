@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::CallId;
 use crate::vocab::{
-    AgentStateName, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason, Outcome,
-    SupervisionMode, WithdrawReason,
+    AgentStateName, ConsultState, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason,
+    Outcome, SupervisionMode, WithdrawReason,
 };
 
 /// Who a token speaks for.
@@ -98,6 +98,15 @@ pub enum Request {
     },
     /// Agent: the agents available now, to transfer a call to one of them.
     ListAgents { id: u64 },
+    /// Agent: consult `agent`, available now, before handing the call over (a warm transfer):
+    /// the kiosk is put on hold and the colleague is offered the consultation.
+    Consult { id: u64, agent: String },
+    /// Agent: hand the call to the colleague it consults, who answered; the kiosk comes off
+    /// hold with the colleague and the agent goes to wrap-up.
+    CompleteTransfer { id: u64 },
+    /// Agent: end the consultation (or withdraw it before the colleague answers) and go on
+    /// with the call; the kiosk comes off hold.
+    CancelConsult { id: u64 },
     /// Agent: ask for an interpreter from an interpreter service, to join the connected call
     /// (its agents are offered it like any call).
     AddInterpreter { id: u64, service: String },
@@ -138,6 +147,9 @@ pub const REQUEST_TYPES: &[&str] = &[
     "my_calls",
     "transfer",
     "list_agents",
+    "consult",
+    "complete_transfer",
+    "cancel_consult",
     "add_interpreter",
     "subscribe_kpis",
     "list_waiting",
@@ -167,6 +179,9 @@ impl Request {
             | Request::MyCalls { id }
             | Request::Transfer { id, .. }
             | Request::ListAgents { id }
+            | Request::Consult { id, .. }
+            | Request::CompleteTransfer { id }
+            | Request::CancelConsult { id }
             | Request::AddInterpreter { id, .. }
             | Request::SubscribeKpis { id }
             | Request::ListWaiting { id }
@@ -197,6 +212,9 @@ impl Request {
             | Request::MyCalls { .. }
             | Request::Transfer { .. }
             | Request::ListAgents { .. }
+            | Request::Consult { .. }
+            | Request::CompleteTransfer { .. }
+            | Request::CancelConsult { .. }
             | Request::AddInterpreter { .. } => &[Agent],
             Request::SubscribeKpis { .. }
             | Request::ListWaiting { .. }
@@ -237,6 +255,10 @@ pub enum ServerMessage {
         site: String,
         waited_secs: u64,
         deadline_secs: u64,
+        /// For a consultation: the agent who consults (the call stays theirs until they hand
+        /// it over).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        consult_from: Option<String>,
     },
     /// Agent: the offer is gone (expired, the caller left, or the agent became unavailable).
     OfferWithdrawn {
@@ -263,6 +285,15 @@ pub enum ServerMessage {
         /// The agent it is offered to, for a transfer to a named agent.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         agent: Option<String>,
+    },
+    /// Kiosk: the call is on hold (the agent consults a colleague) or comes off hold.
+    Hold { call: CallId, on: bool },
+    /// The agent who consults and the colleague consulted: where the consultation stands.
+    ConsultStatus {
+        call: CallId,
+        /// The colleague consulted.
+        agent: String,
+        status: ConsultState,
     },
     /// Agent: where its request for an interpreter stands.
     InterpreterStatus {

@@ -167,6 +167,22 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// Where a consultation (the first step of a warm transfer) stands.
+    ConsultState {
+        /// Offered to the colleague.
+        Ringing => "ringing",
+        /// The colleague answered: the two agents talk, the kiosk is on hold.
+        Joined => "joined",
+        /// The colleague declined, missed it or was not available.
+        Declined => "declined",
+        /// The consultation ended; the call goes on with its agent.
+        Ended => "ended",
+        /// The call was handed to the colleague.
+        Completed => "completed",
+    }
+}
+
+wire_enum! {
     /// Where an agent's request for an interpreter stands.
     InterpreterState {
         /// Waiting in the interpreter queue.

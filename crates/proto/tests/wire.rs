@@ -10,9 +10,9 @@ use relais_proto::messages::{
     Supervisor, WaitingCall, WindowKpis,
 };
 use relais_proto::{
-    AgentStateName, CallId, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason,
-    Outcome, PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage, SupervisionMode,
-    WithdrawReason, codes,
+    AgentStateName, CallId, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
+    MediaLossReason, Outcome, PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage,
+    SupervisionMode, WithdrawReason, codes,
 };
 use serde_json::Value;
 
@@ -243,6 +243,9 @@ fn request_type(request: &Request) -> &'static str {
         Request::MyCalls { .. } => "my_calls",
         Request::Transfer { .. } => "transfer",
         Request::ListAgents { .. } => "list_agents",
+        Request::Consult { .. } => "consult",
+        Request::CompleteTransfer { .. } => "complete_transfer",
+        Request::CancelConsult { .. } => "cancel_consult",
         Request::AddInterpreter { .. } => "add_interpreter",
         Request::SubscribeKpis { .. } => "subscribe_kpis",
         Request::ListWaiting { .. } => "list_waiting",
@@ -267,6 +270,8 @@ const SERVER_TYPES: &[&str] = &[
     "agent_state",
     "call_transferred",
     "interpreter_status",
+    "hold",
+    "consult_status",
     "participants",
     "chat",
     "kpis",
@@ -288,6 +293,8 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::AgentState { .. } => "agent_state",
         ServerMessage::CallTransferred { .. } => "call_transferred",
         ServerMessage::InterpreterStatus { .. } => "interpreter_status",
+        ServerMessage::Hold { .. } => "hold",
+        ServerMessage::ConsultStatus { .. } => "consult_status",
         ServerMessage::Participants { .. } => "participants",
         ServerMessage::Chat { .. } => "chat",
         ServerMessage::Kpis(_) => "kpis",
@@ -408,6 +415,12 @@ fn documented_requests() -> Vec<Request> {
             agent: Some("bob".to_owned()),
         },
         Request::ListAgents { id: 26 },
+        Request::Consult {
+            id: 27,
+            agent: "bob".to_owned(),
+        },
+        Request::CompleteTransfer { id: 28 },
+        Request::CancelConsult { id: 29 },
         Request::AddInterpreter {
             id: 24,
             service: "lsf".to_owned(),
@@ -509,6 +522,15 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             },
         ),
         ok(19, Reply::Done {}),
+        ServerMessage::Hold {
+            call: CallId(1042),
+            on: true,
+        },
+        ServerMessage::ConsultStatus {
+            call: CallId(1042),
+            agent: "bob".to_owned(),
+            status: ConsultState::Joined,
+        },
         ServerMessage::InterpreterStatus {
             call: CallId(1040),
             service: "lsf".to_owned(),
@@ -661,6 +683,16 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             site: "mairie-lodeve".to_owned(),
             waited_secs: 31,
             deadline_secs: 20,
+            consult_from: None,
+        },
+        ServerMessage::Offered {
+            call: CallId(1077),
+            service: "caf".to_owned(),
+            service_name: "CAF — allocations familiales".to_owned(),
+            site: "mairie-lodeve".to_owned(),
+            waited_secs: 0,
+            deadline_secs: 20,
+            consult_from: Some("alice".to_owned()),
         },
         ServerMessage::OfferWithdrawn {
             call: CallId(1042),

@@ -185,3 +185,148 @@ async fn a_transfer_to_a_named_agent_brings_that_agent_to_the_kiosk() {
         ["bob".to_owned()].into_iter().collect()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_transfer_holds_the_kiosk_then_hands_it_to_the_colleague_on_the_same_peer() {
+    let server = TestServer::start("transfer-warm").await;
+    let (mut alice, mut kiosk, call) = answered_call(&server, "alice", "borne-1").await;
+    kiosk.expect("media_ready", WAIT).await;
+    alice.expect("media_ready", WAIT).await;
+    let kiosk_media = connect_media(&mut kiosk, ClientSpec::publisher(111, 96), 1).await;
+    let alice_media = connect_media(&mut alice, ClientSpec::publisher(109, 120), 2).await;
+    talk(&[("kiosk", &kiosk_media), ("alice", &alice_media)], 0).await;
+    let peer_before = kiosk_peer(&server, call).await.unwrap();
+
+    let alone = alice
+        .request(json!({"type": "consult", "agent": "bob"}))
+        .await;
+    assert_eq!(
+        alone["code"], "transfer_refused",
+        "bob is not here: {alone}"
+    );
+    let mut bob = ready_agent(&server, "bob").await;
+    let reply = alice
+        .request(json!({"type": "consult", "agent": "bob"}))
+        .await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let hold = kiosk.expect("hold", WAIT).await;
+    assert_eq!(
+        (hold["call"].as_u64(), &hold["on"]),
+        (Some(call), &json!(true))
+    );
+    let ringing = alice.expect("consult_status", WAIT).await;
+    assert_eq!(ringing["status"], "ringing", "{ringing}");
+    let offered = bob.expect("offered", WAIT).await;
+    assert_eq!(offered["consult_from"], "alice", "{offered}");
+    let consultation = offered["call"].as_u64().unwrap();
+    assert_ne!(consultation, call, "a consultation has its own id");
+    let early = alice.request(json!({"type": "complete_transfer"})).await;
+    assert_eq!(early["code"], "wrong_state", "{early}");
+    let accepted = bob
+        .request(json!({"type": "accept", "call": consultation}))
+        .await;
+    assert_eq!(accepted["type"], "ok", "{accepted}");
+    let ready = bob.expect("media_ready", WAIT).await;
+    assert_eq!(
+        ready["call"].as_u64(),
+        Some(call),
+        "bob joins the call itself"
+    );
+    alice
+        .expect_where("consult_status", WAIT, |m| m["status"] == "joined")
+        .await;
+    let bob_media = connect_media(&mut bob, ClientSpec::publisher(111, 96), 3).await;
+
+    // On hold: the two agents hear each other, the kiosk hears nobody and nobody hears it.
+    let (at_kiosk, at_alice, at_bob) = (seen(&kiosk_media), seen(&alice_media), seen(&bob_media));
+    talk(
+        &[
+            ("kiosk", &kiosk_media),
+            ("alice", &alice_media),
+            ("bob", &bob_media),
+        ],
+        30,
+    )
+    .await;
+    assert!(
+        heard_since(&kiosk_media, at_kiosk).is_empty(),
+        "the kiosk is on hold"
+    );
+    assert_eq!(
+        heard_since(&alice_media, at_alice),
+        ["bob".to_owned()].into_iter().collect()
+    );
+    assert_eq!(
+        heard_since(&bob_media, at_bob),
+        ["alice".to_owned()].into_iter().collect()
+    );
+
+    let reply = alice.request(json!({"type": "complete_transfer"})).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let told = alice.expect("call_transferred", WAIT).await;
+    assert_eq!(told["agent"], "bob", "{told}");
+    alice
+        .expect_where("agent_state", WAIT, |m| m["state"] == "wrap_up")
+        .await;
+    kiosk
+        .expect_where("hold", WAIT, |m| m["on"] == json!(false))
+        .await;
+    let joined = kiosk
+        .expect_where("participants", WAIT, |m| {
+            m["participants"].get(0).is_some_and(|p| p["name"] == "bob")
+        })
+        .await;
+    assert_eq!(joined["participants"].as_array().map(Vec::len), Some(1));
+    bob.expect_where("consult_status", WAIT, |m| m["status"] == "completed")
+        .await;
+    assert_eq!(
+        kiosk_peer(&server, call).await,
+        Some(peer_before),
+        "the kiosk keeps its peer"
+    );
+    let (at_kiosk, at_bob) = (seen(&kiosk_media), seen(&bob_media));
+    talk(
+        &[
+            ("kiosk", &kiosk_media),
+            ("alice", &alice_media),
+            ("bob", &bob_media),
+        ],
+        60,
+    )
+    .await;
+    assert_eq!(
+        heard_since(&kiosk_media, at_kiosk),
+        ["bob".to_owned()].into_iter().collect(),
+        "the kiosk hears the colleague only"
+    );
+    assert_eq!(
+        heard_since(&bob_media, at_bob),
+        ["kiosk".to_owned()].into_iter().collect()
+    );
+
+    // Bob has the call now: his hang-up ends it, with both agents in its record.
+    let hangup = bob.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    kiosk.expect("call_ended", WAIT).await;
+    let record = server
+        .record_where(call, |r| r.outcome == relais_proto::Outcome::Answered)
+        .await;
+    assert_eq!(record.agent.as_deref(), Some("bob"));
+    let legs = server.store().legs_of(call).unwrap();
+    let summary: Vec<(&str, &str, &str)> = legs
+        .iter()
+        .map(|l| (l.role.as_str(), l.subject.as_str(), l.left_because.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("kiosk", "borne-1", "ended"),
+            ("agent", "alice", "transferred"),
+            ("agent", "bob", "ended"),
+        ]
+    );
+    assert!(
+        server.store().legs_of(consultation).unwrap().is_empty(),
+        "a consultation has no record of its own"
+    );
+}

@@ -57,6 +57,8 @@ pub struct World {
     pub subscriptions: Vec<(MediaLink, MediaLink, Kinds)>,
     /// Subscriptions removed: (subscriber, publisher).
     pub unsubscriptions: Vec<(MediaLink, MediaLink)>,
+    /// Subscriptions (true) and unsubscriptions (false) of (subscriber, publisher), in order.
+    pub media_log: Vec<(bool, MediaLink, MediaLink)>,
     /// Supervisions that ended without a request: (call, supervisor, mode, why).
     pub supervision_ends: Vec<(CallId, String, Option<SupervisionMode>, SupervisionEnd)>,
     /// Whether the next rooms fail to open.
@@ -98,6 +100,7 @@ impl World {
             removed: Vec::new(),
             subscriptions: Vec::new(),
             unsubscriptions: Vec::new(),
+            media_log: Vec::new(),
             supervision_ends: Vec::new(),
             slot_offers: Vec::new(),
             rooms_fail: false,
@@ -214,11 +217,17 @@ impl World {
                 subscriber,
                 publisher,
                 kinds,
-            }) => self.subscriptions.push((subscriber, publisher, kinds)),
+            }) => {
+                self.media_log.push((true, subscriber, publisher));
+                self.subscriptions.push((subscriber, publisher, kinds));
+            }
             Output::Media(MediaCommand::Unsubscribe {
                 subscriber,
                 publisher,
-            }) => self.unsubscriptions.push((subscriber, publisher)),
+            }) => {
+                self.media_log.push((false, subscriber, publisher));
+                self.unsubscriptions.push((subscriber, publisher));
+            }
             Output::SupervisionEnded {
                 call,
                 supervisor,
@@ -401,6 +410,15 @@ impl World {
             .filter(|(s, _)| *s == session)
             .map(|(_, m)| m)
             .collect()
+    }
+
+    /// Whether `subscriber` receives `publisher` now (its last change was a subscription).
+    pub fn receives(&self, subscriber: MediaLink, publisher: MediaLink) -> bool {
+        self.media_log
+            .iter()
+            .rev()
+            .find(|(_, s, p)| (*s, *p) == (subscriber, publisher))
+            .is_some_and(|(on, _, _)| *on)
     }
 
     pub fn record_of(&self, call: CallId) -> Option<&Ended> {

@@ -13,17 +13,21 @@ pub fn error(id: Option<u64>, code: &str, message: impl Into<String>) -> ServerM
     }
 }
 
-/// Reads one frame into a request, or the error code and message to answer with.
-pub fn parse(text: &str) -> Result<Request, (&'static str, ServerMessage)> {
+/// Reads one frame into a request, or the error code and message to answer with (boxed: a
+/// refusal is the rare path, and a request is read on every frame).
+pub fn parse(text: &str) -> Result<Request, (&'static str, Box<ServerMessage>)> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|err| {
         (
             codes::BAD_JSON,
-            error(None, codes::BAD_JSON, format!("not JSON: {err}")),
+            Box::new(error(None, codes::BAD_JSON, format!("not JSON: {err}"))),
         )
     })?;
     let id = value.get("id").and_then(serde_json::Value::as_u64);
     let bad = |id: Option<u64>, message: String| {
-        (codes::BAD_REQUEST, error(id, codes::BAD_REQUEST, message))
+        (
+            codes::BAD_REQUEST,
+            Box::new(error(id, codes::BAD_REQUEST, message)),
+        )
     };
     let Some(kind) = value
         .get("type")
@@ -38,11 +42,11 @@ pub fn parse(text: &str) -> Result<Request, (&'static str, ServerMessage)> {
     if !relais_proto::messages::REQUEST_TYPES.contains(&kind.as_str()) {
         return Err((
             codes::UNKNOWN_TYPE,
-            error(
+            Box::new(error(
                 id,
                 codes::UNKNOWN_TYPE,
                 format!("unknown message type `{kind}`"),
-            ),
+            )),
         ));
     }
     if id.is_none() {

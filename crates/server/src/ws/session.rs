@@ -257,6 +257,21 @@ impl Session {
                 };
                 self.call_input(id, Input::Transfer { session, to }).await
             }
+            Request::Consult { agent, .. } => {
+                let consult = Input::Consult {
+                    session,
+                    call: self.state.next_call_id(),
+                    agent,
+                };
+                self.call_input(id, consult).await
+            }
+            Request::CompleteTransfer { .. } => {
+                self.call_input(id, Input::CompleteTransfer { session })
+                    .await
+            }
+            Request::CancelConsult { .. } => {
+                self.call_input(id, Input::CancelConsult { session }).await
+            }
             Request::ListAgents { .. } => {
                 let me = agent.0.clone();
                 match self

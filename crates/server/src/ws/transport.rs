@@ -170,7 +170,7 @@ pub async fn read<R, E, H>(
             Ok(request) => request,
             Err((code, refusal)) => {
                 handler.refused(code);
-                reply(refusal);
+                reply(*refusal);
                 continue;
             }
         };
