@@ -237,6 +237,7 @@ impl CallCore {
             self.outputs
                 .push_back(Output::Media(MediaCommand::OpenRoom { call: id }));
         }
+        self.journal(id);
     }
 
     /// The agent handed the call to the queue of `to`: its leg goes (it is in wrap-up), and
@@ -322,6 +323,7 @@ impl CallCore {
                 disposition: None,
             },
         );
+        self.journal(id);
     }
 
     pub(crate) fn requeued(&mut self, now: Instant, id: CallId) {
@@ -388,6 +390,7 @@ impl CallCore {
             self.outputs
                 .push_back(Output::Media(MediaCommand::CloseRoom { call: id, shard }));
         }
+        self.journal(id);
     }
 
     pub(crate) fn ended(

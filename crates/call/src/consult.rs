@@ -260,6 +260,7 @@ impl CallCore {
         }
         self.set_hold(parent, false);
         self.push_consult_status(parent, from.as_str(), to.as_str(), ConsultState::Completed);
+        self.journal(parent);
     }
 
     /// Removes agent `subject`'s leg from a call that goes on.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use relais_proto::{CallId, LegRole, Role, ServerMessage};
 
-use crate::call::{Call, LegId};
+use crate::call::{Call, CallState, LegId};
 use crate::error::CallError;
 use crate::io::{Input, MediaLink, Output, SessionId, Verdict};
 use crate::refusals::Refusals;
@@ -160,7 +160,11 @@ impl CallCore {
                 kiosk,
                 site,
                 service,
-            } => self.place(now, call, session, kiosk, site, service),
+                since,
+            } => {
+                let since = since.unwrap_or(now).min(now);
+                self.place(now, since, call, session, kiosk, site, service)
+            }
             Input::Admission { call, admission } if self.interpreting.contains_key(&call) => {
                 Ok(self.interpreter_admitted(call, admission))
             }
@@ -299,6 +303,40 @@ impl CallCore {
             self.by_identity.remove(&call.kiosk);
         }
         Some(call)
+    }
+
+    /// Journals call `id` as it stands now.
+    pub(crate) fn journal(&mut self, id: CallId) {
+        let Some(call) = self.calls.get(&id) else {
+            return;
+        };
+        let Some(placed_at) = self
+            .placed_at
+            .get(&id)
+            .copied()
+            .or_else(|| call.history.first().map(|h| h.joined_at))
+        else {
+            return;
+        };
+        let agent = match call.state {
+            CallState::Connected { since } => call
+                .legs
+                .iter()
+                .find(|l| l.role == LegRole::Agent && self.by_agent.get(&l.subject) == Some(&id))
+                .map(|l| (l.subject.clone(), since)),
+            CallState::Waiting { .. } => None,
+        };
+        let entry = crate::io::Journalled {
+            call: id,
+            service: call.service.clone(),
+            queue: call.handled_by.clone(),
+            kiosk: call.kiosk.clone(),
+            site: call.site.clone(),
+            placed_at,
+            agent,
+            legs: call.history.clone(),
+        };
+        self.outputs.push_back(Output::Journal(Box::new(entry)));
     }
 
     /// The call, leg and role of a session.

@@ -47,13 +47,15 @@ pub enum Input {
     },
     /// A session's connection ended.
     SessionClosed { session: SessionId },
-    /// A kiosk asks for a call to `service` with a fresh id.
+    /// A kiosk asks for a call to `service` with a fresh id (or, with `since`, gets back a
+    /// call it placed then, before a restart).
     Place {
         call: CallId,
         session: SessionId,
         kiosk: String,
         site: String,
         service: String,
+        since: Option<std::time::Instant>,
     },
     /// The dispatcher's verdict on a [`Verdict::Enqueue`]; `None` when it refused the request
     /// itself (the call is dropped with no record: it never existed).
@@ -270,6 +272,24 @@ pub struct Ended {
     pub chat: Vec<crate::call::ChatLine>,
 }
 
+/// A call in progress as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Journalled {
+    pub call: CallId,
+    /// The service it was placed to.
+    pub service: String,
+    /// The queue it waits in or is handled for now.
+    pub queue: String,
+    pub kiosk: String,
+    pub site: String,
+    /// When it was placed.
+    pub placed_at: std::time::Instant,
+    /// The agent who has it, and since when, while connected.
+    pub agent: Option<(String, std::time::Instant)>,
+    /// Everyone who took part so far.
+    pub legs: Vec<crate::call::LegHistory>,
+}
+
 /// What the server must do, in order.
 #[derive(Debug, Clone)]
 pub enum Output {
@@ -284,6 +304,9 @@ pub enum Output {
     Media(MediaCommand),
     /// Store the record of an ended call, before any output that follows it.
     Record(Box<Ended>),
+    /// Journal a call in progress as it stands now (after a change that matters for recovery:
+    /// queued, answered, handed on, back in its queue), before any output that follows it.
+    Journal(Box<Journalled>),
     /// Complete a recorded call with the wrap-up of `agent`.
     WrapUp {
         call: CallId,

@@ -28,8 +28,8 @@ pub use commands::agent_state_message;
 pub use core::{CallConfig, CallCore};
 pub use error::CallError;
 pub use io::{
-    Ended, Input, MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output, SessionId,
-    SupervisionEnd, TransferTarget, Verdict,
+    Ended, Input, Journalled, MediaCommand, MediaInput, MediaLink, NegotiationPlan, Output,
+    SessionId, SupervisionEnd, TransferTarget, Verdict,
 };
 pub use policy::{Kinds, Participation, Receive};
 pub use supervision::CHAT_LINES_KEPT;

@@ -101,9 +101,13 @@ impl CallCore {
         }
     }
 
+    /// A kiosk's call, placed at `since` (`now`, or earlier for a call given back after a
+    /// restart).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn place(
         &mut self,
         now: Instant,
+        since: Instant,
         id: CallId,
         session: SessionId,
         kiosk: String,
@@ -130,8 +134,8 @@ impl CallCore {
             });
         }
         self.calls
-            .insert(id, Call::new(now, id, &service, &kiosk, &site, session));
-        self.placed_at.insert(id, now);
+            .insert(id, Call::new(since, id, &service, &kiosk, &site, session));
+        self.placed_at.insert(id, since);
         self.by_session.insert(session, id);
         self.by_identity.insert(kiosk.clone(), id);
         Ok(Verdict::Enqueue {
@@ -155,6 +159,7 @@ impl CallCore {
                     let (kiosk, service) = (call.kiosk.clone(), call.service.clone());
                     self.refusals.admitted(&kiosk, &service);
                 }
+                self.journal(id);
                 Verdict::Queued(id)
             }
             Some(Admission::Refused { outcome, record }) => {

@@ -255,9 +255,13 @@ impl Dispatcher {
         self.pending_queues.push(q);
     }
 
+    /// A new call waiting since `since` (`now`, or earlier for a call given back after a
+    /// restart), counted at `now`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn enqueue(
         &mut self,
         now: Instant,
+        since: Instant,
         id: CallId,
         queue_id: &relais_proto::QueueId,
         kiosk: KioskId,
@@ -283,7 +287,7 @@ impl Dispatcher {
             .cfg
             .max_waiting
             .is_some_and(|max| queue.queued + queue.on_offer.len() >= max);
-        let call = Call::new(id, kiosk, site, q, priority, now);
+        let call = Call::new(id, kiosk, site, q, priority, since);
         if !open {
             self.record(q, now, true, |c| c.closed += 1);
             return Ok(self.refused(now, call, Outcome::Closed));

@@ -124,7 +124,27 @@ impl Dispatcher {
         priority: Option<i32>,
     ) -> Result<Admission, DispatchError> {
         self.step(now, |dispatcher, now| {
-            dispatcher.enqueue(now, call, queue, kiosk, site, priority.unwrap_or(0))
+            dispatcher.enqueue(now, now, call, queue, kiosk, site, priority.unwrap_or(0))
+        })
+    }
+
+    /// As [`Dispatcher::admit`], for a call first placed at `since` (a call given back to its
+    /// kiosk after a restart): it keeps its original enqueue time, and so its place among the
+    /// calls waiting, and its wait counts from then.
+    #[allow(clippy::too_many_arguments)]
+    pub fn admit_since(
+        &mut self,
+        now: Instant,
+        since: Instant,
+        call: CallId,
+        queue: &QueueId,
+        kiosk: KioskId,
+        site: SiteId,
+        priority: Option<i32>,
+    ) -> Result<Admission, DispatchError> {
+        self.step(now, |dispatcher, now| {
+            let since = since.min(now);
+            dispatcher.enqueue(now, since, call, queue, kiosk, site, priority.unwrap_or(0))
         })
     }
 
@@ -194,7 +214,7 @@ impl Dispatcher {
                 kiosk,
                 site,
                 priority,
-            } => match self.enqueue(now, call, &queue, kiosk, site, priority.unwrap_or(0))? {
+            } => match self.enqueue(now, now, call, &queue, kiosk, site, priority.unwrap_or(0))? {
                 Admission::Queued => Ok(()),
                 Admission::Refused { outcome, record } => {
                     self.commands.push_back(Command::CallEnded {

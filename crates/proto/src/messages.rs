@@ -342,6 +342,9 @@ pub enum ServerMessage {
     Kpis(KpiSnapshot),
     /// The same user connected elsewhere; this connection is closed.
     SessionReplaced {},
+    /// The server is stopping (a restart or maintenance): no new calls; calls in progress may
+    /// finish for a while; connect again after `retry_after_secs`.
+    ServerShuttingDown { retry_after_secs: u64 },
 }
 
 /// The result of a successful request.
@@ -543,5 +546,7 @@ pub mod codes {
     pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
     pub const FRAME_TOO_LARGE: &str = "frame_too_large";
     pub const MEDIA: &str = "media_error";
+    pub const STORE_UNAVAILABLE: &str = "store_unavailable";
+    pub const SHUTTING_DOWN: &str = "shutting_down";
     pub const INTERNAL: &str = "internal";
 }

@@ -125,6 +125,8 @@ wire_enum! {
         MediaLost => "media_lost",
         /// The call's media room could not be opened.
         MediaFailed => "media_failed",
+        /// The server stopped or restarted while the call was in progress.
+        Restart => "restart",
     }
 }
 

@@ -276,6 +276,7 @@ const SERVER_TYPES: &[&str] = &[
     "chat",
     "kpis",
     "session_replaced",
+    "server_shutting_down",
 ];
 
 fn server_type(message: &ServerMessage) -> &'static str {
@@ -299,6 +300,7 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::Chat { .. } => "chat",
         ServerMessage::Kpis(_) => "kpis",
         ServerMessage::SessionReplaced {} => "session_replaced",
+        ServerMessage::ServerShuttingDown { .. } => "server_shutting_down",
     }
 }
 
@@ -350,6 +352,8 @@ const ALL_CODES: &[&str] = &[
     codes::TOO_MANY_CONNECTIONS,
     codes::FRAME_TOO_LARGE,
     codes::MEDIA,
+    codes::STORE_UNAVAILABLE,
+    codes::SHUTTING_DOWN,
     codes::INTERNAL,
 ];
 
@@ -791,6 +795,9 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             ],
         }),
         ServerMessage::SessionReplaced {},
+        ServerMessage::ServerShuttingDown {
+            retry_after_secs: 5,
+        },
         ServerMessage::Error {
             id: None,
             code: codes::BAD_JSON.to_owned(),

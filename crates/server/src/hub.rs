@@ -61,6 +61,14 @@ impl Hub {
         }
     }
 
+    /// Queues a message for every signed-in session.
+    pub fn broadcast(&self, message: &ServerMessage) {
+        let sessions: Vec<u64> = self.sessions.iter().map(|entry| *entry.key()).collect();
+        for session in sessions {
+            self.send(session, message.clone());
+        }
+    }
+
     /// Supervisors subscribed to KPIs.
     pub fn kpi_subscribers(&self) -> Vec<u64> {
         let mut out: Vec<u64> = self

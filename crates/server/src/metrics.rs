@@ -37,8 +37,14 @@ pub struct Metrics {
     pub connections_refused: IntCounterVec,
     /// Kiosk calls answered `rate_limited` after repeated refusals, not queued nor recorded.
     pub refusals_suppressed: prometheus::IntCounter,
-    /// Call records that could not be stored.
+    /// Failed attempts to write records and journal to the store.
     pub store_errors: prometheus::IntCounter,
+    /// 1 while the store takes writes, 0 while writes fail (the server is not ready then).
+    pub store_healthy: IntGauge,
+    /// Records and journal entries waiting to be written again.
+    pub store_pending_writes: IntGauge,
+    /// Entries given up because the queue of writes waiting was full.
+    pub store_dropped: prometheus::IntCounter,
     /// Media shard counters, written by the shard threads.
     pub media: MediaMetrics,
 }
@@ -170,6 +176,22 @@ impl Metrics {
             "Call records that could not be stored.",
         )?;
         registry.register(Box::new(store_errors.clone()))?;
+        let store_healthy = IntGauge::new(
+            "store_healthy",
+            "1 while the store takes writes; 0 while they fail (not ready, calls refused).",
+        )?;
+        store_healthy.set(1);
+        registry.register(Box::new(store_healthy.clone()))?;
+        let store_pending_writes = IntGauge::new(
+            "store_pending_writes",
+            "Records and journal entries waiting to be written again.",
+        )?;
+        registry.register(Box::new(store_pending_writes.clone()))?;
+        let store_dropped = prometheus::IntCounter::new(
+            "store_dropped_total",
+            "Records and journal entries given up: the queue of writes waiting was full.",
+        )?;
+        registry.register(Box::new(store_dropped.clone()))?;
         let media = MediaMetrics::new(&registry)?;
 
         Ok(Self {
@@ -188,6 +210,9 @@ impl Metrics {
             connections_refused,
             refusals_suppressed,
             store_errors,
+            store_healthy,
+            store_pending_writes,
+            store_dropped,
             media,
         })
     }

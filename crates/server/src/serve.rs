@@ -229,8 +229,8 @@ impl Server {
                 }
             });
         }
-        state.set_ready(false);
         drop(listener);
+        drain_calls(&state).await;
         tracing::info!("shutting down: draining open connections");
         if tokio::time::timeout(grace, graceful.shutdown())
             .await
@@ -244,6 +244,59 @@ impl Server {
         state.media().stop();
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Seconds a client told of the stop is asked to wait before connecting again.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// The stop of the call service: no new call, everyone told, calls in progress given
+/// `recovery.drain_secs` to finish; then what is still connected is recorded `interrupted` and
+/// wrap-ups are completed, while the calls still waiting stay in the journal for their kiosks
+/// to take back after the restart.
+async fn drain_calls(state: &AppState) {
+    state.begin_shutdown();
+    state
+        .hub()
+        .broadcast(&relais_proto::ServerMessage::ServerShuttingDown {
+            retry_after_secs: RETRY_AFTER_SECS,
+        });
+    let drain = Duration::from_secs(state.config().recovery.drain_secs);
+    let until = tokio::time::Instant::now() + drain;
+    let connected = || {
+        state.calls().run(|cores, _| {
+            cores
+                .calls()
+                .calls()
+                .filter(|call| matches!(call.state, relais_call::CallState::Connected { .. }))
+                .count()
+        })
+    };
+    if !drain.is_zero() {
+        tracing::info!(
+            drain_secs = drain.as_secs(),
+            "stopping: calls in progress may finish"
+        );
+    }
+    while tokio::time::Instant::now() < until {
+        match connected().await {
+            Some(0) | None => break,
+            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    // What the call task still had to write is written before the journal is closed.
+    let _ = state.calls().run_then_carry_out(|_, _| ()).await;
+    let store = std::sync::Arc::clone(state.store());
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    match tokio::task::spawn_blocking(move || store.close_interrupted(now_ms)).await {
+        Ok(Ok(waiting)) => tracing::info!(
+            still_waiting = waiting.len(),
+            "calls in progress recorded; waiting calls kept for their kiosks"
+        ),
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "cannot record the calls in progress at stop: the next start records them")
+        }
+        Err(err) => tracing::error!(error = %err, "the stop's writer failed"),
     }
 }
 

@@ -33,6 +33,10 @@ struct Inner {
     calls: Calls,
     media: Arc<MediaShards>,
     store: Arc<Store>,
+    /// Whether the store takes writes.
+    health: Arc<crate::calls::StoreHealth>,
+    /// Set when the server starts to stop: no new calls.
+    shutting_down: AtomicBool,
     tokens: TokenKey,
     /// Call ids reserved in the store and not yet handed out: `(next, end)`.
     call_ids: std::sync::Mutex<(u64, u64)>,
@@ -51,6 +55,7 @@ impl AppState {
         let first_call = store
             .reserve_call_ids(CALL_ID_BLOCK)
             .map_err(|err| anyhow::anyhow!("cannot reserve call ids in the store: {err}"))?;
+        let recovered = recover(&store)?;
         let tokens = TokenKey::new(&crate::auth::load_secret(&config)?);
         let (media_events, media_rx) = tokio::sync::mpsc::unbounded_channel();
         let media = Arc::new(MediaShards::start(
@@ -59,6 +64,7 @@ impl AppState {
             &metrics.media,
         )?);
         let hub = Arc::new(Hub::default());
+        let health = Arc::new(crate::calls::StoreHealth::default());
         let calls = crate::calls::start(crate::calls::Context {
             config: Arc::clone(&config),
             hub: Arc::clone(&hub),
@@ -66,6 +72,8 @@ impl AppState {
             media: Arc::clone(&media),
             metrics: metrics.clone(),
             media_events: media_rx,
+            health: Arc::clone(&health),
+            recovered,
         })?;
         let state = Self {
             inner: Arc::new(Inner {
@@ -76,6 +84,8 @@ impl AppState {
                 calls,
                 media,
                 store,
+                health,
+                shutting_down: AtomicBool::new(false),
                 tokens,
                 call_ids: std::sync::Mutex::new((first_call, first_call + CALL_ID_BLOCK)),
             }),
@@ -96,7 +106,24 @@ impl AppState {
 
     /// Whether the server accepts work (false before start and while draining on shutdown).
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Acquire)
+        self.inner.ready.load(Ordering::Acquire) && self.inner.health.is_healthy()
+    }
+
+    /// Whether the store takes writes (while it does not, calls are refused and the server
+    /// is not ready).
+    pub fn store_health(&self) -> &crate::calls::StoreHealth {
+        &self.inner.health
+    }
+
+    /// Whether the server is stopping (no new calls).
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Marks the server as stopping: not ready, no new calls.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::Release);
+        self.set_ready(false);
     }
 
     /// Marks the server ready or draining.
@@ -318,4 +345,30 @@ impl AppState {
             })
             .collect())
     }
+}
+
+/// What the previous run left in the journal: the calls that were connected are recorded
+/// `interrupted`, wrap-ups are completed, and the calls that were waiting are handed back
+/// (with the instant the server stopped) to be kept for their kiosks.
+fn recover(store: &Store) -> anyhow::Result<(Vec<relais_store::LiveCall>, i64)> {
+    let stopped_at = store
+        .last_heartbeat()
+        .map_err(|err| anyhow::anyhow!("cannot read the journal: {err}"))?
+        .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
+    let live = store
+        .live_calls()
+        .map_err(|err| anyhow::anyhow!("cannot read the journal: {err}"))?;
+    if live.is_empty() {
+        return Ok((Vec::new(), stopped_at));
+    }
+    let waiting = store
+        .close_interrupted(stopped_at)
+        .map_err(|err| anyhow::anyhow!("cannot close the calls the last stop cut short: {err}"))?;
+    tracing::warn!(
+        interrupted = live.len() - waiting.len(),
+        waiting = waiting.len(),
+        stopped_at_ms = stopped_at,
+        "the server stopped with calls in progress: connected calls are recorded interrupted,          waiting ones are kept for their kiosks"
+    );
+    Ok((waiting, stopped_at))
 }

@@ -90,43 +90,19 @@ impl Store {
     ) -> Result<()> {
         let mut connection = self.connection();
         let transaction = connection.transaction()?;
-        insert_call(&transaction, record)?;
-        {
-            let mut statement = transaction.prepare_cached(
-                "INSERT INTO call_legs (call_id, seq, role, subject, queue, joined_at_ms, \
-                 left_at_ms, left_because, wrap_up_ms, disposition) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            let call_id = call_id_to_sql(record.call_id)?;
-            for leg in legs {
-                statement.execute(rusqlite::params![
-                    call_id,
-                    leg.seq,
-                    leg.role,
-                    leg.subject,
-                    leg.queue,
-                    leg.joined_at_ms,
-                    leg.left_at_ms,
-                    leg.left_because,
-                    leg.wrap_up_ms,
-                    leg.disposition,
-                ])?;
-            }
-        }
-        {
-            let mut statement = transaction.prepare_cached(
-                "INSERT INTO call_chat (call_id, seq, at_ms, role, name, text) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            let call_id = call_id_to_sql(record.call_id)?;
-            for (seq, line) in chat.iter().enumerate() {
-                statement.execute(rusqlite::params![
-                    call_id, seq as i64, line.at_ms, line.role, line.name, line.text,
-                ])?;
-            }
-        }
+        insert_call_in_full(&transaction, record, legs, chat)?;
         transaction.commit()?;
         Ok(())
+    }
+
+    /// One recorded call, if it is recorded.
+    pub fn call(&self, call_id: u64) -> Result<Option<CallRecord>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1"))?;
+        Ok(statement
+            .query_row([call_id_to_sql(call_id)?], call_from_row)
+            .optional()?)
     }
 
     /// The chat kept with a recorded call, in order.
@@ -178,24 +154,7 @@ impl Store {
         wrap_up_ms: i64,
         disposition: Option<&str>,
     ) -> Result<()> {
-        let connection = self.connection();
-        let id = call_id_to_sql(call_id)?;
-        let legs = connection.execute(
-            "UPDATE call_legs SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3 \
-             AND seq = (SELECT MAX(seq) FROM call_legs WHERE call_id = ?3 \
-             AND role IN ('agent', 'interpreter') \
-             AND subject = ?4)",
-            rusqlite::params![wrap_up_ms, disposition, id, agent],
-        )?;
-        let call = connection.execute(
-            "UPDATE calls SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3 \
-             AND agent = ?4",
-            rusqlite::params![wrap_up_ms, disposition, id, agent],
-        )?;
-        if legs == 0 && call == 0 {
-            return Err(StoreError::UnknownCall(call_id));
-        }
-        Ok(())
+        apply_agent_wrap_up(&self.connection(), call_id, agent, wrap_up_ms, disposition)
     }
 
     /// Completes a call's record once the agent's wrap-up ends; committed when this returns.
@@ -404,4 +363,77 @@ fn is_primary_key_violation(error: &rusqlite::Error) -> bool {
     error
         .sqlite_error()
         .is_some_and(|error| error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// Inserts a call's record with its legs and chat, in the caller's transaction.
+pub(crate) fn insert_call_in_full(
+    transaction: &rusqlite::Connection,
+    record: &CallRecord,
+    legs: &[LegRecord],
+    chat: &[ChatRecord],
+) -> Result<()> {
+    insert_call(transaction, record)?;
+    {
+        let mut statement = transaction.prepare_cached(
+            "INSERT INTO call_legs (call_id, seq, role, subject, queue, joined_at_ms, \
+             left_at_ms, left_because, wrap_up_ms, disposition) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        let call_id = call_id_to_sql(record.call_id)?;
+        for leg in legs {
+            statement.execute(rusqlite::params![
+                call_id,
+                leg.seq,
+                leg.role,
+                leg.subject,
+                leg.queue,
+                leg.joined_at_ms,
+                leg.left_at_ms,
+                leg.left_because,
+                leg.wrap_up_ms,
+                leg.disposition,
+            ])?;
+        }
+    }
+    {
+        let mut statement = transaction.prepare_cached(
+            "INSERT INTO call_chat (call_id, seq, at_ms, role, name, text) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let call_id = call_id_to_sql(record.call_id)?;
+        for (seq, line) in chat.iter().enumerate() {
+            statement.execute(rusqlite::params![
+                call_id, seq as i64, line.at_ms, line.role, line.name, line.text,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Completes the wrap-up of `agent` on a recorded call (see [`Store::set_agent_wrap_up`]), in
+/// the caller's transaction.
+pub(crate) fn apply_agent_wrap_up(
+    connection: &rusqlite::Connection,
+    call_id: u64,
+    agent: &str,
+    wrap_up_ms: i64,
+    disposition: Option<&str>,
+) -> Result<()> {
+    let id = call_id_to_sql(call_id)?;
+    let legs = connection.execute(
+        "UPDATE call_legs SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3 \
+         AND seq = (SELECT MAX(seq) FROM call_legs WHERE call_id = ?3 \
+         AND role IN ('agent', 'interpreter') \
+         AND subject = ?4)",
+        rusqlite::params![wrap_up_ms, disposition, id, agent],
+    )?;
+    let call = connection.execute(
+        "UPDATE calls SET wrap_up_ms = ?1, disposition = ?2 WHERE call_id = ?3 \
+         AND agent = ?4",
+        rusqlite::params![wrap_up_ms, disposition, id, agent],
+    )?;
+    if legs == 0 && call == 0 {
+        return Err(StoreError::UnknownCall(call_id));
+    }
+    Ok(())
 }

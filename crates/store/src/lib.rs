@@ -10,6 +10,7 @@ mod audit;
 mod calls;
 mod csv;
 mod error;
+mod journal;
 mod migrate;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use audit::AuditEntry;
 pub use calls::{CallRecord, ChatRecord, LegRecord};
 pub use csv::calls_to_csv;
 pub use error::{Result, StoreError};
+pub use journal::{JournalOp, LiveCall, LiveState};
 
 /// How long a write waits for another connection (another process, a backup tool) to release
 /// the file before it fails.

@@ -57,6 +57,8 @@ pub struct World {
     pub subscriptions: Vec<(MediaLink, MediaLink, Kinds)>,
     /// Subscriptions removed: (subscriber, publisher).
     pub unsubscriptions: Vec<(MediaLink, MediaLink)>,
+    /// What the call core journalled, in order.
+    pub journal: Vec<relais_call::Journalled>,
     /// Subscriptions (true) and unsubscriptions (false) of (subscriber, publisher), in order.
     pub media_log: Vec<(bool, MediaLink, MediaLink)>,
     /// Supervisions that ended without a request: (call, supervisor, mode, why).
@@ -101,6 +103,7 @@ impl World {
             subscriptions: Vec::new(),
             unsubscriptions: Vec::new(),
             media_log: Vec::new(),
+            journal: Vec::new(),
             supervision_ends: Vec::new(),
             slot_offers: Vec::new(),
             rooms_fail: false,
@@ -238,6 +241,7 @@ impl World {
             Output::WrapUp {
                 call, disposition, ..
             } => self.wrap_ups.push((call, disposition)),
+            Output::Journal(entry) => self.journal.push(*entry),
             Output::AgentState { .. } | Output::KpisChanged => {}
         }
     }
@@ -280,6 +284,7 @@ impl World {
             kiosk: kiosk.to_owned(),
             site: "mairie".to_owned(),
             service: service.to_owned(),
+            since: None,
         })
     }
 

@@ -25,6 +25,19 @@ impl From<CallError> for Refusal {
     }
 }
 
+/// A call that waited when the server stopped, kept for its kiosk until `until`.
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// As the journal kept it.
+    pub call: relais_store::LiveCall,
+    /// When it was placed, on this run's clock.
+    pub since: Instant,
+    /// When the kiosk's chance to take it back ends.
+    pub until: Instant,
+    /// When the server stopped (Unix ms), the end of its record if nobody takes it back.
+    pub stopped_at_ms: i64,
+}
+
 /// The dispatcher and the call core of the server.
 pub struct Cores {
     dispatcher: Dispatcher,
@@ -33,6 +46,11 @@ pub struct Cores {
     pub(super) effects: VecDeque<Output>,
     /// Replies held until the effects before them are carried out.
     pub(super) replies: Vec<Box<dyn FnOnce() + Send>>,
+    /// Calls that waited when the server stopped, by kiosk identity, until their kiosk calls
+    /// the same service again.
+    recovered: std::collections::BTreeMap<String, Recovered>,
+    /// Recovered calls whose kiosk did not come back in time, for their record.
+    pub(super) expired: Vec<Recovered>,
 }
 
 impl Cores {
@@ -42,7 +60,21 @@ impl Cores {
             calls,
             effects: VecDeque::new(),
             replies: Vec::new(),
+            recovered: std::collections::BTreeMap::new(),
+            expired: Vec::new(),
         }
+    }
+
+    /// Keeps the calls that waited when the server stopped for their kiosks.
+    pub fn keep_recovered(&mut self, calls: Vec<Recovered>) {
+        for call in calls {
+            self.recovered.insert(call.call.kiosk.clone(), call);
+        }
+    }
+
+    /// Calls kept for their kiosk since a restart.
+    pub fn recovered(&self) -> usize {
+        self.recovered.len()
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
@@ -112,8 +144,39 @@ impl Cores {
         }
     }
 
-    /// A kiosk's `call`: checked by the call core, admitted (or refused) by the dispatcher.
-    pub fn place(&mut self, now: Instant, place: Input) -> Result<CallId, Refusal> {
+    /// A kiosk's `call`: checked by the call core, admitted (or refused) by the dispatcher. A
+    /// kiosk whose call waited when the server stopped, calling the same service, gets that
+    /// call back: its id and its original enqueue time.
+    pub fn place(&mut self, now: Instant, mut place: Input) -> Result<CallId, Refusal> {
+        let mut resumed = None;
+        if let Input::Place {
+            call,
+            kiosk,
+            service,
+            since,
+            ..
+        } = &mut place
+            && let Some(kept) = self.recovered.get(kiosk.as_str())
+            && kept.call.origin_queue == *service
+        {
+            *call = CallId(kept.call.call_id);
+            *since = Some(kept.since);
+            resumed = self.recovered.remove(kiosk.as_str());
+        }
+        let result = self.place_now(now, place, resumed.as_ref().map(|kept| kept.since));
+        if let (Err(_), Some(kept)) = (&result, resumed) {
+            // Refused (the kiosk still has a call, a rate limit): kept for a later try.
+            self.recovered.insert(kept.call.kiosk.clone(), kept);
+        }
+        result
+    }
+
+    fn place_now(
+        &mut self,
+        now: Instant,
+        place: Input,
+        since: Option<Instant>,
+    ) -> Result<CallId, Refusal> {
         let Verdict::Enqueue {
             call,
             queue,
@@ -126,8 +189,9 @@ impl Cores {
                 message: "the call could not be placed".into(),
             });
         };
-        let admission = self.dispatcher.admit(
+        let admission = self.dispatcher.admit_since(
             now,
+            since.unwrap_or(now),
             call,
             &queue.as_str().into(),
             kiosk.as_str().into(),
@@ -162,15 +226,27 @@ impl Cores {
         }
         let _ = self.calls.handle(now, Input::Timeout);
         self.settle(now);
+        let expired: Vec<String> = self
+            .recovered
+            .iter()
+            .filter(|(_, kept)| kept.until <= now)
+            .map(|(kiosk, _)| kiosk.clone())
+            .collect();
+        for kiosk in expired {
+            if let Some(kept) = self.recovered.remove(&kiosk) {
+                self.expired.push(kept);
+            }
+        }
     }
 
     /// The earliest deadline of either core.
     pub fn next_deadline(&self) -> Option<Instant> {
         let dispatcher = self.dispatcher.poll_timeout().map(|(at, _)| at);
-        match (dispatcher, self.calls.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let recovered = self.recovered.values().map(|kept| kept.until).min();
+        [dispatcher, self.calls.poll_timeout(), recovered]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Passes commands and events between the cores until both are quiet.

@@ -9,31 +9,34 @@ use relais_call::{Ended, Input, MediaCommand, Output, SupervisionEnd};
 use relais_dispatch::WallAnchor;
 use relais_media::{PeerId, RoomId};
 use relais_proto::CallId;
-use relais_store::{AgentStateChange, AuditEntry, CallRecord, ChatRecord, LegRecord, Store};
+use relais_store::{
+    AgentStateChange, AuditEntry, CallRecord, ChatRecord, JournalOp, LegRecord, LiveCall,
+    LiveState, Store,
+};
 use tokio::sync::mpsc;
 
 use super::cores::Cores;
+use super::journal::{Journal, StoreHealth};
 use super::unix_ms;
 use crate::hub::Hub;
 use crate::media::MediaShards;
 use crate::metrics::Metrics;
 
-/// What may lag behind the cores (agent states, wrap-ups, ends of supervision that nobody
-/// asked for), written in order.
+/// What may lag behind the cores (agent states, ends of supervision that nobody asked for),
+/// written in order.
 enum Deferred {
     State(AgentStateChange),
-    WrapUp(u64, String, i64, Option<String>),
     Audit(AuditEntry),
 }
 
 pub struct Effects {
     hub: Arc<Hub>,
-    store: Arc<Store>,
     media: Arc<MediaShards>,
     metrics: Metrics,
     kpis_dirty: Arc<AtomicBool>,
     anchor: WallAnchor,
     deferred: mpsc::UnboundedSender<Deferred>,
+    pub(super) journal: Journal,
 }
 
 impl Effects {
@@ -44,12 +47,14 @@ impl Effects {
         metrics: Metrics,
         kpis_dirty: Arc<AtomicBool>,
         anchor: WallAnchor,
+        health: Arc<StoreHealth>,
     ) -> Self {
         let (deferred, rx) = mpsc::unbounded_channel();
         tokio::spawn(deferred_writer(Arc::clone(&store), rx));
+        let journal = Journal::new(Arc::clone(&store), health, metrics.clone());
         Self {
+            journal,
             hub,
-            store,
             media,
             metrics,
             kpis_dirty,
@@ -58,26 +63,35 @@ impl Effects {
         }
     }
 
-    /// Carries out every pending effect, including those that carrying them out adds.
+    /// Carries out every pending effect, including those that carrying them out adds. Records
+    /// and journal entries are committed (one transaction for those that come together)
+    /// before any push that follows them, and at the end.
     pub async fn carry_out(&mut self, cores: &mut Cores) {
+        for expired in std::mem::take(&mut cores.expired) {
+            self.give_up(&expired);
+        }
         while let Some(output) = cores.effects.pop_front() {
             match output {
-                Output::Push { session, message } => self.hub.send(session, message),
+                Output::Push { session, message } => {
+                    self.journal.flush().await;
+                    self.hub.send(session, message);
+                }
                 Output::Media(command) => self.media(cores, command).await,
-                Output::Record(ended) => self.record(&ended).await,
+                Output::Record(ended) => self.record(&ended),
+                Output::Journal(entry) => self
+                    .journal
+                    .push(JournalOp::Live(Box::new(self.live_call(&entry)))),
                 Output::WrapUp {
                     call,
                     agent,
                     wrap_up,
                     disposition,
-                } => {
-                    let _ = self.deferred.send(Deferred::WrapUp(
-                        call.0,
-                        agent,
-                        wrap_up.as_millis() as i64,
-                        disposition,
-                    ));
-                }
+                } => self.journal.push(JournalOp::WrapUp {
+                    call_id: call.0,
+                    agent,
+                    wrap_up_ms: wrap_up.as_millis() as i64,
+                    disposition,
+                }),
                 Output::AgentState {
                     agent,
                     state,
@@ -117,6 +131,65 @@ impl Effects {
                 // Applied by `Cores` before it hands effects out.
                 Output::Dispatch(_) => {}
             }
+        }
+        self.journal.flush().await;
+    }
+
+    /// A call given back after a restart whose kiosk did not come back in time: recorded
+    /// `interrupted` at the instant the server stopped.
+    fn give_up(&mut self, expired: &super::cores::Recovered) {
+        let (record, legs) = expired.call.interrupted(expired.stopped_at_ms);
+        tracing::info!(call = record.call_id, kiosk = %record.kiosk, "a call waiting before the restart was not taken back: recorded interrupted");
+        self.journal.push(JournalOp::Ended {
+            record: Box::new(record),
+            legs,
+            chat: Vec::new(),
+            wrap_up_of: None,
+        });
+    }
+
+    /// The journal's row of a call in progress.
+    fn live_call(&self, entry: &relais_call::Journalled) -> LiveCall {
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        LiveCall {
+            call_id: entry.call.0,
+            queue: entry.queue.clone(),
+            origin_queue: entry.service.clone(),
+            kiosk: entry.kiosk.clone(),
+            site: entry.site.clone(),
+            priority: 0,
+            enqueued_at_ms: unix_ms(&self.anchor, entry.placed_at),
+            state: if entry.agent.is_some() {
+                LiveState::Connected
+            } else {
+                LiveState::Waiting
+            },
+            agent: entry.agent.as_ref().map(|(agent, _)| agent.clone()),
+            answered_at_ms: entry
+                .agent
+                .as_ref()
+                .map(|(_, at)| unix_ms(&self.anchor, *at)),
+            ended_at_ms: None,
+            attempts: 0,
+            legs: entry
+                .legs
+                .iter()
+                .enumerate()
+                .map(|(seq, leg)| LegRecord {
+                    seq: seq as u32,
+                    role: leg.role.as_str().to_owned(),
+                    subject: leg.subject.clone(),
+                    queue: leg.queue.clone(),
+                    joined_at_ms: unix_ms(&self.anchor, leg.joined_at),
+                    left_at_ms: leg.left.map_or(0, |(at, _)| unix_ms(&self.anchor, at)),
+                    left_because: leg
+                        .left
+                        .map_or(String::new(), |(_, why)| why.as_str().to_owned()),
+                    wrap_up_ms: leg.wrap_up.as_ref().map(|(d, _)| d.as_millis() as i64),
+                    disposition: leg.wrap_up.as_ref().and_then(|(_, d)| d.clone()),
+                })
+                .collect(),
+            updated_at_ms: now_ms,
         }
     }
 
@@ -203,9 +276,9 @@ impl Effects {
         }
     }
 
-    /// Commits the record of an ended call; what follows it (the `call_ended` pushes) is
-    /// carried out only after.
-    async fn record(&self, ended: &Ended) {
+    /// The record of an ended call, committed with this turn's writes before what follows it
+    /// (the `call_ended` pushes) is carried out.
+    fn record(&mut self, ended: &Ended) {
         let summary = &ended.summary;
         let record = CallRecord {
             call_id: ended.call.0,
@@ -259,21 +332,17 @@ impl Effects {
                 text: line.text.clone(),
             })
             .collect();
-        let store = Arc::clone(&self.store);
         let call = ended.call;
-        match tokio::task::spawn_blocking(move || store.record_call_in_full(&record, &legs, &chat))
-            .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => {
-                self.metrics.store_errors.inc();
-                tracing::error!(%call, error = %err, "CALL RECORD NOT STORED");
-            }
-            Err(err) => {
-                self.metrics.store_errors.inc();
-                tracing::error!(%call, error = %err, "call record writer failed");
-            }
-        }
+        // The agent who answered wraps up next: the journal keeps the call until then.
+        let wrap_up_of = (ended.outcome == relais_proto::Outcome::Answered)
+            .then(|| record.agent.clone())
+            .flatten();
+        self.journal.push(JournalOp::Ended {
+            record: Box::new(record),
+            legs,
+            chat,
+            wrap_up_of,
+        });
         let outcome = ended.outcome.as_str();
         self.metrics
             .calls
@@ -292,9 +361,6 @@ async fn deferred_writer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Defe
         let store = Arc::clone(&store);
         let result = tokio::task::spawn_blocking(move || match job {
             Deferred::State(change) => store.record_agent_state(&change),
-            Deferred::WrapUp(call, agent, ms, disposition) => {
-                store.set_agent_wrap_up(call, &agent, ms, disposition.as_deref())
-            }
             Deferred::Audit(entry) => store.record_audit(&entry),
         })
         .await;

@@ -8,6 +8,7 @@
 
 mod cores;
 mod effects;
+mod journal;
 mod services;
 mod task;
 
@@ -15,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-pub use cores::{Cores, Refusal, dispatch_refusal};
+pub use cores::{Cores, Recovered, Refusal, dispatch_refusal};
+pub use journal::StoreHealth;
 use relais_dispatch::{Dispatcher, WallAnchor};
 pub use services::dispatch_config;
 pub use task::{Context, start};

@@ -29,6 +29,10 @@ pub struct Context {
     pub metrics: Metrics,
     /// Events of the media shards: `(shard, event)`.
     pub media_events: mpsc::UnboundedReceiver<(usize, MediaEvent)>,
+    /// Whether the store takes writes.
+    pub health: Arc<super::journal::StoreHealth>,
+    /// Calls that waited when the server last stopped, and when it stopped (Unix ms).
+    pub recovered: (Vec<relais_store::LiveCall>, i64),
 }
 
 /// Starts the call task.
@@ -46,6 +50,7 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
         kpis_dirty: Arc::clone(&kpis_dirty),
         anchor,
     };
+    let grace = std::time::Duration::from_secs(context.config.recovery.grace_secs);
     let Context {
         config: _,
         hub,
@@ -53,14 +58,30 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
         media,
         metrics,
         media_events,
+        health,
+        recovered: (waiting, stopped_at_ms),
     } = context;
-    let effects = Effects::new(hub, store, media, metrics, kpis_dirty, anchor);
-    tokio::spawn(run(
-        Cores::new(dispatcher, calls),
-        rx,
-        media_events,
-        effects,
-    ));
+    let effects = Effects::new(hub, store, media, metrics, kpis_dirty, anchor, health);
+    let mut cores = Cores::new(dispatcher, calls);
+    cores.keep_recovered(
+        waiting
+            .into_iter()
+            .map(|call| {
+                let ago = anchor.utc.as_millisecond() - call.enqueued_at_ms;
+                let since = u64::try_from(ago)
+                    .ok()
+                    .and_then(|ms| anchor.at.checked_sub(std::time::Duration::from_millis(ms)))
+                    .unwrap_or(anchor.at);
+                super::cores::Recovered {
+                    call,
+                    since,
+                    until: anchor.at + grace,
+                    stopped_at_ms,
+                }
+            })
+            .collect(),
+    );
+    tokio::spawn(run(cores, rx, media_events, effects));
     Ok(handle)
 }
 
@@ -114,6 +135,8 @@ async fn run(
 ) {
     // The shards hold the senders of media events: when every shard is gone, there are none.
     let mut shards_running = true;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let deadline = cores.next_deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -138,6 +161,10 @@ async fn run(
                     None => std::future::pending().await,
                 }
             } => cores.timeout(Instant::now()),
+            _ = ticks.tick() => {
+                // The heartbeat, and the retry of writes that wait for the store.
+                effects.journal.tick(Instant::now()).await;
+            }
         }
         effects.carry_out(&mut cores).await;
         for reply in std::mem::take(&mut cores.replies) {

@@ -38,6 +38,7 @@ pub struct Config {
     pub media: MediaConfig,
     pub limits: LimitsConfig,
     pub supervision: SupervisionConfig,
+    pub recovery: RecoveryConfig,
     /// The services (queues) kiosks can call. Replaces the demo services when given.
     pub services: Vec<ServiceConfig>,
 }
@@ -135,6 +136,29 @@ impl Default for SupervisionConfig {
     }
 }
 
+/// Stopping and starting again without losing calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryConfig {
+    /// After a restart, seconds a kiosk whose call was waiting has to call the same service
+    /// again and get that call back (its id and its place); then the call is recorded
+    /// `interrupted`.
+    pub grace_secs: u64,
+    /// On SIGTERM, seconds calls in progress may go on before the server stops (no new call
+    /// is taken meanwhile). 0, for a restart behind a load balancer, stops at once; longer for
+    /// maintenance.
+    pub drain_secs: u64,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            grace_secs: 60,
+            drain_secs: 0,
+        }
+    }
+}
+
 /// What one identity may hold, so a single token cannot crowd out the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -186,6 +210,7 @@ impl Default for Config {
             media: MediaConfig::default(),
             limits: LimitsConfig::default(),
             supervision: SupervisionConfig::default(),
+            recovery: RecoveryConfig::default(),
             services: service::demo_services(),
         }
     }

@@ -624,6 +624,20 @@ impl Session {
         let Some(identity) = &self.identity else {
             return error(Some(id), codes::NOT_AUTHENTICATED, "send `hello` first");
         };
+        if self.state.is_shutting_down() {
+            return error(
+                Some(id),
+                codes::SHUTTING_DOWN,
+                "the server is stopping: call again in a few seconds",
+            );
+        }
+        if !self.state.store_health().is_healthy() {
+            return error(
+                Some(id),
+                codes::STORE_UNAVAILABLE,
+                "call records cannot be written now: no call is taken until they can",
+            );
+        }
         let place = Input::Place {
             call: self.state.next_call_id(),
             session: self.id,
@@ -634,6 +648,7 @@ impl Session {
                 .clone()
                 .unwrap_or_else(|| "unknown".to_owned()),
             service,
+            since: None,
         };
         match self
             .state

@@ -6,5 +6,6 @@ mod audit_and_agents;
 mod calls;
 mod concurrency;
 mod csv;
+mod journal;
 mod opening;
 mod support;

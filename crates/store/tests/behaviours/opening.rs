@@ -36,7 +36,9 @@ fn a_fresh_file_is_created_with_the_schema() {
             "call_chat",
             "call_legs",
             "calls",
-            "counters"
+            "counters",
+            "heartbeat",
+            "live_calls"
         ]
     );
     assert_eq!(
