@@ -27,6 +27,8 @@ pub(crate) struct Consulting {
     pub(crate) offered: bool,
     /// Whether the colleague answered (and has a leg in the call).
     pub(crate) joined: bool,
+    /// Whether the agent withdrew it (an end, not a colleague's refusal).
+    pub(crate) cancelled: bool,
 }
 
 impl CallCore {
@@ -94,6 +96,7 @@ impl CallCore {
                 to: to.clone(),
                 offered: false,
                 joined: false,
+                cancelled: false,
             },
         );
         Ok(Verdict::Dispatch(Event::Consult {
@@ -121,6 +124,9 @@ impl CallCore {
         let (aux, _) = self
             .consult_of(parent)
             .ok_or(CallError::WrongState("no colleague is consulted"))?;
+        if let Some(entry) = self.consults.get_mut(&aux) {
+            entry.cancelled = true;
+        }
         Ok(Verdict::Dispatch(Event::EndConsult { call: aux }))
     }
 
@@ -192,7 +198,7 @@ impl CallCore {
             self.remove_agent_leg(now, parent, &entry.to, LegLeft::Left);
         }
         self.set_hold(parent, false);
-        let status = if answered {
+        let status = if answered || entry.cancelled {
             ConsultState::Ended
         } else {
             ConsultState::Declined

@@ -269,8 +269,14 @@ fn a_consultation_is_refused_when_it_cannot_start_and_changes_nothing() {
         w.input(Input::CancelConsult { session: KIOSK }),
         Err(CallError::WrongState(_))
     ));
+    // Withdrawn while it rings: an end, not a refusal.
+    w.input(Input::CancelConsult { session: ALICE }).unwrap();
+    assert_eq!(statuses(&w, ALICE).last(), Some(&ConsultState::Ended));
+    assert_eq!(holds(&w), vec![true, false]);
+    consult(&mut w, 505).unwrap();
     // The offer runs out: the kiosk comes back.
     w.advance(secs(30));
-    assert_eq!(holds(&w), vec![true, false]);
+    assert_eq!(holds(&w), vec![true, false, true, false]);
+    assert_eq!(statuses(&w, ALICE).last(), Some(&ConsultState::Declined));
     assert!(w.receives(kiosk, alice));
 }

@@ -1,7 +1,8 @@
 // Agent console: sign in with a token, choose a state, answer offered calls (ringing with a
 // countdown), talk (video, written chat, who else is in the call: a coaching manager, one who
-// joined), transfer the call to another service's queue, wrap up with a disposition code, see
-// today's calls.
+// joined), transfer the call to another service's queue or to a colleague (at once, or after
+// consulting them while the citizen waits on hold), be the colleague consulted, wrap up with a
+// disposition code, see today's calls.
 import {
   $, ChatPanel, Connection, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia,
   pageCall, renderLines, showScreen, stopMedia, takeToken,
@@ -47,6 +48,9 @@ const ROLE_LABEL = {
 
 // Seconds a "… ne participe plus à la conversation" line stays.
 const LEFT_SECS = 8;
+// Seconds the outcome of a consultation stays in view (declined, ended, handed over), and a
+// note on the idle panel.
+const CONSULT_DONE_SECS = 8;
 
 const ui = {
   screen: 'loading',
@@ -69,6 +73,16 @@ const ui = {
   participants: null, // {call, list}: the others in the call, from the last `participants` push
   left: [], // people who just left the call, shown a few seconds
   leftTimer: 0,
+  // A consultation (warm transfer): {side, peer, call, status, busy, cancelled, error}. `side`
+  // is `host` for the agent who consults (`peer` the colleague) and `guest` for the colleague
+  // consulted (`peer` the agent of the call); `status` one of `ringing`, `joining`, `joined`,
+  // `declined`, `ended`, `completed`; `busy` names the request under way.
+  consult: null,
+  consultTimer: 0,
+  consultPeer: '', // the agent who asked this one for the last consultation
+  idleNote: '',
+  idleTimer: 0,
+  chatPaused: false,
 };
 
 let connection = null;
@@ -78,9 +92,11 @@ const tiles = new RemoteTiles({
   main: $('#remote-video'),
   container: $('#remote-extra'),
   label: (index) => {
-    if (index === 0) return "Vidéo de l'usager";
+    // During a consultation the citizen is on hold: the colleague's picture takes its place.
+    const colleague = colleagueInMain();
+    if (index === 0) return colleague ? `${colleague} (conseiller)` : "Vidéo de l'usager";
     // Nobody behind a slot once its person left: the tile hides instead of freezing.
-    const person = others().filter((p) => p.role !== 'kiosk')[index - 1];
+    const person = others().filter((p) => p.role !== 'kiosk' && !(colleague && p.role === 'agent' && p.name === colleague))[index - 1];
     if (!person) return null;
     // A coaching supervisor is heard, not seen.
     return person.mode === 'whisper' ? { name: `${who(person)} — coaching (voix)`, video: false } : who(person);
@@ -123,13 +139,27 @@ function renderPeople() {
   if (coaches.length > 0) {
     lines.push(['coaching', `Coaching en cours : ${coaches.map((p) => p.name).join(', ')} — l'usager ne l'entend pas.`]);
   }
+  const consulted = consultActive()?.peer;
   for (const person of people) {
     if (person.role === 'kiosk' || (person.role === 'supervisor' && person.mode !== 'barge')) continue;
+    // The colleague of a consultation has its own banner.
+    if (person.role === 'agent' && person.name === consulted) continue;
     lines.push(['joined', `${who(person)} a rejoint l'appel`]);
   }
   for (const person of ui.left) lines.push(['gone', `${who(person)} ne participe plus à la conversation`]);
   renderLines($('#people'), lines);
   tiles.relabel();
+  renderMainCaption();
+}
+
+/// A caption on the main picture while it is a colleague's, not the citizen's (the video's
+/// accessible name says the same).
+function renderMainCaption() {
+  const colleague = colleagueInMain();
+  const caption = $('#main-caption');
+  const text = colleague ? `${colleague} (conseiller)` : '';
+  if (caption.textContent !== text) caption.textContent = text;
+  caption.hidden = !text;
 }
 
 function onParticipants(push) {
@@ -216,14 +246,20 @@ function render() {
   $('#idle-panel').hidden = name === 'ringing' || name === 'call' || name === 'wrap_up';
   $('#idle-text').textContent =
     state?.state === 'available' ? 'Vous êtes disponible : un appel peut arriver à tout moment.' : 'Passez « Disponible » pour recevoir des appels.';
+  const idleNote = $('#idle-note');
+  if (idleNote.textContent !== ui.idleNote) idleNote.textContent = ui.idleNote;
+  idleNote.hidden = !ui.idleNote;
   const note = $('#wrapup-note');
   const noteText = ui.transferred ? `Appel transféré vers ${ui.transferred.name}` : '';
   if (note.textContent !== noteText) note.textContent = noteText;
   note.hidden = !noteText;
   if (name !== 'call' && ui.transfer) closeTransfer({ focus: false });
-  $('#transfer-open').disabled = !connection?.online || name !== 'call';
-  $('#interpreter-open').disabled = !connection?.online || name !== 'call';
+  // No other transfer and no interpreter while a colleague is consulted.
+  const consulting = Boolean(consultActive());
+  $('#transfer-open').disabled = !connection?.online || name !== 'call' || consulting;
+  $('#interpreter-open').disabled = !connection?.online || name !== 'call' || consulting;
   if (name !== 'call') showInterpreterStatus(null);
+  renderConsult();
   tick();
 }
 
@@ -255,7 +291,7 @@ const ringer = {
   ctx: null,
   timer: 0,
   titleTimer: 0,
-  start() {
+  start(title = '📞 Appel entrant !') {
     if (this.timer) return;
     try {
       this.ctx = this.ctx || new (window.AudioContext || window.webkitAudioContext)();
@@ -286,7 +322,7 @@ const ringer = {
     let flip = false;
     this.titleTimer = setInterval(() => {
       flip = !flip;
-      document.title = flip ? '📞 Appel entrant !' : 'Relais — Console conseiller';
+      document.title = flip ? title : 'Relais — Console conseiller';
     }, 700);
   },
   stop() {
@@ -346,11 +382,21 @@ function onOffered(push) {
   ui.offer = { ...push, received: now, deadline: now + push.deadline_secs * 1000, total: push.deadline_secs * 1000 };
   ui.callInfo = `${push.service_name || push.service}${push.site ? ` — ${push.site}` : ''}`;
   ui.callService = push.service;
+  // A colleague who consults this agent about its call (the citizen waits on hold meanwhile).
+  const from = push.consult_from || '';
+  $('#h-offer').textContent = from ? `Consultation demandée par ${from}` : 'Appel entrant';
+  $('#offer-consult').textContent = from
+    ? `${from} souhaite vous parler d'un appel en cours avant de vous le transférer ; l'usager est en attente.`
+    : '';
+  $('#offer-consult').hidden = !from;
+  $('#offer-waited-label').hidden = Boolean(from);
+  $('#offer-waited').hidden = Boolean(from);
   $('#offer-service').textContent = push.service_name || push.service;
   $('#offer-site').textContent = push.site || '—';
   $('#accept').disabled = false;
   $('#reject').disabled = false;
-  ringer.start();
+  showIdleNote('');
+  ringer.start(from ? '📞 Consultation demandée !' : '📞 Appel entrant !');
   render();
   $('#accept').focus();
 }
@@ -362,9 +408,16 @@ function clearOffer() {
 
 function onOfferWithdrawn(push) {
   if (ui.offer && ui.offer.call === push.call) {
+    const from = ui.offer.consult_from;
     clearOffer();
     const why = { expired: 'délai de réponse dépassé', call_ended: "l'usager a raccroché", agent_unavailable: 'vous êtes indisponible' }[push.reason] || push.reason;
-    showNet(`Appel retiré : ${why}.`);
+    if (from) {
+      // A consultation withdrawn: its agent went back to the citizen, or the call ended.
+      const consultWhy = push.reason === 'call_ended' ? `${from} a repris l'usager` : why;
+      showNet(`Consultation retirée : ${consultWhy}.`);
+    } else {
+      showNet(`Appel retiré : ${why}.`);
+    }
     setTimeout(() => showNet(''), 5000);
     render();
   }
@@ -402,6 +455,8 @@ async function onMediaReady(push) {
   try {
     await media.start();
   } catch (err) {
+    // The call (or a consultation) ended meanwhile: nothing to report.
+    if (ui.media !== media) return;
     console.error('agent: media negotiation', err);
     $('#call-status').textContent = 'La vidéo n’a pas pu être établie';
   }
@@ -428,7 +483,8 @@ function onCallEnded(push) {
 /** This agent handed the call to another service's queue: its leg is gone, wrap-up follows. */
 function onCallTransferred(push) {
   if (push.call !== (ui.callId ?? ui.state?.call)) return;
-  ui.transferred = { call: push.call, name: push.service_name || push.to };
+  // To a colleague (at once or after consulting them): that colleague is named.
+  ui.transferred = { call: push.call, name: push.agent || push.service_name || push.to };
   closeTransfer({ focus: false });
   endMedia();
   render();
@@ -437,6 +493,7 @@ function onCallTransferred(push) {
 
 function endMedia() {
   closeTransfer({ focus: false });
+  clearConsult();
   ui.media?.close();
   ui.media = null;
   stopMedia(ui.stream);
@@ -485,10 +542,20 @@ function messageFor(err) {
 async function accept() {
   if (!ui.offer) return;
   const call = ui.offer.call;
+  const from = ui.offer.consult_from;
   ringer.stop();
   $('#reject').disabled = true;
+  // A consultation: this agent joins the colleague's call while the citizen waits.
+  let consult = null;
+  if (from) {
+    clearConsult();
+    ui.consultPeer = from;
+    consult = { side: 'guest', peer: from, call: null, status: 'joining', busy: null, cancelled: false, error: '' };
+    ui.consult = consult;
+  }
   const result = await act({ type: 'accept', call }, $('#accept'));
   if (!result) {
+    if (consult && ui.consult === consult) ui.consult = null;
     clearOffer();
     render();
   }
@@ -562,8 +629,10 @@ const INTERPRETER_STATUS = {
 /// Opens the box with the services open now: for a transfer, the call's own one left out;
 /// for an interpreter, the interpreter services.
 async function openTransfer(kind = 'transfer') {
-  if (ui.transfer || pageState() !== 'call') return;
-  ui.transfer = { kind, services: null, chosen: null, busy: false };
+  if (ui.transfer || pageState() !== 'call' || consultActive()) return;
+  // A colleague is handed the call at once unless the agent chooses to consult them first.
+  ui.transfer = { kind, services: null, chosen: null, busy: false, mode: 'blind' };
+  $('[data-testid="transfer-mode-blind"]').checked = true;
   const box = BOX[kind];
   $('#h-transfer').textContent = box.title;
   $('#transfer-help').textContent = box.help;
@@ -674,7 +743,12 @@ function renderTransferButton() {
   const service = transfer?.services?.find((s) => s.id === transfer.chosen);
   button.disabled = !service || transfer.busy;
   const box = BOX[transfer?.kind || 'transfer'];
-  button.textContent = service ? box.confirm(service.name) : box.idle;
+  // To a colleague: at once, or consult them first (a warm transfer).
+  const colleague = transfer?.kind === 'transfer' && service?.id.startsWith('agent:') ? service.id.slice(6) : null;
+  $('#transfer-mode').hidden = !colleague;
+  for (const input of document.querySelectorAll('#transfer-mode input')) input.disabled = Boolean(transfer?.busy);
+  if (colleague && transfer.mode === 'warm') button.textContent = `Consulter ${colleague}`;
+  else button.textContent = service ? box.confirm(service.name) : box.idle;
   $('#transfer-cancel').disabled = Boolean(transfer?.busy);
 }
 
@@ -682,6 +756,10 @@ async function confirmTransfer(event) {
   event.preventDefault();
   const transfer = ui.transfer;
   if (!transfer || transfer.busy || !transfer.chosen) return;
+  if (transfer.kind === 'transfer' && transfer.mode === 'warm' && transfer.chosen.startsWith('agent:')) {
+    await startConsult(transfer, transfer.chosen.slice(6));
+    return;
+  }
   transfer.busy = true;
   showTransferError('');
   renderTransferButton();
@@ -707,6 +785,243 @@ async function confirmTransfer(event) {
   if (ui.transfer === transfer) {
     transfer.busy = false;
     renderTransferButton();
+  }
+}
+
+// ---- consultation (warm transfer) -----------------------------------------------------------
+
+const CONSULT_ERROR = {
+  transfer_refused: "Consultation impossible : ce collègue n'est plus disponible.",
+  wrong_state: "Consultation impossible : un collègue est déjà consulté, ou aucun appel n'est en cours.",
+  disconnected: 'Pas de connexion au serveur : la consultation n’a pas été demandée.',
+  timeout: 'Le serveur ne répond pas : la consultation a peut-être été demandée.',
+};
+
+/// What the banner says, for the agent who consults (`host`) and the colleague (`guest`).
+const CONSULT_TEXT = {
+  host: {
+    title: (c) => (consultActive() ? `Consultation de ${c.peer} — l'usager est en attente` : `Consultation de ${c.peer} terminée`),
+    status: (c) =>
+      ({
+        ringing: `Appel de ${c.peer}…`,
+        joined: `${c.peer} est en ligne avec vous`,
+        declined: c.cancelled ? "Consultation annulée — l'usager est de nouveau en ligne" : `${c.peer} n'a pas répondu — l'usager est de nouveau en ligne`,
+        ended: !c.cancelled
+          ? `${c.peer} a mis fin à la consultation — l'usager est de nouveau en ligne`
+          : c.joinedOnce
+            ? "Consultation terminée — l'usager est de nouveau en ligne"
+            : "Consultation annulée — l'usager est de nouveau en ligne",
+      })[c.status] || '',
+  },
+  guest: {
+    title: (c) => (c.status === 'completed' ? `${c.peer} vous a transféré l'appel` : `Consultation avec ${c.peer} — l'usager est en attente`),
+    status: (c) =>
+      ({
+        joining: 'Connexion…',
+        joined: `Vous êtes en ligne avec ${c.peer}, qui peut vous transférer l'appel.`,
+        completed: "L'usager est en ligne avec vous.",
+      })[c.status] || '',
+  },
+};
+
+/// The consultation under way (not one that just ended), or null.
+function consultActive() {
+  const c = ui.consult;
+  return c && (c.status === 'ringing' || c.status === 'joining' || c.status === 'joined') ? c : null;
+}
+
+/// The colleague whose picture comes in the main video: during a consultation the citizen is
+/// on hold and sends nothing, and the colleague's video takes its receive slot.
+function colleagueInMain() {
+  const c = consultActive();
+  if (!c || c.status !== 'joined') return null;
+  return others().some((p) => p.role === 'kiosk') ? null : c.peer;
+}
+
+function clearConsult() {
+  clearTimeout(ui.consultTimer);
+  ui.consultTimer = 0;
+  ui.consult = null;
+}
+
+/// The banner keeps the outcome of consultation `c` in view a few seconds.
+function lingerConsult(c) {
+  clearTimeout(ui.consultTimer);
+  ui.consultTimer = setTimeout(() => {
+    if (ui.consult !== c) return;
+    const hadFocus = $('#consult').contains(document.activeElement);
+    clearConsult();
+    render();
+    if (hadFocus && pageState() === 'call') $('#transfer-open').focus();
+  }, CONSULT_DONE_SECS * 1000);
+}
+
+function showIdleNote(text) {
+  clearTimeout(ui.idleTimer);
+  ui.idleNote = text || '';
+  if (text) {
+    ui.idleTimer = setTimeout(() => {
+      ui.idleNote = '';
+      render();
+    }, CONSULT_DONE_SECS * 1000);
+  }
+}
+
+function renderConsult() {
+  const c = ui.consult;
+  const active = consultActive();
+  const inCall = pageState() === 'call';
+  const box = $('#consult');
+  box.hidden = !c || !inCall;
+  // The written chat pauses while the citizen is on hold (the server refuses messages).
+  const paused = Boolean(active) && inCall;
+  if (ui.chatPaused !== paused) {
+    ui.chatPaused = paused;
+    $('#chat-input').disabled = paused;
+    $('#chat-form button[type="submit"]').disabled = paused;
+  }
+  const hint = paused ? "Messages écrits en pause : l'usager est en attente." : '';
+  if ($('#chat-hint').textContent !== hint) $('#chat-hint').textContent = hint;
+  $('#chat-hint').hidden = !hint;
+  const hangup = active?.side === 'guest' ? 'Terminer la consultation' : 'Raccrocher';
+  if ($('#hangup').textContent !== hangup) $('#hangup').textContent = hangup;
+  // The citizen's last picture, frozen while it waits for the colleague to answer: covered.
+  const cover = active?.side === 'host' && active.status === 'ringing' && inCall;
+  $('#remote-hold').hidden = !cover;
+  $('#remote-hold-text').textContent = cover ? "L'usager est en attente : il ne vous voit pas et ne vous entend pas." : '';
+  tiles.relabel();
+  renderMainCaption();
+  if (!c) return;
+  const text = CONSULT_TEXT[c.side];
+  const title = text.title(c);
+  if ($('#h-consult').textContent !== title) $('#h-consult').textContent = title;
+  const status = text.status(c);
+  if ($('#consult-status').textContent !== status) $('#consult-status').textContent = status;
+  box.dataset.status = active ? c.status : 'done';
+  box.dataset.side = c.side;
+  $('#consult-actions').hidden = !(c.side === 'host' && active);
+  const complete = $('#consult-complete');
+  complete.disabled = c.status !== 'joined' || Boolean(c.busy);
+  const label = c.busy === 'complete' ? 'Transfert en cours…' : `Transférer l'appel à ${c.peer}`;
+  if (complete.textContent !== label) complete.textContent = label;
+  $('#consult-cancel').disabled = Boolean(c.busy);
+  $('#consult-error').textContent = c.error || '';
+  $('#consult-error').hidden = !c.error;
+}
+
+/// Asks colleague `peer` to join: the citizen goes on hold, the colleague is offered the
+/// consultation.
+async function startConsult(transfer, peer) {
+  transfer.busy = true;
+  showTransferError('');
+  renderTransferButton();
+  try {
+    await connection.request({ type: 'consult', agent: peer });
+  } catch (err) {
+    if (ui.transfer !== transfer) return;
+    transfer.busy = false;
+    showTransferError(CONSULT_ERROR[err.code] || `Consultation impossible : ${err.message}`);
+    renderTransferButton();
+    if (err.code === 'transfer_refused') loadTransferServices();
+    return;
+  }
+  // `consult_status` may have come before this reply.
+  if (consultActive()?.side !== 'host') {
+    clearConsult();
+    ui.consult = { side: 'host', peer, call: ui.callId, status: 'ringing', busy: null, cancelled: false, error: '' };
+  }
+  closeTransfer({ focus: false });
+  render();
+  $('#h-consult').focus();
+}
+
+function onConsultStatus(push) {
+  // The colleague consulted hears of its own part (`agent` names it).
+  if (push.agent === ui.subject) {
+    const peer = ui.consult?.side === 'guest' ? ui.consult.peer : ui.consultPeer || 'votre collègue';
+    if (push.status === 'joined') {
+      clearConsult();
+      ui.consult = { side: 'guest', peer, call: push.call, status: 'joined', busy: null, cancelled: false, error: '' };
+    } else if (push.status === 'completed') {
+      clearConsult();
+      const c = { side: 'guest', peer, call: push.call, status: 'completed', busy: null, cancelled: false, error: '' };
+      ui.consult = c;
+      lingerConsult(c);
+    } else if (push.status === 'ended') {
+      clearConsult();
+      showIdleNote(`Consultation avec ${peer} terminée.`);
+    }
+    render();
+    return;
+  }
+  if (push.call !== (ui.callId ?? ui.state?.call)) return;
+  // Handed over: `call_transferred` closes the call view.
+  if (push.status === 'completed') {
+    clearConsult();
+    render();
+    return;
+  }
+  const current = consultActive();
+  const same = current?.side === 'host' && current.peer === push.agent;
+  const c = same ? current : { side: 'host', peer: push.agent, call: push.call, status: null, busy: null, cancelled: false, error: '' };
+  if (!same) clearConsult();
+  c.status = push.status;
+  if (push.status === 'joined') c.joinedOnce = true;
+  c.call = push.call;
+  ui.consult = c;
+  const hadFocus = $('#consult').contains(document.activeElement);
+  if (push.status === 'declined' || push.status === 'ended') {
+    c.busy = null;
+    c.error = '';
+    lingerConsult(c);
+  }
+  render();
+  if (push.status === 'joined' && (hadFocus || document.activeElement === document.body)) $('#consult-complete').focus();
+  // The buttons are gone: the focus stays on the banner, whose status says what happened.
+  if ((push.status === 'declined' || push.status === 'ended') && hadFocus) $('#h-consult').focus();
+}
+
+async function completeConsult() {
+  const c = consultActive();
+  if (!c || c.side !== 'host' || c.status !== 'joined' || c.busy) return;
+  c.busy = 'complete';
+  c.error = '';
+  renderConsult();
+  try {
+    await connection.request({ type: 'complete_transfer' });
+  } catch (err) {
+    if (ui.consult !== c) return;
+    c.busy = null;
+    c.error =
+      err.code === 'wrong_state'
+        ? `Transfert impossible : ${c.peer} n'est pas (ou plus) en ligne avec vous.`
+        : err.code === 'disconnected'
+          ? 'Pas de connexion au serveur : le transfert n’a pas été fait.'
+          : `Transfert impossible : ${err.message}`;
+    renderConsult();
+    $('#consult-complete').focus();
+  }
+  // Done: `call_transferred` ends this agent's part of the call.
+}
+
+async function cancelConsult() {
+  const c = consultActive();
+  if (!c || c.side !== 'host' || c.busy) return;
+  c.busy = 'cancel';
+  c.cancelled = true;
+  c.error = '';
+  renderConsult();
+  try {
+    await connection.request({ type: 'cancel_consult' });
+  } catch (err) {
+    if (ui.consult !== c) return;
+    c.busy = null;
+    // wrong_state: the consultation ended meanwhile; its `consult_status` says how.
+    if (err.code !== 'wrong_state') {
+      c.cancelled = false;
+      c.error = err.code === 'disconnected' ? 'Pas de connexion au serveur.' : `Action impossible : ${err.message}`;
+    }
+    renderConsult();
   }
 }
 
@@ -829,6 +1144,7 @@ function connect(token) {
   connection.on('push:peer_media_restored', onPeerMediaRestored);
   connection.on('push:participants', onParticipants);
   connection.on('push:chat', onChat);
+  connection.on('push:consult_status', onConsultStatus);
   connection.start();
 }
 
@@ -874,6 +1190,15 @@ function init() {
   $('#interpreter-open').addEventListener('click', () => (ui.transfer ? closeTransfer() : openTransfer('interpreter')));
   $('#transfer-cancel').addEventListener('click', () => closeTransfer());
   $('#transfer-form').addEventListener('submit', confirmTransfer);
+  for (const input of document.querySelectorAll('#transfer-mode input')) {
+    input.addEventListener('change', () => {
+      if (!ui.transfer || !input.checked) return;
+      ui.transfer.mode = input.value;
+      renderTransferButton();
+    });
+  }
+  $('#consult-complete').addEventListener('click', completeConsult);
+  $('#consult-cancel').addEventListener('click', cancelConsult);
   // Keyboard shortcuts while ringing: Enter is the focused "Décrocher"; Escape rejects. Escape
   // also closes the transfer box.
   document.addEventListener('keydown', (event) => {
@@ -887,6 +1212,7 @@ function init() {
     chat: () => chat.messages.map((m) => ({ ...m })),
     participants: () => others().map((p) => ({ ...p })),
     transferred: () => (ui.transferred ? { ...ui.transferred } : null),
+    consult: () => (ui.consult ? { side: ui.consult.side, peer: ui.consult.peer, call: ui.consult.call, status: ui.consult.status } : null),
   });
 
   const token = takeToken();

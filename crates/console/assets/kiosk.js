@@ -1,7 +1,9 @@
 // Kiosk page: choose a service (with the server's notice, e.g. that calls may be listened to),
 // check camera and microphone, call, wait, talk (video, written chat, a third person who joins
 // shown in large type), stay on the line while the agent transfers the call to another service
-// (same media connection: the next agent's video comes on the same picture), back to start.
+// (same media connection: the next agent's video comes on the same picture), wait on hold while
+// the agent consults a colleague (who may take the call over, on the same picture), back to
+// start.
 import {
   $, ChatPanel, Connection, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall,
   renderLines, showScreen, stopMedia, storeToken, takeToken, forgetToken,
@@ -72,6 +74,11 @@ const TEXT = {
     transfer_wait: 'En attente du prochain conseiller',
     transfer_back: (who) => `${who} vous répond.`,
     chat_hint_transfer: 'Vous pourrez écrire au prochain conseiller dès qu’il vous répondra.',
+    hold_title: 'Votre conseiller consulte un collègue.',
+    hold_stay: 'Merci de patienter, ne raccrochez pas.',
+    hold_wait: 'Vous êtes en attente.',
+    hold_back: 'Votre conseiller est de nouveau avec vous.',
+    chat_hint_hold: 'Vous pourrez de nouveau écrire dès que votre conseiller reviendra.',
     other_lang: 'English',
     other_lang_code: 'en',
   },
@@ -139,6 +146,11 @@ const TEXT = {
     transfer_wait: 'Waiting for the next adviser',
     transfer_back: (who) => `${who} is answering you.`,
     chat_hint_transfer: 'You can write to the next adviser as soon as they answer.',
+    hold_title: 'Your adviser is consulting a colleague.',
+    hold_stay: 'Please wait, do not hang up.',
+    hold_wait: 'You are on hold.',
+    hold_back: 'Your adviser is back with you.',
+    chat_hint_hold: 'You can write again as soon as your adviser is back.',
     other_lang: 'Français',
     other_lang_code: 'fr',
   },
@@ -188,6 +200,12 @@ const ui = {
   videoWait: false,
   backAgent: null, // the agent who answered after the transfer
   backTimer: 0,
+  // On hold while the agent consults a colleague; then back with that agent or the colleague.
+  hold: false,
+  agentName: null, // the agent of the call, when a `participants` push named it
+  holdAgent: null, // the agent who put the call on hold, when known
+  resumed: false, // off hold, until the picture shows again
+  afterHoldUntil: 0, // off hold: until then, a `participants` push naming the agent says who is back
 };
 
 const t = (key, ...args) => {
@@ -281,6 +299,14 @@ function onParticipants(push) {
   // After a transfer, the next agent answered: back to the conversation.
   const agent = ui.participants.find((p) => p.role === 'agent');
   if (ui.transfer && agent) transferAnswered(agent);
+  else if (agent && !ui.hold && Date.now() < ui.afterHoldUntil) holdAnswered(agent);
+  if (agent && !ui.hold) ui.agentName = agent.name;
+  // On hold the kiosk sees nobody: nobody left for all that.
+  if (ui.hold) {
+    renderPeople();
+    tiles.relabel();
+    return;
+  }
   const now = new Set(thirdPersons().map(key));
   const gone = before.filter((p) => !now.has(key(p)));
   ui.left = ui.left.filter((p) => !now.has(key(p)));
@@ -330,10 +356,60 @@ function transferAnswered(agent) {
   revealWhenVideo();
 }
 
+/// The agent consults a colleague (`on`: the kiosk receives nobody and nobody receives it; the
+/// chat pauses) or the consultation is over (`on` false): the agent is back, or the colleague
+/// took the call over, on the same media connection.
+function onHold(push) {
+  if (!ui.call || push.call !== ui.call.id) return;
+  if (push.on) {
+    if (ui.hold) return;
+    ui.hold = true;
+    ui.holdAgent = ui.participants.find((p) => p.role === 'agent')?.name || ui.agentName;
+    ui.resumed = false;
+    ui.afterHoldUntil = 0;
+    ui.backAgent = null;
+    clearTimeout(ui.backTimer);
+    $('#call-status').textContent = '';
+    if (ui.screen !== 'call') setScreen('call');
+    renderTransfer();
+    $('#h-hold').focus({ preventScroll: true });
+    return;
+  }
+  if (!ui.hold) return;
+  const hadFocus = $('#hold').contains(document.activeElement);
+  ui.hold = false;
+  ui.resumed = true;
+  // The server names the agent right after the hold ends.
+  ui.afterHoldUntil = Date.now() + VIDEO_WAIT_SECS * 1000;
+  ui.videoWait = true;
+  renderTransfer();
+  if (hadFocus) $('#hangup').focus({ preventScroll: true });
+  revealWhenVideo();
+}
+
+/// Off hold, the server names the agent: the colleague who took the call over (or one this
+/// kiosk cannot tell from its agent, never named before) is announced.
+function holdAnswered(agent) {
+  ui.afterHoldUntil = 0;
+  if (ui.holdAgent && agent.name === ui.holdAgent) return;
+  ui.backAgent = agent;
+  if (ui.videoWait) renderTransfer();
+  else showBack(t('transfer_back', who(agent)));
+}
+
+/// A line over the picture for a few seconds: who answers.
+function showBack(text) {
+  $('#call-status').textContent = text;
+  clearTimeout(ui.backTimer);
+  ui.backTimer = setTimeout(() => {
+    if ($('#call-status').textContent === text) $('#call-status').textContent = '';
+  }, BACK_SECS * 1000);
+}
+
 /// Uncovers the picture once frames are decoded again (or after `VIDEO_WAIT_SECS` anyway).
 async function revealWhenVideo() {
   const call = ui.call;
-  const still = () => ui.call === call && !ui.transfer && ui.videoWait;
+  const still = () => ui.call === call && !ui.transfer && !ui.hold && ui.videoWait;
   const decoded = async () => (ui.media ? (await ui.media.stats()).framesDecoded : 0);
   let media = ui.media;
   let base = await decoded();
@@ -352,12 +428,9 @@ async function revealWhenVideo() {
   ui.videoWait = false;
   renderTransfer();
   // Who answers, over the picture for a few seconds.
-  const back = ui.backAgent ? t('transfer_back', who(ui.backAgent)) : '';
-  $('#call-status').textContent = back;
-  clearTimeout(ui.backTimer);
-  ui.backTimer = setTimeout(() => {
-    if ($('#call-status').textContent === back) $('#call-status').textContent = '';
-  }, BACK_SECS * 1000);
+  const back = ui.backAgent ? t('transfer_back', who(ui.backAgent)) : ui.resumed ? t('hold_back') : '';
+  ui.resumed = false;
+  showBack(back);
 }
 
 function renderTransfer() {
@@ -370,16 +443,21 @@ function renderTransfer() {
     $('#transfer-position').textContent = ui.call?.position ?? '…';
     $('#transfer-eta').textContent = ui.call?.eta != null ? t('eta', ui.call.eta) : t('eta_unknown');
   }
-  const wait = ui.videoWait && Boolean(ui.call);
+  // On hold: a calm notice, the picture covered (nothing comes), the hang-up button in reach.
+  const hold = ui.hold && Boolean(ui.call);
+  $('#hold').hidden = !hold;
+  const wait = (ui.videoWait || hold) && Boolean(ui.call);
   $('#remote-wait').hidden = !wait;
   const back = ui.backAgent ? `${t('transfer_back', who(ui.backAgent))} ` : '';
-  $('#remote-wait-text').textContent = transfer ? t('transfer_wait') : wait ? `${back}${t('connecting')}` : '';
+  $('#remote-wait-text').textContent = transfer ? t('transfer_wait') : hold ? t('hold_wait') : wait ? `${back}${t('connecting')}` : '';
   $('#remote-video').closest('.stage').dataset.wait = wait ? 'on' : 'off';
   document.body.dataset.transfer = transfer ? 'on' : 'off';
-  // Nobody to write to until the next agent answers.
-  $('#chat-input').disabled = Boolean(transfer);
-  $('#chat-form button[type="submit"]').disabled = Boolean(transfer);
-  $('#chat-hint').textContent = transfer ? t('chat_hint_transfer') : t('chat_hint');
+  document.body.dataset.hold = hold ? 'on' : 'off';
+  // Nobody to write to until the next agent answers, or while on hold.
+  const paused = Boolean(transfer) || hold;
+  $('#chat-input').disabled = paused;
+  $('#chat-form button[type="submit"]').disabled = paused;
+  $('#chat-hint').textContent = transfer ? t('chat_hint_transfer') : hold ? t('chat_hint_hold') : t('chat_hint');
 }
 
 function resetCallView() {
@@ -390,6 +468,11 @@ function resetCallView() {
   ui.videoWait = false;
   ui.backAgent = null;
   clearTimeout(ui.backTimer);
+  ui.hold = false;
+  ui.agentName = null;
+  ui.holdAgent = null;
+  ui.resumed = false;
+  ui.afterHoldUntil = 0;
   renderTransfer();
   renderPeople();
   tiles.clear();
@@ -723,6 +806,7 @@ function connect(token) {
   connection.on('push:participants', forCall(onParticipants));
   connection.on('push:chat', forCall(onChat));
   connection.on('push:call_transferred', forCall(callTransferred));
+  connection.on('push:hold', forCall(onHold));
   connection.start();
 }
 
@@ -755,12 +839,13 @@ function init() {
   setInterval(() => {
     if (ui.screen === 'start') refreshServices();
   }, 30000);
-  exposeTestHooks(() => (ui.transfer ? 'transferring' : ui.screen), () => ui.media, {
+  exposeTestHooks(() => (ui.transfer ? 'transferring' : ui.hold ? 'hold' : ui.screen), () => ui.media, {
     chat: () => chat.messages.map((m) => ({ ...m })),
     participants: () => ui.participants.map((p) => ({ ...p })),
     notice: () => ui.notice,
     transfer: () => (ui.transfer ? { ...ui.transfer, position: ui.call?.position ?? null } : null),
     videoWait: () => ui.videoWait,
+    hold: () => ui.hold,
   });
 
   const token = takeToken();

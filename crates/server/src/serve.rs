@@ -149,8 +149,21 @@ impl Server {
         tokio::pin!(shutdown);
         state.set_ready(true);
         tracing::info!(%local_addr, tls = tls.is_some(), "serving");
+        // On the signal, the calls drain while connections are still taken (`/readyz` says 503,
+        // calls are refused); the listener closes once they have.
+        let mut draining: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = None;
         loop {
             let (stream, peer) = tokio::select! {
+                () = &mut shutdown, if draining.is_none() => {
+                    draining = Some(Box::pin(drain_calls(state.clone())));
+                    continue;
+                }
+                () = async {
+                    match draining.as_mut() {
+                        Some(drain) => drain.await,
+                        None => std::future::pending().await,
+                    }
+                } => break,
                 accepted = listener.accept() => match accepted {
                     Ok(pair) => {
                         backoff.succeeded();
@@ -166,7 +179,6 @@ impl Server {
                         continue;
                     }
                 },
-                () = &mut shutdown => break,
             };
             let permit = match limits.admit(peer.ip()) {
                 Ok(permit) => permit,
@@ -230,7 +242,6 @@ impl Server {
             });
         }
         drop(listener);
-        drain_calls(&state).await;
         tracing::info!("shutting down: draining open connections");
         if tokio::time::timeout(grace, graceful.shutdown())
             .await
@@ -254,7 +265,7 @@ const RETRY_AFTER_SECS: u64 = 5;
 /// `recovery.drain_secs` to finish; then what is still connected is recorded `interrupted` and
 /// wrap-ups are completed, while the calls still waiting stay in the journal for their kiosks
 /// to take back after the restart.
-async fn drain_calls(state: &AppState) {
+async fn drain_calls(state: AppState) {
     state.begin_shutdown();
     state
         .hub()

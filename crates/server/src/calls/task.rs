@@ -163,7 +163,7 @@ async fn run(
             } => cores.timeout(Instant::now()),
             _ = ticks.tick() => {
                 // The heartbeat, and the retry of writes that wait for the store.
-                effects.journal.tick(Instant::now()).await;
+                effects.journal.tick().await;
             }
         }
         effects.carry_out(&mut cores).await;
