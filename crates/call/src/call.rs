@@ -97,8 +97,10 @@ pub enum LegLeft {
     Ended,
     /// The agent handed the call on (a transfer).
     Transferred,
-    /// It left a call that went on (a supervisor, an interpreter, an agent who vanished).
+    /// It left a call that went on (a supervisor, an interpreter, a consulted colleague).
     Left,
+    /// An agent whose connection was lost: the call went back to its queue.
+    Interrupted,
 }
 
 impl LegLeft {
@@ -108,6 +110,7 @@ impl LegLeft {
             LegLeft::Ended => "ended",
             LegLeft::Transferred => "transferred",
             LegLeft::Left => "left",
+            LegLeft::Interrupted => "interrupted",
         }
     }
 }

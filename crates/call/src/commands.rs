@@ -351,15 +351,22 @@ impl CallCore {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let agent_legs: Vec<LegId> = call
+        let agent_legs: Vec<(LegId, LegLeft)> = call
             .legs
             .iter()
             .filter(|l| l.role != LegRole::Kiosk)
-            .map(|l| l.id)
+            .map(|l| {
+                let why = if l.role == LegRole::Agent {
+                    LegLeft::Interrupted
+                } else {
+                    LegLeft::Left
+                };
+                (l.id, why)
+            })
             .collect();
         let mut removed = Vec::new();
-        for leg in agent_legs {
-            if let Some(leg) = call.remove_leg(now, leg, LegLeft::Left) {
+        for (leg, why) in agent_legs {
+            if let Some(leg) = call.remove_leg(now, leg, why) {
                 removed.push(leg);
             }
         }

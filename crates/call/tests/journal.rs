@@ -62,3 +62,39 @@ fn every_change_that_matters_for_recovery_is_journalled_before_what_follows() {
     );
     assert!(w.record_of(call).is_some());
 }
+
+#[test]
+fn a_call_requeued_after_its_agent_vanished_records_both_agents_and_its_first_wait() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.advance(common::secs(10));
+    // Alice's console is gone: the call waits again, and bob takes it.
+    w.input(Input::SessionClosed { session: 100 }).unwrap();
+    w.ready_agent(101, "bob");
+    assert!(w.dispatch(Event::Accept {
+        call,
+        agent: AgentId("bob".into()),
+    }));
+    w.advance(common::secs(5));
+    w.input(Input::Hangup { session: 1 }).unwrap();
+    let record = w.record_of(call).unwrap();
+    let legs: Vec<(&str, relais_call::LegLeft)> = record
+        .legs
+        .iter()
+        .map(|l| (l.subject.as_str(), l.left.unwrap().1))
+        .collect();
+    assert_eq!(
+        legs,
+        vec![
+            ("borne-1", relais_call::LegLeft::Ended),
+            ("alice", relais_call::LegLeft::Interrupted),
+            ("bob", relais_call::LegLeft::Ended),
+        ]
+    );
+    assert!(
+        record.summary.wait < common::secs(1),
+        "the wait ends at the first answer, not after alice's talk: {:?}",
+        record.summary.wait
+    );
+    assert_eq!(record.summary.talk, Some(common::secs(5)), "bob's talk");
+}

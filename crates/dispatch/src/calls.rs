@@ -41,7 +41,10 @@ pub(crate) struct Call {
     pub overflows: u32,
     pub transfers: u32,
     pub offered_at: Option<Instant>,
+    /// When its current agent answered it.
     pub answered_at: Option<Instant>,
+    /// When an agent first answered it (its caller's wait ends there, whatever came after).
+    pub first_answered_at: Option<Instant>,
     pub agent: Option<u32>,
     /// Agents not to offer this call to until the instant (cleared at the next offer).
     pub exclusions: Vec<(u32, Instant)>,
@@ -88,6 +91,7 @@ impl Call {
             transfers: 0,
             offered_at: None,
             answered_at: None,
+            first_answered_at: None,
             agent: None,
             exclusions: Vec::new(),
             handed_by: Vec::new(),
@@ -142,7 +146,9 @@ impl Dispatcher {
                 .cloned()
                 .unwrap_or_else(|| "?".into())
         };
-        let waited_until = call.answered_at.unwrap_or(now);
+        // The caller's wait: until the first answer (a transferred or re-queued call waited
+        // again later, but talked in between).
+        let waited_until = call.first_answered_at.or(call.answered_at).unwrap_or(now);
         CallSummary {
             call: call.id,
             queue: name(call.queue),

@@ -249,7 +249,9 @@ pub struct CallSummary {
     pub ended_at: Instant,
     /// The agent that answered (last).
     pub agent: Option<AgentId>,
-    /// Queue wait: until answer, or until the end if never answered.
+    /// The caller's wait: until the first answer (a call transferred or re-queued later
+    /// waited again, but talked in between: each agent's time is in the call's legs), or until
+    /// the end if never answered.
     pub wait: Duration,
     /// Talk time (answer to end) when answered.
     pub talk: Option<Duration>,

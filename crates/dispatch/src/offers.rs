@@ -113,6 +113,7 @@ impl Dispatcher {
         if let Some(c) = self.call_mut(idx) {
             c.state = CState::Connected { agent: a };
             c.answered_at = Some(now);
+            c.first_answered_at.get_or_insert(now);
             c.agent = Some(a);
             c.max_wait_at = None;
             c.max_wait_due = false;

@@ -47,7 +47,8 @@ pub struct LegRecord {
     pub queue: Option<String>,
     pub joined_at_ms: i64,
     pub left_at_ms: i64,
-    /// `ended` (the call ended), `transferred` (the agent handed it on), `left`.
+    /// `ended` (the call ended), `transferred` (the agent handed it on), `left`,
+    /// `interrupted` (an agent whose connection was lost; the call went back to its queue).
     pub left_because: String,
     pub wrap_up_ms: Option<i64>,
     pub disposition: Option<String>,
