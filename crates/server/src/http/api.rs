@@ -75,7 +75,7 @@ pub(super) fn authorize(
 }
 
 /// The period of a request: `to` defaults to now, `from` to a day before `to`.
-fn period_of(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
+pub(super) fn period_of(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), ApiError> {
     let to = match to {
         Some(text) => parse_time(text, "to")?,
         None => jiff::Timestamp::now().as_millisecond() + 1,

@@ -6,6 +6,7 @@ mod error;
 mod health;
 mod landing;
 mod observe;
+mod report;
 
 use axum::Router;
 use axum::routing::get;
@@ -25,6 +26,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(crate::ws::upgrade))
         .route("/api/calls", get(api::calls))
         .route("/api/audit", get(api::audit))
+        .route("/api/report", get(report::report))
         .merge(relais_console::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
