@@ -337,6 +337,19 @@ fn check(w: &World, m: &Model) {
             }
         }
     }
+    // The journal mirrors every live call: its last entry says whether it is connected and to
+    // whom, and in which queue it is.
+    for call in w.core.calls().filter(|c| c.admitted) {
+        let last = w
+            .journal
+            .iter()
+            .rev()
+            .find(|j| j.call == call.id)
+            .unwrap_or_else(|| panic!("live call {} never journalled", call.id));
+        let connected = matches!(call.state, relais_call::CallState::Connected { .. });
+        assert_eq!(last.agent.is_some(), connected, "journal of {}", call.id);
+        assert_eq!(last.queue, call.handled_by, "journal of {}", call.id);
+    }
     // A lost leg never waits past the grace period.
     for call in w.core.calls() {
         if let Some(since) = call.lost_since() {
