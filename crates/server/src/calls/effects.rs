@@ -171,24 +171,7 @@ impl Effects {
                 .map(|(_, at)| unix_ms(&self.anchor, *at)),
             ended_at_ms: None,
             attempts: 0,
-            legs: entry
-                .legs
-                .iter()
-                .enumerate()
-                .map(|(seq, leg)| LegRecord {
-                    seq: seq as u32,
-                    role: leg.role.as_str().to_owned(),
-                    subject: leg.subject.clone(),
-                    queue: leg.queue.clone(),
-                    joined_at_ms: unix_ms(&self.anchor, leg.joined_at),
-                    left_at_ms: leg.left.map_or(0, |(at, _)| unix_ms(&self.anchor, at)),
-                    left_because: leg
-                        .left
-                        .map_or(String::new(), |(_, why)| why.as_str().to_owned()),
-                    wrap_up_ms: leg.wrap_up.as_ref().map(|(d, _)| d.as_millis() as i64),
-                    disposition: leg.wrap_up.as_ref().and_then(|(_, d)| d.clone()),
-                })
-                .collect(),
+            legs: leg_records(&self.anchor, &entry.legs, None),
             updated_at_ms: now_ms,
         }
     }
@@ -299,29 +282,7 @@ impl Effects {
             ended_by: ended.ended_by,
             end_reason: ended.reason,
         };
-        let legs: Vec<LegRecord> = ended
-            .legs
-            .iter()
-            .enumerate()
-            .map(|(seq, leg)| LegRecord {
-                seq: seq as u32,
-                role: leg.role.as_str().to_owned(),
-                subject: leg.subject.clone(),
-                queue: leg.queue.clone(),
-                joined_at_ms: unix_ms(&self.anchor, leg.joined_at),
-                left_at_ms: unix_ms(
-                    &self.anchor,
-                    leg.left.map_or(summary.ended_at, |(at, _)| at),
-                ),
-                left_because: leg
-                    .left
-                    .map_or(relais_call::LegLeft::Ended, |(_, why)| why)
-                    .as_str()
-                    .to_owned(),
-                wrap_up_ms: leg.wrap_up.as_ref().map(|(d, _)| d.as_millis() as i64),
-                disposition: leg.wrap_up.as_ref().and_then(|(_, d)| d.clone()),
-            })
-            .collect();
+        let legs = leg_records(&self.anchor, &ended.legs, Some(summary.ended_at));
         let chat: Vec<ChatRecord> = ended
             .chat
             .iter()
@@ -370,4 +331,33 @@ async fn deferred_writer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Defe
             Err(err) => tracing::error!(error = %err, "store writer task failed"),
         }
     }
+}
+
+/// The stored form of a call's legs. With `end`, a leg still there leaves then as `ended` (a
+/// record); without, it keeps an empty reason and a zero leave time (the journal of a call in
+/// progress).
+fn leg_records(
+    anchor: &WallAnchor,
+    legs: &[relais_call::LegHistory],
+    end: Option<std::time::Instant>,
+) -> Vec<LegRecord> {
+    legs.iter()
+        .enumerate()
+        .map(|(seq, leg)| {
+            let left = leg
+                .left
+                .or_else(|| end.map(|at| (at, relais_call::LegLeft::Ended)));
+            LegRecord {
+                seq: seq as u32,
+                role: leg.role.as_str().to_owned(),
+                subject: leg.subject.clone(),
+                queue: leg.queue.clone(),
+                joined_at_ms: unix_ms(anchor, leg.joined_at),
+                left_at_ms: left.map_or(0, |(at, _)| unix_ms(anchor, at)),
+                left_because: left.map_or(String::new(), |(_, why)| why.as_str().to_owned()),
+                wrap_up_ms: leg.wrap_up.as_ref().map(|(d, _)| d.as_millis() as i64),
+                disposition: leg.wrap_up.as_ref().and_then(|(_, d)| d.clone()),
+            }
+        })
+        .collect()
 }
