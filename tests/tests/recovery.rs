@@ -59,6 +59,23 @@ async fn call(kiosk: &mut Signal, service: &str) -> u64 {
     result["call"].as_u64().unwrap()
 }
 
+/// An agent signing in again: the state the server gives it, once it has settled (the first
+/// push is always `not_ready` "login").
+async fn returning_agent(server: &RunningServer, name: &str, skill: &str) -> (Signal, Value) {
+    let token = sign(SECRET.as_bytes(), "agent", name, None, &[(skill, 3)], 3600);
+    let mut agent = Signal::connect(&ws(server), &token).await.unwrap();
+    let login = agent.expect("agent_state", WAIT).await.unwrap();
+    assert_eq!(
+        (login["state"].as_str(), login["reason"].as_str()),
+        (Some("not_ready"), Some("login"))
+    );
+    let back = agent
+        .expect("agent_state", Duration::from_secs(1))
+        .await
+        .unwrap_or(login);
+    (agent, back)
+}
+
 /// The agent is offered `call` and accepts it.
 async fn accept(agent: &mut Signal, call: u64) {
     let offered = agent.expect("offered", WAIT).await.unwrap();
@@ -134,6 +151,20 @@ async fn a_kill_loses_no_record_and_no_waiting_kiosk_its_place() {
     let mut k6 = kiosk(&server, "borne-6").await;
     let c6 = call(&mut k6, "caf").await;
     assert_eq!(position(&mut k3, 2).await, 2);
+    // Dora has paused for lunch; Eve is signed in and has never become ready.
+    let mut dora = agent(&server, "dora", "cpam").await;
+    dora.ok(json!({"type": "set_state", "state": "not_ready", "reason": "dejeuner"}))
+        .await
+        .unwrap();
+    let eve_token = sign(
+        SECRET.as_bytes(),
+        "agent",
+        "eve",
+        None,
+        &[("cpam", 3)],
+        3600,
+    );
+    let eve = Signal::connect(&ws(&server), &eve_token).await.unwrap();
     // The last heartbeat dates the crash.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let killed_at = std::time::SystemTime::now()
@@ -145,7 +176,7 @@ async fn a_kill_loses_no_record_and_no_waiting_kiosk_its_place() {
     // Killed by a signal: no exit code; once reaped, the process is gone.
     assert_eq!(server.wait_exit(WAIT), None);
     assert!(!Path::new(&format!("/proc/{pid}")).exists(), "killed");
-    drop((k0, k1, k2, k3, k4, k6, alice, bob, carla));
+    drop((k0, k1, k2, k3, k4, k6, alice, bob, carla, dora, eve));
     for c in [c0, c1, c2, c3, c4, c6] {
         assert!(
             record(&data, c).is_none_or(|r| r.call_id == c0),
@@ -180,6 +211,28 @@ async fn a_kill_loses_no_record_and_no_waiting_kiosk_its_place() {
         "{wrapped:?}"
     );
 
+    // Agents get back the state they had: Dora is still at lunch, Eve signs in as usual. Bob
+    // does not come back: from the crash on, he is recorded paused for the restart.
+    let (dora, back) = returning_agent(&server, "dora", "cpam").await;
+    assert_eq!(
+        (back["state"].as_str(), back["reason"].as_str()),
+        (Some("not_ready"), Some("dejeuner"))
+    );
+    let (eve, back) = returning_agent(&server, "eve", "cpam").await;
+    assert_eq!(back["reason"], "login", "{back}");
+    let bob_states = store(&data)
+        .agent_states_of_agent_between("bob", 0, i64::MAX)
+        .unwrap();
+    let last = bob_states.last().unwrap();
+    assert_eq!(
+        (last.state.as_str(), last.reason.as_deref()),
+        ("not_ready", Some("restart"))
+    );
+    assert!(
+        last.at_ms <= killed_at && last.at_ms >= killed_at - 5_000,
+        "paused from the crash on: {last:?}"
+    );
+
     // Kiosks come back in another order than they called: each gets its call and its place.
     let mut k3 = kiosk(&server, "borne-3").await;
     assert_eq!(call(&mut k3, "caf").await, c3, "the same call id");
@@ -187,10 +240,17 @@ async fn a_kill_loses_no_record_and_no_waiting_kiosk_its_place() {
     assert_eq!(call(&mut k2, "caf").await, c2);
     assert_eq!(position(&mut k2, 1).await, 1, "borne-2 called first");
     assert_eq!(position(&mut k3, 2).await, 2);
+    // Alice was on a call: she takes calls again.
+    let (alice, back) = returning_agent(&server, "alice", "caf").await;
+    assert_eq!(back["state"], "available", "{back}");
     // The call that rang is offered again once its kiosk and an agent are back.
     let mut k4 = kiosk(&server, "borne-4").await;
     assert_eq!(call(&mut k4, "cpam").await, c4);
-    let mut carla = agent(&server, "carla", "cpam").await;
+    let (mut carla, back) = returning_agent(&server, "carla", "cpam").await;
+    assert_eq!(
+        back["state"], "available",
+        "carla was offered a call: {back}"
+    );
     accept(&mut carla, c4).await;
     // A new call never takes an id of the calls before.
     let mut k7 = kiosk(&server, "borne-7").await;
@@ -211,7 +271,7 @@ async fn a_kill_loses_no_record_and_no_waiting_kiosk_its_place() {
         "restart to ready: {:.0} ms; k2 and k3 kept positions 1 and 2",
         ready_after.as_secs_f64() * 1000.0
     );
-    drop((k2, k3, k4, k7, carla));
+    drop((k2, k3, k4, k7, carla, alice, dora, eve));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -349,26 +349,65 @@ impl AppState {
 
 /// What the previous run left in the journal: the calls that were connected are recorded
 /// `interrupted`, wrap-ups are completed, and the calls that were waiting are handed back
-/// (with the instant the server stopped) to be kept for their kiosks.
-fn recover(store: &Store) -> anyhow::Result<(Vec<relais_store::LiveCall>, i64)> {
+/// (with the instant the server stopped) to be kept for their kiosks. Every agent still signed
+/// in when the server stopped is recorded `not_ready` ("restart") from that instant, and the
+/// state it was in is kept for its return.
+fn recover(store: &Store) -> anyhow::Result<crate::calls::Recovery> {
+    let unreadable =
+        |err: relais_store::StoreError| anyhow::anyhow!("cannot read the journal: {err}");
     let stopped_at = store
         .last_heartbeat()
-        .map_err(|err| anyhow::anyhow!("cannot read the journal: {err}"))?
+        .map_err(unreadable)?
         .unwrap_or_else(|| jiff::Timestamp::now().as_millisecond());
-    let live = store
-        .live_calls()
-        .map_err(|err| anyhow::anyhow!("cannot read the journal: {err}"))?;
-    if live.is_empty() {
-        return Ok((Vec::new(), stopped_at));
+    let mut recovery = crate::calls::Recovery {
+        waiting: Vec::new(),
+        agents: Vec::new(),
+        stopped_at_ms: stopped_at,
+    };
+    let signed_in: Vec<relais_store::AgentStateChange> = store
+        .last_agent_states()
+        .map_err(unreadable)?
+        .into_iter()
+        .filter(|last| {
+            last.state != relais_proto::AgentStateName::LoggedOut.as_str()
+                && last.reason.as_deref() != Some(crate::calls::RESTART_REASON)
+        })
+        .collect();
+    if !signed_in.is_empty() {
+        let restart: Vec<relais_store::JournalOp> = signed_in
+            .iter()
+            .map(|last| {
+                relais_store::JournalOp::AgentState(relais_store::AgentStateChange {
+                    agent: last.agent.clone(),
+                    state: relais_proto::AgentStateName::NotReady.as_str().to_owned(),
+                    reason: Some(crate::calls::RESTART_REASON.to_owned()),
+                    at_ms: stopped_at.max(last.at_ms),
+                })
+            })
+            .collect();
+        store.commit_batch(&restart).map_err(|err| {
+            anyhow::anyhow!("cannot record the agents the last stop signed out: {err}")
+        })?;
+        tracing::warn!(
+            agents = signed_in.len(),
+            "agents were signed in when the server stopped: each gets its state back if it \
+             returns within the grace period"
+        );
+        recovery.agents = signed_in;
     }
-    let waiting = store
+    let live = store.live_calls().map_err(unreadable)?;
+    if live.is_empty() {
+        return Ok(recovery);
+    }
+    recovery.waiting = store
         .close_interrupted(stopped_at)
         .map_err(|err| anyhow::anyhow!("cannot close the calls the last stop cut short: {err}"))?;
     tracing::warn!(
-        interrupted = live.len() - waiting.len(),
-        waiting = waiting.len(),
+        interrupted = live.len() - recovery.waiting.len(),
+        waiting = recovery.waiting.len(),
         stopped_at_ms = stopped_at,
-        "the server stopped with calls in progress: connected calls are recorded interrupted,          waiting ones are kept for their kiosks"
+        "the server stopped with calls in progress: connected calls are recorded interrupted, \
+         waiting ones are kept for their kiosks"
     );
-    Ok((waiting, stopped_at))
+    Ok(recovery)
 }

@@ -199,6 +199,7 @@ async fn a_large_export_comes_in_pages_that_follow_their_cursor() {
                 talk_ms: None,
                 wrap_up_ms: None,
                 attempts: 0,
+                callback: false,
                 disposition: None,
                 ended_by: None,
                 end_reason: None,

@@ -22,19 +22,7 @@ pub struct AuditEntry {
 impl Store {
     /// Records a supervision action; committed when this returns.
     pub fn record_audit(&self, entry: &AuditEntry) -> Result<()> {
-        let connection = self.connection();
-        let mut statement = connection.prepare_cached(
-            "INSERT INTO audit (at_ms, actor, action, target, detail) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        statement.execute((
-            entry.at_ms,
-            &entry.actor,
-            &entry.action,
-            &entry.target,
-            &entry.detail,
-        ))?;
-        Ok(())
+        insert_audit(&self.connection(), entry)
     }
 
     /// Audit entries in `[from_ms, to_ms)`, by time then recording order.
@@ -47,6 +35,20 @@ impl Store {
         let rows = statement.query_map((from_ms, to_ms), entry_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+pub(crate) fn insert_audit(connection: &rusqlite::Connection, entry: &AuditEntry) -> Result<()> {
+    let mut statement = connection.prepare_cached(
+        "INSERT INTO audit (at_ms, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    statement.execute((
+        entry.at_ms,
+        &entry.actor,
+        &entry.action,
+        &entry.target,
+        &entry.detail,
+    ))?;
+    Ok(())
 }
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {

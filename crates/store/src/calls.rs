@@ -31,6 +31,9 @@ pub struct CallRecord {
     pub wrap_up_ms: Option<i64>,
     /// How many times the call was offered to an agent.
     pub attempts: u32,
+    /// The caller asked to be called back while waiting.
+    #[serde(default)]
+    pub callback: bool,
     pub disposition: Option<String>,
 }
 
@@ -66,7 +69,7 @@ pub struct ChatRecord {
 
 const COLUMNS: &str = "call_id, queue, kiosk, site, agent, outcome, enqueued_at_ms, \
     offered_at_ms, answered_at_ms, ended_at_ms, wait_ms, talk_ms, wrap_up_ms, attempts, \
-    disposition, ended_by, end_reason";
+    callback, disposition, ended_by, end_reason";
 
 impl Store {
     /// Records a call that has ended; committed when this returns. A call ends exactly once:
@@ -285,6 +288,7 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRecord> {
         talk_ms: row.get("talk_ms")?,
         wrap_up_ms: row.get("wrap_up_ms")?,
         attempts: row.get("attempts")?,
+        callback: row.get("callback")?,
         disposition: row.get("disposition")?,
         ended_by: optional_word(row, "ended_by", str::parse)?,
         end_reason: optional_word(row, "end_reason", str::parse)?,
@@ -330,7 +334,7 @@ fn insert_call(connection: &rusqlite::Connection, record: &CallRecord) -> Result
     let mut statement = connection.prepare_cached(&format!(
         "INSERT INTO calls ({COLUMNS}) VALUES (:call_id, :queue, :kiosk, :site, :agent, \
          :outcome, :enqueued_at_ms, :offered_at_ms, :answered_at_ms, :ended_at_ms, \
-         :wait_ms, :talk_ms, :wrap_up_ms, :attempts, :disposition, :ended_by, :end_reason)"
+         :wait_ms, :talk_ms, :wrap_up_ms, :attempts, :callback, :disposition, :ended_by, :end_reason)"
     ))?;
     let inserted = statement.execute(named_params! {
         ":call_id": call_id_to_sql(record.call_id)?,
@@ -347,6 +351,7 @@ fn insert_call(connection: &rusqlite::Connection, record: &CallRecord) -> Result
         ":talk_ms": record.talk_ms,
         ":wrap_up_ms": record.wrap_up_ms,
         ":attempts": record.attempts,
+        ":callback": record.callback,
         ":disposition": record.disposition,
         ":ended_by": record.ended_by.map(EndedBy::as_str),
         ":end_reason": record.end_reason.map(EndReason::as_str),

@@ -2,7 +2,7 @@
 
 use crate::calls::CallRecord;
 
-const HEADER: [&str; 17] = [
+const HEADER: [&str; 18] = [
     "call_id",
     "queue",
     "kiosk",
@@ -20,6 +20,7 @@ const HEADER: [&str; 17] = [
     "disposition",
     "ended_by",
     "end_reason",
+    "callback",
 ];
 
 /// Renders `records` as CSV: a header line, then one line per record, CRLF line ends. A field
@@ -50,6 +51,7 @@ pub fn calls_to_csv(records: &[CallRecord]) -> String {
                 optional_text(record.disposition.as_deref()),
                 optional_text(record.ended_by.map(|by| by.as_str())),
                 optional_text(record.end_reason.map(|reason| reason.as_str())),
+                record.callback.to_string(),
             ],
         );
     }

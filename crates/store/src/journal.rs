@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::calls::{apply_agent_wrap_up, insert_call_in_full};
 use crate::error::{Result, StoreError};
-use crate::{CallRecord, ChatRecord, LegRecord, Store, call_id_to_sql};
+use crate::{
+    AgentStateChange, AuditEntry, CallRecord, ChatRecord, LegRecord, Store, call_id_to_sql,
+};
 
 /// Where a journalled call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +91,7 @@ impl LiveCall {
             talk_ms: self.answered_at_ms.map(|t| (at_ms - t).max(0)),
             wrap_up_ms: None,
             attempts: self.attempts,
+            callback: false,
             disposition: None,
         };
         let legs = self
@@ -110,7 +113,8 @@ impl LiveCall {
 /// One change for the journal and the records, applied in order in one transaction by
 /// [`Store::commit_batch`]. Every operation may be applied again (a retried batch) without
 /// changing its result.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum JournalOp {
     /// A call in progress as it stands now (written or replaced).
     Live(Box<LiveCall>),
@@ -130,8 +134,12 @@ pub enum JournalOp {
         wrap_up_ms: i64,
         disposition: Option<String>,
     },
+    /// An agent moved to a new state.
+    AgentState(AgentStateChange),
+    /// An entry of the audit log.
+    Audit(AuditEntry),
     /// The server runs at this instant.
-    Heartbeat(i64),
+    Heartbeat { at_ms: i64 },
 }
 
 impl Store {
@@ -298,7 +306,9 @@ fn apply(connection: &rusqlite::Connection, op: &JournalOp) -> Result<()> {
             )?;
             Ok(())
         }
-        JournalOp::Heartbeat(at_ms) => {
+        JournalOp::AgentState(change) => crate::agents::insert_agent_state(connection, change),
+        JournalOp::Audit(entry) => crate::audit::insert_audit(connection, entry),
+        JournalOp::Heartbeat { at_ms } => {
             connection.execute(
                 "INSERT INTO heartbeat (id, at_ms) VALUES (1, ?1) \
                  ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",

@@ -14,6 +14,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_call_legs.sql"),
     include_str!("../migrations/0005_call_chat.sql"),
     include_str!("../migrations/0006_live_calls.sql"),
+    include_str!("../migrations/0007_call_callback.sql"),
 ];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.

@@ -38,6 +38,57 @@ pub struct Recovered {
     pub stopped_at_ms: i64,
 }
 
+/// The pause reason of an agent who was signed in when the server stopped, until it returns.
+pub const RESTART_REASON: &str = "restart";
+
+/// What the previous run left: the calls that were waiting, each agent's last state, and when
+/// the server stopped (Unix ms).
+#[derive(Debug, Clone, Default)]
+pub struct Recovery {
+    pub waiting: Vec<relais_store::LiveCall>,
+    pub agents: Vec<relais_store::AgentStateChange>,
+    pub stopped_at_ms: i64,
+}
+
+/// The state an agent signed in when the server stopped gets back if it signs in again before
+/// `until`: an agent who was taking calls (available, offered a call, on a call, in wrap-up)
+/// is available again, a paused one keeps its pause and its reason. One that had not yet
+/// become ready, or had lost its connection, signs in as usual.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Returning {
+    /// `None`: ready; `Some(reason)`: paused.
+    pub paused: Option<String>,
+    pub until: Instant,
+}
+
+impl Returning {
+    /// What `last` (an agent's last recorded state) gives back, if anything.
+    pub fn from_last(last: &relais_store::AgentStateChange, until: Instant) -> Option<Self> {
+        use relais_proto::AgentStateName as Name;
+        let taking_calls = [Name::Available, Name::Reserved, Name::OnCall, Name::WrapUp]
+            .iter()
+            .any(|name| name.as_str() == last.state);
+        if taking_calls {
+            return Some(Self {
+                paused: None,
+                until,
+            });
+        }
+        match last.reason.as_deref() {
+            Some(reason)
+                if last.state == Name::NotReady.as_str()
+                    && !["login", "disconnected", "missed", RESTART_REASON].contains(&reason) =>
+            {
+                Some(Self {
+                    paused: Some(reason.to_owned()),
+                    until,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The dispatcher and the call core of the server.
 pub struct Cores {
     dispatcher: Dispatcher,
@@ -51,6 +102,8 @@ pub struct Cores {
     recovered: std::collections::BTreeMap<String, Recovered>,
     /// Recovered calls whose kiosk did not come back in time, for their record.
     pub(super) expired: Vec<Recovered>,
+    /// Agents signed in when the server stopped, by login, until they sign in again.
+    returning: std::collections::BTreeMap<String, Returning>,
 }
 
 impl Cores {
@@ -62,7 +115,13 @@ impl Cores {
             replies: Vec::new(),
             recovered: std::collections::BTreeMap::new(),
             expired: Vec::new(),
+            returning: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// Keeps what the agents signed in when the server stopped get back on their return.
+    pub fn keep_returning(&mut self, agents: impl IntoIterator<Item = (String, Returning)>) {
+        self.returning.extend(agents);
     }
 
     /// Keeps the calls that waited when the server stopped for their kiosks.
@@ -108,7 +167,10 @@ impl Cores {
             queues: None,
         };
         let result = match self.dispatcher.handle(now, login) {
-            Ok(()) => Ok(None),
+            Ok(()) => {
+                self.give_back_state(now, &agent);
+                Ok(None)
+            }
             Err(DispatchError::AlreadyLoggedIn(_)) => Ok(self
                 .dispatcher
                 .agents()
@@ -128,6 +190,28 @@ impl Cores {
         }
         self.settle(now);
         result
+    }
+
+    /// An agent signed in when the server stopped, back in time: its state as it was.
+    fn give_back_state(&mut self, now: Instant, agent: &AgentId) {
+        let Some(returning) = self.returning.remove(agent.as_str()) else {
+            return;
+        };
+        if returning.until <= now {
+            return;
+        }
+        let event = match returning.paused {
+            None => Event::AgentReady {
+                agent: agent.clone(),
+            },
+            Some(reason) => Event::AgentNotReady {
+                agent: agent.clone(),
+                reason,
+            },
+        };
+        if let Err(err) = self.dispatcher.handle(now, event) {
+            tracing::warn!(%agent, error = %err, "cannot give a returning agent its state back");
+        }
     }
 
     /// Feeds the call core; a verdict that names a dispatcher event is applied, and its result
@@ -237,6 +321,7 @@ impl Cores {
                 self.expired.push(kept);
             }
         }
+        self.returning.retain(|_, returning| returning.until > now);
     }
 
     /// The earliest deadline of either core.

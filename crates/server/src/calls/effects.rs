@@ -1,6 +1,6 @@
 //! Carrying out what the cores decided, in order: pushes routed to sessions, media rooms
-//! opened and closed on the shards, call records committed to the store before anything that
-//! follows them, agent states and wrap-ups written off the task's path.
+//! opened and closed on the shards, call records, agent states, wrap-ups and audit entries
+//! committed to the store (the journal's group commit) before anything that follows them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +10,8 @@ use relais_dispatch::WallAnchor;
 use relais_media::{PeerId, RoomId};
 use relais_proto::CallId;
 use relais_store::{
-    AgentStateChange, AuditEntry, CallRecord, ChatRecord, JournalOp, LegRecord, LiveCall,
-    LiveState, Store,
+    AgentStateChange, CallRecord, ChatRecord, JournalOp, LegRecord, LiveCall, LiveState, Store,
 };
-use tokio::sync::mpsc;
 
 use super::cores::Cores;
 use super::journal::{Journal, StoreHealth};
@@ -22,20 +20,12 @@ use crate::hub::Hub;
 use crate::media::MediaShards;
 use crate::metrics::Metrics;
 
-/// What may lag behind the cores (agent states, ends of supervision that nobody asked for),
-/// written in order.
-enum Deferred {
-    State(AgentStateChange),
-    Audit(AuditEntry),
-}
-
 pub struct Effects {
     hub: Arc<Hub>,
     media: Arc<MediaShards>,
     metrics: Metrics,
     kpis_dirty: Arc<AtomicBool>,
     anchor: WallAnchor,
-    deferred: mpsc::UnboundedSender<Deferred>,
     pub(super) journal: Journal,
 }
 
@@ -49,8 +39,6 @@ impl Effects {
         anchor: WallAnchor,
         health: Arc<StoreHealth>,
     ) -> Self {
-        let (deferred, rx) = mpsc::unbounded_channel();
-        tokio::spawn(deferred_writer(Arc::clone(&store), rx));
         let journal = Journal::new(Arc::clone(&store), health, metrics.clone());
         Self {
             journal,
@@ -59,7 +47,6 @@ impl Effects {
             metrics,
             kpis_dirty,
             anchor,
-            deferred,
         }
     }
 
@@ -101,7 +88,7 @@ impl Effects {
                         relais_dispatch::AgentState::NotReady { reason } => Some(reason.clone()),
                         _ => None,
                     };
-                    let _ = self.deferred.send(Deferred::State(AgentStateChange {
+                    self.journal.push(JournalOp::AgentState(AgentStateChange {
                         agent: agent.0,
                         state: state.name().as_str().to_owned(),
                         reason,
@@ -120,7 +107,7 @@ impl Effects {
                         SupervisionEnd::CallEnded => "call ended",
                         SupervisionEnd::Transferred => "call transferred",
                     };
-                    let _ = self.deferred.send(Deferred::Audit(crate::audit::stopped(
+                    self.journal.push(JournalOp::Audit(crate::audit::stopped(
                         jiff::Timestamp::now().as_millisecond(),
                         &supervisor,
                         call,
@@ -278,6 +265,7 @@ impl Effects {
             talk_ms: summary.talk.map(|d| d.as_millis() as i64),
             wrap_up_ms: summary.wrap_up.map(|d| d.as_millis() as i64),
             attempts: summary.attempts,
+            callback: summary.callback,
             disposition: None,
             ended_by: ended.ended_by,
             end_reason: ended.reason,
@@ -314,22 +302,6 @@ impl Effects {
             .with_label_values(&[summary.origin_queue.as_str()])
             .observe(summary.wait.as_secs_f64());
         tracing::info!(%call, outcome, reason = ?ended.reason, "call ended");
-    }
-}
-
-async fn deferred_writer(store: Arc<Store>, mut rx: mpsc::UnboundedReceiver<Deferred>) {
-    while let Some(job) = rx.recv().await {
-        let store = Arc::clone(&store);
-        let result = tokio::task::spawn_blocking(move || match job {
-            Deferred::State(change) => store.record_agent_state(&change),
-            Deferred::Audit(entry) => store.record_audit(&entry),
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::error!(error = %err, "store write failed"),
-            Err(err) => tracing::error!(error = %err, "store writer task failed"),
-        }
     }
 }
 

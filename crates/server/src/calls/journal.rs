@@ -138,9 +138,9 @@ impl Journal {
     /// Runs every second: notes that the server runs (the instant a crash is dated to, one
     /// small write a second), and retries what waits.
     pub async fn tick(&mut self) {
-        self.batch.push(JournalOp::Heartbeat(
-            jiff::Timestamp::now().as_millisecond(),
-        ));
+        self.batch.push(JournalOp::Heartbeat {
+            at_ms: jiff::Timestamp::now().as_millisecond(),
+        });
         self.flush().await;
     }
 

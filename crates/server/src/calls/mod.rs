@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-pub use cores::{Cores, Recovered, Refusal, dispatch_refusal};
+pub use cores::{Cores, RESTART_REASON, Recovered, Recovery, Refusal, Returning, dispatch_refusal};
 pub use journal::StoreHealth;
 use relais_dispatch::{Dispatcher, WallAnchor};
 pub use services::dispatch_config;

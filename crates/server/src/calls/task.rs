@@ -31,8 +31,8 @@ pub struct Context {
     pub media_events: mpsc::UnboundedReceiver<(usize, MediaEvent)>,
     /// Whether the store takes writes.
     pub health: Arc<super::journal::StoreHealth>,
-    /// Calls that waited when the server last stopped, and when it stopped (Unix ms).
-    pub recovered: (Vec<relais_store::LiveCall>, i64),
+    /// What the server's last run left: waiting calls, agents signed in, when it stopped.
+    pub recovered: super::Recovery,
 }
 
 /// Starts the call task.
@@ -59,7 +59,12 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
         metrics,
         media_events,
         health,
-        recovered: (waiting, stopped_at_ms),
+        recovered:
+            super::Recovery {
+                waiting,
+                agents,
+                stopped_at_ms,
+            },
     } = context;
     let effects = Effects::new(hub, store, media, metrics, kpis_dirty, anchor, health);
     let mut cores = Cores::new(dispatcher, calls);
@@ -81,6 +86,9 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
             })
             .collect(),
     );
+    cores.keep_returning(agents.iter().filter_map(|last| {
+        super::Returning::from_last(last, anchor.at + grace).map(|back| (last.agent.clone(), back))
+    }));
     tokio::spawn(run(cores, rx, media_events, effects));
     Ok(handle)
 }

@@ -43,6 +43,8 @@ pub struct ServiceDay {
     pub interrupted: u64,
     /// Max wait reached (timed out, or the overflow target could not take them).
     pub timed_out: u64,
+    /// Offered calls whose caller asked, while waiting, to be called back.
+    pub callbacks: u64,
     pub service_level: Option<f64>,
     pub service_level_with_abandons: Option<f64>,
     pub asa_secs: Option<f64>,
@@ -88,6 +90,7 @@ impl ServiceDay {
             Outcome::TimedOut | Outcome::Overflowed => self.timed_out += 1,
         }
         self.offered += 1;
+        self.callbacks += u64::from(record.callback);
     }
 
     fn derive(&mut self) {
@@ -114,7 +117,8 @@ struct AgentTime {
 }
 
 /// Each local day's agent time from the state changes of `[from, to)` (each state lasts until
-/// the agent's next change or `to`), split at midnight in `zone`.
+/// the agent's next change or `to`; a change before `from` counts from `from`), split at
+/// midnight in `zone`.
 fn agent_time(
     changes: &[AgentStateChange],
     from: i64,
@@ -198,7 +202,10 @@ pub fn build(
             _ => break,
         }
     }
-    let time = agent_time(&store.agent_states_between(from, to)?, from, to, zone);
+    // The state each agent was in at `from`, then what changed.
+    let mut changes = store.agent_states_before(from)?;
+    changes.extend(store.agent_states_between(from, to)?);
+    let time = agent_time(&changes, from, to, zone);
     Ok(rows
         .into_values()
         .map(|mut row| {
@@ -214,7 +221,7 @@ pub fn build(
 fn csv(rows: &[ServiceDay]) -> String {
     let mut out = String::from(
         "date,service,offered,answered,answered_within_threshold,abandoned,\
-         abandoned_within_threshold,short_abandoned,refused,interrupted,timed_out,\
+         abandoned_within_threshold,short_abandoned,refused,interrupted,timed_out,callbacks,\
          service_level,service_level_with_abandons,asa_secs,aht_secs,abandonment_rate,occupancy\n",
     );
     let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
@@ -225,7 +232,7 @@ fn csv(rows: &[ServiceDay]) -> String {
             r.service.clone()
         };
         out.push_str(&format!(
-            "{},{service},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{service},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.date,
             r.offered,
             r.answered,
@@ -236,6 +243,7 @@ fn csv(rows: &[ServiceDay]) -> String {
             r.refused,
             r.interrupted,
             r.timed_out,
+            r.callbacks,
             num(r.service_level),
             num(r.service_level_with_abandons),
             num(r.asa_secs),
@@ -338,6 +346,7 @@ mod tests {
             talk_ms: answered.then_some(60_000),
             wrap_up_ms: answered.then_some(30_000),
             attempts: 1,
+            callback: false,
             disposition: None,
         }
     }
@@ -351,16 +360,22 @@ mod tests {
         for (id, outcome, wait) in [
             (1, Outcome::Answered, 10_000),
             (2, Outcome::Answered, 40_000),
+            (6, Outcome::Answered, 40_000),
             (3, Outcome::Abandoned, 50_000),
             (4, Outcome::AbandonedShort, 2_000),
             (5, Outcome::Closed, 0),
         ] {
-            store
-                .record_call(&record(id, outcome, day + id as i64, wait))
-                .unwrap();
+            let mut record = record(id, outcome, day + id as i64, wait);
+            // Call 6 was a callback, answered the day before.
+            if id == 6 {
+                record.callback = true;
+                record.ended_at_ms -= 86_400_000;
+            }
+            store.record_call(&record).unwrap();
         }
         for (state, at) in [
-            ("available", 0),
+            // Available since the day before: staffed from the period's start.
+            ("available", -3_600_000),
             ("on_call", 3_600_000),
             ("logged_out", 7_200_000),
         ] {
@@ -375,9 +390,25 @@ mod tests {
         }
         let paris = jiff::tz::TimeZone::get("Europe/Paris").unwrap();
         let services = BTreeMap::from([("caf".to_owned(), (20_000, paris.clone()))]);
-        let rows = build(&store, day - 1, day + 86_400_000, &services, &paris).unwrap();
+        let rows = build(&store, day, day + 86_400_000, &services, &paris).unwrap();
         assert_eq!(rows.len(), 1);
         let r = &rows[0];
+        assert_eq!(r.callbacks, 0);
+        let earlier = build(
+            &store,
+            day - 86_400_000,
+            day + 86_400_000,
+            &services,
+            &paris,
+        )
+        .unwrap();
+        assert_eq!(
+            earlier
+                .iter()
+                .map(|r| (r.date.as_str(), r.callbacks))
+                .collect::<Vec<_>>(),
+            [("2025-11-30", 1), ("2025-12-01", 0)]
+        );
         assert_eq!(r.date, "2025-12-01");
         assert_eq!(
             (

@@ -40,6 +40,35 @@ fn agent_state_changes_are_listed_by_period_and_agent() {
 }
 
 #[test]
+fn each_agents_last_state_is_read_back_after_reopening() {
+    let dir = TempDir::new();
+    let changes = [
+        change("agent-ana", "available", None, 1_000),
+        change("agent-bo", "not_ready", Some("pause-dejeuner"), 1_500),
+        change("agent-ana", "on_call", None, 2_000),
+        // Recorded later with an earlier time (a clock step): the later row still wins.
+        change("agent-bo", "available", None, 1_400),
+    ];
+    {
+        let store = Store::open(&dir.db()).unwrap();
+        store
+            .commit_batch(
+                &changes
+                    .iter()
+                    .cloned()
+                    .map(relais_store::JournalOp::AgentState)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+    }
+    let store = Store::open(&dir.db()).unwrap();
+    assert_eq!(
+        store.last_agent_states().unwrap(),
+        [changes[2].clone(), changes[3].clone()]
+    );
+}
+
+#[test]
 fn audit_entries_survive_reopening_in_time_order() {
     let dir = TempDir::new();
     let barge = AuditEntry {

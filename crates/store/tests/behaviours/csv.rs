@@ -9,7 +9,7 @@ fn an_empty_export_is_just_the_header() {
     assert_eq!(
         calls_to_csv(&[]),
         "call_id,queue,kiosk,site,agent,outcome,enqueued_at_ms,offered_at_ms,answered_at_ms,\
-         ended_at_ms,wait_ms,talk_ms,wrap_up_ms,attempts,disposition,ended_by,end_reason\r\n"
+         ended_at_ms,wait_ms,talk_ms,wrap_up_ms,attempts,disposition,ended_by,end_reason,callback\r\n"
     );
 }
 
@@ -26,11 +26,11 @@ fn csv_writes_one_line_per_call_with_empty_fields_for_none() {
     assert_eq!(
         lines[1],
         "1,etat-civil,kiosk-12,mairie-annexe-nord,agent-ana,answered,100000,105000,110000,\
-         200000,10000,90000,30000,1,renseignement,agent,hangup"
+         200000,10000,90000,30000,1,renseignement,agent,hangup,false"
     );
     assert_eq!(
         lines[2],
-        "2,etat-civil,kiosk-3,mairie-centre,,abandoned,10000,,,50000,40000,,,0,,,"
+        "2,etat-civil,kiosk-3,mairie-centre,,abandoned,10000,,,50000,40000,,,0,,,,false"
     );
 }
 
@@ -50,7 +50,7 @@ fn csv_quotes_and_neutralises_formulas() {
     assert_eq!(
         record,
         "\r\n3,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",\"Hall, porte \"\"B\"\"\",'+33 1 23,\
-         '@agent,abandoned,-2,,,1000,40000,,,0,\"ligne 1\nligne 2\",,\r\n"
+         '@agent,abandoned,-2,,,1000,40000,,,0,\"ligne 1\nligne 2\",,,false\r\n"
     );
 }
 

@@ -57,7 +57,7 @@ fn a_batch_is_applied_whole_and_can_be_applied_again() {
             chat: Vec::new(),
             wrap_up_of: Some("alice".to_owned()),
         },
-        JournalOp::Heartbeat(61_000),
+        JournalOp::Heartbeat { at_ms: 61_000 },
     ];
     store.commit_batch(&batch).unwrap();
     // A retried batch (the first commit's answer was lost) changes nothing.
@@ -104,7 +104,7 @@ fn a_stop_records_connected_calls_completes_wrap_ups_and_keeps_waiting_ones() {
                     chat: Vec::new(),
                     wrap_up_of: Some("bob".to_owned()),
                 },
-                JournalOp::Heartbeat(30_000),
+                JournalOp::Heartbeat { at_ms: 30_000 },
             ])
             .unwrap();
     }
