@@ -67,3 +67,64 @@ fn serve_refuses_a_bad_configuration_before_listening() {
     assert!(!out.contains("listening"), "{out}");
     assert!(err.contains("shards"), "{err}");
 }
+
+#[test]
+fn purge_deletes_the_records_older_than_the_retention_and_keeps_the_rest() {
+    use relais_proto::Outcome;
+    use relais_store::{CallRecord, Store};
+    let dir = temp_dir("cli-purge");
+    let data = dir.join("data");
+    let config = dir.join("relais.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[records]\nretention_days = 30\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let day = 24 * 3600 * 1000;
+    let record = |call_id: u64, days_ago: i64| CallRecord {
+        call_id,
+        queue: "caf".to_owned(),
+        kiosk: "borne".to_owned(),
+        site: "mairie".to_owned(),
+        agent: None,
+        outcome: Outcome::Abandoned,
+        ended_by: None,
+        end_reason: None,
+        enqueued_at_ms: now - days_ago * day - 60_000,
+        offered_at_ms: None,
+        answered_at_ms: None,
+        ended_at_ms: now - days_ago * day,
+        wait_ms: 60_000,
+        talk_ms: None,
+        wrap_up_ms: None,
+        attempts: 0,
+        callback: false,
+        disposition: None,
+    };
+    {
+        let store = Store::open(&data.join("relais.sqlite3")).unwrap();
+        for (id, days_ago) in [(1, 200), (2, 31), (3, 29), (4, 0)] {
+            store.record_call(&record(id, days_ago)).unwrap();
+        }
+    }
+    let (code, out, err) = relais(&["--config", config.to_str().unwrap(), "purge"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 calls"), "{out}");
+    let store = Store::open(&data.join("relais.sqlite3")).unwrap();
+    let kept: Vec<u64> = (1..=4)
+        .filter(|id| store.call(*id).unwrap().is_some())
+        .collect();
+    assert_eq!(kept, [3, 4]);
+    drop(store);
+    // A shorter retention on the command line.
+    let (code, out, err) = relais(&["--config", config.to_str().unwrap(), "purge", "--days", "7"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 calls"), "{out}");
+}

@@ -22,6 +22,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve,
+    /// Delete the records older than the retention period (`[records] retention_days`, or
+    /// `--days`) from the store, and print what was deleted. Safe while the server runs.
+    Purge {
+        /// Keep this many days instead of the configured retention.
+        #[arg(long)]
+        days: Option<u32>,
+    },
     /// Validate a configuration file and print the effective configuration.
     CheckConfig {
         /// The file to check.

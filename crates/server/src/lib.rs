@@ -12,6 +12,7 @@ pub mod hub;
 pub mod kpi;
 pub mod media;
 pub mod metrics;
+pub mod retention;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

@@ -82,6 +82,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Purge { days } => purge(cli.config, days),
         Command::Token {
             role,
             sub,
@@ -102,6 +103,35 @@ fn main() -> ExitCode {
                 name,
             },
         ),
+    }
+}
+
+fn purge(config_path: Option<std::path::PathBuf>, days: Option<u32>) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("relais: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let days = days.unwrap_or(config.records.retention_days);
+    if days == 0 {
+        eprintln!("relais: retention is 0 days (keep forever): nothing to purge");
+        return ExitCode::SUCCESS;
+    }
+    match relais::retention::purge(&config, days) {
+        Ok((before, purged)) => {
+            println!(
+                "purged before {before}: {} calls ({} legs, {} chat messages), {} agent state \
+                 changes, {} audit entries",
+                purged.calls, purged.legs, purged.chat, purged.agent_states, purged.audit
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("relais: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

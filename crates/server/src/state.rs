@@ -91,6 +91,10 @@ impl AppState {
             }),
         };
         tokio::spawn(crate::kpi::publish(state.clone()));
+        tokio::spawn(crate::retention::daily(
+            Arc::clone(state.store()),
+            state.config().records.retention_days,
+        ));
         Ok(state)
     }
 

@@ -12,6 +12,7 @@ mod csv;
 mod error;
 mod journal;
 mod migrate;
+mod purge;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -25,6 +26,7 @@ pub use calls::{CallRecord, ChatRecord, LegRecord};
 pub use csv::calls_to_csv;
 pub use error::{Result, StoreError};
 pub use journal::{JournalOp, LiveCall, LiveState};
+pub use purge::Purged;
 
 /// How long a write waits for another connection (another process, a backup tool) to release
 /// the file before it fails.

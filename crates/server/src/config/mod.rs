@@ -39,6 +39,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub supervision: SupervisionConfig,
     pub recovery: RecoveryConfig,
+    pub records: RecordsConfig,
     /// The services (queues) kiosks can call. Replaces the demo services when given.
     pub services: Vec<ServiceConfig>,
 }
@@ -159,6 +160,24 @@ impl Default for RecoveryConfig {
     }
 }
 
+/// How long call records are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsConfig {
+    /// Days call records (with their legs and chat), agent state changes and audit entries
+    /// are kept; older ones are deleted by a daily task and by `relais purge`. 0 keeps them
+    /// forever. The default, 180 days, follows French guidance on call data.
+    pub retention_days: u32,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 180,
+        }
+    }
+}
+
 /// What one identity may hold, so a single token cannot crowd out the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -211,6 +230,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             supervision: SupervisionConfig::default(),
             recovery: RecoveryConfig::default(),
+            records: RecordsConfig::default(),
             services: service::demo_services(),
         }
     }

@@ -8,4 +8,5 @@ mod concurrency;
 mod csv;
 mod journal;
 mod opening;
+mod purge;
 mod support;

@@ -1,0 +1,135 @@
+//! Retention: records, their legs and chat, agent states and audit entries older than the
+//! cut-off go; newer ones, calls in progress and each agent's current state stay.
+
+use relais_store::{
+    AgentStateChange, AuditEntry, ChatRecord, JournalOp, LegRecord, LiveCall, LiveState, Purged,
+    Store,
+};
+
+use crate::support::{TempDir, abandoned_call, answered_call};
+
+fn leg(seq: u32, role: &str, subject: &str, at: i64) -> LegRecord {
+    LegRecord {
+        seq,
+        role: role.to_owned(),
+        subject: subject.to_owned(),
+        queue: None,
+        joined_at_ms: at - 50_000,
+        left_at_ms: at,
+        left_because: "ended".to_owned(),
+        wrap_up_ms: None,
+        disposition: None,
+    }
+}
+
+fn state(agent: &str, state: &str, at_ms: i64) -> JournalOp {
+    JournalOp::AgentState(AgentStateChange {
+        agent: agent.to_owned(),
+        state: state.to_owned(),
+        reason: None,
+        at_ms,
+    })
+}
+
+#[test]
+fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db()).unwrap();
+    let cut = 10_000_000;
+    let chat = [ChatRecord {
+        at_ms: 1_000,
+        role: "kiosk".to_owned(),
+        name: "borne".to_owned(),
+        text: "bonjour".to_owned(),
+    }];
+    for (id, at) in [
+        (1, cut - 5_000_000),
+        (2, cut - 1),
+        (3, cut),
+        (4, cut + 1_000),
+    ] {
+        let legs = [leg(0, "kiosk", "kiosk-12", at), leg(1, "agent", "ana", at)];
+        store
+            .record_call_in_full(&answered_call(id, "ana", at), &legs, &chat)
+            .unwrap();
+    }
+    store.record_call(&abandoned_call(5, cut - 10)).unwrap();
+    let live = LiveCall {
+        call_id: 6,
+        queue: "etat-civil".to_owned(),
+        origin_queue: "etat-civil".to_owned(),
+        kiosk: "kiosk-1".to_owned(),
+        site: "mairie".to_owned(),
+        priority: 0,
+        enqueued_at_ms: 1_000,
+        state: LiveState::Waiting,
+        agent: None,
+        answered_at_ms: None,
+        ended_at_ms: None,
+        attempts: 0,
+        legs: Vec::new(),
+        updated_at_ms: 1_000,
+    };
+    store
+        .commit_batch(&[
+            JournalOp::Live(Box::new(live)),
+            state("ana", "available", 1_000),
+            state("ana", "on_call", cut - 2),
+            state("ana", "wrap_up", cut + 5),
+            // Bo's only change is old: it is his state now, and stays.
+            state("bo", "not_ready", 2_000),
+            JournalOp::Audit(AuditEntry {
+                at_ms: cut - 1,
+                actor: "sup".to_owned(),
+                action: "listen".to_owned(),
+                target: "call 1".to_owned(),
+                detail: None,
+            }),
+            JournalOp::Audit(AuditEntry {
+                at_ms: cut,
+                actor: "sup".to_owned(),
+                action: "barge".to_owned(),
+                target: "call 3".to_owned(),
+                detail: None,
+            }),
+        ])
+        .unwrap();
+
+    let purged = store.purge_before(cut).unwrap();
+    assert_eq!(
+        purged,
+        Purged {
+            calls: 3,
+            legs: 4,
+            chat: 2,
+            agent_states: 2,
+            audit: 1,
+        }
+    );
+    for (id, kept) in [(1, false), (2, false), (3, true), (4, true), (5, false)] {
+        assert_eq!(store.call(id).unwrap().is_some(), kept, "call {id}");
+        assert_eq!(store.legs_of(id).unwrap().len(), if kept { 2 } else { 0 });
+        assert_eq!(store.chat_of(id).unwrap().len(), usize::from(kept));
+    }
+    assert_eq!(
+        store.live_calls().unwrap().len(),
+        1,
+        "calls in progress stay"
+    );
+    let states: Vec<(String, String)> = store
+        .agent_states_between(0, i64::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.agent, c.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("bo".to_owned(), "not_ready".to_owned()),
+            ("ana".to_owned(), "wrap_up".to_owned())
+        ]
+    );
+    assert_eq!(store.audit_between(0, i64::MAX).unwrap().len(), 1);
+    // Nothing left to purge.
+    assert_eq!(store.purge_before(cut).unwrap(), Purged::default());
+}
