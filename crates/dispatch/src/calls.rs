@@ -237,13 +237,19 @@ impl Dispatcher {
 
     /// Puts a call (state Queued) into its queue's waiting set with a fresh max-wait timer.
     fn place(&mut self, now: Instant, idx: u32) {
+        self.place_from(now, now, idx);
+    }
+
+    /// As [`Self::place`], with the max wait counted from `from` (a call waiting since before
+    /// a restart counts from its original enqueue).
+    fn place_from(&mut self, now: Instant, from: Instant, idx: u32) {
         let Some(call) = self.call(idx) else { return };
         let (q, level, key, id) = (call.queue, call.level, call.key(idx), call.id);
         let max_wait = self
             .queue(q)
             .and_then(|queue| queue.cfg.max_wait.as_ref())
             .map(|m| m.after);
-        let deadline = max_wait.and_then(|after| now.checked_add(after));
+        let deadline = max_wait.and_then(|after| from.min(now).checked_add(after));
         if let Some(at) = deadline {
             self.timers.insert(at, Timer::MaxWait(idx, id.0));
         }
@@ -304,7 +310,7 @@ impl Dispatcher {
         }
         let idx = self.alloc_call(call);
         self.record(q, now, true, |c| c.offered += 1);
-        self.place(now, idx);
+        self.place_from(now, since, idx);
         Ok(Admission::Queued)
     }
 

@@ -291,6 +291,33 @@ fn max_wait_without_target_times_out() {
 }
 
 #[test]
+fn a_call_admitted_with_its_earlier_enqueue_time_reaches_max_wait_from_then() {
+    let mut a = queue("a");
+    a.max_wait = Some(MaxWait {
+        after: secs(60),
+        overflow_to: None,
+    });
+    let mut h = Harness::new(vec![a]);
+    h.advance(secs(100));
+    // Waiting for 50 s before a restart: 10 s are left.
+    let since = h.now - secs(50);
+    h.d.admit_since(
+        h.now,
+        since,
+        relais_dispatch::CallId(1),
+        &"a".into(),
+        "kiosk-1".into(),
+        "site".into(),
+        None,
+    )
+    .unwrap();
+    let cmds = h.advance(secs(9));
+    assert!(ended(&cmds).is_empty());
+    let cmds = h.advance(secs(1));
+    assert_eq!(ended(&cmds), vec![(1, Outcome::TimedOut)]);
+}
+
+#[test]
 fn overflow_into_a_closed_queue_ends_overflowed() {
     let mut a = queue("a");
     a.max_wait = Some(MaxWait {
