@@ -163,6 +163,8 @@ pub struct Call {
     pub on_hold: bool,
     /// Everyone who took part, in order of arrival, for the record.
     pub history: Vec<LegHistory>,
+    /// The agents it was offered to, each once, in order.
+    pub offered_to: Vec<String>,
     next_leg: u32,
 }
 
@@ -190,6 +192,7 @@ impl Call {
             chat: Vec::new(),
             on_hold: false,
             history: Vec::new(),
+            offered_to: Vec::new(),
             next_leg: 0,
         };
         let kiosk_leg = call.add_leg(now, LegRole::Kiosk, kiosk, Some(session), None);

@@ -35,10 +35,15 @@ impl CallCore {
                     .placed_at
                     .get(&call)
                     .map_or(0, |at| now.saturating_duration_since(*at).as_secs());
+                let mut again = false;
                 if let Some(state) = self.calls.get_mut(&call) {
                     state.state = CallState::Waiting {
                         ringing: Some(agent.clone()),
                     };
+                    again = state.offered_to.iter().any(|a| *a == agent.as_str());
+                    if !again {
+                        state.offered_to.push(agent.to_string());
+                    }
                 }
                 let service_name = self
                     .config
@@ -56,6 +61,7 @@ impl CallCore {
                         waited_secs: waited,
                         deadline_secs: deadline.saturating_duration_since(now).as_secs().max(1),
                         consult_from: None,
+                        again,
                     },
                 );
             }
@@ -185,6 +191,14 @@ impl CallCore {
                     } else if let Some(entry) = self.consults.get(call) {
                         *call = entry.parent;
                     }
+                }
+                // An agent in wrap-up is told the call it wraps up.
+                if let (
+                    AgentState::WrapUp { .. },
+                    ServerMessage::AgentState { call: wrapped, .. },
+                ) = (&state, &mut message)
+                {
+                    *wrapped = self.wrap_ups.get(agent.as_str()).map(|w| w.call);
                 }
                 self.push_agent(agent.as_str(), message);
                 self.outputs.push_back(Output::AgentState {

@@ -159,6 +159,7 @@ impl CallCore {
                 waited_secs: 0,
                 deadline_secs: deadline.saturating_duration_since(now).as_secs().max(1),
                 consult_from: Some(from.clone()),
+                again: false,
             },
         );
         self.set_hold(parent, true);

@@ -352,6 +352,55 @@ fn hanging_up_tells_both_sides_with_who_and_why_after_the_record() {
 }
 
 #[test]
+fn the_agent_in_wrap_up_is_told_which_call_it_wraps_up() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.media_up();
+    let before = w.pushes.len();
+    w.input(Input::Hangup { session: 1 }).unwrap();
+    let wrap_ups: Vec<Option<_>> = w.pushes[before..]
+        .iter()
+        .filter_map(|(s, m)| match m {
+            ServerMessage::AgentState {
+                state: relais_proto::AgentStateName::WrapUp,
+                call,
+                ..
+            } if *s == 100 => Some(*call),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(wrap_ups, vec![Some(call)]);
+}
+
+#[test]
+fn a_call_offered_again_to_an_agent_who_refused_it_says_so() {
+    let mut w = World::new();
+    w.ready_agent(100, "alice");
+    let call = w.queued(1, "borne-1");
+    let offers = |w: &World| -> Vec<bool> {
+        w.pushed(100)
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Offered { call: c, again, .. } if *c == call => Some(*again),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(offers(&w), vec![false], "the first offer is a plain one");
+    w.dispatch(Event::Reject {
+        call,
+        agent: alice(),
+    });
+    // Nobody else can take it: after the re-offer back-off it rings alice again, and says why.
+    w.advance(secs(11));
+    assert_eq!(offers(&w), vec![false, true]);
+    // A missed offer counts the same.
+    w.advance(secs(11));
+    w.advance(secs(11));
+    assert_eq!(offers(&w), vec![false, true, true]);
+}
+
+#[test]
 fn cancel_is_for_a_waiting_call_and_hangup_for_a_connected_one() {
     let mut w = World::new();
     w.open(1, Role::Kiosk, "borne-1");

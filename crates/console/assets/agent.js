@@ -21,6 +21,7 @@ const REASON_LABEL = {
   login: 'connexion',
   disconnected: 'déconnecté',
   missed: 'appels manqués',
+  restart: 'redémarrage du serveur',
   pause: 'pause',
   lunch: 'repas',
   training: 'formation',
@@ -37,6 +38,19 @@ const OUTCOME_LABEL = {
   closed: 'Service fermé',
   queue_full: 'File pleine',
   interrupted: 'Interrompu',
+};
+
+// The reasons an agent may choose in the state list (the other reasons come from the server).
+const OWN_REASONS = ['pause', 'lunch', 'training', 'meeting', 'back_office'];
+
+// Why a connected call ended, as told to the agent (`call_ended` `by` and `reason`).
+const END_NOTE = {
+  kiosk: { hangup: "L'usager a raccroché.", disconnected: "L'usager a été déconnecté : l'appel est terminé." },
+  server: {
+    media_lost: "L'appel est coupé : la liaison avec l'usager est perdue.",
+    media_failed: "L'appel est coupé : la vidéo n'a pas pu être établie.",
+    restart: "L'appel est coupé : le serveur redémarre.",
+  },
 };
 
 const ROLE_LABEL = {
@@ -83,6 +97,8 @@ const ui = {
   idleNote: '',
   idleTimer: 0,
   chatPaused: false,
+  endNote: null, // {call, text}: why the call just ended, shown during its wrap-up
+  replaced: false, // this console was opened elsewhere (`session_replaced`)
 };
 
 let connection = null;
@@ -190,6 +206,7 @@ function onChat(push) {
 /// available, ringing, call, wrap_up.
 function pageState() {
   if (ui.screen !== 'console') return ui.screen;
+  if (ui.replaced) return 'replaced';
   if (!connection?.online) return 'offline';
   const state = ui.state?.state;
   if (state === 'reserved' || ui.offer) return 'ringing';
@@ -209,7 +226,8 @@ function showNet(text) {
 }
 
 function badgeText(state) {
-  if (!state) return '—';
+  if (ui.replaced) return 'Session ouverte ailleurs';
+  if (!state) return connection?.online ? '—' : 'Hors ligne';
   let text = STATE_LABEL[state.state] || state.state;
   if (state.state === 'not_ready' && state.reason) text += ` (${REASON_LABEL[state.reason] || state.reason})`;
   return text;
@@ -223,34 +241,40 @@ function render() {
   badge.dataset.state = state?.state || '';
   $('#badge-text').textContent = badgeText(state);
 
-  const select = $('#state-select');
-  const busy = state && (state.state === 'reserved' || state.state === 'on_call');
-  select.disabled = !connection?.online || busy;
-  if (state?.state === 'not_ready') {
-    const reason = state.reason || 'pause';
-    if (![...select.options].some((o) => o.value === reason)) {
-      const option = document.createElement('option');
-      option.value = reason;
-      option.textContent = REASON_LABEL[reason] ? capitalise(REASON_LABEL[reason]) : reason;
-      option.dataset.server = 'true';
-      select.append(option);
-    }
-    select.value = reason;
-  } else if (state?.state === 'available' || busy || state?.state === 'wrap_up') {
-    select.value = 'ready';
-  }
+  renderStateSelect();
 
+  $('#replaced-panel').hidden = name !== 'replaced';
   $('#offer-panel').hidden = name !== 'ringing';
   $('#call-panel').hidden = name !== 'call';
   $('#wrapup-panel').hidden = name !== 'wrap_up';
-  $('#idle-panel').hidden = name === 'ringing' || name === 'call' || name === 'wrap_up';
+  $('#idle-panel').hidden = name === 'ringing' || name === 'call' || name === 'wrap_up' || name === 'replaced';
+  // No call control works without the server (offline, or the session taken over elsewhere).
+  const live = Boolean(connection?.online) && !ui.replaced;
+  for (const id of ['#hangup', '#mute', '#camera']) {
+    if (!live) $(id).disabled = true;
+    else if ($(id).dataset.offline === 'true') $(id).disabled = false;
+    $(id).dataset.offline = String(!live);
+  }
+  if (!live) {
+    $('#accept').disabled = true;
+    $('#reject').disabled = true;
+    $('#wrapup-form button[type="submit"]').disabled = true;
+  } else if ($('#wrapup-form').dataset.offline === 'true') {
+    $('#wrapup-form button[type="submit"]').disabled = false;
+  }
+  $('#wrapup-form').dataset.offline = String(!live);
+  renderMediaButtons();
   $('#idle-text').textContent =
     state?.state === 'available' ? 'Vous êtes disponible : un appel peut arriver à tout moment.' : 'Passez « Disponible » pour recevoir des appels.';
   const idleNote = $('#idle-note');
   if (idleNote.textContent !== ui.idleNote) idleNote.textContent = ui.idleNote;
   idleNote.hidden = !ui.idleNote;
   const note = $('#wrapup-note');
-  const noteText = ui.transferred ? `Appel transféré vers ${ui.transferred.name}` : '';
+  const noteText = ui.transferred
+    ? `Appel transféré vers ${ui.transferred.name}`
+    : ui.endNote && ui.endNote.call === state?.call
+      ? ui.endNote.text
+      : '';
   if (note.textContent !== noteText) note.textContent = noteText;
   note.hidden = !noteText;
   if (name !== 'call' && ui.transfer) closeTransfer({ focus: false });
@@ -261,6 +285,78 @@ function render() {
   if (name !== 'call') showInterpreterStatus(null);
   renderConsult();
   tick();
+}
+
+/// What the agent may ask for now (docs/protocol.md, `set_state`): nothing on a call or
+/// without the server; `ready` neither while a call is offered nor when already available;
+/// during wrap-up `ready` ends the wrap-up.
+function allowedStates() {
+  const state = ui.state?.state;
+  if (!connection?.online || ui.replaced || !state) return { ready: false, reasons: false };
+  if (state === 'on_call') return { ready: false, reasons: false };
+  if (state === 'reserved' || ui.offer) return { ready: false, reasons: true };
+  if (state === 'available') return { ready: false, reasons: true };
+  return { ready: true, reasons: true };
+}
+
+/// The label of the state the agent is in, as its list shows it.
+function currentStateText() {
+  if (ui.replaced) return 'Session ouverte dans un autre onglet';
+  if (!connection?.online) return 'Hors ligne';
+  const state = ui.state;
+  if (!state) return 'Connexion…';
+  if (state.state === 'reserved' || ui.offer) return 'Appel entrant';
+  if (state.state === 'on_call') return ui.transferred?.call === state.call ? "Fin d'appel" : 'En communication';
+  if (state.state === 'not_ready') {
+    const reason = state.reason || 'pause';
+    return `Indisponible (${REASON_LABEL[reason] || reason})`;
+  }
+  return STATE_LABEL[state.state] || state.state;
+}
+
+/// The state list: the agent's real state selected (from the server's `agent_state`), and only
+/// the changes the server takes now.
+function renderStateSelect() {
+  const select = $('#state-select');
+  const current = $('#state-current');
+  const state = ui.state;
+  const allowed = allowedStates();
+  // The state shown as the selected choice when it is one of the list's (available, own pause).
+  let shown = null;
+  if (connection?.online && !ui.replaced && state && !ui.offer) {
+    if (state.state === 'available') shown = 'ready';
+    else if (state.state === 'not_ready' && OWN_REASONS.includes(state.reason || 'pause')) shown = state.reason || 'pause';
+  }
+  for (const option of select.options) {
+    if (option === current) continue;
+    const ok = option.value === 'ready' ? allowed.ready : allowed.reasons && option.value !== shown;
+    const visible = ok || option.value === shown;
+    option.disabled = !ok;
+    option.hidden = !visible;
+    const label = option.value === 'ready' && state?.state === 'wrap_up' ? "Disponible (terminer la fin d'appel)" : option.dataset.label || option.textContent;
+    if (!option.dataset.label) option.dataset.label = option.textContent;
+    if (option.textContent !== label) option.textContent = label;
+  }
+  const text = currentStateText();
+  if (current.textContent !== text) current.textContent = text;
+  current.hidden = shown !== null;
+  const value = shown ?? '';
+  if (select.value !== value) select.value = value;
+  select.disabled = !allowed.ready && !allowed.reasons;
+  select.dataset.state = shown ?? (ui.replaced ? 'replaced' : connection?.online ? state?.state || '' : 'offline');
+}
+
+/// The microphone and camera toggles: their label, `aria-pressed`, the self-view's notice.
+function renderMediaButtons() {
+  const mute = $('#mute');
+  const muteLabel = ui.muted ? 'Réactiver le micro' : 'Couper le micro';
+  if (mute.textContent !== muteLabel) mute.textContent = muteLabel;
+  toggle(mute, ui.muted);
+  const camera = $('#camera');
+  const cameraLabel = ui.cameraOff ? 'Réactiver la caméra' : 'Couper la caméra';
+  if (camera.textContent !== cameraLabel) camera.textContent = cameraLabel;
+  toggle(camera, ui.cameraOff);
+  $('#self-off').hidden = !ui.cameraOff;
 }
 
 function capitalise(text) {
@@ -345,6 +441,11 @@ function onAgentState(push) {
     ui.stateSince = Date.now();
   }
   ui.state = push;
+  // Why the call ended stays for its wrap-up; a service without wrap-up shows it on the idle panel.
+  if (ui.endNote && !(push.state === 'wrap_up' && push.call === ui.endNote.call) && !(push.state === 'on_call' && push.call === ui.endNote.call)) {
+    if (previous?.state === 'on_call' && push.state !== 'reserved') showIdleNote(ui.endNote.text);
+    ui.endNote = null;
+  }
   // The note of a transferred call stays for its wrap-up only.
   if (ui.transferred && push.state !== 'wrap_up' && !(push.state === 'on_call' && push.call === ui.transferred.call)) {
     ui.transferred = null;
@@ -389,6 +490,8 @@ function onOffered(push) {
     ? `${from} souhaite vous parler d'un appel en cours avant de vous le transférer ; l'usager est en attente.`
     : '';
   $('#offer-consult').hidden = !from;
+  // Offered again after this agent refused or missed it: nobody else could take it.
+  $('#offer-again').hidden = !push.again || Boolean(from);
   $('#offer-waited-label').hidden = Boolean(from);
   $('#offer-waited').hidden = Boolean(from);
   $('#offer-service').textContent = push.service_name || push.service;
@@ -475,6 +578,12 @@ function onPeerMediaRestored(push) {
 
 function onCallEnded(push) {
   if (ui.offer && ui.offer.call === push.call) clearOffer();
+  const mine = ui.callId === push.call || ((ui.state?.state === 'on_call' || ui.state?.state === 'wrap_up') && ui.state.call === push.call);
+  const text = mine && ui.transferred?.call !== push.call ? END_NOTE[push.by]?.[push.reason] : null;
+  if (text) {
+    ui.endNote = { call: push.call, text };
+    announce(text);
+  }
   if (ui.callId === push.call) endMedia();
   render();
   refreshCalls();
@@ -491,6 +600,15 @@ function onCallTransferred(push) {
   if (!$('#wrapup-panel').hidden) $('#disposition').focus();
 }
 
+/// Says `text` once to screen readers (a status region that stays in the page).
+function announce(text) {
+  const region = $('#announce');
+  region.textContent = '';
+  setTimeout(() => {
+    region.textContent = text;
+  }, 50);
+}
+
 function endMedia() {
   closeTransfer({ focus: false });
   clearConsult();
@@ -502,8 +620,7 @@ function endMedia() {
   ui.callStart = 0;
   ui.muted = false;
   ui.cameraOff = false;
-  toggle($('#mute'), false);
-  toggle($('#camera'), false);
+  renderMediaButtons();
   tiles.clear();
   $('#remote-video').srcObject = null;
   $('#self-video').srcObject = null;
@@ -525,7 +642,8 @@ async function act(body, button) {
     setTimeout(() => showNet(''), 5000);
     return null;
   } finally {
-    if (button) button.disabled = false;
+    // Left disabled when the connection went meanwhile (or the session was opened elsewhere).
+    if (button) button.disabled = !connection?.online || ui.replaced;
   }
 }
 
@@ -1026,7 +1144,14 @@ async function cancelConsult() {
 }
 
 async function changeState() {
-  const value = $('#state-select').value;
+  const select = $('#state-select');
+  const chosen = select.selectedOptions[0];
+  const value = select.value;
+  // Only the changes offered now (a disabled choice cannot be taken).
+  if (!chosen || chosen.disabled || !value) {
+    render();
+    return;
+  }
   const body = value === 'ready' ? { type: 'set_state', state: 'ready' } : { type: 'set_state', state: 'not_ready', reason: value };
   await act(body);
   render();
@@ -1088,8 +1213,11 @@ async function refreshCalls() {
 
 function connect(token) {
   connection?.stop();
+  ui.replaced = false;
   connection = new Connection(token);
   connection.on('status', (status) => {
+    // A session taken over elsewhere stays so until the agent takes it back.
+    if (ui.replaced) return;
     document.body.dataset.conn = status;
     $('#conn-text').textContent = { online: 'En ligne', connecting: 'Connexion…', offline: 'Hors ligne', closed: 'Déconnecté' }[status];
     if (status === 'offline') {
@@ -1102,6 +1230,7 @@ function connect(token) {
   });
   connection.on('welcome', (welcome) => {
     showNet('');
+    $('#signin-note').hidden = true;
     $('#who').textContent = welcome.subject;
     ui.subject = welcome.subject;
     $('#signout').hidden = false;
@@ -1119,8 +1248,12 @@ function connect(token) {
     clearOffer();
     endMedia();
     if (code === 'session_replaced') {
-      showNet('Votre session a été ouverte ailleurs (autre onglet ou poste). Rechargez la page pour la reprendre ici.');
+      ui.replaced = true;
       ui.state = null;
+      ui.endNote = null;
+      document.body.dataset.conn = 'replaced';
+      $('#conn-text').textContent = 'Session ouverte dans un autre onglet';
+      showNet('Votre session a été ouverte ailleurs (un autre onglet ou un autre poste).');
       render();
       return;
     }
@@ -1148,6 +1281,40 @@ function connect(token) {
   connection.start();
 }
 
+/// Ends the shift: the server logs the agent out (no more calls, off the wallboard), then the
+/// console forgets its token. Refused on a call: the agent hangs up or transfers it first.
+async function signOut() {
+  const button = $('#signout');
+  if (ui.state?.state === 'on_call') {
+    showNet("Terminez ou transférez l'appel avant de vous déconnecter.");
+    return;
+  }
+  button.disabled = true;
+  try {
+    if (connection?.online && !ui.replaced) await connection.request({ type: 'logout' });
+  } catch (err) {
+    if (err.code === 'wrong_state') {
+      showNet("Terminez ou transférez l'appel avant de vous déconnecter.");
+      return;
+    }
+    // Offline or gone: the server marks the agent disconnected; the token is forgotten anyway.
+    console.error('agent: logout', err);
+  } finally {
+    button.disabled = false;
+  }
+  connection?.stop();
+  connection = null;
+  clearOffer();
+  endMedia();
+  forgetToken();
+  ui.state = null;
+  $('#who').textContent = '';
+  button.hidden = true;
+  showNet('');
+  $('#signin-note').hidden = false;
+  setScreen('signin');
+}
+
 function signinError(text) {
   $('#signin-error').textContent = text;
   $('#signin-error').hidden = false;
@@ -1160,30 +1327,28 @@ function init() {
     setScreen('loading');
     connect(token);
   });
-  $('#signout').addEventListener('click', () => {
-    connection?.stop();
-    connection = null;
-    clearOffer();
-    endMedia();
-    forgetToken();
-    ui.state = null;
-    $('#who').textContent = '';
-    $('#signout').hidden = true;
-    setScreen('signin');
-  });
+  $('#signout').addEventListener('click', signOut);
   $('#state-select').addEventListener('change', changeState);
   $('#accept').addEventListener('click', accept);
   $('#reject').addEventListener('click', reject);
   $('#hangup').addEventListener('click', (event) => act({ type: 'hangup' }, event.currentTarget));
-  $('#mute').addEventListener('click', (event) => {
+  $('#mute').addEventListener('click', () => {
     ui.muted = !ui.muted;
     ui.media?.setAudio(!ui.muted);
-    toggle(event.currentTarget, ui.muted);
+    renderMediaButtons();
   });
-  $('#camera').addEventListener('click', (event) => {
+  $('#camera').addEventListener('click', () => {
     ui.cameraOff = !ui.cameraOff;
     ui.media?.setVideo(!ui.cameraOff);
-    toggle(event.currentTarget, ui.cameraOff);
+    renderMediaButtons();
+  });
+  // Takes the session back from the other tab or post (which is told so in its turn).
+  $('#reclaim').addEventListener('click', () => {
+    const token = connection?.token || takeToken();
+    if (!token) return;
+    showNet('');
+    setScreen('loading');
+    connect(token);
   });
   $('#wrapup-form').addEventListener('submit', finishWrapUp);
   $('#transfer-open').addEventListener('click', () => (ui.transfer ? closeTransfer() : openTransfer('transfer')));
@@ -1213,6 +1378,9 @@ function init() {
     participants: () => others().map((p) => ({ ...p })),
     transferred: () => (ui.transferred ? { ...ui.transferred } : null),
     consult: () => (ui.consult ? { side: ui.consult.side, peer: ui.consult.peer, call: ui.consult.call, status: ui.consult.status } : null),
+    // The local tracks the call's peer connection sends, and whether each is enabled.
+    senders: () =>
+      (ui.media?.pc?.getSenders() || []).filter((s) => s.track).map((s) => ({ kind: s.track.kind, enabled: s.track.enabled, readyState: s.track.readyState })),
   });
 
   const token = takeToken();

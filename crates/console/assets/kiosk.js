@@ -5,7 +5,7 @@
 // the agent consults a colleague (who may take the call over, on the same picture), back to
 // start.
 import {
-  $, ChatPanel, Connection, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall,
+  $, ChatPanel, Connection, PictureWatch, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall,
   renderLines, showScreen, stopMedia, storeToken, takeToken, forgetToken,
 } from '/console/relais.js';
 
@@ -32,13 +32,20 @@ const TEXT = {
     waiting_title: 'Merci de patienter',
     position: 'Votre position :',
     eta: (secs) => `Attente estimée : environ ${minutes(secs, 'fr')}`,
-    eta_unknown: 'Un conseiller va bientôt vous répondre.',
+    eta_unknown: 'Un conseiller va vous répondre.',
+    eta_now: 'Un conseiller va vous répondre dans un instant.',
+    no_agent: "Aucun conseiller n'est disponible pour le moment.",
+    no_agent_options: "Vous pouvez patienter : votre place est gardée. Vous pouvez aussi annuler l'appel et revenir plus tard.",
     waited: (secs) => `Vous attendez depuis ${duration(secs)}`,
     cancel: "Annuler l'appel",
     call_title: 'En communication',
     connecting: 'Connexion de la vidéo…',
     mute: 'Couper le micro',
-    unmute: 'Rétablir le micro',
+    unmute: 'Réactiver le micro',
+    camera_off: 'Le conseiller a coupé sa caméra',
+    camera_none: "Pas d'image du conseiller pour le moment",
+    camera_hear: 'Vous entendez toujours le conseiller, et il vous entend.',
+    camera_hear_muted: 'Vous entendez toujours le conseiller.',
     hangup: 'Raccrocher',
     ended_title: 'Appel terminé',
     ended_answered: 'Merci de votre visite. Au revoir !',
@@ -104,13 +111,20 @@ const TEXT = {
     waiting_title: 'Please wait',
     position: 'Your position:',
     eta: (secs) => `Estimated wait: about ${minutes(secs, 'en')}`,
-    eta_unknown: 'An adviser will answer you soon.',
+    eta_unknown: 'An adviser is about to answer you.',
+    eta_now: 'An adviser will answer you in a moment.',
+    no_agent: 'No adviser is available right now.',
+    no_agent_options: 'You may wait: your place is kept. You may also cancel the call and come back later.',
     waited: (secs) => `You have been waiting for ${duration(secs)}`,
     cancel: 'Cancel the call',
     call_title: 'In a call',
     connecting: 'Connecting the video…',
     mute: 'Mute the microphone',
     unmute: 'Unmute the microphone',
+    camera_off: 'The adviser turned their camera off',
+    camera_none: 'No picture from the adviser for now',
+    camera_hear: 'You can still hear the adviser, and they can hear you.',
+    camera_hear_muted: 'You can still hear the adviser.',
     hangup: 'Hang up',
     ended_title: 'Call ended',
     ended_answered: 'Thank you for your visit. Goodbye!',
@@ -206,6 +220,10 @@ const ui = {
   holdAgent: null, // the agent who put the call on hold, when known
   resumed: false, // off hold, until the picture shows again
   afterHoldUntil: 0, // off hold: until then, a `participants` push naming the agent says who is back
+  // What the agent's picture shows (PictureWatch): `picture`, `black`, `none`; null before the
+  // media connection is up. `pictureSeen`: a picture came earlier in the call.
+  picture: null,
+  pictureSeen: false,
 };
 
 const t = (key, ...args) => {
@@ -214,6 +232,13 @@ const t = (key, ...args) => {
 };
 
 let connection = null;
+
+// The agent's picture: black frames (camera turned off) or none at all get a notice instead.
+const pictureWatch = new PictureWatch($('#remote-video'), (state, { seenPicture }) => {
+  ui.picture = state;
+  ui.pictureSeen = ui.pictureSeen || seenPicture;
+  renderCameraOff();
+});
 
 // The remote pictures: the agent in the main video, anyone else (a manager who joined) in tiles.
 const tiles = new RemoteTiles({
@@ -261,7 +286,7 @@ function applyLanguage() {
   const lang = $('#lang');
   lang.textContent = t('other_lang');
   lang.lang = t('other_lang_code');
-  $('#mute').textContent = ui.muted ? t('unmute') : t('mute');
+  renderMute();
   renderServices();
   renderWaiting();
   if (ui.service) {
@@ -271,7 +296,30 @@ function applyLanguage() {
   if (ui.offline) showNet(t('offline'));
   renderPeople();
   renderTransfer();
+  renderCameraOff();
   tiles.relabel();
+}
+
+/// The microphone toggle: its label and `aria-pressed` follow the microphone.
+function renderMute() {
+  const button = $('#mute');
+  button.setAttribute('aria-pressed', String(ui.muted));
+  const label = ui.muted ? t('unmute') : t('mute');
+  if (button.textContent !== label) button.textContent = label;
+}
+
+/// Over the agent's picture when it shows nothing (camera turned off, no video): says so, and
+/// that the conversation goes on. Not while another notice covers the picture (transfer, hold).
+function renderCameraOff() {
+  const covered = Boolean(ui.transfer) || ui.hold || ui.videoWait || !ui.call || ui.screen !== 'call';
+  const off = !covered && (ui.picture === 'black' || ui.picture === 'none');
+  const box = $('#camera-off-box');
+  const title = off ? (ui.pictureSeen ? t('camera_off') : t('camera_none')) : '';
+  const sub = off ? (ui.muted ? t('camera_hear_muted') : t('camera_hear')) : '';
+  if ($('#camera-off-title').textContent !== title) $('#camera-off-title').textContent = title;
+  if ($('#camera-off-sub').textContent !== sub) $('#camera-off-sub').textContent = sub;
+  box.hidden = !off;
+  document.body.dataset.camera = off ? 'off' : 'on';
 }
 
 function renderNotice() {
@@ -441,7 +489,7 @@ function renderTransfer() {
     const title = t('transfer_title', serviceNameOf(transfer.to, transfer.name));
     if ($('#h-transfer').textContent !== title) $('#h-transfer').textContent = title;
     $('#transfer-position').textContent = ui.call?.position ?? '…';
-    $('#transfer-eta').textContent = ui.call?.eta != null ? t('eta', ui.call.eta) : t('eta_unknown');
+    $('#transfer-eta').textContent = etaText(ui.call);
   }
   // On hold: a calm notice, the picture covered (nothing comes), the hang-up button in reach.
   const hold = ui.hold && Boolean(ui.call);
@@ -458,6 +506,7 @@ function renderTransfer() {
   $('#chat-input').disabled = paused;
   $('#chat-form button[type="submit"]').disabled = paused;
   $('#chat-hint').textContent = transfer ? t('chat_hint_transfer') : hold ? t('chat_hint_hold') : t('chat_hint');
+  renderCameraOff();
 }
 
 function resetCallView() {
@@ -473,8 +522,12 @@ function resetCallView() {
   ui.holdAgent = null;
   ui.resumed = false;
   ui.afterHoldUntil = 0;
+  pictureWatch.stop();
+  ui.picture = null;
+  ui.pictureSeen = false;
   renderTransfer();
   renderPeople();
+  renderCameraOff();
   tiles.clear();
   chat.clear();
 }
@@ -549,6 +602,7 @@ async function goStart(message) {
   releaseCall();
   ui.service = null;
   ui.muted = false;
+  renderMute();
   resetCallView();
   $('#remote-video').srcObject = null;
   $('#self-video').srcObject = null;
@@ -639,11 +693,26 @@ async function placeCall() {
   }
 }
 
+/// What the caller is told of the wait: the estimate, that an agent is about to answer, or
+/// that nobody can answer now.
+function etaText(call) {
+  if (!call || call.position == null) return t('eta_unknown');
+  if (call.eta == null) return t('no_agent');
+  if (call.eta < 30) return t('eta_now');
+  return t('eta', call.eta);
+}
+
 function renderWaiting() {
   const call = ui.call;
   if (!call) return;
-  $('#position').textContent = call.position ?? '…';
-  $('#eta').textContent = call.eta != null ? t('eta', call.eta) : t('eta_unknown');
+  // No position: the call rings an agent (offered at once). A position with no estimate: no
+  // agent serving the service is signed in and ready.
+  $('#position-line').hidden = call.position == null;
+  $('#position').textContent = call.position ?? '';
+  $('#eta').textContent = etaText(call);
+  const nobody = call.position != null && call.eta == null;
+  $('#no-agent').hidden = !nobody;
+  $('#no-agent').textContent = nobody ? t('no_agent_options') : '';
   $('#waited').textContent = t('waited', (Date.now() - call.since) / 1000);
 }
 
@@ -676,6 +745,14 @@ async function mediaReady(push) {
     ui.stream,
     (state) => {
       $('#call-status').textContent = state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? t('offline') : t('connecting');
+      // The agent's picture is watched once the media flows; a lost connection says so itself.
+      if (state === 'connected') {
+        if (!pictureWatch.timer) pictureWatch.start();
+      } else {
+        pictureWatch.stop();
+        ui.picture = null;
+        renderCameraOff();
+      }
     },
     { tiles },
   );
@@ -744,9 +821,8 @@ async function hangup() {
 function toggleMute() {
   ui.muted = !ui.muted;
   ui.media?.setAudio(!ui.muted);
-  const button = $('#mute');
-  button.setAttribute('aria-pressed', String(ui.muted));
-  button.textContent = ui.muted ? t('unmute') : t('mute');
+  renderMute();
+  renderCameraOff();
 }
 
 function queuePosition(push) {
@@ -846,6 +922,9 @@ function init() {
     transfer: () => (ui.transfer ? { ...ui.transfer, position: ui.call?.position ?? null } : null),
     videoWait: () => ui.videoWait,
     hold: () => ui.hold,
+    picture: () => ui.picture,
+    senders: () =>
+      (ui.media?.pc?.getSenders() || []).filter((s) => s.track).map((s) => ({ kind: s.track.kind, enabled: s.track.enabled, readyState: s.track.readyState })),
   });
 
   const token = takeToken();

@@ -508,6 +508,112 @@ export class RemoteTiles {
   }
 }
 
+/// Watches whether a `<video>` shows a picture: `onchange(state)` with `picture` (frames that are
+/// not all black), `black` (frames come, all black: a camera turned off with `track.enabled =
+/// false` sends black frames), `none` (no video track, a muted track, or no frame for
+/// `stallMs`). A state other than `picture` is reported once it has lasted `holdMs`, so a
+/// short dark scene or a network hiccup does not flash a notice; `picture` is reported at
+/// once. `start()` begins (again, forgetting what it saw), `stop()` ends.
+export class PictureWatch {
+  constructor(video, onchange, { everyMs = 400, holdMs = 1500, stallMs = 2500 } = {}) {
+    this.video = video;
+    this.onchange = onchange;
+    this.everyMs = everyMs;
+    this.holdMs = holdMs;
+    this.stallMs = stallMs;
+    this.timer = 0;
+    this.state = null;
+    this.pending = null; // [state, since]
+    this.lastFrameAt = 0;
+    this.frameHandle = 0;
+    this.canvas = null;
+    this.seenPicture = false;
+  }
+
+  start() {
+    this.stop();
+    this.state = null;
+    this.pending = null;
+    this.seenPicture = false;
+    this.startedAt = performance.now();
+    this.lastFrameAt = 0;
+    this.watchFrames();
+    this.timer = setInterval(() => this.check(), this.everyMs);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = 0;
+    if (this.frameHandle && this.video.cancelVideoFrameCallback) this.video.cancelVideoFrameCallback(this.frameHandle);
+    this.frameHandle = 0;
+  }
+
+  /// Notes the time of each frame presented, where the browser tells it.
+  watchFrames() {
+    if (!this.video.requestVideoFrameCallback) return;
+    const onFrame = () => {
+      this.lastFrameAt = performance.now();
+      if (this.timer) this.frameHandle = this.video.requestVideoFrameCallback(onFrame);
+    };
+    this.frameHandle = this.video.requestVideoFrameCallback(onFrame);
+  }
+
+  /// What the video shows now.
+  look() {
+    const video = this.video;
+    const track = video.srcObject?.getVideoTracks?.()[0];
+    if (!track || track.readyState === 'ended' || track.muted) return 'none';
+    if (video.readyState < 2 || !video.videoWidth) return 'none';
+    // Frames stopped (the browser tells each one presented): the last one is frozen on screen.
+    const now = performance.now();
+    if (video.requestVideoFrameCallback && now - Math.max(this.lastFrameAt, this.startedAt) > this.stallMs) return 'none';
+    return this.dark() ? 'black' : 'picture';
+  }
+
+  /// True when a small copy of the current frame is all (nearly) black.
+  dark() {
+    try {
+      if (!this.canvas) {
+        this.canvas = document.createElement('canvas');
+        this.canvas.width = 32;
+        this.canvas.height = 18;
+        this.ctx = this.canvas.getContext('2d', { willReadFrequently: true });
+      }
+      this.ctx.drawImage(this.video, 0, 0, 32, 18);
+      const { data } = this.ctx.getImageData(0, 0, 32, 18);
+      let max = 0;
+      let sum = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        const luma = 0.2126 * data[i] + 0.7152 * data[i + 1] + 0.0722 * data[i + 2];
+        sum += luma;
+        if (luma > max) max = luma;
+      }
+      return max < 40 && sum / (data.length / 4) < 16;
+    } catch {
+      return false;
+    }
+  }
+
+  check() {
+    const seen = this.look();
+    if (seen === 'picture') this.seenPicture = true;
+    const now = performance.now();
+    // The first frames take a moment to come: nothing but a picture is told before then.
+    if (seen !== 'picture' && !this.seenPicture && now - this.startedAt < this.stallMs) return;
+    if (seen === this.state) {
+      this.pending = null;
+      return;
+    }
+    if (seen !== 'picture') {
+      if (!this.pending || this.pending[0] !== seen) this.pending = [seen, now];
+      if (now - this.pending[1] < this.holdMs) return;
+    }
+    this.pending = null;
+    this.state = seen;
+    this.onchange(seen, { seenPicture: this.seenPicture });
+  }
+}
+
 /// The longest chat message the server takes, in characters.
 export const CHAT_MAX_CHARS = 1000;
 

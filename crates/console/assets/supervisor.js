@@ -76,6 +76,9 @@ const ui = {
   role: null, // supervisor or admin, from the welcome
   subject: '',
   calls: [], // the last `list_calls` result
+  waiting: [], // the last `list_waiting` result
+  waitingAt: 0,
+  waitingError: '',
   callsAt: 0, // when it was received
   callsError: '', // the last list_calls failure
   actionError: '', // the last refused supervise / stop_supervising
@@ -174,48 +177,74 @@ function renderTiles() {
       abandon: level('abandonment_rate', abandonment),
     };
     const a = q.agents;
+    // An open queue that nobody can answer (no agent signed in, or all of them unavailable).
+    const serving = a.available + a.reserved + a.on_call + a.wrap_up;
+    const unstaffed = q.open && serving === 0;
+    const alarm = unstaffed
+      ? el('p', { class: 'alarm', role: 'status', data: { testid: `alarm-${q.service}` } }, a.logged_in === 0 ? 'Aucun conseiller connecté' : 'Aucun conseiller disponible')
+      : null;
+    // The agents of a closed queue take none of its calls: they are counted where they work.
+    const agentsLine = !q.open
+      ? el('p', { class: 'agents-line closed-line', data: { testid: `closed-${q.service}` } }, 'File fermée')
+      : alarm ||
+        el(
+          'div',
+          { class: 'agents-line', 'aria-label': 'Conseillers de la file' },
+          pill('available', 'disponibles', a.available, 'dispo.'),
+          pill('on_call', 'en appel', a.on_call),
+          pill('wrap_up', "fin d'appel", a.wrap_up),
+          pill('not_ready', 'indisponibles', a.not_ready),
+          ...(a.reserved ? [pill('reserved', 'sonnerie', a.reserved)] : []),
+        );
+    const tileLevel = !q.open ? 'closed' : unstaffed ? 'bad' : worst(Object.values(levels));
     return el(
       'article',
-      { class: 'tile', data: { testid: `queue-${q.service}`, service: q.service, open: String(q.open), level: q.open ? worst(Object.values(levels)) : 'closed' }, 'aria-label': q.name },
+      { class: 'tile', data: { testid: `queue-${q.service}`, service: q.service, open: String(q.open), level: tileLevel, alarm: unstaffed ? 'unstaffed' : '' }, 'aria-label': q.name },
       el('header', {}, el('h3', {}, q.name), el('span', { class: 'open' }, q.open ? 'Ouvert' : 'Fermé')),
       el(
         'dl',
         { class: 'kpis' },
         kpi('waiting', 'En attente', String(q.waiting), levels.waiting, true),
         kpi('longest_wait', 'Plus longue attente', secs(longest), levels.longest, true),
-        kpi('estimated_wait', 'Attente estimée', secs(q.estimated_wait_secs), ''),
+        kpi('estimated_wait', 'Attente estimée', q.open && q.waiting > 0 ? secs(q.estimated_wait_secs) : '—', ''),
         kpi('service_level', 'Niveau de service', percent(serviceLevel), levels.sl),
         kpi('asa', 'Vitesse de réponse', secs(asa), levels.asa),
         kpi('abandonment', 'Abandons', percent(abandonment), levels.abandon),
       ),
-      el(
-        'div',
-        { class: 'agents-line', 'aria-label': 'Conseillers de la file' },
-        pill('available', 'disponibles', a.available),
-        pill('on_call', 'en appel', a.on_call),
-        pill('wrap_up', "fin d'appel", a.wrap_up),
-        pill('not_ready', 'indisponibles', a.not_ready),
-        ...(a.reserved ? [pill('reserved', 'sonnerie', a.reserved)] : []),
-      ),
+      agentsLine,
       el(
         'p',
         { class: 'today-line' },
-        "Aujourd'hui : ",
+        word("Aujourd'hui : ", 'Jour : '),
         el('b', { data: { kpi: 'today-offered', value: String(today.offered ?? 0) } }, String(today.offered ?? 0)),
-        ' reçus · ',
+        word(' reçus · ', ' reçus · '),
         el('b', { data: { kpi: 'today-answered', value: String(today.answered ?? 0) } }, String(today.answered ?? 0)),
-        ' répondus · ',
+        word(' répondus · ', ' rép. · '),
         el('b', { data: { kpi: 'today-abandoned', value: String(today.abandoned ?? 0) } }, String(today.abandoned ?? 0)),
-        ' abandons',
+        word(' abandons', ' aband.'),
         today.short_abandoned ? ` (+${today.short_abandoned} rapides)` : '',
       ),
     );
   });
-  $('#tiles').replaceChildren(...tiles);
+  // The labels once above the rows, for the wall layout (each figure keeps its own label for
+  // screen readers).
+  const head = el(
+    'div',
+    { class: 'tiles-head', 'aria-hidden': 'true', data: { testid: 'tiles-head' } },
+    ...TILE_HEAD.map((label) => el('span', {}, label)),
+  );
+  $('#tiles').replaceChildren(head, ...tiles);
 }
 
-function pill(key, label, value) {
-  return el('span', { class: `pill ${key}`, data: { kpi: `agents-${key}`, value: String(value) } }, el('b', {}, String(value)), ` ${label}`);
+const TILE_HEAD = ["File d'attente", 'En attente', 'Attente max.', 'Attente estimée', 'Niveau service', 'Délai réponse', 'Abandons', 'Conseillers'];
+
+/// A word in full, and its short form for the wall layout (the stylesheet shows one of them).
+function word(full, short) {
+  return el('span', {}, el('span', { class: 'w-full' }, full), el('span', { class: 'w-short' }, short));
+}
+
+function pill(key, label, value, short = label) {
+  return el('span', { class: `pill ${key}`, data: { kpi: `agents-${key}`, value: String(value) } }, el('b', {}, String(value)), word(` ${label}`, ` ${short}`));
 }
 
 function renderAgents() {
@@ -223,19 +252,22 @@ function renderAgents() {
   const agents = ui.snapshot.agents.slice().sort((x, y) => x.agent.localeCompare(y.agent));
   const rows = agents.map((a) => {
     const since = a.since_secs + elapsed;
-    let label = STATE_LABEL[a.state] || a.state;
-    if (a.state === 'not_ready' && a.reason) label += ` (${REASON_LABEL[a.reason] || a.reason})`;
+    const label = [a.state === 'not_ready' ? word(STATE_LABEL.not_ready, 'Indisp.') : STATE_LABEL[a.state] || a.state];
+    if (a.state === 'not_ready' && a.reason) label.push(` (${REASON_LABEL[a.reason] || a.reason})`);
     const long = (a.state === 'not_ready' && since > 900) || (a.state === 'wrap_up' && since > 120);
     return el(
       'tr',
       { data: { agent: a.agent, state: a.state, long: String(long) } },
       el('td', {}, a.agent),
-      el('td', {}, el('span', { class: `state ${a.state}` }, label)),
+      el('td', {}, el('span', { class: `state ${a.state}` }, ...label)),
       el('td', { class: 'num' }, duration(since)),
+      el('td', { class: 'num', data: { kpi: 'agent-calls' } }, String(a.calls ?? 0)),
+      // The talk time of the calls that ended, and of the one in progress.
+      el('td', { class: 'num', data: { kpi: 'agent-talk' } }, duration((a.talk_secs ?? 0) + (a.state === 'on_call' ? since : 0))),
       el('td', {}, a.call != null ? `n° ${a.call}` : '—'),
     );
   });
-  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: '4', class: 'muted' }, 'Aucun conseiller connecté.')));
+  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: '6', class: 'muted' }, 'Aucun conseiller connecté.')));
   $('#agent-rows').replaceChildren(...rows);
   $('#agents-count').textContent = `(${agents.length})`;
 }
@@ -269,10 +301,13 @@ function drawChart() {
   const ctx = canvas.getContext('2d');
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, width, height);
-  const left = 34;
+  // The axis labels follow the page's type size (large on a wall screen).
+  const fontPx = Math.max(12, Math.round(0.8 * (parseFloat(getComputedStyle(canvas).fontSize) || 15)));
+  const scale = fontPx / 12;
+  const left = Math.round(34 * scale);
   const right = 8;
-  const top = 10;
-  const bottom = 24;
+  const top = Math.round(10 * scale);
+  const bottom = Math.round(24 * scale);
   const w = width - left - right;
   const h = height - top - bottom;
   const now = Date.now();
@@ -283,7 +318,7 @@ function drawChart() {
   const x = (t) => left + ((t - start) / HOUR_MS) * w;
   const y = (v) => top + h - (v / top_value) * h;
 
-  ctx.font = '12px system-ui, sans-serif';
+  ctx.font = `${fontPx}px system-ui, sans-serif`;
   ctx.fillStyle = '#4a5361';
   ctx.strokeStyle = '#d5dae1';
   ctx.lineWidth = 1;
@@ -300,7 +335,7 @@ function drawChart() {
   ctx.textBaseline = 'top';
   for (let m = 60; m >= 0; m -= 15) {
     const t = now - m * 60000;
-    ctx.fillText(m === 0 ? 'maintenant' : `-${m} min`, Math.min(Math.max(x(t), left + 20), left + w - 30), top + h + 6);
+    ctx.fillText(m === 0 ? 'maintenant' : `-${m} min`, Math.min(Math.max(x(t), left + 20 * scale), left + w - 36 * scale), top + h + 6);
   }
   if (ui.samples.length === 0) return;
   // A step line: the count holds until the next sample.
@@ -385,6 +420,17 @@ async function refreshLiveCalls() {
     return;
   }
   liveInFlight = true;
+  const waiting = connection
+    .request({ type: 'list_waiting' })
+    .then((result) => {
+      ui.waiting = Array.isArray(result.calls) ? result.calls : [];
+      ui.waitingAt = Date.now();
+      ui.waitingError = '';
+    })
+    .catch((err) => {
+      ui.waitingError = err.code === 'disconnected' ? '' : 'La liste des appels en attente est indisponible pour le moment.';
+      console.error('supervisor: list_waiting', err);
+    });
   try {
     const result = await connection.request({ type: 'list_calls' });
     ui.calls = Array.isArray(result.calls) ? result.calls : [];
@@ -394,13 +440,34 @@ async function refreshLiveCalls() {
     ui.callsError = err.code === 'disconnected' ? '' : 'La liste des appels en cours est indisponible pour le moment.';
     console.error('supervisor: list_calls', err);
   } finally {
+    await waiting;
     liveInFlight = false;
   }
   renderLiveCalls();
+  renderWaiting();
   if (liveAgain) {
     liveAgain = false;
     refreshLiveCallsSoon();
   }
+}
+
+/// The calls not yet answered, longest wait first: service, site, wait, where each one is.
+function renderWaiting() {
+  const elapsed = (Date.now() - (ui.waitingAt || Date.now())) / 1000;
+  const names = Object.fromEntries((ui.snapshot?.queues || []).map((q) => [q.service, q.name]));
+  const rows = ui.waiting.map((c) =>
+    el(
+      'tr',
+      { data: { call: String(c.call), offered: String(Boolean(c.offered)) } },
+      el('td', {}, names[c.service] || c.service),
+      el('td', {}, c.site || '—'),
+      el('td', { class: 'num' }, duration(c.waited_secs + elapsed)),
+      el('td', {}, el('span', { class: `state ${c.offered ? 'reserved' : 'queued'}` }, c.offered ? 'Sonne' : 'En file')),
+    ),
+  );
+  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: '4', class: 'muted' }, ui.waitingError || 'Aucun appel en attente.')));
+  $('#waiting-rows').replaceChildren(...rows);
+  $('#waiting-count').textContent = `(${ui.waiting.length})`;
 }
 
 function supervisorsText(call) {
@@ -720,6 +787,12 @@ function renderSupervision() {
   const sup = ui.sup;
   const panel = $('#supervision');
   panel.hidden = !sup;
+  // The wall layout (one screen, no scrolling) gives way to the supervision panel.
+  const supervising = sup ? 'on' : 'off';
+  if (document.body.dataset.supervising !== supervising) {
+    document.body.dataset.supervising = supervising;
+    if (ui.snapshot) drawChart();
+  }
   if (!sup) return;
   const mode = sup.mode;
   $('#sup-call').textContent = String(sup.call);
@@ -821,6 +894,7 @@ function init() {
     if (ui.snapshot && ui.screen === 'wallboard') {
       renderTiles();
       renderAgents();
+      renderWaiting();
     }
     if (ui.screen === 'wallboard') tickLiveCalls();
   }, 1000);
@@ -841,6 +915,7 @@ function init() {
   exposeTestHooks(pageState, () => ui.sup?.media || null, {
     snapshot: () => ui.snapshot,
     liveCalls: () => ui.calls.map((c) => ({ ...c })),
+    waitingCalls: () => ui.waiting.map((c) => ({ ...c })),
     supervision: () =>
       ui.sup
         ? {

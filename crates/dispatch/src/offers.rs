@@ -214,6 +214,10 @@ impl Dispatcher {
             return;
         };
         call.state = CState::Queued;
+        // It learns its place and estimate again, even if unchanged: they may have been
+        // estimated when nobody could answer.
+        call.last_notice = None;
+        let id = call.id;
         if let Some(a) = excluded
             && let Some(until) = now.checked_add(backoff)
         {
@@ -225,6 +229,7 @@ impl Dispatcher {
             queue.insert_waiting(level, key);
         }
         self.pos_touched.push(q);
+        self.fresh_calls.push((idx, id));
         self.pending_queues.push(q);
         if due {
             if let Some(call) = self.call_mut(idx) {

@@ -47,6 +47,8 @@ impl PositionState {
 pub(crate) struct EtaBasis {
     aht: Duration,
     serving: u32,
+    /// Agents free now: the first positions are answered without waiting for a call to end.
+    free: u32,
 }
 
 impl EtaBasis {
@@ -54,7 +56,8 @@ impl EtaBasis {
         if self.serving == 0 {
             return None;
         }
-        let nanos = self.aht.as_nanos() * position as u128 / u128::from(self.serving);
+        let behind = (position as u128).saturating_sub(u128::from(self.free));
+        let nanos = self.aht.as_nanos() * behind / u128::from(self.serving);
         Some(Duration::from_nanos(
             u64::try_from(nanos).unwrap_or(u64::MAX),
         ))
@@ -64,6 +67,7 @@ impl EtaBasis {
 impl Dispatcher {
     pub(crate) fn eta_basis(&self, q: u32, now: Instant) -> Option<EtaBasis> {
         let queue = self.queue(q)?;
+        let free = queue.counts[StateKind::Available as usize];
         let serving = queue.counts[StateKind::Available as usize]
             + queue.counts[StateKind::Reserved as usize]
             + queue.counts[StateKind::OnCall as usize]
@@ -81,7 +85,7 @@ impl Dispatcher {
         } else {
             queue.cfg.assumed_handle_time
         };
-        Some(EtaBasis { aht, serving })
+        Some(EtaBasis { aht, serving, free })
     }
 
     /// First notices of calls that entered a queue during this step and are still waiting.

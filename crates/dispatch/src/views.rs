@@ -19,6 +19,10 @@ pub struct AgentView<'a> {
     pub state: AgentState,
     /// Since when.
     pub since: Instant,
+    /// Calls it answered since it signed in.
+    pub calls_answered: u64,
+    /// Talk time of those calls that ended (the call in progress is not counted yet).
+    pub talk: Duration,
 }
 
 /// Where a call is.
@@ -118,6 +122,8 @@ impl Dispatcher {
             agent: &agent.id,
             state: self.public_state(&agent.state),
             since: agent.since,
+            calls_answered: agent.calls_answered,
+            talk: agent.talk_total,
         })
     }
 

@@ -164,9 +164,12 @@ fn estimated_wait_uses_recent_handle_time_and_serving_agents() {
     );
     h.login_ready("a", &[]);
     h.login_ready("b", &[]);
-    // position 1, 2 agents, assumed 120 s
-    assert_eq!(h.d.estimated_wait(&"caf".into(), h.now), Some(secs(60)));
+    // An empty queue with free agents: a new caller is answered at once, not in 120 s ÷ 2.
+    assert_eq!(h.d.estimated_wait(&"caf".into(), h.now), Some(secs(0)));
+    assert_eq!(h.queue_kpis("caf").estimated_wait, Some(secs(0)));
     h.enqueue(1, "caf");
+    // One agent ringing, one free: still no wait for a new caller.
+    assert_eq!(h.d.estimated_wait(&"caf".into(), h.now), Some(secs(0)));
     h.accept(1, "a");
     h.advance(secs(40));
     h.hangup(1); // handled 40 s (no wrap-up)

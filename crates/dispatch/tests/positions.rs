@@ -23,6 +23,59 @@ fn a_call_offered_at_once_gets_no_position() {
 }
 
 #[test]
+fn a_call_offered_at_once_learns_its_position_when_it_comes_back_to_the_queue() {
+    let mut h = Harness::new(vec![queue("caf")]);
+    h.login_ready("a", &[]);
+    h.login_ready("b", &[]);
+    h.enqueue(1, "caf");
+    h.enqueue(2, "caf");
+    // Refused: no other agent is free, the call waits first in line and is told so.
+    let cmds = h.reject(1, "a");
+    assert_eq!(positions(&cmds), vec![(1, 1)]);
+    // Missed: the same.
+    let cmds = h.advance(secs(31));
+    assert!(
+        cmds.iter().any(|c| matches!(
+            c,
+            Command::QueuePosition {
+                call: CallId(2),
+                ..
+            }
+        )),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn a_call_that_comes_back_is_told_its_place_and_estimate_again() {
+    let mut q = queue("caf");
+    q.assumed_handle_time = secs(100);
+    let mut h = Harness::new(vec![q]);
+    let cmds = h.enqueue(1, "caf");
+    assert_eq!(
+        cmds.iter().find_map(|c| match c {
+            Command::QueuePosition { position, eta, .. } => Some((*position, *eta)),
+            _ => None,
+        }),
+        Some((1, None)),
+        "nobody serves the queue: no estimate"
+    );
+    h.login_ready("a", &[]);
+    let cmds = h.reject(1, "a");
+    assert!(
+        cmds.iter().any(|c| matches!(
+            c,
+            Command::QueuePosition {
+                call: CallId(1),
+                position: 1,
+                eta: Some(_)
+            }
+        )),
+        "the same place, now with an estimate: {cmds:?}"
+    );
+}
+
+#[test]
 fn positions_update_when_a_call_ahead_leaves() {
     let mut h = Harness::new(vec![queue("caf")]);
     h.enqueue(1, "caf");

@@ -87,6 +87,8 @@ pub enum Request {
     },
     /// Agent: its calls of the day.
     MyCalls { id: u64 },
+    /// Agent: sign out (not on a call): it takes no more calls and leaves the wallboard.
+    Logout { id: u64 },
     /// Agent: hand the connected call on (a blind transfer) to the queue of `service`, or to
     /// `agent`, available now (one of the two): the kiosk stays connected and waits.
     Transfer {
@@ -145,6 +147,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "reject",
     "wrap_up_done",
     "my_calls",
+    "logout",
     "transfer",
     "list_agents",
     "consult",
@@ -177,6 +180,7 @@ impl Request {
             | Request::Reject { id, .. }
             | Request::WrapUpDone { id, .. }
             | Request::MyCalls { id }
+            | Request::Logout { id }
             | Request::Transfer { id, .. }
             | Request::ListAgents { id }
             | Request::Consult { id, .. }
@@ -210,6 +214,7 @@ impl Request {
             | Request::Reject { .. }
             | Request::WrapUpDone { .. }
             | Request::MyCalls { .. }
+            | Request::Logout { .. }
             | Request::Transfer { .. }
             | Request::ListAgents { .. }
             | Request::Consult { .. }
@@ -259,6 +264,10 @@ pub enum ServerMessage {
         /// it over).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         consult_from: Option<String>,
+        /// This agent was offered this call before and did not take it (refused, missed or
+        /// left): it comes back because no other agent could take it.
+        #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+        again: bool,
     },
     /// Agent: the offer is gone (expired, the caller left, or the agent became unavailable).
     OfferWithdrawn {
@@ -523,6 +532,12 @@ pub struct AgentRow {
     pub since_secs: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub call: Option<CallId>,
+    /// Calls answered since it signed in.
+    #[serde(default)]
+    pub calls: u64,
+    /// Talk time of those that ended, in seconds.
+    #[serde(default)]
+    pub talk_secs: u64,
 }
 
 /// Error codes of `error` messages.

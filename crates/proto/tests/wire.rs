@@ -241,6 +241,7 @@ fn request_type(request: &Request) -> &'static str {
         Request::Reject { .. } => "reject",
         Request::WrapUpDone { .. } => "wrap_up_done",
         Request::MyCalls { .. } => "my_calls",
+        Request::Logout { .. } => "logout",
         Request::Transfer { .. } => "transfer",
         Request::ListAgents { .. } => "list_agents",
         Request::Consult { .. } => "consult",
@@ -408,6 +409,7 @@ fn documented_requests() -> Vec<Request> {
             disposition: Some("dossier-transmis".to_owned()),
         },
         Request::MyCalls { id: 14 },
+        Request::Logout { id: 31 },
         Request::Transfer {
             id: 23,
             service: Some("cpam".to_owned()),
@@ -688,6 +690,17 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             waited_secs: 31,
             deadline_secs: 20,
             consult_from: None,
+            again: false,
+        },
+        ServerMessage::Offered {
+            call: CallId(1042),
+            service: "caf".to_owned(),
+            service_name: "CAF — allocations familiales".to_owned(),
+            site: "mairie-lodeve".to_owned(),
+            waited_secs: 43,
+            deadline_secs: 20,
+            consult_from: None,
+            again: true,
         },
         ServerMessage::Offered {
             call: CallId(1077),
@@ -697,6 +710,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             waited_secs: 0,
             deadline_secs: 20,
             consult_from: Some("alice".to_owned()),
+            again: false,
         },
         ServerMessage::OfferWithdrawn {
             call: CallId(1042),
@@ -784,6 +798,8 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     reason: None,
                     since_secs: 2,
                     call: Some(CallId(1042)),
+                    calls: 3,
+                    talk_secs: 720,
                 },
                 AgentRow {
                     agent: "erin".to_owned(),
@@ -791,6 +807,8 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     reason: None,
                     since_secs: 14,
                     call: Some(CallId(1038)),
+                    calls: 5,
+                    talk_secs: 1230,
                 },
             ],
         }),
@@ -953,7 +971,7 @@ fn requests_with_unknown_fields_are_rejected() {
 #[test]
 fn unknown_or_missing_types_are_rejected() {
     let bad = [
-        r#"{"type": "logout", "id": 1}"#,
+        r#"{"type": "sign_off", "id": 1}"#,
         r#"{"type": "Hello", "id": 1, "protocol": 1, "token": "t"}"#,
         r#"{"type": "ok", "id": 1, "result": {"kind": "done"}}"#,
         r#"{"id": 1}"#,

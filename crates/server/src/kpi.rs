@@ -49,13 +49,18 @@ pub async fn snapshot(state: &AppState) -> Option<KpiSnapshot> {
                 .filter_map(|(id, name)| {
                     let queue = id.as_str().into();
                     let kpis = dispatcher.queue_kpis(&queue, now)?;
+                    let open = dispatcher.is_open(&queue, now).unwrap_or(false);
                     Some(QueueKpis {
-                        open: dispatcher.is_open(&queue, now).unwrap_or(false),
+                        open,
                         service: id,
                         name,
                         waiting: kpis.waiting,
                         longest_wait_secs: kpis.longest_wait.map(|d| d.as_secs()).unwrap_or(0),
-                        estimated_wait_secs: kpis.estimated_wait.map(|d| d.as_secs()),
+                        // A closed queue takes no caller: no wait to estimate.
+                        estimated_wait_secs: kpis
+                            .estimated_wait
+                            .filter(|_| open)
+                            .map(|d| d.as_secs()),
                         agents: AgentCounts {
                             logged_in: kpis.agents.logged_in,
                             available: kpis.agents.available,
@@ -86,6 +91,8 @@ pub async fn snapshot(state: &AppState) -> Option<KpiSnapshot> {
                         reason,
                         since_secs: now.saturating_duration_since(view.since).as_secs(),
                         call,
+                        calls: view.calls_answered,
+                        talk_secs: view.talk.as_secs(),
                     }
                 })
                 .collect();

@@ -182,6 +182,18 @@ async fn a_kiosk_call_is_answered_carries_media_and_leaves_a_record() {
             })
         })
         .await;
+    // And the agent's own figures: one call answered, its talk time.
+    supervisor
+        .expect_where("kpis", WAIT, |m| {
+            m["agents"].as_array().is_some_and(|agents| {
+                agents.iter().any(|a| {
+                    a["agent"] == "alice"
+                        && a["calls"] == 1
+                        && a["talk_secs"].as_u64().is_some_and(|t| t >= 1)
+                })
+            })
+        })
+        .await;
     let mine = agent.request(json!({"type": "my_calls"})).await;
     assert_eq!(mine["result"]["calls"][0]["call"], call, "{mine}");
     assert_eq!(mine["result"]["calls"][0]["service_name"], "CAF", "{mine}");
@@ -491,4 +503,68 @@ async fn a_refused_call_is_recorded_before_its_refusal_is_answered() {
         let records = server.store().calls_between(0, i64::MAX).unwrap();
         assert_eq!(records.len(), attempt + 1, "{records:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wallboard_estimates_no_wait_with_a_free_agent_and_none_for_a_closed_queue() {
+    let server = TestServer::start("estimates").await;
+    let _agent = ready_agent(&server, "alice").await;
+    let mut supervisor =
+        WsClient::signed_in(server.addr, &server.token(Role::Supervisor, "sophie")).await;
+    let snapshot = supervisor.request(json!({"type": "subscribe_kpis"})).await;
+    let queues = snapshot["result"]["queues"].as_array().unwrap();
+    let queue = |id: &str| queues.iter().find(|q| q["service"] == id).unwrap();
+    let caf = queue("caf");
+    assert_eq!(caf["open"], true, "{snapshot}");
+    assert_eq!(caf["agents"]["available"], 1, "{snapshot}");
+    assert_eq!(
+        caf["estimated_wait_secs"], 0,
+        "an empty queue with a free agent: {snapshot}"
+    );
+    let nuit = queue("nuit");
+    assert_eq!(nuit["open"], false, "{snapshot}");
+    assert!(
+        nuit.get("estimated_wait_secs").is_none_or(|v| v.is_null()),
+        "a closed queue has no estimated wait: {snapshot}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_logs_out_after_its_call_and_leaves_the_wallboard() {
+    let server = TestServer::start("logout").await;
+    let mut supervisor =
+        WsClient::signed_in(server.addr, &server.token(Role::Supervisor, "sophie")).await;
+    supervisor.request(json!({"type": "subscribe_kpis"})).await;
+    let (mut agent, mut kiosk, _call) = answered_call(&server, "alice", "borne-9").await;
+
+    // On a call: refused, the call goes on.
+    let refused = agent.request(json!({"type": "logout"})).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "wrong_state", "{refused}");
+
+    let hangup = kiosk.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    agent
+        .expect_where("agent_state", WAIT, |m| m["state"] == "wrap_up")
+        .await;
+    // In wrap-up: the wrap-up ends and the agent is logged out.
+    let done = agent.request(json!({"type": "logout"})).await;
+    assert_eq!(done["type"], "ok", "{done}");
+    agent
+        .expect_where("agent_state", WAIT, |m| m["state"] == "logged_out")
+        .await;
+    supervisor
+        .expect_where("kpis", WAIT, |m| {
+            m["agents"].as_array().is_some_and(|a| a.is_empty())
+                && m["queues"][0]["agents"]["logged_in"] == 0
+        })
+        .await;
+    // A logged-out agent asks for nothing more until it signs in again.
+    let ready = agent
+        .request(json!({"type": "set_state", "state": "ready"}))
+        .await;
+    assert_eq!(ready["code"], "wrong_state", "{ready}");
+    // A kiosk's role may not log out.
+    let kiosk_logout = kiosk.request(json!({"type": "logout"})).await;
+    assert_eq!(kiosk_logout["code"], "forbidden", "{kiosk_logout}");
 }

@@ -221,6 +221,7 @@ impl Session {
             }
             Request::Accept { call, .. } => self.dispatch(id, Event::Accept { call, agent }).await,
             Request::Reject { call, .. } => self.dispatch(id, Event::Reject { call, agent }).await,
+            Request::Logout { .. } => self.dispatch(id, Event::AgentLogout { agent }).await,
             Request::WrapUpDone { disposition, .. } => {
                 let disposition = disposition
                     .filter(|d| !d.trim().is_empty())
