@@ -577,3 +577,46 @@ test('the agent signs out at the end of the day: the console forgets the token, 
     await wallboard.close();
   }
 });
+
+test('the wrap-up keeps the case number, the notes and a code of the service; the history finds them', { timeout: 60000 }, async () => {
+  const agent = await agentFor(chromium, 'lea', 'ccas:3');
+  const kiosk = await kioskFor('borne-case');
+  try {
+    await connectedCall(agent, kiosk, 'ccas');
+    await kiosk.click('hangup');
+    await agent.waitState('wrap_up');
+    const codes = await agent.page.$$eval('#dispositions option', (options) => options.map((o) => o.value));
+    assert.deepEqual(codes, ['renseignement', 'dossier-transmis', 'rendez-vous', 'reorientation', 'sans-suite'], 'the service codes');
+    await agent.page.type('[data-testid="case-ref"]', 'CCAS-2026-0815');
+    await agent.page.type('[data-testid="case-notes"]', 'Aide au chauffage : dossier complet.');
+    // Saved as typed: the wrap-up may run out before the agent presses « Terminer ».
+    await waitFor(() => text(agent, 'case-status'), (t) => t === 'Dossier et notes enregistrés.', 5000, 'the notes are saved as typed');
+    await agent.page.type('[data-testid="disposition"]', 'dossier-transmis');
+    await shot(agent, 'agent-1280x800-wrap-up-case');
+    await agent.click('wrapup-done');
+    await agent.waitState('available');
+    const lastRow = () =>
+      agent.page.$$eval('[data-testid="today-rows"] tr', (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+    await waitFor(lastRow, (rows) => rows.length >= 1 && rows[0][6] === 'dossier-transmis', 10000, "today's calls show the code");
+    let rows = await lastRow();
+    assert.equal(rows[0][7], 'CCAS-2026-0815');
+    assert.equal(rows[0][8], 'Aide au chauffage : dossier complet.');
+
+    // A search by case number (a prefix), then by another service: none.
+    await agent.page.type('[data-testid="history-case"]', 'ccas-2026');
+    await agent.click('history-search');
+    await waitFor(() => text(agent, 'history-today'), (t) => t === 'Revenir au jour', 5000, 'the search is shown');
+    rows = await lastRow();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0][7], 'CCAS-2026-0815');
+    await agent.page.select('[data-testid="history-service"]', 'caf');
+    await agent.click('history-search');
+    await waitFor(lastRow, (r) => r.length === 1 && r[0][0] === 'Aucun appel ne correspond à cette recherche.', 5000, 'nothing in another service');
+    await shot(agent, 'agent-1280x800-history-search');
+    await agent.click('history-today');
+    await waitFor(lastRow, (r) => r.length >= 1 && r[0][7] === 'CCAS-2026-0815', 5000, "back to today's calls");
+  } finally {
+    await kiosk.close();
+    await agent.close();
+  }
+});

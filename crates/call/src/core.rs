@@ -188,6 +188,12 @@ impl CallCore {
                 session,
                 disposition,
             } => self.wrap_up_done(session, disposition),
+            Input::CaseNote {
+                session,
+                call,
+                case_ref,
+                notes,
+            } => self.case_note(session, call, case_ref, notes),
             Input::Negotiate { session } => self.negotiate(session),
             Input::Joined {
                 call,

@@ -95,6 +95,14 @@ pub enum Input {
         session: SessionId,
         disposition: Option<String>,
     },
+    /// An agent gives the case reference and notes of its connected call or of the call it
+    /// wraps up.
+    CaseNote {
+        session: SessionId,
+        call: CallId,
+        case_ref: Option<String>,
+        notes: Option<String>,
+    },
     /// A session sends an SDP offer for its leg.
     Negotiate { session: SessionId },
     /// The shard took the offer of a [`NegotiationPlan`]: the leg's peer.
@@ -307,6 +315,13 @@ pub enum Output {
     /// Journal a call in progress as it stands now (after a change that matters for recovery:
     /// queued, answered, handed on, back in its queue), before any output that follows it.
     Journal(Box<Journalled>),
+    /// Store the case reference and notes `agent` gave for `call` (replacing earlier ones).
+    CaseNote {
+        call: CallId,
+        agent: String,
+        case_ref: Option<String>,
+        notes: Option<String>,
+    },
     /// Complete a recorded call with the wrap-up of `agent`.
     WrapUp {
         call: CallId,

@@ -282,17 +282,47 @@ impl CallCore {
         }))
     }
 
+    /// The agent signed in on `session`; `why` refuses any other session.
+    fn agent_of(&self, session: SessionId, why: &'static str) -> Result<String, CallError> {
+        self.sessions
+            .get(&session)
+            .filter(|info| info.role == Role::Agent)
+            .map(|info| info.subject.clone())
+            .ok_or(CallError::WrongState(why))
+    }
+
+    pub(crate) fn case_note(
+        &mut self,
+        session: SessionId,
+        call: CallId,
+        case_ref: Option<String>,
+        notes: Option<String>,
+    ) -> Result<Verdict, CallError> {
+        let agent = self.agent_of(session, "only an agent notes a case")?;
+        let connected = self.by_agent.get(&agent) == Some(&call);
+        let wrapping = self.wrap_ups.get(&agent).is_some_and(|w| w.call == call);
+        if !connected && !wrapping {
+            return Err(CallError::WrongState(
+                "a case is noted on the call you are connected to or wrap up",
+            ));
+        }
+        let clean =
+            |text: Option<String>| text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        self.outputs.push_back(Output::CaseNote {
+            call,
+            agent,
+            case_ref: clean(case_ref),
+            notes: clean(notes),
+        });
+        Ok(Verdict::Done)
+    }
+
     pub(crate) fn wrap_up_done(
         &mut self,
         session: SessionId,
         disposition: Option<String>,
     ) -> Result<Verdict, CallError> {
-        let agent = self
-            .sessions
-            .get(&session)
-            .filter(|info| info.role == Role::Agent)
-            .map(|info| info.subject.clone())
-            .ok_or(CallError::WrongState("only an agent wraps up"))?;
+        let agent = self.agent_of(session, "only an agent wraps up")?;
         let wrap_up = self
             .wrap_ups
             .get_mut(&agent)

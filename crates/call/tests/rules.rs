@@ -442,6 +442,64 @@ fn a_kiosk_that_disconnects_abandons_a_waiting_call_and_ends_a_connected_one() {
 }
 
 #[test]
+fn a_case_is_noted_by_its_agent_during_the_call_or_its_wrap_up_only() {
+    let mut w = World::new();
+    w.ready_agent(100, "alice");
+    w.ready_agent(101, "bob");
+    let call = w.queued(1, "borne-1");
+    let note = |w: &mut World, session, call, case: &str| {
+        w.input(Input::CaseNote {
+            session,
+            call,
+            case_ref: Some(format!("  {case} ")),
+            notes: Some("Attestation envoyée.".into()),
+        })
+    };
+    // Waiting: nobody's call yet.
+    assert!(matches!(
+        note(&mut w, 100, call, "CAF-1"),
+        Err(CallError::WrongState(_))
+    ));
+    w.dispatch(Event::Accept {
+        call,
+        agent: alice(),
+    });
+    note(&mut w, 100, call, "CAF-1").unwrap();
+    // Another agent, a kiosk, another call: refused.
+    assert!(note(&mut w, 101, call, "CAF-X").is_err());
+    assert!(note(&mut w, 1, call, "CAF-X").is_err());
+    assert!(note(&mut w, 100, relais_proto::CallId(call.0 + 7), "CAF-X").is_err());
+    w.input(Input::Hangup { session: 1 }).unwrap();
+    // In wrap-up: saving again replaces it; blank fields are none.
+    w.input(Input::CaseNote {
+        session: 100,
+        call,
+        case_ref: Some("CAF-2".into()),
+        notes: Some("   ".into()),
+    })
+    .unwrap();
+    w.input(Input::WrapUpDone {
+        session: 100,
+        disposition: None,
+    })
+    .unwrap();
+    // The wrap-up is over: the call is closed to notes.
+    assert!(note(&mut w, 100, call, "CAF-3").is_err());
+    assert_eq!(
+        w.case_notes,
+        vec![
+            (
+                call,
+                "alice".to_owned(),
+                Some("CAF-1".to_owned()),
+                Some("Attestation envoyée.".to_owned())
+            ),
+            (call, "alice".to_owned(), Some("CAF-2".to_owned()), None),
+        ]
+    );
+}
+
+#[test]
 fn a_disposition_belongs_to_the_call_in_wrap_up_and_to_no_later_one() {
     let mut w = World::new();
     w.ready_agent(100, "alice");

@@ -68,6 +68,11 @@ const CONSULT_DONE_SECS = 8;
 
 const ui = {
   screen: 'loading',
+  services: {}, // id → list_services entry (names, wrap-up codes)
+  caseCall: null, // the call whose case the wrap-up form holds
+  caseDirty: false,
+  caseTimer: 0,
+  history: null, // the history search shown, null for today's calls
   state: null, // the last agent_state push
   stateSince: Date.now(),
   offer: null, // {call, service, service_name, site, waited_secs, deadline}
@@ -455,6 +460,7 @@ function onAgentState(push) {
   } else {
     clearOffer();
   }
+  if (push.state === 'wrap_up' && push.call != null) prepareCase(push.call);
   if (push.state === 'on_call') {
     if (ui.callId !== push.call) {
       ui.callId = push.call;
@@ -1159,8 +1165,103 @@ async function changeState() {
 
 async function finishWrapUp(event) {
   event.preventDefault();
+  const submitter = event.submitter;
+  // The case is saved first: the call closes to notes when its wrap-up ends.
+  if (ui.caseDirty && !(await saveCase())) return;
   const disposition = $('#disposition').value.trim();
-  await act({ type: 'wrap_up_done', disposition: disposition || null }, event.submitter);
+  await act({ type: 'wrap_up_done', disposition: disposition || null }, submitter);
+}
+
+// ---- the case of the call: reference and notes, saved as the agent types -------------------
+
+/// A new call to wrap up: an empty form, and the codes of its service.
+function prepareCase(call) {
+  if (ui.caseCall === call) return;
+  ui.caseCall = call;
+  ui.caseDirty = false;
+  clearTimeout(ui.caseTimer);
+  $('#disposition').value = '';
+  $('#case-ref').value = '';
+  $('#case-notes').value = '';
+  $('#case-status').textContent = '';
+  const codes = ui.services[ui.callService]?.dispositions || [];
+  $('#dispositions').replaceChildren(...codes.map((code) => Object.assign(document.createElement('option'), { value: code })));
+}
+
+function caseEdited() {
+  ui.caseDirty = true;
+  $('#case-status').textContent = '';
+  clearTimeout(ui.caseTimer);
+  ui.caseTimer = setTimeout(() => saveCase(), 800);
+}
+
+/// Sends the case reference and notes of the call in wrap-up; true when they are stored.
+async function saveCase() {
+  clearTimeout(ui.caseTimer);
+  const call = ui.caseCall;
+  if (call == null || !connection?.online) return false;
+  const body = { type: 'case_note', call, case_ref: $('#case-ref').value.trim() || null, notes: $('#case-notes').value.trim() || null };
+  ui.caseDirty = false;
+  try {
+    await connection.request(body);
+    if (ui.caseCall === call) $('#case-status').textContent = 'Dossier et notes enregistrés.';
+    return true;
+  } catch (err) {
+    if (ui.caseCall === call) {
+      ui.caseDirty = true;
+      $('#case-status').textContent =
+        err.code === 'wrong_state' ? "La fin d'appel est terminée : ces notes n'ont pas pu être enregistrées." : "Les notes n'ont pas pu être enregistrées. Réessayez.";
+    }
+    return false;
+  }
+}
+
+// ---- the agent's calls: today, or a search of its history ------------------------------------
+
+/// The search of the history form, or null for today's calls.
+function historySearch() {
+  const day = (value, next = false) => {
+    if (!value) return null;
+    const at = new Date(`${value}T00:00:00`);
+    if (next) at.setDate(at.getDate() + 1);
+    return at.getTime();
+  };
+  const search = {
+    from_ms: day($('#history-from').value),
+    to_ms: day($('#history-to').value, true),
+    service: $('#history-service').value || null,
+    case_ref: $('#history-case').value.trim() || null,
+  };
+  return Object.values(search).some((v) => v != null) ? search : null;
+}
+
+function searchHistory(event) {
+  event.preventDefault();
+  ui.history = historySearch();
+  refreshCalls();
+}
+
+function historyToday() {
+  $('#history-form').reset();
+  ui.history = null;
+  refreshCalls();
+}
+
+/// The services (names, wrap-up codes) for the forms.
+async function loadServices() {
+  try {
+    const services = (await connection.request({ type: 'list_services' })).services || [];
+    ui.services = Object.fromEntries(services.map((s) => [s.id, s]));
+    const select = $('#history-service');
+    const chosen = select.value;
+    select.replaceChildren(
+      Object.assign(document.createElement('option'), { value: '', textContent: 'Tous' }),
+      ...services.filter((s) => !s.interpreter).map((s) => Object.assign(document.createElement('option'), { value: s.id, textContent: s.name })),
+    );
+    select.value = chosen;
+  } catch {
+    // The forms keep what they had; the next sign-in tries again.
+  }
 }
 
 function toggle(button, value) {
@@ -1170,28 +1271,43 @@ function toggle(button, value) {
 async function refreshCalls() {
   if (!connection?.online) return;
   let result;
+  const search = ui.history;
   try {
-    result = await connection.request({ type: 'my_calls' });
-  } catch {
+    result = await connection.request({ type: 'my_calls', ...(search || {}) });
+  } catch (err) {
+    if (search) {
+      $('#history-error').textContent = err.code === 'bad_request' ? err.message : 'La recherche est indisponible pour le moment.';
+      $('#history-error').hidden = false;
+    }
     return;
   }
-  const rows = result.calls
-    .slice()
-    .reverse()
-    .map((call) => {
+  if (search !== ui.history) return;
+  $('#history-error').hidden = true;
+  $('#history-today').hidden = !search;
+  $('#h-today').firstChild.textContent = search ? 'Mes appels — recherche ' : 'Mes appels du jour ';
+  // Today's calls come oldest first, a search newest first: the newest is on top either way.
+  const calls = search ? result.calls.slice() : result.calls.slice().reverse();
+  const rows = calls.map((call) => {
       const tr = document.createElement('tr');
+      const ended = new Date(call.ended_at_ms);
       const cells = [
-        new Date(call.ended_at_ms).toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' }),
+        search
+          ? ended.toLocaleString('fr-FR', { day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit' })
+          : ended.toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' }),
         call.service_name || call.service,
         call.site || '—',
         OUTCOME_LABEL[call.outcome] || call.outcome,
         duration(call.wait_secs),
         call.talk_secs != null ? duration(call.talk_secs) : '—',
+        call.disposition || '—',
+        call.case_ref || '—',
+        call.notes || '',
       ];
       cells.forEach((text, i) => {
         const td = document.createElement('td');
         td.textContent = text;
-        if (i >= 4) td.className = 'num';
+        if (i === 4 || i === 5) td.className = 'num';
+        if (i === 8) td.className = 'notes';
         tr.append(td);
       });
       tr.dataset.call = String(call.call);
@@ -1200,14 +1316,18 @@ async function refreshCalls() {
     });
   if (rows.length === 0) {
     const td = document.createElement('td');
-    td.colSpan = 6;
+    td.colSpan = 9;
     td.className = 'muted';
-    td.textContent = "Aucun appel aujourd'hui.";
+    td.textContent = search ? 'Aucun appel ne correspond à cette recherche.' : "Aucun appel aujourd'hui.";
     rows.push(document.createElement('tr'));
     rows[0].append(td);
   }
   $('#today-rows').replaceChildren(...rows);
   const answered = result.calls.filter((c) => c.outcome === 'answered').length;
+  if (search) {
+    $('#today-count').textContent = `(${result.calls.length} — ${answered} répondu${answered > 1 ? 's' : ''}${result.calls.length >= 200 ? ', les 200 plus récents' : ''})`;
+    return;
+  }
   $('#today-count').textContent = `(${result.calls.length} — ${answered} répondu${answered > 1 ? 's' : ''})`;
 }
 
@@ -1243,6 +1363,7 @@ function connect(token) {
     setScreen('console');
     render();
     refreshCalls();
+    loadServices();
   });
   connection.on('fatal', ({ code }) => {
     clearOffer();
@@ -1351,6 +1472,10 @@ function init() {
     connect(token);
   });
   $('#wrapup-form').addEventListener('submit', finishWrapUp);
+  $('#case-ref').addEventListener('input', caseEdited);
+  $('#case-notes').addEventListener('input', caseEdited);
+  $('#history-form').addEventListener('submit', searchHistory);
+  $('#history-today').addEventListener('click', historyToday);
   $('#transfer-open').addEventListener('click', () => (ui.transfer ? closeTransfer() : openTransfer('transfer')));
   $('#interpreter-open').addEventListener('click', () => (ui.transfer ? closeTransfer() : openTransfer('interpreter')));
   $('#transfer-cancel').addEventListener('click', () => closeTransfer());

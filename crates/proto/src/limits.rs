@@ -8,6 +8,10 @@ use crate::messages::Request;
 pub const MAX_REASON_CHARS: usize = 120;
 /// A wrap-up disposition code.
 pub const MAX_DISPOSITION_CHARS: usize = 64;
+/// A case reference (the administration's file number).
+pub const MAX_CASE_REF_CHARS: usize = 64;
+/// An agent's notes on a call.
+pub const MAX_NOTES_CHARS: usize = 4000;
 /// A service id in `call`.
 pub const MAX_SERVICE_CHARS: usize = 64;
 /// A token in `hello`.
@@ -123,6 +127,30 @@ impl Request {
                 ..
             } => chars("disposition", disposition, MAX_DISPOSITION_CHARS),
             Request::Chat { text, .. } => chars("text", text, MAX_CHAT_CHARS),
+            Request::CaseNote {
+                case_ref, notes, ..
+            } => {
+                chars(
+                    "case_ref",
+                    case_ref.as_deref().unwrap_or(""),
+                    MAX_CASE_REF_CHARS,
+                )?;
+                chars("notes", notes.as_deref().unwrap_or(""), MAX_NOTES_CHARS)
+            }
+            Request::MyCalls {
+                service, case_ref, ..
+            } => {
+                chars(
+                    "service",
+                    service.as_deref().unwrap_or(""),
+                    MAX_SERVICE_CHARS,
+                )?;
+                chars(
+                    "case_ref",
+                    case_ref.as_deref().unwrap_or(""),
+                    MAX_CASE_REF_CHARS,
+                )
+            }
             _ => Ok(()),
         }
     }

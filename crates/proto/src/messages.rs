@@ -85,8 +85,31 @@ pub enum Request {
         #[serde(default)]
         disposition: Option<String>,
     },
-    /// Agent: its calls of the day.
-    MyCalls { id: u64 },
+    /// Agent: its calls of the day, or those matching a search (period, service, case).
+    MyCalls {
+        id: u64,
+        /// Ended at or after (Unix ms); default: local midnight, or no bound with another filter.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_ms: Option<i64>,
+        /// Ended before (Unix ms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_ms: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+        /// Calls whose case reference starts with this.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case_ref: Option<String>,
+    },
+    /// Agent: the case reference and notes of its connected call or of the call it wraps up
+    /// (`call`, that one only); saving again replaces them.
+    CaseNote {
+        id: u64,
+        call: CallId,
+        #[serde(default)]
+        case_ref: Option<String>,
+        #[serde(default)]
+        notes: Option<String>,
+    },
     /// Agent: sign out (not on a call): it takes no more calls and leaves the wallboard.
     Logout { id: u64 },
     /// Agent: hand the connected call on (a blind transfer) to the queue of `service`, or to
@@ -147,6 +170,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "reject",
     "wrap_up_done",
     "my_calls",
+    "case_note",
     "logout",
     "transfer",
     "list_agents",
@@ -179,7 +203,8 @@ impl Request {
             | Request::Accept { id, .. }
             | Request::Reject { id, .. }
             | Request::WrapUpDone { id, .. }
-            | Request::MyCalls { id }
+            | Request::MyCalls { id, .. }
+            | Request::CaseNote { id, .. }
             | Request::Logout { id }
             | Request::Transfer { id, .. }
             | Request::ListAgents { id }
@@ -214,6 +239,7 @@ impl Request {
             | Request::Reject { .. }
             | Request::WrapUpDone { .. }
             | Request::MyCalls { .. }
+            | Request::CaseNote { .. }
             | Request::Logout { .. }
             | Request::Transfer { .. }
             | Request::ListAgents { .. }
@@ -401,6 +427,9 @@ pub struct ServiceInfo {
     /// call it.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub interpreter: bool,
+    /// The wrap-up codes its agents choose from.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub dispositions: Vec<String>,
 }
 
 /// One finished call, as an agent sees its day.
@@ -417,6 +446,12 @@ pub struct CallRow {
     pub wait_secs: f64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub talk_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub case_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notes: Option<String>,
 }
 
 /// A waiting call, as supervisors see it.

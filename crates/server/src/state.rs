@@ -182,31 +182,29 @@ impl AppState {
 
     /// The services with their open state now.
     pub async fn services_now(&self) -> Vec<ServiceInfo> {
-        let services: Vec<(String, String, Option<String>, bool)> = self
+        // Told closed until the dispatcher says otherwise.
+        let services: Vec<ServiceInfo> = self
             .config()
             .services
             .iter()
-            .map(|s| {
-                (
-                    s.id.clone(),
-                    s.name.clone(),
-                    s.name_en.clone(),
-                    s.interpreter,
-                )
+            .map(|s| ServiceInfo {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                name_en: s.name_en.clone(),
+                open: false,
+                interpreter: s.interpreter,
+                dispositions: s.dispositions.clone(),
             })
             .collect();
         self.calls()
             .query(move |dispatcher, now| {
                 services
                     .into_iter()
-                    .map(|(id, name, name_en, interpreter)| ServiceInfo {
+                    .map(|service| ServiceInfo {
                         open: dispatcher
-                            .is_open(&id.as_str().into(), now)
+                            .is_open(&service.id.as_str().into(), now)
                             .unwrap_or(false),
-                        id,
-                        name,
-                        name_en,
-                        interpreter,
+                        ..service
                     })
                     .collect()
             })
@@ -308,8 +306,13 @@ impl AppState {
             .await
     }
 
-    /// An agent's calls since local midnight (in the first service's time zone).
-    pub async fn calls_of_today(&self, agent: &str) -> anyhow::Result<Vec<CallRow>> {
+    /// An agent's calls since local midnight (in the first service's time zone), oldest
+    /// first; or, with a search, the calls matching it, newest first.
+    pub async fn my_calls(
+        &self,
+        agent: &str,
+        search: Option<CallSearch>,
+    ) -> anyhow::Result<Vec<CallRow>> {
         let zone = self
             .config()
             .services
@@ -324,8 +327,35 @@ impl AppState {
             .as_millisecond();
         let store = Arc::clone(self.store());
         let agent = agent.to_owned();
-        let records = tokio::task::spawn_blocking(move || {
-            store.calls_of_agent_between(&agent, midnight, i64::MAX)
+        let records = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            match search {
+                None => {
+                    let records = store.calls_of_agent_between(&agent, midnight, i64::MAX)?;
+                    let ids: Vec<u64> = records.iter().map(|r| r.call_id).collect();
+                    let notes = store.case_notes(&agent, &ids)?;
+                    Ok(records
+                        .into_iter()
+                        .map(|r| {
+                            let note = notes
+                                .iter()
+                                .find(|(id, _)| *id == r.call_id)
+                                .map(|(_, note)| note.clone())
+                                .unwrap_or_default();
+                            (r, note)
+                        })
+                        .collect::<Vec<_>>())
+                }
+                Some(search) => Ok(store.agent_history(
+                    &agent,
+                    &relais_store::HistoryFilter {
+                        from_ms: search.from_ms.unwrap_or(i64::MIN),
+                        to_ms: search.to_ms.unwrap_or(i64::MAX),
+                        service: search.service.as_deref(),
+                        case_prefix: search.case_ref.as_deref(),
+                        limit: HISTORY_MAX,
+                    },
+                )?),
+            }
         })
         .await??;
         let name_of = |id: &str| {
@@ -337,7 +367,7 @@ impl AppState {
         };
         Ok(records
             .into_iter()
-            .map(|r| CallRow {
+            .map(|(r, note)| CallRow {
                 call: CallId(r.call_id),
                 service_name: name_of(&r.queue),
                 service: r.queue,
@@ -346,9 +376,24 @@ impl AppState {
                 ended_at_ms: r.ended_at_ms,
                 wait_secs: r.wait_ms as f64 / 1000.0,
                 talk_secs: r.talk_ms.map(|ms| ms as f64 / 1000.0),
+                disposition: r.disposition,
+                case_ref: note.case_ref,
+                notes: note.notes,
             })
             .collect())
     }
+}
+
+/// The most calls a history search returns.
+const HISTORY_MAX: usize = 200;
+
+/// An agent's search of its history (`my_calls` with filters).
+#[derive(Debug, Clone, Default)]
+pub struct CallSearch {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub service: Option<String>,
+    pub case_ref: Option<String>,
 }
 
 /// What the previous run left in the journal: the calls that were connected are recorded

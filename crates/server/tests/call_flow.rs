@@ -568,3 +568,75 @@ async fn an_agent_logs_out_after_its_call_and_leaves_the_wallboard() {
     let kiosk_logout = kiosk.request(json!({"type": "logout"})).await;
     assert_eq!(kiosk_logout["code"], "forbidden", "{kiosk_logout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_notes_the_case_of_its_call_and_finds_it_again_in_its_history() {
+    let server = TestServer::start("case-notes").await;
+    let (mut agent, mut kiosk, call) = answered_call(&server, "alice", "borne-10").await;
+    let services = agent.request(json!({"type": "list_services"})).await;
+    assert_eq!(
+        services["result"]["services"][0]["dispositions"][0], "renseignement",
+        "the default codes: {services}"
+    );
+    let note = |case: &str, notes: &str| json!({"type": "case_note", "call": call, "case_ref": case, "notes": notes});
+    // During the call, then replaced in wrap-up.
+    let saved = agent.request(note("CAF-2026-0042", "premier jet")).await;
+    assert_eq!(saved["type"], "ok", "{saved}");
+    let too_long = agent.request(note("CAF", &"x".repeat(4001))).await;
+    assert_eq!(too_long["code"], "bad_request", "{too_long}");
+    let kiosk_note = kiosk.request(note("X", "x")).await;
+    assert_eq!(kiosk_note["code"], "forbidden", "{kiosk_note}");
+    kiosk.request(json!({"type": "hangup"})).await;
+    agent
+        .expect_where("agent_state", WAIT, |m| {
+            m["state"] == "wrap_up" && m["call"] == call
+        })
+        .await;
+    let saved = agent
+        .request(note("CAF-2026-0042", "Attestation de paiement envoyée."))
+        .await;
+    assert_eq!(saved["type"], "ok", "{saved}");
+    let done = agent
+        .request(json!({"type": "wrap_up_done", "disposition": "dossier-transmis"}))
+        .await;
+    assert_eq!(done["type"], "ok", "{done}");
+    let late = agent.request(note("CAF-2026-0043", "trop tard")).await;
+    assert_eq!(late["code"], "wrong_state", "{late}");
+
+    // Today's calls carry it; a search by case prefix finds it, another service does not.
+    let row = |reply: &serde_json::Value| reply["result"]["calls"][0].clone();
+    let mut today = serde_json::Value::Null;
+    for _ in 0..50 {
+        today = agent.request(json!({"type": "my_calls"})).await;
+        if row(&today)["disposition"] == "dossier-transmis" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(row(&today)["call"], call, "{today}");
+    assert_eq!(row(&today)["case_ref"], "CAF-2026-0042", "{today}");
+    assert_eq!(
+        row(&today)["notes"],
+        "Attestation de paiement envoyée.",
+        "{today}"
+    );
+    assert_eq!(row(&today)["disposition"], "dossier-transmis", "{today}");
+    let found = agent
+        .request(json!({"type": "my_calls", "case_ref": "caf-2026", "from_ms": 0}))
+        .await;
+    assert_eq!(row(&found)["call"], call, "{found}");
+    let other = agent
+        .request(json!({"type": "my_calls", "service": "nuit"}))
+        .await;
+    assert_eq!(other["result"]["calls"], json!([]), "{other}");
+    let future = agent
+        .request(json!({"type": "my_calls", "from_ms": i64::MAX - 1}))
+        .await;
+    assert_eq!(future["result"]["calls"], json!([]), "{future}");
+    // Another agent does not see it.
+    let mut bob = ready_agent(&server, "bob").await;
+    let theirs = bob
+        .request(json!({"type": "my_calls", "case_ref": "CAF"}))
+        .await;
+    assert_eq!(theirs["result"]["calls"], json!([]), "{theirs}");
+}

@@ -37,6 +37,23 @@ pub struct CallRecord {
     pub disposition: Option<String>,
 }
 
+/// The case reference and notes an agent gave for a call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseNote {
+    pub case_ref: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Which calls of an agent's history to read ([`Store::agent_history`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryFilter<'a> {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub service: Option<&'a str>,
+    pub case_prefix: Option<&'a str>,
+    pub limit: usize,
+}
+
 /// One participant of a call: who, in which role, from when to when, why it left, and an
 /// agent's wrap-up. Times are Unix milliseconds UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +246,85 @@ impl Store {
         ))?;
         let rows = statement.query_map((agent, from_ms, to_ms), call_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// An agent's history: the calls it answered last that ended in [`from_ms`, `to_ms`), of
+    /// `service` if given, with a case reference starting with `case_prefix` if given (ASCII
+    /// case ignored), newest first, at most `limit`; each with the case reference and notes
+    /// that agent gave.
+    pub fn agent_history(
+        &self,
+        agent: &str,
+        filter: &HistoryFilter<'_>,
+    ) -> Result<Vec<(CallRecord, CaseNote)>> {
+        let pattern = filter.case_prefix.map(|prefix| {
+            let escaped: String = prefix
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            format!("{escaped}%")
+        });
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {COLUMNS}, \
+             (SELECT case_ref FROM call_notes n WHERE n.call_id = calls.call_id AND n.agent = ?1) \
+               AS note_case_ref, \
+             (SELECT notes FROM call_notes n WHERE n.call_id = calls.call_id AND n.agent = ?1) \
+               AS note_text \
+             FROM calls \
+             WHERE agent = ?1 AND ended_at_ms >= ?2 AND ended_at_ms < ?3 \
+               AND (?4 IS NULL OR queue = ?4) \
+               AND (?5 IS NULL OR EXISTS (SELECT 1 FROM call_notes n \
+                    WHERE n.call_id = calls.call_id AND n.agent = ?1 \
+                    AND n.case_ref LIKE ?5 ESCAPE '\\')) \
+             ORDER BY ended_at_ms DESC, call_id DESC LIMIT ?6"
+        ))?;
+        let rows = statement.query_map(
+            rusqlite::params![
+                agent,
+                filter.from_ms,
+                filter.to_ms,
+                filter.service,
+                pattern,
+                i64::try_from(filter.limit).unwrap_or(i64::MAX),
+            ],
+            |row| {
+                Ok((
+                    call_from_row(row)?,
+                    CaseNote {
+                        case_ref: row.get("note_case_ref")?,
+                        notes: row.get("note_text")?,
+                    },
+                ))
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The case reference and notes `agent` gave for each of `calls` that has some.
+    pub fn case_notes(&self, agent: &str, calls: &[u64]) -> Result<Vec<(u64, CaseNote)>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare_cached(
+            "SELECT case_ref, notes FROM call_notes WHERE call_id = ?1 AND agent = ?2",
+        )?;
+        let mut found = Vec::new();
+        for &call in calls {
+            let row = statement
+                .query_row((call_id_to_sql(call)?, agent), |row| {
+                    Ok(CaseNote {
+                        case_ref: row.get(0)?,
+                        notes: row.get(1)?,
+                    })
+                })
+                .optional()?;
+            if let Some(note) = row {
+                found.push((call, note));
+            }
+        }
+        Ok(found)
     }
 
     /// Reserves `count` call ids and returns the first: ids from it to `first + count - 1` are

@@ -134,6 +134,14 @@ pub enum JournalOp {
         wrap_up_ms: i64,
         disposition: Option<String>,
     },
+    /// The case reference and notes an agent gave for a call (replacing earlier ones).
+    CaseNote {
+        call_id: u64,
+        agent: String,
+        case_ref: Option<String>,
+        notes: Option<String>,
+        at_ms: i64,
+    },
     /// An agent moved to a new state.
     AgentState(AgentStateChange),
     /// An entry of the audit log.
@@ -303,6 +311,22 @@ fn apply(connection: &rusqlite::Connection, op: &JournalOp) -> Result<()> {
             connection.execute(
                 "DELETE FROM live_calls WHERE call_id = ?1 AND state = 'wrap_up' AND agent = ?2",
                 rusqlite::params![call_id_to_sql(*call_id)?, agent],
+            )?;
+            Ok(())
+        }
+        JournalOp::CaseNote {
+            call_id,
+            agent,
+            case_ref,
+            notes,
+            at_ms,
+        } => {
+            connection.execute(
+                "INSERT INTO call_notes (call_id, agent, case_ref, notes, updated_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (call_id, agent) DO UPDATE SET \
+                 case_ref = excluded.case_ref, notes = excluded.notes, \
+                 updated_at_ms = excluded.updated_at_ms",
+                rusqlite::params![call_id_to_sql(*call_id)?, agent, case_ref, notes, at_ms],
             )?;
             Ok(())
         }

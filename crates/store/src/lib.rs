@@ -22,7 +22,7 @@ use rusqlite::Connection;
 
 pub use agents::AgentStateChange;
 pub use audit::AuditEntry;
-pub use calls::{CallRecord, ChatRecord, LegRecord};
+pub use calls::{CallRecord, CaseNote, ChatRecord, HistoryFilter, LegRecord};
 pub use csv::calls_to_csv;
 pub use error::{Result, StoreError};
 pub use journal::{JournalOp, LiveCall, LiveState};

@@ -1,5 +1,5 @@
-//! Retention: what is older than the retention period goes — call records with their legs and
-//! chat, agent state changes, audit entries. Calls in progress (the journal) are never purged.
+//! Retention: what is older than the retention period goes — call records with their legs,
+//! chat and case notes, agent state changes, audit entries. Calls in progress (the journal) are never purged.
 
 use serde::Serialize;
 
@@ -12,6 +12,7 @@ pub struct Purged {
     pub calls: u64,
     pub legs: u64,
     pub chat: u64,
+    pub notes: u64,
     pub agent_states: u64,
     pub audit: u64,
 }
@@ -45,6 +46,9 @@ impl Store {
                     .execute([id])? as u64;
                 purged.chat += transaction
                     .prepare_cached("DELETE FROM call_chat WHERE call_id = ?1")?
+                    .execute([id])? as u64;
+                purged.notes += transaction
+                    .prepare_cached("DELETE FROM call_notes WHERE call_id = ?1")?
                     .execute([id])? as u64;
                 purged.calls += transaction
                     .prepare_cached("DELETE FROM calls WHERE call_id = ?1")?

@@ -47,6 +47,8 @@ pub struct World {
     pub pushes: Vec<(SessionId, ServerMessage)>,
     pub records: Vec<Ended>,
     pub wrap_ups: Vec<(CallId, Option<String>)>,
+    /// Case notes stored: (call, agent, case reference, notes).
+    pub case_notes: Vec<(CallId, String, Option<String>, Option<String>)>,
     /// Rooms the media model holds open.
     pub rooms: BTreeSet<CallId>,
     /// Peers removed by a command.
@@ -98,6 +100,7 @@ impl World {
             pushes: Vec::new(),
             records: Vec::new(),
             wrap_ups: Vec::new(),
+            case_notes: Vec::new(),
             rooms: BTreeSet::new(),
             removed: Vec::new(),
             subscriptions: Vec::new(),
@@ -242,6 +245,12 @@ impl World {
                 call, disposition, ..
             } => self.wrap_ups.push((call, disposition)),
             Output::Journal(entry) => self.journal.push(*entry),
+            Output::CaseNote {
+                call,
+                agent,
+                case_ref,
+                notes,
+            } => self.case_notes.push((call, agent, case_ref, notes)),
             Output::AgentState { .. } | Output::KpisChanged => {}
         }
     }

@@ -79,6 +79,18 @@ impl Effects {
                     wrap_up_ms: wrap_up.as_millis() as i64,
                     disposition,
                 }),
+                Output::CaseNote {
+                    call,
+                    agent,
+                    case_ref,
+                    notes,
+                } => self.journal.push(JournalOp::CaseNote {
+                    call_id: call.0,
+                    agent,
+                    case_ref,
+                    notes,
+                    at_ms: jiff::Timestamp::now().as_millisecond(),
+                }),
                 Output::AgentState {
                     agent,
                     state,

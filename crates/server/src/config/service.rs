@@ -68,6 +68,25 @@ pub struct ServiceConfig {
     /// long as the call).
     #[serde(default)]
     pub chat_retention: bool,
+    /// The wrap-up codes its agents choose from (at most 64 characters each); by default a
+    /// generic list (information given, file passed on, appointment, referred elsewhere, no
+    /// follow-up). Empty: the agent types a code of its own.
+    #[serde(default = "default_dispositions")]
+    pub dispositions: Vec<String>,
+}
+
+/// The wrap-up codes of a service that names none.
+pub fn default_dispositions() -> Vec<String> {
+    [
+        "renseignement",
+        "dossier-transmis",
+        "rendez-vous",
+        "reorientation",
+        "sans-suite",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
 }
 
 /// The supervision modes allowed on a service's calls; all of them by default.
@@ -201,6 +220,20 @@ pub(super) fn validate_services(services: &[ServiceConfig]) -> Result<(), String
         if service.offer_timeout_secs == 0 {
             return Err(format!("{} must be at least 1", key("offer_timeout_secs")));
         }
+        let mut codes = BTreeSet::new();
+        for (j, code) in service.dispositions.iter().enumerate() {
+            let count = code.chars().count();
+            if code.trim().is_empty() || count > relais_proto::limits::MAX_DISPOSITION_CHARS {
+                return Err(format!(
+                    "services[{i}].dispositions[{j}] = {code:?}: use 1–64 characters"
+                ));
+            }
+            if !codes.insert(code.as_str()) {
+                return Err(format!(
+                    "services[{i}].dispositions[{j}] = {code:?} is listed twice"
+                ));
+            }
+        }
         for (j, skill) in service.skills.iter().enumerate() {
             let skill_key = format!("services[{i}].skills[{j}]");
             if skill.skill.trim().is_empty() {
@@ -286,6 +319,7 @@ pub(super) fn demo_services() -> Vec<ServiceConfig> {
         supervision: SupervisionPolicy::default(),
         interpreter: false,
         chat_retention: false,
+        dispositions: default_dispositions(),
     };
     let mut ants = service(
         "ants",

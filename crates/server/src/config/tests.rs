@@ -236,3 +236,23 @@ fn unrelated_relais_variables_are_not_read_as_keys() {
         .to_string();
     assert!(err.contains("RELAIS_HTTP__LISTN"), "{err}");
 }
+
+#[test]
+fn a_service_lists_its_wrap_up_codes_once_each() {
+    let service = |codes: &str| {
+        format!("[[services]]\nid = \"caf\"\nname = \"CAF\"\ndispositions = {codes}\n")
+    };
+    let config = load(&service("[\"rappel\", \"dossier\"]"), &[]).unwrap();
+    assert_eq!(config.services[0].dispositions, ["rappel", "dossier"]);
+    let defaults = load("[[services]]\nid = \"caf\"\nname = \"CAF\"\n", &[]).unwrap();
+    assert_eq!(defaults.services[0].dispositions[0], "renseignement");
+    let err = load(&service("[\"rappel\", \"rappel\"]"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("services[0].dispositions[1]") && err.contains("twice"),
+        "{err}"
+    );
+    let err = load(&service("[\" \"]"), &[]).unwrap_err().to_string();
+    assert!(err.contains("services[0].dispositions[0]"), "{err}");
+}

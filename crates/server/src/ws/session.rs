@@ -152,6 +152,21 @@ impl Session {
     }
 
     /// Applies a dispatcher event on the task and answers `done` or its refusal.
+    async fn my_calls(
+        &self,
+        id: u64,
+        agent: &str,
+        search: Option<crate::state::CallSearch>,
+    ) -> ServerMessage {
+        match self.state.my_calls(agent, search).await {
+            Ok(calls) => ok(id, Reply::Calls { calls }),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read the agent's calls");
+                error(Some(id), codes::INTERNAL, "the call history is unavailable")
+            }
+        }
+    }
+
     async fn dispatch(&self, id: u64, event: Event) -> ServerMessage {
         match self
             .state
@@ -318,13 +333,44 @@ impl Session {
                     None => task_gone(id),
                 }
             }
-            Request::MyCalls { .. } => match self.state.calls_of_today(agent.as_str()).await {
-                Ok(calls) => ok(id, Reply::Calls { calls }),
-                Err(err) => {
-                    tracing::error!(error = %err, "cannot read the agent's calls");
-                    error(Some(id), codes::INTERNAL, "the call history is unavailable")
-                }
-            },
+            Request::MyCalls {
+                from_ms,
+                to_ms,
+                service,
+                case_ref,
+                ..
+            } => {
+                let blank = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
+                let (service, case_ref) = (blank(service), blank(case_ref));
+                let search = (from_ms.is_some()
+                    || to_ms.is_some()
+                    || service.is_some()
+                    || case_ref.is_some())
+                .then(|| crate::state::CallSearch {
+                    from_ms,
+                    to_ms,
+                    service,
+                    case_ref: case_ref.map(|c| c.trim().to_owned()),
+                });
+                self.my_calls(id, agent.as_str(), search).await
+            }
+            Request::CaseNote {
+                call,
+                case_ref,
+                notes,
+                ..
+            } => {
+                self.call_input(
+                    id,
+                    Input::CaseNote {
+                        session,
+                        call,
+                        case_ref,
+                        notes,
+                    },
+                )
+                .await
+            }
             Request::SubscribeKpis { .. } => {
                 if let Some(entry) = self.state.hub().sessions.get(&self.id) {
                     entry.kpis.store(true, Ordering::Relaxed);

@@ -6,6 +6,7 @@ mod audit_and_agents;
 mod calls;
 mod concurrency;
 mod csv;
+mod history;
 mod journal;
 mod opening;
 mod purge;

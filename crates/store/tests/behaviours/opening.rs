@@ -35,6 +35,7 @@ fn a_fresh_file_is_created_with_the_schema() {
             "audit",
             "call_chat",
             "call_legs",
+            "call_notes",
             "calls",
             "counters",
             "heartbeat",
@@ -47,6 +48,7 @@ fn a_fresh_file_is_created_with_the_schema() {
             "agent_states_by_agent_time",
             "agent_states_by_time",
             "audit_by_time",
+            "call_notes_by_case",
             "calls_by_agent_end",
             "calls_by_end",
         ]

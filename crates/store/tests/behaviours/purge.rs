@@ -22,6 +22,16 @@ fn leg(seq: u32, role: &str, subject: &str, at: i64) -> LegRecord {
     }
 }
 
+fn note(call_id: u64, agent: &str, case: &str) -> JournalOp {
+    JournalOp::CaseNote {
+        call_id,
+        agent: agent.to_owned(),
+        case_ref: Some(case.to_owned()),
+        notes: None,
+        at_ms: 1_000,
+    }
+}
+
 fn state(agent: &str, state: &str, at_ms: i64) -> JournalOp {
     JournalOp::AgentState(AgentStateChange {
         agent: agent.to_owned(),
@@ -73,6 +83,8 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
     store
         .commit_batch(&[
             JournalOp::Live(Box::new(live)),
+            note(1, "ana", "CAF-1"),
+            note(3, "ana", "CAF-3"),
             state("ana", "available", 1_000),
             state("ana", "on_call", cut - 2),
             state("ana", "wrap_up", cut + 5),
@@ -102,6 +114,7 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
             calls: 3,
             legs: 4,
             chat: 2,
+            notes: 1,
             agent_states: 2,
             audit: 1,
         }
@@ -130,6 +143,17 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
         ]
     );
     assert_eq!(store.audit_between(0, i64::MAX).unwrap().len(), 1);
+    assert_eq!(
+        store.case_notes("ana", &[1, 3]).unwrap(),
+        [(
+            3,
+            relais_store::CaseNote {
+                case_ref: Some("CAF-3".to_owned()),
+                notes: None
+            }
+        )],
+        "a note goes with its call"
+    );
     // Nothing left to purge.
     assert_eq!(store.purge_before(cut).unwrap(), Purged::default());
 }
