@@ -620,3 +620,39 @@ test('the wrap-up keeps the case number, the notes and a code of the service; th
     await agent.close();
   }
 });
+
+test('both sides see the quality of the link during a call, in figures and in words', { timeout: 60000 }, async () => {
+  const agent = await agentFor(chromium, 'malik', 'caf:3');
+  const kiosk = await kioskFor('borne-quality');
+  try {
+    await connectedCall(agent, kiosk, 'caf');
+    // On loopback: a good link, with a round trip, a loss share and a bitrate.
+    const sample = await waitFor(() => hook(agent, 'quality'), (q) => q?.quality === 'good' && q.kbps > 10, 10000, "the agent's link is measured");
+    assert.ok(sample.rtt >= 0 && sample.rtt < 0.3, `round trip ${sample.rtt}`);
+    assert.ok(sample.loss >= 0 && sample.loss < 0.03, `loss ${sample.loss}`);
+    assert.match(await text(agent, 'quality'), /^Connexion bonne · \d+ ms · [\d,]+ % de perte · [\d,]+ (k|M)bit\/s$/);
+    assert.equal(await text(agent, 'quality-warning'), null);
+    await waitFor(() => hook(kiosk, 'quality'), (q) => q?.quality === 'good', 10000, "the kiosk's link is measured");
+    assert.equal(await text(kiosk, 'quality'), 'Connexion : bonne');
+    await shot(kiosk, 'kiosk-1280x800-quality');
+    // The thresholds: 300 ms or 3 % is fair, 600 ms or 8 % is poor.
+    const grades = await agent.page.evaluate(async () => {
+      const { linkQuality } = await import('/console/relais.js');
+      return [
+        linkQuality({ rtt: 0.05, loss: 0 }),
+        linkQuality({ rtt: 0.4, loss: 0.01 }),
+        linkQuality({ rtt: 0.1, loss: 0.05 }),
+        linkQuality({ rtt: 0.7, loss: 0 }),
+        linkQuality({ rtt: 0.1, loss: 0.12 }),
+        linkQuality({}),
+      ];
+    });
+    assert.deepEqual(grades, ['good', 'fair', 'fair', 'poor', 'poor', 'unknown']);
+    await kiosk.click('hangup');
+    await agent.waitState(['wrap_up', 'available']);
+    assert.equal(await text(agent, 'quality'), null, 'no badge without a call');
+  } finally {
+    await kiosk.close();
+    await agent.close();
+  }
+});

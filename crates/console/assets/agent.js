@@ -4,9 +4,27 @@
 // consulting them while the citizen waits on hold), be the colleague consulted, wrap up with a
 // disposition code, see today's calls.
 import {
-  $, ChatPanel, Connection, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken, getLocalMedia,
-  pageCall, renderLines, showScreen, stopMedia, takeToken,
+  $, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken,
+  getLocalMedia, pageCall, qualityText, renderLines, showScreen, stopMedia, takeToken,
 } from '/console/relais.js';
+
+const QUALITY_LABEL = { good: 'Connexion bonne', fair: 'Connexion moyenne', poor: 'Connexion faible', unknown: 'Connexion…' };
+// A poor link is told after this long (a short dip is not worth a notice).
+const POOR_NOTICE_MS = 4000;
+
+/// The call's link quality: the badge over the picture and, when it stays poor, the notice.
+const quality = new QualityMeter(
+  () => ui.media,
+  (sample) => {
+    ui.quality = sample;
+    const badge = $('#quality');
+    badge.hidden = sample.quality === 'unknown';
+    badge.dataset.quality = sample.quality;
+    const figures = qualityText(sample);
+    badge.textContent = figures ? `${QUALITY_LABEL[sample.quality]} · ${figures}` : QUALITY_LABEL[sample.quality];
+    $('#quality-warning').hidden = !(sample.quality === 'poor' && sample.poorFor >= POOR_NOTICE_MS);
+  },
+);
 
 const STATE_LABEL = {
   logged_out: 'Déconnecté',
@@ -559,6 +577,7 @@ async function onMediaReady(push) {
     { tiles },
   );
   ui.media = media;
+  quality.start();
   media.setAudio(!ui.muted);
   media.setVideo(!ui.cameraOff);
   try {
@@ -620,6 +639,10 @@ function endMedia() {
   clearConsult();
   ui.media?.close();
   ui.media = null;
+  quality.stop();
+  ui.quality = null;
+  $('#quality').hidden = true;
+  $('#quality-warning').hidden = true;
   stopMedia(ui.stream);
   ui.stream = null;
   ui.callId = null;
@@ -1498,6 +1521,7 @@ function init() {
   });
   setInterval(tick, 1000);
   exposeTestHooks(pageState, () => ui.media, {
+    quality: () => (ui.quality ? { ...ui.quality } : null),
     ringing: () => ringer.ringing,
     chat: () => chat.messages.map((m) => ({ ...m })),
     participants: () => others().map((p) => ({ ...p })),

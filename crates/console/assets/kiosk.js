@@ -5,9 +5,27 @@
 // the agent consults a colleague (who may take the call over, on the same picture), back to
 // start.
 import {
-  $, ChatPanel, Connection, PictureWatch, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter, pageCall,
-  renderLines, showScreen, stopMedia, storeToken, takeToken, forgetToken,
+  $, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter,
+  pageCall, renderLines, showScreen, stopMedia, storeToken, takeToken, forgetToken,
 } from '/console/relais.js';
+
+// A poor link is told after this long (a short dip is not worth a notice).
+const POOR_NOTICE_MS = 4000;
+
+/// The call's link quality, in plain words for the citizen; a notice when it stays poor.
+const quality = new QualityMeter(
+  () => ui.media,
+  (sample) => {
+    ui.quality = sample;
+    const badge = $('#quality');
+    badge.hidden = sample.quality === 'unknown';
+    badge.dataset.quality = sample.quality;
+    badge.textContent = t(`quality_${sample.quality}`);
+    const warning = $('#quality-warning');
+    warning.hidden = !(sample.quality === 'poor' && sample.poorFor >= POOR_NOTICE_MS);
+    warning.textContent = warning.hidden ? '' : t('quality_poor_notice');
+  },
+);
 
 const TEXT = {
   fr: {
@@ -33,6 +51,11 @@ const TEXT = {
     position: 'Votre position :',
     eta: (secs) => `Attente estimée : environ ${minutes(secs, 'fr')}`,
     eta_unknown: 'Un conseiller va vous répondre.',
+    quality_good: 'Connexion : bonne',
+    quality_fair: 'Connexion : moyenne',
+    quality_poor: 'Connexion : faible',
+    quality_unknown: 'Connexion…',
+    quality_poor_notice: "La connexion est faible. L'image peut s'arrêter. Continuez à parler : le conseiller vous entend.",
     eta_now: 'Un conseiller va vous répondre dans un instant.',
     no_agent: "Aucun conseiller n'est disponible pour le moment.",
     no_agent_options: "Vous pouvez patienter : votre place est gardée. Vous pouvez aussi annuler l'appel et revenir plus tard.",
@@ -112,6 +135,11 @@ const TEXT = {
     position: 'Your position:',
     eta: (secs) => `Estimated wait: about ${minutes(secs, 'en')}`,
     eta_unknown: 'An adviser is about to answer you.',
+    quality_good: 'Connection: good',
+    quality_fair: 'Connection: fair',
+    quality_poor: 'Connection: poor',
+    quality_unknown: 'Connecting…',
+    quality_poor_notice: 'The connection is poor. The picture may stop. Keep talking: the adviser can hear you.',
     eta_now: 'An adviser will answer you in a moment.',
     no_agent: 'No adviser is available right now.',
     no_agent_options: 'You may wait: your place is kept. You may also cancel the call and come back later.',
@@ -757,6 +785,7 @@ async function mediaReady(push) {
     { tiles },
   );
   ui.media = media;
+  quality.start();
   media.setAudio(!ui.muted);
   try {
     await media.start();
@@ -796,6 +825,10 @@ function releaseCall() {
   ui.stopMeter = () => {};
   ui.media?.close();
   ui.media = null;
+  quality.stop();
+  ui.quality = null;
+  $('#quality').hidden = true;
+  $('#quality-warning').hidden = true;
   stopMedia(ui.stream);
   ui.stream = null;
   ui.call = null;
@@ -916,6 +949,7 @@ function init() {
     if (ui.screen === 'start') refreshServices();
   }, 30000);
   exposeTestHooks(() => (ui.transfer ? 'transferring' : ui.hold ? 'hold' : ui.screen), () => ui.media, {
+    quality: () => (ui.quality ? { ...ui.quality } : null),
     chat: () => chat.messages.map((m) => ({ ...m })),
     participants: () => ui.participants.map((p) => ({ ...p })),
     notice: () => ui.notice,
