@@ -656,3 +656,40 @@ test('both sides see the quality of the link during a call, in figures and in wo
     await agent.close();
   }
 });
+
+test('the agent chooses and tries its microphone and camera; the call in progress switches to them', { timeout: 60000 }, async () => {
+  const agent = await agentFor(chromium, 'nadia', 'caf:3');
+  const kiosk = await kioskFor('borne-devices');
+  try {
+    await agent.click('devices-open');
+    await waitFor(() => agent.page.$$eval('#mic-select option', (o) => o.length), (n) => n >= 1, 5000, 'the microphones are listed');
+    const mics = await agent.page.$$eval('#mic-select option', (options) => options.map((o) => ({ id: o.value, label: o.textContent })));
+    console.log(`microphones: ${JSON.stringify(mics.map((m) => m.label))}`);
+    assert.ok(mics.length >= 2, 'the fake devices give several microphones');
+    // The level meter moves with the (fake) microphone's sound.
+    await waitFor(() => agent.page.$eval('[data-testid="device-level"]', (e) => Number(e.dataset.level || 0)), (l) => l > 0, 5000, 'the level meter moves');
+    await shot(agent, 'agent-1280x800-devices');
+    // The loudspeaker test plays (the browser refuses nothing).
+    await agent.click('speaker-test');
+    await sleep(500);
+    assert.equal(await text(agent, 'devices-error'), null, 'the test tone played');
+    const wanted = mics[mics.length - 1].id;
+    await agent.page.select('[data-testid="mic-select"]', wanted);
+    await waitFor(() => agent.page.evaluate(() => JSON.parse(localStorage.getItem('relais.devices') || '{}').audioInput), (id) => id === wanted, 5000, 'the choice is kept');
+    await agent.click('devices-close');
+
+    // A call uses the chosen microphone; choosing another one switches the call to it.
+    await connectedCall(agent, kiosk, 'caf');
+    assert.equal((await hook(agent, 'sendingDevices')).audio, wanted, 'the call sends the chosen microphone');
+    await agent.click('devices-open');
+    const other = mics[0].id;
+    await agent.page.select('[data-testid="mic-select"]', other);
+    await waitFor(() => hook(agent, 'sendingDevices'), (d) => d.audio === other, 5000, 'the call switched microphone');
+    await expectMedia(kiosk, 'kiosk');
+    await agent.click('devices-close');
+    await kiosk.click('hangup');
+  } finally {
+    await kiosk.close();
+    await agent.close();
+  }
+});

@@ -4,8 +4,9 @@
 // consulting them while the citizen waits on hold), be the colleague consulted, wrap up with a
 // disposition code, see today's calls.
 import {
-  $, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken,
-  getLocalMedia, pageCall, qualityText, renderLines, showScreen, stopMedia, takeToken,
+  $, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, chooseDevices, chosenDevices, duration,
+  exposeTestHooks, forgetToken, getLocalMedia, levelMeter, listDevices, pageCall, playTestTone, qualityText,
+  renderLines, showScreen, stopMedia, takeToken,
 } from '/console/relais.js';
 
 const QUALITY_LABEL = { good: 'Connexion bonne', fair: 'Connexion moyenne', poor: 'Connexion faible', unknown: 'Connexion…' };
@@ -389,6 +390,8 @@ function capitalise(text) {
 /// Updates the clocks once a second: time in state, offer countdown, call timer, wrap-up.
 function tick() {
   const now = Date.now();
+  // Tiles of participants who joined since play on the chosen loudspeaker too.
+  if (ui.media) applySpeaker();
   $('#badge-time').textContent = ui.state ? duration((now - ui.stateSince) / 1000) : '';
   if (ui.offer) {
     const left = Math.max(0, Math.ceil((ui.offer.deadline - now) / 1000));
@@ -559,7 +562,7 @@ async function onMediaReady(push) {
   $('#call-status').textContent = 'Connexion de la vidéo…';
   if (!ui.stream) {
     try {
-      ui.stream = await getLocalMedia();
+      ui.stream = await getLocalMedia(chosenDevices());
     } catch (err) {
       console.error('agent: camera/microphone', err);
       $('#call-status').textContent = 'Caméra ou micro indisponible';
@@ -578,6 +581,7 @@ async function onMediaReady(push) {
   );
   ui.media = media;
   quality.start();
+  applySpeaker();
   media.setAudio(!ui.muted);
   media.setVideo(!ui.cameraOff);
   try {
@@ -1195,6 +1199,126 @@ async function finishWrapUp(event) {
   await act({ type: 'wrap_up_done', disposition: disposition || null }, submitter);
 }
 
+// ---- devices: microphone, camera and loudspeaker, chosen and tried ---------------------------
+
+const devices = { preview: null, stopMeter: () => {} };
+
+async function openDevices() {
+  $('#devices-panel').hidden = false;
+  $('#devices-open').setAttribute('aria-expanded', 'true');
+  $('#devices-error').hidden = true;
+  await previewDevices();
+  await fillDeviceLists();
+  $('#mic-select').focus();
+}
+
+function closeDevices() {
+  devices.stopMeter();
+  devices.stopMeter = () => {};
+  stopMedia(devices.preview);
+  devices.preview = null;
+  $('#device-preview').srcObject = null;
+  $('#devices-panel').hidden = true;
+  $('#devices-open').setAttribute('aria-expanded', 'false');
+  $('#devices-open').focus();
+}
+
+/// The chosen camera and microphone in the preview and the level meter (the call's own stream
+/// when a call is in progress: the browser may not open a camera twice).
+async function previewDevices() {
+  devices.stopMeter();
+  stopMedia(devices.preview);
+  devices.preview = null;
+  let stream = ui.stream;
+  if (!stream) {
+    try {
+      stream = devices.preview = await getLocalMedia(chosenDevices());
+    } catch (err) {
+      $('#devices-error').textContent = "La caméra ou le micro n'est pas disponible. Vérifiez qu'ils sont branchés et autorisés pour ce site.";
+      $('#devices-error').hidden = false;
+      console.error('agent: devices', err);
+      return;
+    }
+  }
+  $('#device-preview').srcObject = stream;
+  devices.stopMeter = levelMeter(stream, (level) => {
+    $('#device-level').style.width = `${Math.round(level * 100)}%`;
+    $('#device-level').dataset.level = level.toFixed(2);
+  });
+}
+
+async function fillDeviceLists() {
+  let found;
+  try {
+    found = await listDevices();
+  } catch {
+    return;
+  }
+  const chosen = chosenDevices();
+  const inUse = (kind) => (devices.preview || ui.stream)?.getTracks().find((t) => t.kind === kind)?.getSettings().deviceId;
+  const fill = (select, list, current, fallback) => {
+    select.replaceChildren(
+      ...list.map((d, i) => Object.assign(document.createElement('option'), { value: d.deviceId, textContent: d.label || `${fallback} ${i + 1}` })),
+    );
+    if (current && list.some((d) => d.deviceId === current)) select.value = current;
+  };
+  fill($('#mic-select'), found.audioinput, inUse('audio') || chosen.audioInput, 'Micro');
+  fill($('#camera-select'), found.videoinput, inUse('video') || chosen.videoInput, 'Caméra');
+  const canChoose = 'setSinkId' in HTMLMediaElement.prototype && found.audiooutput.length > 0;
+  $('#speaker-select').hidden = !canChoose;
+  $('label[for="speaker-select"]').hidden = !canChoose;
+  $('#speaker-note').hidden = canChoose;
+  if (canChoose) fill($('#speaker-select'), found.audiooutput, chosen.audioOutput, 'Haut-parleur');
+}
+
+/// A device chosen: kept, shown in the preview, and sent in the call in progress at once.
+async function deviceChosen() {
+  const choice = {
+    ...chosenDevices(),
+    audioInput: $('#mic-select').value || undefined,
+    videoInput: $('#camera-select').value || undefined,
+    audioOutput: $('#speaker-select').hidden ? undefined : $('#speaker-select').value || undefined,
+  };
+  chooseDevices(choice);
+  applySpeaker();
+  if (ui.stream && ui.media) {
+    try {
+      const fresh = await getLocalMedia(choice);
+      const old = ui.stream;
+      await ui.media.useStream(fresh);
+      ui.stream = fresh;
+      ui.media.setAudio(!ui.muted);
+      ui.media.setVideo(!ui.cameraOff);
+      $('#self-video').srcObject = fresh;
+      stopMedia(old);
+    } catch (err) {
+      console.error('agent: device change', err);
+      $('#devices-error').textContent = "Cet appareil n'a pas pu être utilisé pour l'appel.";
+      $('#devices-error').hidden = false;
+    }
+  }
+  await previewDevices();
+}
+
+/// The call's sound on the chosen loudspeaker, where the browser can choose one.
+function applySpeaker() {
+  const sink = chosenDevices().audioOutput;
+  if (!sink) return;
+  for (const video of document.querySelectorAll('#call-panel video:not([muted])')) {
+    if (video.setSinkId && video.sinkId !== sink) video.setSinkId(sink).catch((err) => console.error('agent: loudspeaker', err));
+  }
+}
+
+async function testSpeaker() {
+  try {
+    await playTestTone(chosenDevices().audioOutput);
+  } catch (err) {
+    console.error('agent: loudspeaker test', err);
+    $('#devices-error').textContent = "Le son d'essai n'a pas pu être joué.";
+    $('#devices-error').hidden = false;
+  }
+}
+
 // ---- the case of the call: reference and notes, saved as the agent types -------------------
 
 /// A new call to wrap up: an empty form, and the codes of its service.
@@ -1495,6 +1619,10 @@ function init() {
     connect(token);
   });
   $('#wrapup-form').addEventListener('submit', finishWrapUp);
+  $('#devices-open').addEventListener('click', () => ($('#devices-panel').hidden ? openDevices() : closeDevices()));
+  $('#devices-close').addEventListener('click', closeDevices);
+  for (const id of ['#mic-select', '#camera-select', '#speaker-select']) $(id).addEventListener('change', deviceChosen);
+  $('#speaker-test').addEventListener('click', testSpeaker);
   $('#case-ref').addEventListener('input', caseEdited);
   $('#case-notes').addEventListener('input', caseEdited);
   $('#history-form').addEventListener('submit', searchHistory);
@@ -1522,6 +1650,9 @@ function init() {
   setInterval(tick, 1000);
   exposeTestHooks(pageState, () => ui.media, {
     quality: () => (ui.quality ? { ...ui.quality } : null),
+    // The devices the call sends now.
+    sendingDevices: () =>
+      Object.fromEntries((ui.media?.pc?.getSenders() || []).filter((s) => s.track).map((s) => [s.track.kind, s.track.getSettings().deviceId ?? null])),
     ringing: () => ringer.ringing,
     chat: () => chat.messages.map((m) => ({ ...m })),
     participants: () => others().map((p) => ({ ...p })),

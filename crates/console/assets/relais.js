@@ -217,11 +217,77 @@ function defaultUrl() {
 }
 
 /// Camera and microphone. Resolves with a MediaStream; rejects with the browser's error.
-export function getLocalMedia() {
-  return navigator.mediaDevices.getUserMedia({
-    audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-    video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 } },
+/// The camera and microphone: those chosen (`{audioInput, videoInput}` device ids), or the
+/// browser's default when none is chosen or the chosen one is gone.
+export async function getLocalMedia(chosen = {}) {
+  const constraints = (devices) => ({
+    audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...(devices.audioInput ? { deviceId: { exact: devices.audioInput } } : {}) },
+    video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 }, ...(devices.videoInput ? { deviceId: { exact: devices.videoInput } } : {}) },
   });
+  try {
+    return await navigator.mediaDevices.getUserMedia(constraints(chosen));
+  } catch (err) {
+    const unplugged = err.name === 'OverconstrainedError' || err.name === 'NotFoundError';
+    if (!unplugged || (!chosen.audioInput && !chosen.videoInput)) throw err;
+    return navigator.mediaDevices.getUserMedia(constraints({}));
+  }
+}
+
+const DEVICES_KEY = 'relais.devices';
+
+/// The devices this browser's user chose (`{audioInput, videoInput, audioOutput}`), kept
+/// across sessions on this computer.
+export function chosenDevices() {
+  try {
+    return JSON.parse(localStorage.getItem(DEVICES_KEY) || '{}') || {};
+  } catch {
+    return {};
+  }
+}
+
+export function chooseDevices(devices) {
+  try {
+    localStorage.setItem(DEVICES_KEY, JSON.stringify(devices));
+  } catch {
+    // Storage unavailable: the choice lasts as long as the page.
+  }
+}
+
+/// The media devices, by kind (`audioinput`, `videoinput`, `audiooutput`), with their labels
+/// (known once the page may use the camera and microphone).
+export async function listDevices() {
+  const all = await navigator.mediaDevices.enumerateDevices();
+  const of = (kind) => all.filter((d) => d.kind === kind && d.deviceId);
+  return { audioinput: of('audioinput'), videoinput: of('videoinput'), audiooutput: of('audiooutput') };
+}
+
+/// Plays a short tone on the chosen loudspeaker (`sinkId`, where the browser can choose one).
+export async function playTestTone(sinkId) {
+  const rate = 48000;
+  const samples = rate;
+  const data = new DataView(new ArrayBuffer(44 + samples * 2));
+  const text = (at, value) => [...value].forEach((c, i) => data.setUint8(at + i, c.charCodeAt(0)));
+  text(0, 'RIFF');
+  data.setUint32(4, 36 + samples * 2, true);
+  text(8, 'WAVEfmt ');
+  data.setUint32(16, 16, true);
+  data.setUint16(20, 1, true);
+  data.setUint16(22, 1, true);
+  data.setUint32(24, rate, true);
+  data.setUint32(28, rate * 2, true);
+  data.setUint16(32, 2, true);
+  data.setUint16(34, 16, true);
+  text(36, 'data');
+  data.setUint32(40, samples * 2, true);
+  for (let i = 0; i < samples; i++) {
+    // 440 Hz, faded in and out.
+    const envelope = Math.min(1, i / 2400, (samples - i) / 2400);
+    data.setInt16(44 + i * 2, Math.round(0.3 * envelope * 32767 * Math.sin((2 * Math.PI * 440 * i) / rate)), true);
+  }
+  const audio = new Audio(URL.createObjectURL(new Blob([data], { type: 'audio/wav' })));
+  if (sinkId && audio.setSinkId) await audio.setSinkId(sinkId);
+  await audio.play();
+  return audio;
 }
 
 export function stopMedia(stream) {
@@ -350,6 +416,17 @@ export class MediaCall {
   /// `{framesDecoded, audioPackets, framesSent, connectionState, video, audio}` read from the
   /// RTP statistics: the inbound totals, the video frames sent (outbound), and per received
   /// track (`video`: `{mid, track, framesDecoded}`, `audio`: `{mid, track, packetsReceived}`).
+  /// Sends `stream`'s tracks instead of the current ones (another camera or microphone), on the
+  /// same connection: no renegotiation.
+  async useStream(stream) {
+    this.localStream = stream;
+    for (const sender of this.pc?.getSenders() || []) {
+      const kind = sender.track?.kind;
+      const track = kind && stream.getTracks().find((t) => t.kind === kind);
+      if (track) await sender.replaceTrack(track);
+    }
+  }
+
   async stats() {
     const result = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: this.pc?.connectionState || 'closed', video: [], audio: [] };
     if (!this.pc) return result;
