@@ -621,7 +621,7 @@ test('the wrap-up keeps the case number, the notes and a code of the service; th
   }
 });
 
-test('both sides see the quality of the link during a call, in figures and in words', { timeout: 60000 }, async () => {
+test('both sides see the quality of the link during a call, in figures and in words; the kiosk sets its volume on screen', { timeout: 60000 }, async () => {
   const agent = await agentFor(chromium, 'malik', 'caf:3');
   const kiosk = await kioskFor('borne-quality');
   try {
@@ -635,6 +635,14 @@ test('both sides see the quality of the link during a call, in figures and in wo
     await waitFor(() => hook(kiosk, 'quality'), (q) => q?.quality === 'good', 10000, "the kiosk's link is measured");
     assert.equal(await text(kiosk, 'quality'), 'Connexion : bonne');
     await shot(kiosk, 'kiosk-1280x800-quality');
+    // The citizen turns the agent's voice down on screen.
+    await kiosk.click('volume-down');
+    await kiosk.click('volume-down');
+    assert.equal(await text(kiosk, 'volume-level'), '60 %');
+    assert.equal(await kiosk.page.$eval('#remote-video', (v) => Math.round(v.volume * 10) / 10), 0.6);
+    await kiosk.click('volume-up');
+    assert.equal(await kiosk.page.$eval('#remote-video', (v) => Math.round(v.volume * 10) / 10), 0.8);
+    assert.equal(await kiosk.page.$eval('[data-testid="volume-up"]', (b) => b.disabled), false);
     // The thresholds: 300 ms or 3 % is fair, 600 ms or 8 % is poor.
     const grades = await agent.page.evaluate(async () => {
       const { linkQuality } = await import('/console/relais.js');

@@ -70,6 +70,9 @@ const TEXT = {
     camera_hear: 'Vous entendez toujours le conseiller, et il vous entend.',
     camera_hear_muted: 'Vous entendez toujours le conseiller.',
     hangup: 'Raccrocher',
+    volume: 'Volume du son',
+    volume_down: 'Moins fort',
+    volume_up: 'Plus fort',
     ended_title: 'Appel terminé',
     ended_answered: 'Merci de votre visite. Au revoir !',
     ended_cancelled: 'Votre appel est annulé.',
@@ -154,6 +157,9 @@ const TEXT = {
     camera_hear: 'You can still hear the adviser, and they can hear you.',
     camera_hear_muted: 'You can still hear the adviser.',
     hangup: 'Hang up',
+    volume: 'Sound volume',
+    volume_down: 'Quieter',
+    volume_up: 'Louder',
     ended_title: 'Call ended',
     ended_answered: 'Thank you for your visit. Goodbye!',
     ended_cancelled: 'Your call is cancelled.',
@@ -823,6 +829,8 @@ function peerMediaRestored(push) {
 function releaseCall() {
   ui.stopMeter();
   ui.stopMeter = () => {};
+  // The next citizen starts at full volume.
+  setVolume(1);
   ui.media?.close();
   ui.media = null;
   quality.stop();
@@ -849,6 +857,22 @@ async function hangup() {
   } catch (err) {
     if (err.code === 'wrong_state' || err.code === 'disconnected') showEnded(t('ended_answered'));
   }
+}
+
+/// The loudness of the agent's voice (and of anyone else in the call), in steps of 20 %; it
+/// starts at full volume for each citizen.
+const VOLUME_STEP = 0.2;
+
+function setVolume(volume) {
+  ui.volume = Math.round(Math.min(1, Math.max(0.2, volume)) * 10) / 10;
+  applyVolume();
+  $('#volume-level').textContent = `${Math.round(ui.volume * 100)} %`;
+  $('#volume-down').disabled = ui.volume <= 0.2;
+  $('#volume-up').disabled = ui.volume >= 1;
+}
+
+function applyVolume() {
+  for (const video of document.querySelectorAll('#remote-video, #remote-extra video')) video.volume = ui.volume ?? 1;
 }
 
 function toggleMute() {
@@ -940,6 +964,11 @@ function init() {
   $('#cancel').addEventListener('click', cancelCall);
   $('#hangup').addEventListener('click', hangup);
   $('#mute').addEventListener('click', toggleMute);
+  $('#volume-down').addEventListener('click', () => setVolume((ui.volume ?? 1) - VOLUME_STEP));
+  $('#volume-up').addEventListener('click', () => setVolume((ui.volume ?? 1) + VOLUME_STEP));
+  setVolume(1);
+  // Tiles of people who join later play at the chosen volume too.
+  new MutationObserver(applyVolume).observe($('#remote-extra'), { childList: true, subtree: true });
   $('#ended-ok').addEventListener('click', () => goStart());
   setInterval(() => {
     if (ui.screen === 'waiting') renderWaiting();
