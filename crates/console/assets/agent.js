@@ -6,24 +6,19 @@
 import {
   $, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, chooseDevices, chosenDevices, duration,
   exposeTestHooks, forgetToken, getLocalMedia, levelMeter, listDevices, pageCall, playTestTone, qualityText,
-  renderLines, showScreen, stopMedia, takeToken,
+  renderLines, showQuality, showScreen, stopMedia, takeToken,
 } from '/console/relais.js';
 
 const QUALITY_LABEL = { good: 'Connexion bonne', fair: 'Connexion moyenne', poor: 'Connexion faible', unknown: 'Connexion…' };
-// A poor link is told after this long (a short dip is not worth a notice).
-const POOR_NOTICE_MS = 4000;
 
-/// The call's link quality: the badge over the picture and, when it stays poor, the notice.
+/// The call's link quality: the badge over the picture (with the figures) and, when it stays
+/// poor, the notice.
 const quality = new QualityMeter(
   () => ui.media,
   (sample) => {
     ui.quality = sample;
-    const badge = $('#quality');
-    badge.hidden = sample.quality === 'unknown';
-    badge.dataset.quality = sample.quality;
     const figures = qualityText(sample);
-    badge.textContent = figures ? `${QUALITY_LABEL[sample.quality]} · ${figures}` : QUALITY_LABEL[sample.quality];
-    $('#quality-warning').hidden = !(sample.quality === 'poor' && sample.poorFor >= POOR_NOTICE_MS);
+    showQuality(sample, figures ? `${QUALITY_LABEL[sample.quality]} · ${figures}` : QUALITY_LABEL[sample.quality]);
   },
 );
 
@@ -645,8 +640,7 @@ function endMedia() {
   ui.media = null;
   quality.stop();
   ui.quality = null;
-  $('#quality').hidden = true;
-  $('#quality-warning').hidden = true;
+  showQuality(null);
   stopMedia(ui.stream);
   ui.stream = null;
   ui.callId = null;

@@ -6,24 +6,15 @@
 // start.
 import {
   $, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter,
-  pageCall, renderLines, showScreen, stopMedia, storeToken, takeToken, forgetToken,
+  pageCall, renderLines, showQuality, showScreen, stopMedia, storeToken, takeToken, forgetToken,
 } from '/console/relais.js';
-
-// A poor link is told after this long (a short dip is not worth a notice).
-const POOR_NOTICE_MS = 4000;
 
 /// The call's link quality, in plain words for the citizen; a notice when it stays poor.
 const quality = new QualityMeter(
   () => ui.media,
   (sample) => {
     ui.quality = sample;
-    const badge = $('#quality');
-    badge.hidden = sample.quality === 'unknown';
-    badge.dataset.quality = sample.quality;
-    badge.textContent = t(`quality_${sample.quality}`);
-    const warning = $('#quality-warning');
-    warning.hidden = !(sample.quality === 'poor' && sample.poorFor >= POOR_NOTICE_MS);
-    warning.textContent = warning.hidden ? '' : t('quality_poor_notice');
+    showQuality(sample, t(`quality_${sample.quality}`), t('quality_poor_notice'));
   },
 );
 
@@ -835,8 +826,7 @@ function releaseCall() {
   ui.media = null;
   quality.stop();
   ui.quality = null;
-  $('#quality').hidden = true;
-  $('#quality-warning').hidden = true;
+  showQuality(null);
   stopMedia(ui.stream);
   ui.stream = null;
   ui.call = null;

@@ -774,6 +774,22 @@ export class QualityMeter {
   }
 }
 
+/// A poor link is told after it lasted this long (a short dip is not worth a notice).
+const POOR_NOTICE_MS = 4000;
+
+/// Shows a quality sample in the page's `#quality` badge as `label`, and `warning` in
+/// `#quality-warning` once the link has stayed poor for a few seconds; `null` hides both (no
+/// call).
+export function showQuality(sample, label = '', warning = '') {
+  const badge = $('#quality');
+  const notice = $('#quality-warning');
+  badge.hidden = !sample || sample.quality === 'unknown';
+  badge.dataset.quality = sample?.quality ?? 'unknown';
+  badge.textContent = badge.hidden ? '' : label;
+  notice.hidden = !(sample?.quality === 'poor' && sample.poorFor >= POOR_NOTICE_MS);
+  if (warning) notice.textContent = notice.hidden ? '' : warning;
+}
+
 /// The figures of a quality sample in French: "120 ms · 0,4 % de perte · 1,2 Mbit/s".
 export function qualityText({ rtt, loss, kbps }) {
   const parts = [];

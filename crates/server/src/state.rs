@@ -328,34 +328,28 @@ impl AppState {
         let store = Arc::clone(self.store());
         let agent = agent.to_owned();
         let records = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            match search {
-                None => {
-                    let records = store.calls_of_agent_between(&agent, midnight, i64::MAX)?;
-                    let ids: Vec<u64> = records.iter().map(|r| r.call_id).collect();
-                    let notes = store.case_notes(&agent, &ids)?;
-                    Ok(records
-                        .into_iter()
-                        .map(|r| {
-                            let note = notes
-                                .iter()
-                                .find(|(id, _)| *id == r.call_id)
-                                .map(|(_, note)| note.clone())
-                                .unwrap_or_default();
-                            (r, note)
-                        })
-                        .collect::<Vec<_>>())
-                }
-                Some(search) => Ok(store.agent_history(
-                    &agent,
-                    &relais_store::HistoryFilter {
-                        from_ms: search.from_ms.unwrap_or(i64::MIN),
-                        to_ms: search.to_ms.unwrap_or(i64::MAX),
-                        service: search.service.as_deref(),
-                        case_prefix: search.case_ref.as_deref(),
-                        limit: HISTORY_MAX,
-                    },
-                )?),
+            let filter = match &search {
+                // Today: every call since midnight, oldest first.
+                None => relais_store::HistoryFilter {
+                    from_ms: midnight,
+                    to_ms: i64::MAX,
+                    service: None,
+                    case_prefix: None,
+                    limit: usize::MAX,
+                },
+                Some(search) => relais_store::HistoryFilter {
+                    from_ms: search.from_ms.unwrap_or(i64::MIN),
+                    to_ms: search.to_ms.unwrap_or(i64::MAX),
+                    service: search.service.as_deref(),
+                    case_prefix: search.case_ref.as_deref(),
+                    limit: HISTORY_MAX,
+                },
+            };
+            let mut records = store.agent_history(&agent, &filter)?;
+            if search.is_none() {
+                records.reverse();
             }
+            Ok(records)
         })
         .await??;
         let name_of = |id: &str| {

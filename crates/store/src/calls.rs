@@ -304,29 +304,6 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The case reference and notes `agent` gave for each of `calls` that has some.
-    pub fn case_notes(&self, agent: &str, calls: &[u64]) -> Result<Vec<(u64, CaseNote)>> {
-        let connection = self.connection();
-        let mut statement = connection.prepare_cached(
-            "SELECT case_ref, notes FROM call_notes WHERE call_id = ?1 AND agent = ?2",
-        )?;
-        let mut found = Vec::new();
-        for &call in calls {
-            let row = statement
-                .query_row((call_id_to_sql(call)?, agent), |row| {
-                    Ok(CaseNote {
-                        case_ref: row.get(0)?,
-                        notes: row.get(1)?,
-                    })
-                })
-                .optional()?;
-            if let Some(note) = row {
-                found.push((call, note));
-            }
-        }
-        Ok(found)
-    }
-
     /// Reserves `count` call ids and returns the first: ids from it to `first + count - 1` are
     /// the caller's. The reservation is durable before this returns, and starts past both every
     /// earlier reservation and every recorded call, so no id is ever handed out twice — not

@@ -143,16 +143,33 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
         ]
     );
     assert_eq!(store.audit_between(0, i64::MAX).unwrap().len(), 1);
+    let notes: Vec<(u64, Option<String>)> = store
+        .agent_history(
+            "ana",
+            &relais_store::HistoryFilter {
+                from_ms: i64::MIN,
+                to_ms: i64::MAX,
+                service: None,
+                case_prefix: Some("CAF"),
+                limit: 10,
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(call, note)| (call.call_id, note.case_ref))
+        .collect();
     assert_eq!(
-        store.case_notes("ana", &[1, 3]).unwrap(),
-        [(
-            3,
-            relais_store::CaseNote {
-                case_ref: Some("CAF-3".to_owned()),
-                notes: None
-            }
-        )],
+        notes,
+        [(3, Some("CAF-3".to_owned()))],
         "a note goes with its call"
+    );
+    let left: i64 = rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM call_notes", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(
+        left, 1,
+        "the purged call's note is deleted, not only hidden"
     );
     // Nothing left to purge.
     assert_eq!(store.purge_before(cut).unwrap(), Purged::default());
