@@ -238,6 +238,13 @@ impl CallCore {
                 text,
                 at_ms,
             } => self.chat(session, text, at_ms),
+            Input::ShareLink { session, document } => self.share_link(session, document),
+            Input::ShareFile {
+                call,
+                subject,
+                document,
+            } => self.share_file(call, &subject, document),
+            Input::RequestSnapshot { session } => self.request_snapshot(session),
             Input::Dispatcher(command) => {
                 self.command(now, command);
                 Ok(Verdict::Done)

@@ -157,6 +157,20 @@ pub enum Input {
         text: String,
         at_ms: i64,
     },
+    /// The agent of a connected call shows a link (`document.url`) to its kiosk.
+    ShareLink {
+        session: SessionId,
+        document: relais_proto::messages::Document,
+    },
+    /// `subject`, a party of `call`, sends a file the server holds (`Verdict::Shared` names
+    /// who may read it).
+    ShareFile {
+        call: CallId,
+        subject: String,
+        document: relais_proto::messages::Document,
+    },
+    /// The agent of a connected call asks the kiosk for a still of its camera.
+    RequestSnapshot { session: SessionId },
     /// A command of the dispatcher.
     Dispatcher(Command),
     /// The call's media room is open on `shard`.
@@ -174,6 +188,8 @@ pub enum Input {
 pub enum Verdict {
     /// Nothing more to do.
     Done,
+    /// A document was pushed; these subjects (its sender and receivers) may read it.
+    Shared { readers: Vec<String> },
     /// Ask the dispatcher to admit this call, then report with [`Input::Admission`].
     Enqueue {
         call: CallId,

@@ -14,6 +14,7 @@ mod call;
 mod commands;
 mod consult;
 mod core;
+mod documents;
 mod error;
 mod interpreter;
 mod io;

@@ -5,8 +5,8 @@
 // disposition code, see today's calls.
 import {
   $, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, chooseDevices, chosenDevices, duration,
-  exposeTestHooks, forgetToken, getLocalMedia, levelMeter, listDevices, pageCall, playTestTone, qualityText,
-  renderLines, showQuality, showScreen, stopMedia, takeToken,
+  exposeTestHooks, fetchDocument, forgetToken, formatSize, getLocalMedia, keepDocument, levelMeter, listDevices, pageCall,
+  playTestTone, qualityText, renderLines, showQuality, showScreen, stopMedia, takeToken, uploadDocument,
 } from '/console/relais.js';
 
 const QUALITY_LABEL = { good: 'Connexion bonne', fair: 'Connexion moyenne', poor: 'Connexion faible', unknown: 'Connexion…' };
@@ -303,6 +303,7 @@ function render() {
   $('#interpreter-open').disabled = !connection?.online || name !== 'call' || consulting;
   if (name !== 'call') showInterpreterStatus(null);
   renderConsult();
+  renderDocs();
   tick();
 }
 
@@ -496,6 +497,10 @@ function onAgentState(push) {
   } else {
     ui.wrapDeadline = 0;
   }
+  // The documents of a call stay through its wrap-up (to keep them), then go.
+  const docCall = push.state === 'on_call' || push.state === 'wrap_up' ? push.call ?? null : null;
+  if (docCall == null) clearDocs();
+  else docsFor(docCall);
   render();
   if (push.state === 'available' && previous?.state === 'wrap_up') refreshCalls();
 }
@@ -1451,13 +1456,26 @@ async function refreshCalls() {
         if (i === 8) td.className = 'notes';
         tr.append(td);
       });
+      const kept = document.createElement('td');
+      kept.className = 'docs-cell';
+      for (const doc of call.documents || []) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'secondary';
+        button.dataset.testid = 'history-doc';
+        button.textContent = doc.name;
+        button.title = docMeta(doc);
+        button.addEventListener('click', () => openViewer(doc, { history: true }));
+        kept.append(button);
+      }
+      tr.append(kept);
       tr.dataset.call = String(call.call);
       tr.dataset.outcome = call.outcome;
       return tr;
     });
   if (rows.length === 0) {
     const td = document.createElement('td');
-    td.colSpan = 9;
+    td.colSpan = 10;
     td.className = 'muted';
     td.textContent = search ? 'Aucun appel ne correspond à cette recherche.' : "Aucun appel aujourd'hui.";
     rows.push(document.createElement('tr'));
@@ -1470,6 +1488,289 @@ async function refreshCalls() {
     return;
   }
   $('#today-count').textContent = `(${result.calls.length} — ${answered} répondu${answered > 1 ? 's' : ''})`;
+}
+
+// ---- documents across the call ---------------------------------------------------------------
+// The agent sends a file or a link to the kiosk (shown large there, printable), asks the kiosk
+// for a still of its camera at full resolution (a paper the citizen shows), gets the files the
+// kiosk sends, and keeps those it needs with the call's record (the rest is gone after the
+// wrap-up).
+
+// Seconds the agent waits for the kiosk's still before saying it did not come.
+const STILL_WAIT_SECS = 20;
+
+const docs = {
+  call: null, // the call whose documents these are (through its wrap-up)
+  list: [],
+  urls: new Map(), // id -> object URL of a file already fetched
+  viewing: null, // {doc, history, url}
+  asking: false,
+  askTimer: 0,
+};
+
+const token = () => connection?.token || takeToken();
+
+function docsFor(call) {
+  if (docs.call === call) return;
+  clearDocs();
+  docs.call = call;
+}
+
+function clearDocs() {
+  if (docs.viewing && !docs.viewing.history) closeViewer();
+  for (const url of docs.urls.values()) URL.revokeObjectURL(url);
+  docs.urls.clear();
+  docs.list = [];
+  docs.call = null;
+  docs.asking = false;
+  clearTimeout(docs.askTimer);
+  $('#doc-status').textContent = '';
+  $('#doc-link-form').hidden = true;
+  $('#doc-link-open').setAttribute('aria-expanded', 'false');
+  renderDocs();
+}
+
+function docMeta(doc) {
+  const parts = [doc.from === 'kiosk' ? "reçu de l'usager" : "envoyé à l'usager"];
+  if (doc.url) parts.push('lien');
+  else if (doc.snapshot) parts.push('photo de la caméra de la borne');
+  else parts.push(doc.media_type === 'application/pdf' ? 'PDF' : 'image');
+  if (doc.width && doc.height) parts.push(`${doc.width} × ${doc.height} px`);
+  if (doc.size != null) parts.push(formatSize(doc.size));
+  return parts.join(' · ');
+}
+
+function docItem(doc) {
+  const li = document.createElement('li');
+  li.dataset.doc = doc.id;
+  const name = document.createElement('span');
+  name.className = 'doc-name';
+  name.textContent = doc.url && doc.name !== doc.url ? `${doc.name} — ${doc.url}` : doc.name;
+  const meta = document.createElement('span');
+  meta.className = 'doc-meta';
+  meta.textContent = docMeta(doc);
+  li.append(name);
+  if (!doc.url) {
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'secondary';
+    open.dataset.testid = 'doc-view';
+    open.textContent = 'Ouvrir';
+    open.addEventListener('click', () => openViewer(doc));
+    li.append(open);
+    if (doc.attached) {
+      const kept = document.createElement('span');
+      kept.className = 'doc-kept';
+      kept.dataset.testid = 'doc-kept';
+      kept.textContent = "Gardé avec l'appel";
+      li.append(kept);
+    } else {
+      const keep = document.createElement('button');
+      keep.type = 'button';
+      keep.className = 'secondary';
+      keep.dataset.testid = 'doc-keep';
+      keep.textContent = "Garder avec l'appel";
+      keep.addEventListener('click', () => keepDoc(doc));
+      li.append(keep);
+    }
+  }
+  li.append(meta);
+  return li;
+}
+
+function renderDocs() {
+  $('#doc-list').replaceChildren(...docs.list.map(docItem));
+  const files = docs.list.filter((d) => !d.url);
+  $('#wrapup-doc-list').replaceChildren(...files.map(docItem));
+  $('#wrapup-docs').hidden = files.length === 0;
+  const canSend = Boolean(connection?.online) && !ui.replaced && ui.state?.state === 'on_call' && docs.call != null && !consultActive();
+  $('#doc-send').disabled = !canSend;
+  $('#doc-link-open').disabled = !canSend;
+  $('#doc-snapshot').disabled = !canSend || docs.asking;
+  const viewing = docs.viewing;
+  if (viewing) renderViewerKeep();
+}
+
+function docStatus(text) {
+  $('#doc-status').textContent = text;
+}
+
+const UPLOAD_ERROR = {
+  413: 'Ce fichier est trop gros : il n’est pas envoyé.',
+  415: 'Ce fichier n’est ni un PDF ni une image JPEG ou PNG (d’après son contenu) : il n’est pas envoyé.',
+  409: 'Le fichier n’est pas envoyé : l’appel n’est plus en cours ou en garde.',
+};
+
+async function sendFile() {
+  const input = $('#doc-file');
+  const file = input.files?.[0];
+  input.value = '';
+  if (!file || docs.call == null) return;
+  const max = connection?.welcome?.documents?.max_bytes;
+  if (max && file.size > max) {
+    docStatus(`Ce fichier est trop gros (${formatSize(file.size)}) : ${formatSize(max)} au plus.`);
+    return;
+  }
+  const call = docs.call;
+  docStatus(`Envoi de ${file.name}…`);
+  try {
+    const doc = await uploadDocument(token(), call, file, { name: file.name });
+    if (docs.call !== call) return;
+    docs.list.push(doc);
+    renderDocs();
+    docStatus(`Envoyé à l'usager : ${doc.name}`);
+  } catch (err) {
+    console.error('agent: document', err);
+    docStatus(UPLOAD_ERROR[err.status] || `Le fichier n’est pas envoyé : ${err.message}`);
+  }
+}
+
+function toggleLinkForm() {
+  const form = $('#doc-link-form');
+  form.hidden = !form.hidden;
+  $('#doc-link-open').setAttribute('aria-expanded', String(!form.hidden));
+  if (!form.hidden) $('#doc-url').focus();
+}
+
+async function sendLink(event) {
+  event.preventDefault();
+  const url = $('#doc-url').value.trim();
+  const title = $('#doc-link-title').value.trim();
+  if (!url) return;
+  const call = docs.call;
+  try {
+    const result = await connection.request({ type: 'share_link', url, ...(title ? { title } : {}) });
+    if (docs.call !== call) return;
+    docs.list.push(result.document);
+    renderDocs();
+    docStatus(`Lien montré à l'usager : ${result.document.name}`);
+    $('#doc-url').value = '';
+    $('#doc-link-title').value = '';
+    toggleLinkForm();
+  } catch (err) {
+    docStatus(err.code === 'wrong_state' ? `Lien non envoyé : ${err.message}` : 'Le lien n’est pas envoyé. Réessayez.');
+  }
+}
+
+async function askStill() {
+  if (docs.asking) return;
+  docs.asking = true;
+  renderDocs();
+  try {
+    await connection.request({ type: 'request_snapshot' });
+    docStatus("Photo demandée : l'usager montre son papier à la caméra (compte à rebours de 3 s sur la borne)…");
+    clearTimeout(docs.askTimer);
+    docs.askTimer = setTimeout(() => {
+      docs.asking = false;
+      docStatus("La borne n'a pas envoyé de photo. Vous pouvez la redemander.");
+      renderDocs();
+    }, STILL_WAIT_SECS * 1000);
+  } catch (err) {
+    docs.asking = false;
+    docStatus(`Photo impossible : ${err.message}`);
+    renderDocs();
+  }
+}
+
+function onDocument(push) {
+  const call = ui.callId ?? ui.state?.call;
+  if (push.call !== call || !push.document) return;
+  docsFor(call);
+  const doc = push.document;
+  docs.list.push(doc);
+  if (doc.snapshot && docs.asking) {
+    docs.asking = false;
+    clearTimeout(docs.askTimer);
+    docStatus('Photo reçue.');
+    renderDocs();
+    openViewer(doc);
+    return;
+  }
+  renderDocs();
+  const text = `${doc.snapshot ? 'Photo' : 'Fichier'} reçu de l'usager : ${doc.name}`;
+  docStatus(text);
+  announce(text);
+}
+
+async function keepDoc(doc) {
+  try {
+    const kept = await keepDocument(token(), doc.id);
+    doc.attached = kept.attached;
+    $('#viewer-status').textContent = '';
+    docStatus(`Gardé avec l'appel : ${doc.name}`);
+  } catch (err) {
+    const text = err.status === 404 ? 'Ce fichier n’est plus disponible.' : err.status === 503 ? 'Le fichier n’est pas gardé : les enregistrements sont indisponibles. Réessayez.' : 'Le fichier n’est pas gardé. Réessayez.';
+    docStatus(text);
+    if (docs.viewing?.doc === doc) $('#viewer-status').textContent = text;
+  }
+  renderDocs();
+}
+
+function renderViewerKeep() {
+  const viewing = docs.viewing;
+  const keep = $('#viewer-keep');
+  keep.hidden = !viewing || viewing.history;
+  if (!viewing) return;
+  keep.disabled = Boolean(viewing.doc.attached);
+  keep.textContent = viewing.doc.attached ? "Gardé avec l'appel" : "Garder avec l'appel";
+}
+
+async function openViewer(doc, { history = false } = {}) {
+  closeViewer();
+  const viewing = { doc, history, url: null, shown: null };
+  docs.viewing = viewing;
+  $('#viewer-title').textContent = doc.name;
+  $('#viewer-meta').textContent = docMeta(doc);
+  $('#viewer-status').textContent = '';
+  const save = $('#viewer-save');
+  save.removeAttribute('href');
+  save.hidden = true;
+  renderViewerKeep();
+  const body = $('#viewer-body');
+  body.replaceChildren(Object.assign(document.createElement('p'), { textContent: 'Chargement…' }));
+  const dialog = $('#doc-viewer');
+  if (!dialog.open) dialog.showModal();
+  $('#viewer-close').focus();
+  try {
+    let url = history ? null : docs.urls.get(doc.id);
+    if (!url) {
+      const blob = await fetchDocument(token(), doc.id);
+      url = URL.createObjectURL(blob);
+      if (history) viewing.url = url;
+      else docs.urls.set(doc.id, url);
+    }
+    if (docs.viewing !== viewing) return;
+    let view;
+    if (doc.media_type === 'application/pdf') {
+      view = document.createElement('iframe');
+      view.title = doc.name;
+      view.src = `${url}#navpanes=0&pagemode=none&view=FitH&zoom=page-width`;
+      viewing.shown = { kind: 'pdf' };
+    } else {
+      view = document.createElement('img');
+      view.alt = doc.name;
+      view.dataset.testid = 'viewer-image';
+      view.src = url;
+      await view.decode().catch(() => {});
+      viewing.shown = { kind: 'image', width: view.naturalWidth, height: view.naturalHeight };
+    }
+    body.replaceChildren(view);
+    save.href = url;
+    save.download = doc.name;
+    save.hidden = false;
+  } catch (err) {
+    console.error('agent: document', err);
+    if (docs.viewing === viewing) body.replaceChildren(Object.assign(document.createElement('p'), { textContent: err.status === 404 ? 'Ce fichier n’est plus disponible.' : 'Le fichier ne peut pas être affiché.' }));
+  }
+}
+
+function closeViewer() {
+  const viewing = docs.viewing;
+  docs.viewing = null;
+  if (viewing?.url) URL.revokeObjectURL(viewing.url);
+  $('#viewer-body').replaceChildren();
+  const dialog = $('#doc-viewer');
+  if (dialog.open) dialog.close();
 }
 
 function connect(token) {
@@ -1540,6 +1841,7 @@ function connect(token) {
   connection.on('push:participants', onParticipants);
   connection.on('push:chat', onChat);
   connection.on('push:consult_status', onConsultStatus);
+  connection.on('push:document', onDocument);
   connection.start();
 }
 
@@ -1633,6 +1935,16 @@ function init() {
     });
   }
   $('#consult-complete').addEventListener('click', completeConsult);
+  $('#doc-send').addEventListener('click', () => $('#doc-file').click());
+  $('#doc-file').addEventListener('change', sendFile);
+  $('#doc-link-open').addEventListener('click', toggleLinkForm);
+  $('#doc-link-form').addEventListener('submit', sendLink);
+  $('#doc-snapshot').addEventListener('click', askStill);
+  $('#viewer-close').addEventListener('click', closeViewer);
+  $('#viewer-keep').addEventListener('click', () => docs.viewing && keepDoc(docs.viewing.doc));
+  $('#doc-viewer').addEventListener('close', () => {
+    if (docs.viewing) closeViewer();
+  });
   $('#consult-cancel').addEventListener('click', cancelConsult);
   // Keyboard shortcuts while ringing: Enter is the focused "Décrocher"; Escape rejects. Escape
   // also closes the transfer box.
@@ -1652,6 +1964,11 @@ function init() {
     participants: () => others().map((p) => ({ ...p })),
     transferred: () => (ui.transferred ? { ...ui.transferred } : null),
     consult: () => (ui.consult ? { side: ui.consult.side, peer: ui.consult.peer, call: ui.consult.call, status: ui.consult.status } : null),
+    documents: () => ({
+      call: docs.call,
+      list: docs.list.map((d) => ({ ...d })),
+      viewer: docs.viewing ? { id: docs.viewing.doc.id, history: docs.viewing.history, shown: docs.viewing.shown } : null,
+    }),
     // The local tracks the call's peer connection sends, and whether each is enabled.
     senders: () =>
       (ui.media?.pc?.getSenders() || []).filter((s) => s.track).map((s) => ({ kind: s.track.kind, enabled: s.track.enabled, readyState: s.track.readyState })),

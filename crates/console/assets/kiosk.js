@@ -5,8 +5,9 @@
 // the agent consults a colleague (who may take the call over, on the same picture), back to
 // start.
 import {
-  $, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, duration, exposeTestHooks, getLocalMedia, levelMeter,
-  pageCall, renderLines, showQuality, showScreen, stopMedia, storeToken, takeToken, forgetToken,
+  $, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, captureStill, duration, exposeTestHooks, fetchDocument,
+  formatSize, getLocalMedia, levelMeter, pageCall, renderLines, showQuality, showScreen, stopMedia, storeToken, takeToken,
+  forgetToken, uploadDocument,
 } from '/console/relais.js';
 
 /// The call's link quality, in plain words for the citizen; a notice when it stays poor.
@@ -103,6 +104,24 @@ const TEXT = {
     hold_wait: 'Vous êtes en attente.',
     hold_back: 'Votre conseiller est de nouveau avec vous.',
     chat_hint_hold: 'Vous pourrez de nouveau écrire dès que votre conseiller reviendra.',
+    docs_title: 'Documents',
+    doc_open: (name) => `Revoir : ${name}`,
+    doc_from: 'Le conseiller vous envoie ce document.',
+    doc_link_hint: 'Adresse à taper sur votre téléphone ou votre ordinateur :',
+    doc_print: 'Imprimer',
+    doc_close: 'Fermer',
+    doc_loading: 'Le document arrive…',
+    doc_failed: "Le document ne s'affiche pas. Demandez au conseiller de le renvoyer.",
+    still_countdown: (n) => `Le conseiller veut voir votre papier. Montrez-le à la caméra. Photo dans ${n}…`,
+    still_taking: 'Photo…',
+    still_sent: 'La photo est envoyée au conseiller.',
+    still_failed: "La photo n'a pas marché. Le conseiller peut la redemander.",
+    upload: 'Envoyer un fichier au conseiller',
+    upload_sending: 'Envoi du fichier…',
+    upload_sent: (name) => `Le fichier est envoyé au conseiller : ${name}`,
+    upload_type: 'Ce fichier ne peut pas être envoyé. Envoyez un PDF ou une photo (JPEG ou PNG).',
+    upload_too_big: (max) => `Ce fichier est trop gros : ${max} au plus.`,
+    upload_failed: "Le fichier n'est pas envoyé. Essayez encore.",
     other_lang: 'English',
     other_lang_code: 'en',
   },
@@ -190,6 +209,24 @@ const TEXT = {
     hold_wait: 'You are on hold.',
     hold_back: 'Your adviser is back with you.',
     chat_hint_hold: 'You can write again as soon as your adviser is back.',
+    docs_title: 'Documents',
+    doc_open: (name) => `See again: ${name}`,
+    doc_from: 'The adviser sends you this document.',
+    doc_link_hint: 'Address to type on your phone or computer:',
+    doc_print: 'Print',
+    doc_close: 'Close',
+    doc_loading: 'The document is coming…',
+    doc_failed: 'The document cannot be shown. Ask the adviser to send it again.',
+    still_countdown: (n) => `The adviser wants to see your paper. Hold it up to the camera. Photo in ${n}…`,
+    still_taking: 'Photo…',
+    still_sent: 'The photo is sent to the adviser.',
+    still_failed: 'The photo did not work. The adviser can ask for it again.',
+    upload: 'Send a file to the adviser',
+    upload_sending: 'Sending the file…',
+    upload_sent: (name) => `The file is sent to the adviser: ${name}`,
+    upload_type: 'This file cannot be sent. Send a PDF or a photo (JPEG or PNG).',
+    upload_too_big: (max) => `This file is too big: ${max} at most.`,
+    upload_failed: 'The file was not sent. Try again.',
     other_lang: 'Français',
     other_lang_code: 'fr',
   },
@@ -322,6 +359,7 @@ function applyLanguage() {
   renderPeople();
   renderTransfer();
   renderCameraOff();
+  renderDocs();
   tiles.relabel();
 }
 
@@ -550,6 +588,7 @@ function resetCallView() {
   pictureWatch.stop();
   ui.picture = null;
   ui.pictureSeen = false;
+  resetDocs();
   renderTransfer();
   renderPeople();
   renderCameraOff();
@@ -880,6 +919,207 @@ function queuePosition(push) {
   renderTransfer();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Documents across the call: what the agent sends is shown large and can be printed on the
+// kiosk's printer; a still of the camera when the agent asks (the citizen is told and counted
+// down); a file from a USB key where this kiosk allows it.
+
+const docs = {
+  list: [], // documents the agent sent, in order
+  urls: new Map(), // id -> object URL of its file
+  shown: null, // {id, kind, size, type} of what the viewer shows
+  open: null,
+  printed: 0,
+  still: false, // a still is being taken
+  stills: [], // {width, height} of the stills sent
+};
+
+/// Files from a USB key: where the server takes them and this kiosk's page allows it
+/// (`/kiosk?upload=1`, set by whoever installs the kiosk).
+function uploadAllowed() {
+  return Boolean(ui.documents?.kiosk_uploads) && new URLSearchParams(location.search).get('upload') === '1';
+}
+
+function renderDocs() {
+  $('#doc-list').replaceChildren(
+    ...docs.list.map((doc) => {
+      const li = document.createElement('li');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary';
+      button.dataset.testid = 'doc-open';
+      button.textContent = t('doc_open', doc.name);
+      button.addEventListener('click', () => openDoc(doc));
+      li.append(button);
+      return li;
+    }),
+  );
+  const upload = uploadAllowed();
+  $('#upload').hidden = !upload;
+  $('#docs').hidden = docs.list.length === 0 && !upload;
+}
+
+function docMessage(text) {
+  const p = document.createElement('p');
+  p.className = 'doc-message';
+  p.setAttribute('role', 'status');
+  p.textContent = text;
+  return p;
+}
+
+async function openDoc(doc) {
+  docs.open = doc;
+  docs.shown = null;
+  $('#doc-title').textContent = doc.name;
+  const body = $('#doc-body');
+  $('#doc-view').hidden = false;
+  $('#doc-close').focus();
+  if (doc.url) {
+    const box = document.createElement('div');
+    box.className = 'doc-link';
+    const hint = document.createElement('p');
+    hint.className = 'doc-link-hint';
+    hint.textContent = t('doc_link_hint');
+    const url = document.createElement('p');
+    url.className = 'doc-url';
+    url.dataset.testid = 'doc-url';
+    url.textContent = doc.url;
+    box.append(hint, url);
+    body.replaceChildren(box);
+    docs.shown = { id: doc.id, kind: 'link' };
+    return;
+  }
+  body.replaceChildren(docMessage(t('doc_loading')));
+  try {
+    let url = docs.urls.get(doc.id);
+    let blob = null;
+    if (!url) {
+      blob = await fetchDocument(connection.token, doc.id);
+      url = URL.createObjectURL(blob);
+      docs.urls.set(doc.id, url);
+    }
+    if (docs.open !== doc) return;
+    let view;
+    if (doc.media_type === 'application/pdf') {
+      view = document.createElement('iframe');
+      view.title = doc.name;
+    } else {
+      view = document.createElement('img');
+      view.alt = doc.name;
+    }
+    // PDF viewers: no side panel of pages, the page as wide as the frame.
+    view.src = doc.media_type === 'application/pdf' ? `${url}#navpanes=0&pagemode=none&view=FitH&zoom=page-width` : url;
+    body.replaceChildren(view);
+    docs.shown = {
+      id: doc.id,
+      kind: doc.media_type === 'application/pdf' ? 'pdf' : 'image',
+      size: blob?.size ?? docs.shown?.size ?? null,
+      type: blob?.type ?? null,
+    };
+  } catch (err) {
+    console.error('kiosk: document', err);
+    if (docs.open === doc) body.replaceChildren(docMessage(t('doc_failed')));
+  }
+}
+
+function closeDoc() {
+  docs.open = null;
+  docs.shown = null;
+  $('#doc-view').hidden = true;
+  $('#doc-body').replaceChildren();
+  if (ui.screen === 'call') $('#hangup').focus();
+}
+
+/// Prints what the viewer shows: a PDF through its own viewer, a picture or a link through
+/// the page (its print style keeps the document only).
+function printDoc() {
+  docs.printed += 1;
+  const frame = $('#doc-body iframe');
+  if (frame) {
+    try {
+      frame.contentWindow.focus();
+      frame.contentWindow.print();
+      return;
+    } catch (err) {
+      console.warn('kiosk: the PDF viewer does not print; printing the page', err);
+    }
+  }
+  window.print();
+}
+
+function resetDocs() {
+  closeDoc();
+  for (const url of docs.urls.values()) URL.revokeObjectURL(url);
+  docs.urls.clear();
+  docs.list = [];
+  docs.still = false;
+  $('#still').hidden = true;
+  $('#upload-status').textContent = '';
+  renderDocs();
+}
+
+async function onDocument(push) {
+  if (!ui.call || push.call !== ui.call.id || !push.document) return;
+  docs.list.push(push.document);
+  renderDocs();
+  await openDoc(push.document);
+}
+
+/// The agent asks for a still: the citizen is told and counted down, then the camera's
+/// picture at its full resolution goes to the agent.
+async function onSnapshotRequested(push) {
+  if (!ui.call || push.call !== ui.call.id || docs.still) return;
+  const call = ui.call.id;
+  docs.still = true;
+  const show = (text) => {
+    $('#still-text').textContent = text;
+    $('#still').hidden = !text;
+  };
+  try {
+    for (let n = 3; n > 0; n -= 1) {
+      show(t('still_countdown', n));
+      await sleep(1000);
+      if (ui.call?.id !== call) return;
+    }
+    show(t('still_taking'));
+    const still = await captureStill(ui.stream);
+    if (ui.call?.id !== call) return;
+    await uploadDocument(connection.token, call, still.blob, { name: 'photo.jpg', snapshot: true });
+    docs.stills.push({ width: still.width, height: still.height });
+    show(t('still_sent'));
+  } catch (err) {
+    console.error('kiosk: still', err);
+    show(t('still_failed'));
+  } finally {
+    if (ui.call?.id === call) {
+      await sleep(2500);
+      if (ui.call?.id === call) show('');
+    }
+    docs.still = false;
+  }
+}
+
+async function sendFile() {
+  const input = $('#upload-input');
+  const file = input.files?.[0];
+  input.value = '';
+  if (!file || !ui.call) return;
+  const status = $('#upload-status');
+  const max = ui.documents?.max_bytes;
+  if (max && file.size > max) {
+    status.textContent = t('upload_too_big', formatSize(max, ui.lang));
+    return;
+  }
+  status.textContent = t('upload_sending');
+  try {
+    await uploadDocument(connection.token, ui.call.id, file, { name: file.name });
+    status.textContent = t('upload_sent', file.name);
+  } catch (err) {
+    console.error('kiosk: upload', err);
+    status.textContent = err.status === 415 ? t('upload_type') : err.status === 413 ? t('upload_too_big', formatSize(max, ui.lang)) : t('upload_failed');
+  }
+}
+
 /// Runs `handler` for pushes about the current call; keeps those that come while the `call`
 /// request awaits its reply (they may overtake it) to run them once the call id is known.
 function forCall(handler) {
@@ -904,6 +1144,8 @@ function connect(token) {
   });
   connection.on('welcome', async (welcome) => {
     ui.notice = typeof welcome?.notice === 'string' ? welcome.notice.trim() : '';
+    ui.documents = welcome?.documents || null;
+    renderDocs();
     renderNotice();
     ui.offline = false;
     showNet('');
@@ -930,6 +1172,8 @@ function connect(token) {
   connection.on('push:chat', forCall(onChat));
   connection.on('push:call_transferred', forCall(callTransferred));
   connection.on('push:hold', forCall(onHold));
+  connection.on('push:document', forCall(onDocument));
+  connection.on('push:snapshot_requested', forCall(onSnapshotRequested));
   connection.start();
 }
 
@@ -960,6 +1204,10 @@ function init() {
   // Tiles of people who join later play at the chosen volume too.
   new MutationObserver(applyVolume).observe($('#remote-extra'), { childList: true, subtree: true });
   $('#ended-ok').addEventListener('click', () => goStart());
+  $('#doc-close').addEventListener('click', closeDoc);
+  $('#doc-print').addEventListener('click', printDoc);
+  $('#upload').addEventListener('click', () => $('#upload-input').click());
+  $('#upload-input').addEventListener('change', sendFile);
   setInterval(() => {
     if (ui.screen === 'waiting') renderWaiting();
   }, 1000);
@@ -976,6 +1224,14 @@ function init() {
     videoWait: () => ui.videoWait,
     hold: () => ui.hold,
     picture: () => ui.picture,
+    documents: () => ({
+      list: docs.list.map((d) => ({ ...d })),
+      open: docs.open?.id ?? null,
+      shown: docs.shown ? { ...docs.shown } : null,
+      printed: docs.printed,
+      stills: docs.stills.map((s) => ({ ...s })),
+      camera: ui.stream?.getVideoTracks()[0]?.getSettings() ?? null,
+    }),
     senders: () =>
       (ui.media?.pc?.getSenders() || []).filter((s) => s.track).map((s) => ({ kind: s.track.kind, enabled: s.track.enabled, readyState: s.track.readyState })),
   });

@@ -996,3 +996,115 @@ export function renderLines(box, lines) {
   }
   box.hidden = lines.length === 0;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Documents across a call: files go over HTTP beside the websocket, with the same token.
+
+async function documentAnswer(response) {
+  if (response.ok) return response;
+  let body = {};
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  const error = new RelaisError(body.error || `http_${response.status}`, body.message || response.statusText);
+  error.status = response.status;
+  throw error;
+}
+
+/// Sends a file (a Blob or File) across call `call`: resolves with the `document` the other
+/// side gets. `snapshot`: a still the agent asked for.
+export async function uploadDocument(token, call, file, { name, snapshot = false } = {}) {
+  const params = new URLSearchParams();
+  if (name) params.set('name', name);
+  if (snapshot) params.set('snapshot', 'true');
+  const response = await fetch(`/api/calls/${encodeURIComponent(call)}/documents?${params}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}` },
+    body: file,
+  });
+  return (await documentAnswer(response)).json();
+}
+
+/// A document's file, as a Blob of its type.
+export async function fetchDocument(token, id) {
+  const response = await fetch(`/api/documents/${encodeURIComponent(id)}`, {
+    headers: { Authorization: `Bearer ${token}` },
+    cache: 'no-store',
+  });
+  return (await documentAnswer(response)).blob();
+}
+
+/// The agent keeps a document with the call's record: resolves with it (`attached: true`).
+export async function keepDocument(token, id) {
+  const response = await fetch(`/api/documents/${encodeURIComponent(id)}/keep`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  return (await documentAnswer(response)).json();
+}
+
+/// "1,2 Mo", "48 ko".
+export function formatSize(bytes, lang = 'fr') {
+  if (bytes == null) return '';
+  const fr = lang === 'fr';
+  if (bytes < 1000) return fr ? `${bytes} octets` : `${bytes} bytes`;
+  if (bytes < 1_000_000) return `${Math.round(bytes / 1000)} ${fr ? 'ko' : 'kB'}`;
+  const mb = (bytes / 1_000_000).toFixed(1);
+  return fr ? `${mb.replace('.', ',')} Mo` : `${mb} MB`;
+}
+
+// A still is taken at most at this size (a 4K camera), to keep the kiosk's encoder alive.
+const STILL_MAX = { width: 3840, height: 2160 };
+
+/// A still of the stream's camera at the camera's full resolution, as a JPEG Blob
+/// `{blob, width, height}`. The camera is raised to its largest size for the still (the call's
+/// video goes on) and set back after.
+export async function captureStill(stream) {
+  const track = stream?.getVideoTracks().find((t) => t.readyState === 'live');
+  if (!track) throw new Error('no camera');
+  const before = track.getSettings();
+  const caps = typeof track.getCapabilities === 'function' ? track.getCapabilities() : {};
+  const want = {
+    width: Math.min(caps.width?.max || 1920, STILL_MAX.width),
+    height: Math.min(caps.height?.max || 1080, STILL_MAX.height),
+  };
+  const restore = track.getConstraints();
+  let raised = false;
+  if (want.width > (before.width || 0) || want.height > (before.height || 0)) {
+    try {
+      await track.applyConstraints({ ...restore, width: { ideal: want.width }, height: { ideal: want.height } });
+      raised = true;
+    } catch (err) {
+      console.warn('still: the camera keeps its size', err);
+    }
+  }
+  const video = document.createElement('video');
+  video.muted = true;
+  video.playsInline = true;
+  video.srcObject = new MediaStream([track]);
+  try {
+    await video.play();
+    // Wait for a frame at the camera's new size (a second at most).
+    const size = track.getSettings();
+    for (let i = 0; i < 50 && (video.videoWidth !== size.width || video.videoHeight !== size.height); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    if (!width || !height) throw new Error('no picture from the camera');
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext('2d').drawImage(video, 0, 0, width, height);
+    const blob = await new Promise((resolve, reject) =>
+      canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('cannot encode the still'))), 'image/jpeg', 0.92),
+    );
+    return { blob, width, height };
+  } finally {
+    video.pause();
+    video.srcObject = null;
+    if (raised) track.applyConstraints(restore).catch((err) => console.warn('still: camera size not restored', err));
+  }
+}

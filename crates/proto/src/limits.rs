@@ -26,6 +26,10 @@ pub const MAX_SDP_SSRC_LINES: usize = 32;
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
 /// A chat message (a reference number, a sentence or two for a deaf caller).
 pub const MAX_CHAT_CHARS: usize = 1000;
+/// A link shown to a kiosk.
+pub const MAX_URL_BYTES: usize = 2048;
+/// A link's title, or a file's name.
+pub const MAX_TITLE_CHARS: usize = 200;
 
 /// Why a request's field was refused: the message names the field and its cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +131,10 @@ impl Request {
                 ..
             } => chars("disposition", disposition, MAX_DISPOSITION_CHARS),
             Request::Chat { text, .. } => chars("text", text, MAX_CHAT_CHARS),
+            Request::ShareLink { url, title, .. } => {
+                bytes("url", url, MAX_URL_BYTES)?;
+                chars("title", title.as_deref().unwrap_or(""), MAX_TITLE_CHARS)
+            }
             Request::CaseNote {
                 case_ref, notes, ..
             } => {

@@ -152,6 +152,17 @@ pub enum Request {
     StopSupervising { id: u64 },
     /// A participant of a call in progress: a text message to the others.
     Chat { id: u64, text: String },
+    /// Agent: show a web address to the kiosk of its connected call (the kiosk shows it and
+    /// can print it). Files go through `POST /api/calls/{call}/documents`.
+    ShareLink {
+        id: u64,
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    /// Agent: ask the kiosk of its connected call for a still picture at its camera's full
+    /// resolution (the citizen shows a paper); it arrives as a `document` for the agent only.
+    RequestSnapshot { id: u64 },
 }
 
 /// Every request type, as written on the wire.
@@ -184,6 +195,8 @@ pub const REQUEST_TYPES: &[&str] = &[
     "supervise",
     "stop_supervising",
     "chat",
+    "share_link",
+    "request_snapshot",
 ];
 
 impl Request {
@@ -217,7 +230,9 @@ impl Request {
             | Request::ListCalls { id }
             | Request::Supervise { id, .. }
             | Request::StopSupervising { id }
-            | Request::Chat { id, .. } => *id,
+            | Request::Chat { id, .. }
+            | Request::ShareLink { id, .. }
+            | Request::RequestSnapshot { id } => *id,
         }
     }
 
@@ -246,7 +261,9 @@ impl Request {
             | Request::Consult { .. }
             | Request::CompleteTransfer { .. }
             | Request::CancelConsult { .. }
-            | Request::AddInterpreter { .. } => &[Agent],
+            | Request::AddInterpreter { .. }
+            | Request::ShareLink { .. }
+            | Request::RequestSnapshot { .. } => &[Agent],
             Request::SubscribeKpis { .. }
             | Request::ListWaiting { .. }
             | Request::ListCalls { .. } => &[Supervisor, Admin],
@@ -373,6 +390,12 @@ pub enum ServerMessage {
         text: String,
         at_ms: i64,
     },
+    /// The kiosk or the agent of a call: a document the other passed across it (a file or a
+    /// link the agent sends to the kiosk; a still or a file the kiosk sends, for the agent
+    /// only). A file is read with `GET /api/documents/{id}` while the call lasts.
+    Document { call: CallId, document: Document },
+    /// Kiosk: the agent asks for a still picture from its camera at full resolution.
+    SnapshotRequested { call: CallId },
     /// Supervisor: a KPI snapshot (at most a few per second, only when something changed).
     Kpis(KpiSnapshot),
     /// The same user connected elsewhere; this connection is closed.
@@ -394,6 +417,9 @@ pub enum Reply {
         /// Kiosk: a notice to show before a call starts (calls may be listened to).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         notice: Option<String>,
+        /// Kiosk and agent: what documents may pass across a call.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        documents: Option<DocumentPolicy>,
     },
     /// `list_services`.
     Services { services: Vec<ServiceInfo> },
@@ -411,6 +437,8 @@ pub enum Reply {
     LiveCalls { calls: Vec<LiveCall> },
     /// `list_agents`: agents available now.
     Agents { agents: Vec<String> },
+    /// `share_link`: the link as the kiosk got it.
+    Document { document: Document },
     /// Anything else.
     Done {},
 }
@@ -452,6 +480,52 @@ pub struct CallRow {
     pub case_ref: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub notes: Option<String>,
+    /// The files the agent kept with the call.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub documents: Vec<Document>,
+}
+
+/// A document passed across a call: a file held by the server for the call, or a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// Opaque; a file is at `/api/documents/{id}`.
+    pub id: String,
+    /// The file's name, or the link's title.
+    pub name: String,
+    /// Who sent it.
+    pub from: LegRole,
+    /// A file's type, found from its content: `application/pdf`, `image/jpeg`, `image/png`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub media_type: Option<String>,
+    /// A file's size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub size: Option<u64>,
+    /// A picture's size in pixels.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub height: Option<u32>,
+    /// A still the agent asked the kiosk's camera for.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub snapshot: bool,
+    /// A link's address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+    /// A file the agent kept with the call's record (read from the history until the
+    /// retention date).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub attached: bool,
+}
+
+/// What documents may pass across a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentPolicy {
+    /// The largest file, in bytes.
+    pub max_bytes: u64,
+    /// The types taken, found from the content.
+    pub media_types: Vec<String>,
+    /// Whether kiosks may send files (from a USB key) to the agent.
+    pub kiosk_uploads: bool,
 }
 
 /// A waiting call, as supervisors see it.

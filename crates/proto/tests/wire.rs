@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use relais_proto::messages::{
-    AgentCounts, AgentRow, CallRow, KpiSnapshot, LiveCall, Participant, QueueKpis, ServiceInfo,
-    Supervisor, WaitingCall, WindowKpis,
+    AgentCounts, AgentRow, CallRow, Document, DocumentPolicy, KpiSnapshot, LiveCall, Participant,
+    QueueKpis, ServiceInfo, Supervisor, WaitingCall, WindowKpis,
 };
 use relais_proto::{
     AgentStateName, CallId, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
@@ -238,6 +238,8 @@ fn request_type(request: &Request) -> &'static str {
         Request::IceCandidate { .. } => "ice_candidate",
         Request::SetState { .. } => "set_state",
         Request::Accept { .. } => "accept",
+        Request::ShareLink { .. } => "share_link",
+        Request::RequestSnapshot { .. } => "request_snapshot",
         Request::Reject { .. } => "reject",
         Request::WrapUpDone { .. } => "wrap_up_done",
         Request::MyCalls { .. } => "my_calls",
@@ -276,6 +278,8 @@ const SERVER_TYPES: &[&str] = &[
     "consult_status",
     "participants",
     "chat",
+    "document",
+    "snapshot_requested",
     "kpis",
     "session_replaced",
     "server_shutting_down",
@@ -297,6 +301,8 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::CallTransferred { .. } => "call_transferred",
         ServerMessage::InterpreterStatus { .. } => "interpreter_status",
         ServerMessage::Hold { .. } => "hold",
+        ServerMessage::Document { .. } => "document",
+        ServerMessage::SnapshotRequested { .. } => "snapshot_requested",
         ServerMessage::ConsultStatus { .. } => "consult_status",
         ServerMessage::Participants { .. } => "participants",
         ServerMessage::Chat { .. } => "chat",
@@ -316,6 +322,7 @@ const REPLY_KINDS: &[&str] = &[
     "waiting",
     "live_calls",
     "agents",
+    "document",
     "done",
 ];
 
@@ -326,6 +333,7 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Queued { .. } => "queued",
         Reply::Answer { .. } => "answer",
         Reply::Calls { .. } => "calls",
+        Reply::Document { .. } => "document",
         Reply::Kpis(_) => "kpis",
         Reply::Waiting { .. } => "waiting",
         Reply::LiveCalls { .. } => "live_calls",
@@ -469,6 +477,12 @@ fn documented_requests() -> Vec<Request> {
             id: 22,
             text: "Votre numéro de dossier : 2026-1042".to_owned(),
         },
+        Request::ShareLink {
+            id: 23,
+            url: "https://www.caf.fr/allocataires/mon-compte".to_owned(),
+            title: Some("Mon Compte CAF".to_owned()),
+        },
+        Request::RequestSnapshot { id: 24 },
     ]
 }
 
@@ -505,6 +519,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                 subject: "alice".to_owned(),
                 protocol: PROTOCOL_VERSION,
                 notice: None,
+                documents: None,
             },
         ),
         ok(
@@ -517,6 +532,15 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     "Les appels peuvent être écoutés par un responsable afin d'améliorer la qualité du service."
                         .to_owned(),
                 ),
+                documents: Some(DocumentPolicy {
+                    max_bytes: 10_485_760,
+                    media_types: vec![
+                        "application/pdf".to_owned(),
+                        "image/jpeg".to_owned(),
+                        "image/png".to_owned(),
+                    ],
+                    kiosk_uploads: true,
+                }),
             },
         ),
         ok(
@@ -660,6 +684,18 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                         disposition: Some("dossier-transmis".to_owned()),
                         case_ref: Some("CPAM-2026-118".to_owned()),
                         notes: Some("Carte Vitale : demande transmise.".to_owned()),
+                        documents: vec![Document {
+                            id: "5f0c9d2e8a7b41c3b6e1d4a9f2c8e7b1".to_owned(),
+                            name: "photo.jpg".to_owned(),
+                            from: LegRole::Kiosk,
+                            media_type: Some("image/jpeg".to_owned()),
+                            size: Some(734_211),
+                            width: Some(1920),
+                            height: Some(1080),
+                            snapshot: true,
+                            url: None,
+                            attached: true,
+                        }],
                     },
                     CallRow {
                         call: CallId(1042),
@@ -673,6 +709,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                         disposition: None,
                         case_ref: None,
                         notes: None,
+                        documents: Vec::new(),
                     },
                 ],
             },
@@ -845,6 +882,39 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                 },
             ],
         }),
+        ok(
+            23,
+            Reply::Document {
+                document: Document {
+                    id: "a41b7c0e9d2f48e6b3c5d8f1e7a2c9b4".to_owned(),
+                    name: "Mon Compte CAF".to_owned(),
+                    from: LegRole::Agent,
+                    media_type: None,
+                    size: None,
+                    width: None,
+                    height: None,
+                    snapshot: false,
+                    url: Some("https://www.caf.fr/allocataires/mon-compte".to_owned()),
+                    attached: false,
+                },
+            },
+        ),
+        ServerMessage::Document {
+            call: CallId(1040),
+            document: Document {
+                id: "9e3d5b7a1c0f42e8a6b4d2c9f7e1a3b5".to_owned(),
+                name: "attestation-de-paiement.pdf".to_owned(),
+                from: LegRole::Agent,
+                media_type: Some("application/pdf".to_owned()),
+                size: Some(48_213),
+                width: None,
+                height: None,
+                snapshot: false,
+                url: None,
+                attached: false,
+            },
+        },
+        ServerMessage::SnapshotRequested { call: CallId(1040) },
         ServerMessage::SessionReplaced {},
         ServerMessage::ServerShuttingDown {
             retry_after_secs: 5,

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod conn_limits;
+pub mod documents;
 pub mod http;
 pub mod hub;
 pub mod kpi;

@@ -38,6 +38,7 @@ struct Inner {
     /// Set when the server starts to stop: no new calls.
     shutting_down: AtomicBool,
     tokens: TokenKey,
+    documents: Arc<crate::documents::Documents>,
     /// Call ids reserved in the store and not yet handed out: `(next, end)`.
     call_ids: std::sync::Mutex<(u64, u64)>,
 }
@@ -65,6 +66,7 @@ impl AppState {
         )?);
         let hub = Arc::new(Hub::default());
         let health = Arc::new(crate::calls::StoreHealth::default());
+        let documents = Arc::new(crate::documents::Documents::new(config.documents.clone()));
         let calls = crate::calls::start(crate::calls::Context {
             config: Arc::clone(&config),
             hub: Arc::clone(&hub),
@@ -73,6 +75,7 @@ impl AppState {
             metrics: metrics.clone(),
             media_events: media_rx,
             health: Arc::clone(&health),
+            documents: Arc::clone(&documents),
             recovered,
         })?;
         let state = Self {
@@ -87,6 +90,7 @@ impl AppState {
                 health,
                 shutting_down: AtomicBool::new(false),
                 tokens,
+                documents,
                 call_ids: std::sync::Mutex::new((first_call, first_call + CALL_ID_BLOCK)),
             }),
         };
@@ -133,6 +137,11 @@ impl AppState {
     /// Marks the server ready or draining.
     pub fn set_ready(&self, ready: bool) {
         self.inner.ready.store(ready, Ordering::Release);
+    }
+
+    /// The files of the calls in progress.
+    pub fn documents(&self) -> &Arc<crate::documents::Documents> {
+        &self.inner.documents
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -349,9 +358,12 @@ impl AppState {
             if search.is_none() {
                 records.reverse();
             }
-            Ok(records)
+            let ids: Vec<u64> = records.iter().map(|(r, _)| r.call_id).collect();
+            let kept = store.documents_of(&agent, &ids)?;
+            Ok((records, kept))
         })
         .await??;
+        let (records, kept) = records;
         let name_of = |id: &str| {
             self.config()
                 .services
@@ -373,6 +385,11 @@ impl AppState {
                 disposition: r.disposition,
                 case_ref: note.case_ref,
                 notes: note.notes,
+                documents: kept
+                    .iter()
+                    .filter(|meta| meta.call_id == r.call_id)
+                    .map(crate::documents::kept_document)
+                    .collect(),
             })
             .collect())
     }

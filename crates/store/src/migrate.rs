@@ -16,6 +16,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0006_live_calls.sql"),
     include_str!("../migrations/0007_call_callback.sql"),
     include_str!("../migrations/0008_call_notes.sql"),
+    include_str!("../migrations/0009_call_documents.sql"),
 ];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.

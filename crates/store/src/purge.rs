@@ -1,5 +1,5 @@
 //! Retention: what is older than the retention period goes — call records with their legs,
-//! chat and case notes, agent state changes, audit entries. Calls in progress (the journal) are never purged.
+//! chat, case notes and kept files, agent state changes, audit entries. Calls in progress (the journal) are never purged.
 
 use serde::Serialize;
 
@@ -13,6 +13,7 @@ pub struct Purged {
     pub legs: u64,
     pub chat: u64,
     pub notes: u64,
+    pub documents: u64,
     pub agent_states: u64,
     pub audit: u64,
 }
@@ -50,12 +51,22 @@ impl Store {
                 purged.notes += transaction
                     .prepare_cached("DELETE FROM call_notes WHERE call_id = ?1")?
                     .execute([id])? as u64;
+                purged.documents += transaction
+                    .prepare_cached("DELETE FROM call_documents WHERE call_id = ?1")?
+                    .execute([id])? as u64;
                 purged.calls += transaction
                     .prepare_cached("DELETE FROM calls WHERE call_id = ?1")?
                     .execute([id])? as u64;
             }
             transaction.commit()?;
         }
+        // A file kept with a call that never got a record (none should: every call is
+        // recorded) goes at the same age.
+        purged.documents += self.delete_in_chunks(
+            "DELETE FROM call_documents WHERE doc_id IN (SELECT doc_id FROM call_documents \
+             WHERE attached_at_ms < ?1 AND call_id NOT IN (SELECT call_id FROM calls) LIMIT ?2)",
+            before_ms,
+        )?;
         purged.agent_states = self.delete_in_chunks(
             "DELETE FROM agent_states WHERE id IN (SELECT id FROM agent_states \
              WHERE at_ms < ?1 AND id NOT IN (SELECT MAX(id) FROM agent_states GROUP BY agent) \

@@ -26,6 +26,8 @@ pub struct Effects {
     metrics: Metrics,
     kpis_dirty: Arc<AtomicBool>,
     anchor: WallAnchor,
+    /// The files of the calls in progress: dropped when their call and wrap-ups end.
+    pub(super) documents: Arc<crate::documents::Documents>,
     pub(super) journal: Journal,
 }
 
@@ -47,6 +49,7 @@ impl Effects {
             metrics,
             kpis_dirty,
             anchor,
+            documents: Arc::new(crate::documents::Documents::new(Default::default())),
         }
     }
 
@@ -64,7 +67,10 @@ impl Effects {
                     self.hub.send(session, message);
                 }
                 Output::Media(command) => self.media(cores, command).await,
-                Output::Record(ended) => self.record(&ended),
+                Output::Record(ended) => {
+                    self.record(&ended);
+                    self.documents.call_ended(ended.call);
+                }
                 Output::Journal(entry) => self
                     .journal
                     .push(JournalOp::Live(Box::new(self.live_call(&entry)))),
@@ -73,12 +79,15 @@ impl Effects {
                     agent,
                     wrap_up,
                     disposition,
-                } => self.journal.push(JournalOp::WrapUp {
-                    call_id: call.0,
-                    agent,
-                    wrap_up_ms: wrap_up.as_millis() as i64,
-                    disposition,
-                }),
+                } => {
+                    self.documents.wrap_up_done(call, &agent);
+                    self.journal.push(JournalOp::WrapUp {
+                        call_id: call.0,
+                        agent,
+                        wrap_up_ms: wrap_up.as_millis() as i64,
+                        disposition,
+                    });
+                }
                 Output::CaseNote {
                     call,
                     agent,

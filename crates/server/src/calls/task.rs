@@ -31,6 +31,8 @@ pub struct Context {
     pub media_events: mpsc::UnboundedReceiver<(usize, MediaEvent)>,
     /// Whether the store takes writes.
     pub health: Arc<super::journal::StoreHealth>,
+    /// The files of the calls in progress.
+    pub documents: Arc<crate::documents::Documents>,
     /// What the server's last run left: waiting calls, agents signed in, when it stopped.
     pub recovered: super::Recovery,
 }
@@ -59,6 +61,7 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
         metrics,
         media_events,
         health,
+        documents,
         recovered:
             super::Recovery {
                 waiting,
@@ -66,7 +69,8 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
                 stopped_at_ms,
             },
     } = context;
-    let effects = Effects::new(hub, store, media, metrics, kpis_dirty, anchor, health);
+    let mut effects = Effects::new(hub, store, media, metrics, kpis_dirty, anchor, health);
+    effects.documents = documents;
     let mut cores = Cores::new(dispatcher, calls);
     cores.keep_recovered(
         waiting

@@ -40,6 +40,7 @@ pub struct Config {
     pub supervision: SupervisionConfig,
     pub recovery: RecoveryConfig,
     pub records: RecordsConfig,
+    pub documents: DocumentsConfig,
     /// The services (queues) kiosks can call. Replaces the demo services when given.
     pub services: Vec<ServiceConfig>,
 }
@@ -178,6 +179,34 @@ impl Default for RecordsConfig {
     }
 }
 
+/// Files passed across a call (a PDF for the kiosk, a still of its camera, a file from a USB
+/// key). They stay in memory for the call only, unless the agent keeps one with the call's
+/// record (then it goes at the retention date).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DocumentsConfig {
+    /// The largest file, in bytes (a scanned page or a still is 0.2–3 MB).
+    pub max_bytes: u64,
+    /// Files held for one call at once.
+    pub max_per_call: usize,
+    /// Bytes held in memory for every call together; a file beyond is refused until calls end.
+    pub memory_bytes: u64,
+    /// Whether kiosks may send files (from a USB key) to the agent; a kiosk shows the button
+    /// only where its own page allows it too (`#upload=1`).
+    pub kiosk_uploads: bool,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_per_call: 20,
+            memory_bytes: 256 * 1024 * 1024,
+            kiosk_uploads: true,
+        }
+    }
+}
+
 /// What one identity may hold, so a single token cannot crowd out the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -230,6 +259,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             supervision: SupervisionConfig::default(),
             recovery: RecoveryConfig::default(),
+            documents: DocumentsConfig::default(),
             records: RecordsConfig::default(),
             services: service::demo_services(),
         }
@@ -357,6 +387,17 @@ impl Config {
             && secret.len() < 16
         {
             return Err("auth.secret must be at least 16 characters".into());
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.documents.max_bytes) {
+            return Err("documents.max_bytes must be between 1024 and 104857600".into());
+        }
+        if self.documents.max_per_call == 0
+            || self.documents.memory_bytes < self.documents.max_bytes
+        {
+            return Err(
+                "documents.max_per_call must be at least 1 and documents.memory_bytes at least documents.max_bytes"
+                    .into(),
+            );
         }
         if self.http.header_read_timeout_secs == 0 {
             return Err("http.header_read_timeout_secs must be greater than 0".into());

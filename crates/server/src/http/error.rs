@@ -19,6 +19,12 @@ pub enum ApiError {
     Unauthorized(&'static str),
     /// Valid credentials without the right.
     Forbidden(&'static str),
+    /// The request's state does not allow it (a call that is not connected, a limit reached).
+    Conflict(String),
+    /// The body is larger than taken.
+    TooLarge(String),
+    /// The body's content is of a type not taken.
+    Unsupported(String),
     /// A failure inside the server; details go to the log only.
     Internal(anyhow::Error),
 }
@@ -37,6 +43,13 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, "bad_request", why.as_str()),
             ApiError::Unauthorized(why) => (StatusCode::UNAUTHORIZED, "unauthorized", *why),
             ApiError::Forbidden(why) => (StatusCode::FORBIDDEN, "forbidden", *why),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, "conflict", why.as_str()),
+            ApiError::TooLarge(why) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", why.as_str()),
+            ApiError::Unsupported(why) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_type",
+                why.as_str(),
+            ),
             ApiError::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "request failed");
                 (

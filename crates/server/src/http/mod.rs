@@ -2,6 +2,7 @@
 //! tests drive it with `oneshot` and the serving loop only adds sockets.
 
 mod api;
+mod documents;
 mod error;
 mod health;
 mod landing;
@@ -9,7 +10,8 @@ mod observe;
 mod report;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 
 pub use error::ApiError;
 pub use observe::client_ip;
@@ -18,6 +20,8 @@ use crate::state::AppState;
 
 /// Every route of the server.
 pub fn app(state: AppState) -> Router {
+    // One byte more than taken, so a larger file is refused with a clear error.
+    let max_file = usize::try_from(state.config().documents.max_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/", get(landing::page))
         .route("/healthz", get(health::healthz))
@@ -27,6 +31,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/calls", get(api::calls))
         .route("/api/audit", get(api::audit))
         .route("/api/report", get(report::report))
+        .route(
+            "/api/calls/{call}/documents",
+            post(documents::upload).layer(DefaultBodyLimit::max(max_file.saturating_add(1))),
+        )
+        .route("/api/documents/{id}", get(documents::read))
+        .route("/api/documents/{id}/keep", post(documents::keep))
         .merge(relais_console::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

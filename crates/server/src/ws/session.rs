@@ -399,6 +399,50 @@ impl Session {
                 let actor = identity.claims.sub.clone();
                 self.stop_supervising(id, actor).await
             }
+            Request::ShareLink { url, title, .. } => {
+                let document = relais_proto::messages::Document {
+                    id: crate::documents::new_id(),
+                    name: crate::documents::clean_name(title.as_deref(), ""),
+                    from: relais_proto::LegRole::Agent,
+                    media_type: None,
+                    size: None,
+                    width: None,
+                    height: None,
+                    snapshot: false,
+                    url: Some(url),
+                    attached: false,
+                };
+                let input = Input::ShareLink {
+                    session,
+                    document: document.clone(),
+                };
+                match self
+                    .state
+                    .calls()
+                    .run_then_carry_out(move |cores, now| cores.input(now, input).map(|_| ()))
+                    .await
+                {
+                    Some(Ok(())) => {
+                        let name = if document.name.is_empty() {
+                            document.url.clone().unwrap_or_default()
+                        } else {
+                            document.name.clone()
+                        };
+                        ok(
+                            id,
+                            Reply::Document {
+                                document: relais_proto::messages::Document { name, ..document },
+                            },
+                        )
+                    }
+                    Some(Err(err)) => refusal(id, err),
+                    None => task_gone(id),
+                }
+            }
+            Request::RequestSnapshot { .. } => {
+                self.call_input(id, Input::RequestSnapshot { session })
+                    .await
+            }
             Request::Chat { text, .. } => {
                 let at_ms = jiff::Timestamp::now().as_millisecond();
                 self.call_input(
@@ -640,6 +684,8 @@ impl Session {
         });
         let notice = &self.state.config().supervision.notice;
         let notice = (role == Role::Kiosk && !notice.trim().is_empty()).then(|| notice.clone());
+        let documents =
+            matches!(role, Role::Kiosk | Role::Agent).then(|| self.state.documents().policy());
         ok(
             id,
             Reply::Welcome {
@@ -647,6 +693,7 @@ impl Session {
                 subject: claims.sub,
                 protocol: relais_proto::PROTOCOL_VERSION,
                 notice,
+                documents,
             },
         )
     }

@@ -6,6 +6,7 @@ mod audit_and_agents;
 mod calls;
 mod concurrency;
 mod csv;
+mod documents;
 mod history;
 mod journal;
 mod opening;

@@ -107,6 +107,15 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
         ])
         .unwrap();
 
+    for (call_id, doc) in [(1, "d-1"), (3, "d-3")] {
+        store
+            .attach_document(&kept_file(call_id, doc, cut - 5), b"%PDF-1.4 kept")
+            .unwrap();
+    }
+    // Kept with a call that has no record: it goes at the same age.
+    store
+        .attach_document(&kept_file(77, "d-77", cut - 5), b"%PDF-1.4 orphan")
+        .unwrap();
     let purged = store.purge_before(cut).unwrap();
     assert_eq!(
         purged,
@@ -115,6 +124,7 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
             legs: 4,
             chat: 2,
             notes: 1,
+            documents: 2,
             agent_states: 2,
             audit: 1,
         }
@@ -171,6 +181,28 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
         left, 1,
         "the purged call's note is deleted, not only hidden"
     );
+    assert!(store.document("d-1").unwrap().is_none());
+    assert!(store.document("d-77").unwrap().is_none());
+    assert_eq!(
+        store.document("d-3").unwrap().map(|(_, bytes)| bytes),
+        Some(b"%PDF-1.4 kept".to_vec())
+    );
     // Nothing left to purge.
     assert_eq!(store.purge_before(cut).unwrap(), Purged::default());
+}
+
+fn kept_file(call_id: u64, doc_id: &str, at_ms: i64) -> relais_store::DocumentMeta {
+    relais_store::DocumentMeta {
+        doc_id: doc_id.to_owned(),
+        call_id,
+        agent: "ana".to_owned(),
+        name: "justificatif.pdf".to_owned(),
+        media_type: "application/pdf".to_owned(),
+        size: 13,
+        width: None,
+        height: None,
+        snapshot: false,
+        from_role: "kiosk".to_owned(),
+        attached_at_ms: at_ms,
+    }
 }
