@@ -92,7 +92,7 @@ test('an agent transfers a call: the kiosk keeps its peer and decodes the next a
     await alice.click('transfer-confirm');
 
     await kiosk.waitState('transferring', 5000);
-    assert.equal(await text(kiosk, 'transfer-title'), 'Transfert en cours vers Assurance maladie (CPAM)…');
+    assert.equal(await text(kiosk, 'transfer-title'), 'Le conseiller vous passe au service Assurance maladie (CPAM)…');
     assert.match(await text(kiosk, 'transfer'), /Restez en ligne\./);
     await waitFor(() => text(kiosk, 'transfer-position'), (p) => p === '1', 5000, 'the kiosk shows its place in the CPAM queue');
     assert.notEqual(await text(kiosk, 'remote-wait'), null, "alice's picture is covered, not frozen");

@@ -98,7 +98,7 @@ async function expectOnHold(kiosk) {
   await kiosk.waitState('hold', 5000);
   const notice = await text(kiosk, 'hold');
   assert.match(notice, /Votre conseiller consulte un collègue\./);
-  assert.match(notice, /Merci de patienter, ne raccrochez pas\./);
+  assert.match(notice, /Attendez, s’il vous plaît\. Ne raccrochez pas\./);
   assert.equal(await value(kiosk, '[data-testid="hangup"]', (b) => !b.disabled && !b.closest('[hidden]')), true, 'the kiosk can still hang up');
   assert.equal(await value(kiosk, '[data-testid="chat-input"]', (i) => i.disabled), true, 'the chat pauses on hold');
   assert.notEqual(await text(kiosk, 'remote-wait'), null, "the agent's frozen picture is covered");

@@ -22,39 +22,39 @@ const quality = new QualityMeter(
 const TEXT = {
   fr: {
     brand: 'Visio-accueil des services publics',
-    loading: 'Connexion en cours…',
+    loading: 'Connexion…',
     signin_title: 'Borne non configurée',
     signin_text: "Collez le jeton de la borne fourni par l'administrateur.",
     token_label: 'Jeton',
     signin_button: 'Valider',
     start_title: 'Bonjour ! Quel service voulez-vous appeler ?',
-    start_text: 'Touchez le service : un conseiller vous répondra en vidéo.',
+    start_text: 'Touchez le service que vous voulez. Un conseiller va vous parler en vidéo.',
     open: 'Ouvert',
     closed: 'Fermé',
     no_services: 'Aucun service disponible pour le moment.',
-    check_title: 'Vérifions la caméra et le micro',
+    check_title: 'On vérifie la caméra et le micro',
     check_see: "Vous voyez-vous à l'écran ?",
     check_hear: 'Parlez : la barre verte doit bouger.',
     call_button: 'Appeler',
     back: 'Retour',
     service: (name) => `Service : ${name}`,
-    camera_error: "La caméra ou le micro ne fonctionne pas. Prévenez l'accueil de la mairie.",
-    waiting_title: 'Merci de patienter',
+    camera_error: "La caméra ou le micro ne marche pas. Parlez-en à l'accueil de la mairie.",
+    waiting_title: 'Merci d’attendre',
     position: 'Votre position :',
-    eta: (secs) => `Attente estimée : environ ${minutes(secs, 'fr')}`,
+    eta: (secs) => `Vous allez attendre environ ${minutes(secs, 'fr')}.`,
     eta_unknown: 'Un conseiller va vous répondre.',
     quality_good: 'Connexion : bonne',
     quality_fair: 'Connexion : moyenne',
     quality_poor: 'Connexion : faible',
     quality_unknown: 'Connexion…',
     quality_poor_notice: "La connexion est faible. L'image peut s'arrêter. Continuez à parler : le conseiller vous entend.",
-    eta_now: 'Un conseiller va vous répondre dans un instant.',
+    eta_now: 'Un conseiller va vous répondre très bientôt.',
     no_agent: "Aucun conseiller n'est disponible pour le moment.",
-    no_agent_options: "Vous pouvez patienter : votre place est gardée. Vous pouvez aussi annuler l'appel et revenir plus tard.",
+    no_agent_options: "Vous pouvez attendre : votre place est gardée. Vous pouvez aussi arrêter l'appel et revenir plus tard.",
     waited: (secs) => `Vous attendez depuis ${duration(secs)}`,
-    cancel: "Annuler l'appel",
+    cancel: "Arrêter l'appel",
     call_title: 'En communication',
-    connecting: 'Connexion de la vidéo…',
+    connecting: 'La vidéo arrive…',
     mute: 'Couper le micro',
     unmute: 'Réactiver le micro',
     camera_off: 'Le conseiller a coupé sa caméra',
@@ -67,24 +67,24 @@ const TEXT = {
     volume_up: 'Plus fort',
     ended_title: 'Appel terminé',
     ended_answered: 'Merci de votre visite. Au revoir !',
-    ended_cancelled: 'Votre appel est annulé.',
-    ended_closed: 'Le service vient de fermer. Merci de revenir pendant les heures d’ouverture.',
-    ended_other: 'Aucun conseiller n’a pu répondre. Vous pouvez réessayer plus tard.',
-    ended_dropped: 'La connexion a été coupée et l’appel s’est arrêté. Vous pouvez rappeler.',
-    peer_lost: 'La liaison avec le conseiller est coupée. Reconnexion en cours…',
+    ended_cancelled: 'Vous avez arrêté l’appel.',
+    ended_closed: 'Le service est fermé maintenant. Revenez quand il est ouvert.',
+    ended_other: 'Aucun conseiller n’a pu vous répondre. Vous pouvez appeler plus tard.',
+    ended_dropped: 'La connexion est coupée. L’appel est arrêté. Vous pouvez appeler de nouveau.',
+    peer_lost: 'La connexion avec le conseiller est coupée. Attendez un moment.',
     home: "Retour à l'accueil",
     service_closed: 'Ce service est fermé en ce moment. Choisissez un autre service ou revenez plus tard.',
-    queue_full: 'Trop de personnes attendent pour ce service. Réessayez dans quelques minutes.',
-    call_failed: "L'appel n'a pas pu être lancé. Réessayez.",
-    offline: 'Connexion au serveur perdue. Nouvelle tentative en cours…',
+    queue_full: 'Beaucoup de personnes attendent pour ce service. Essayez de nouveau dans quelques minutes.',
+    call_failed: "L'appel ne marche pas. Essayez encore.",
+    offline: 'La borne n’a plus de connexion. Elle essaie de se reconnecter.',
     bad_token: 'Ce jeton est refusé. Vérifiez-le ou demandez-en un nouveau.',
     chat_title: 'Messages écrits',
     chat_hint: 'Vous pouvez aussi écrire au conseiller.',
     chat_label: 'Votre message',
     chat_send: 'Envoyer',
     chat_you: 'Vous',
-    chat_too_long: 'Message trop long : 1 000 caractères au plus.',
-    chat_failed: "Le message n'a pas pu être envoyé. Réessayez.",
+    chat_too_long: 'Votre message est trop long. Écrivez moins de 1 000 signes.',
+    chat_failed: "Le message n’est pas parti. Essayez encore.",
     role_kiosk: 'usager',
     role_agent: 'conseiller',
     role_supervisor: 'responsable',
@@ -92,15 +92,15 @@ const TEXT = {
     person: (name, role) => `${name} (${role})`,
     joined: (who) => `${who} a rejoint l’appel`,
     joined_sub: (count) => (count > 1 ? 'Ces personnes vous voient et vous entendent.' : 'Cette personne vous voit et vous entend.'),
-    left: (who) => `${who} ne participe plus à la conversation`,
+    left: (who) => `${who} a quitté la conversation`,
     agent_video: 'Le conseiller',
-    transfer_title: (name) => `Transfert en cours vers ${name}…`,
+    transfer_title: (name) => `Le conseiller vous passe au service ${name}…`,
     transfer_stay: 'Restez en ligne.',
     transfer_wait: 'En attente du prochain conseiller',
     transfer_back: (who) => `${who} vous répond.`,
     chat_hint_transfer: 'Vous pourrez écrire au prochain conseiller dès qu’il vous répondra.',
     hold_title: 'Votre conseiller consulte un collègue.',
-    hold_stay: 'Merci de patienter, ne raccrochez pas.',
+    hold_stay: 'Attendez, s’il vous plaît. Ne raccrochez pas.',
     hold_wait: 'Vous êtes en attente.',
     hold_back: 'Votre conseiller est de nouveau avec vous.',
     chat_hint_hold: 'Vous pourrez de nouveau écrire dès que votre conseiller reviendra.',
@@ -122,8 +122,7 @@ const TEXT = {
     upload_type: 'Ce fichier ne peut pas être envoyé. Envoyez un PDF ou une photo (JPEG ou PNG).',
     upload_too_big: (max) => `Ce fichier est trop gros : ${max} au plus.`,
     upload_failed: "Le fichier n'est pas envoyé. Essayez encore.",
-    other_lang: 'English',
-    other_lang_code: 'en',
+    lang_name: 'Français',
   },
   en: {
     brand: 'Public services video desk',
@@ -227,16 +226,124 @@ const TEXT = {
     upload_type: 'This file cannot be sent. Send a PDF or a photo (JPEG or PNG).',
     upload_too_big: (max) => `This file is too big: ${max} at most.`,
     upload_failed: 'The file was not sent. Try again.',
-    other_lang: 'Français',
-    other_lang_code: 'fr',
+    lang_name: 'English',
+  },
+  ar: {
+    brand: 'الاستقبال بالفيديو للخدمات العامة',
+    loading: 'جارٍ الاتصال…',
+    signin_title: 'الجهاز غير مُعَدّ',
+    signin_text: 'الصق رمز الجهاز الذي قدّمه المسؤول.',
+    token_label: 'الرمز',
+    signin_button: 'حفظ',
+    start_title: 'مرحبًا! بأي خدمة تريد الاتصال؟',
+    start_text: 'المس اسم الخدمة. سيتحدث إليك مستشار بالفيديو.',
+    open: 'مفتوح',
+    closed: 'مغلق',
+    no_services: 'لا توجد خدمة متاحة الآن.',
+    check_title: 'نتحقق من الكاميرا والميكروفون',
+    check_see: 'هل ترى نفسك على الشاشة؟',
+    check_hear: 'تكلّم: يجب أن يتحرك الشريط الأخضر.',
+    call_button: 'اتصال',
+    back: 'رجوع',
+    service: (name) => `الخدمة: ${name}`,
+    camera_error: 'الكاميرا أو الميكروفون لا يعمل. أخبر موظفي الاستقبال في البلدية.',
+    waiting_title: 'يرجى الانتظار',
+    position: 'دورك:',
+    eta: (secs) => `مدة الانتظار المتوقعة: حوالي ${minutes(secs, 'ar')}`,
+    eta_unknown: 'سيجيبك مستشار.',
+    quality_good: 'الاتصال: جيد',
+    quality_fair: 'الاتصال: متوسط',
+    quality_poor: 'الاتصال: ضعيف',
+    quality_unknown: 'جارٍ الاتصال…',
+    quality_poor_notice: 'الاتصال ضعيف. قد تتوقف الصورة. واصل الكلام: المستشار يسمعك.',
+    eta_now: 'سيجيبك مستشار بعد لحظات.',
+    no_agent: 'لا يوجد مستشار متاح الآن.',
+    no_agent_options: 'يمكنك الانتظار: دورك محفوظ. ويمكنك أيضًا إلغاء الاتصال والعودة لاحقًا.',
+    waited: (secs) => `أنت تنتظر منذ ${duration(secs)}`,
+    cancel: 'إلغاء الاتصال',
+    call_title: 'في مكالمة',
+    connecting: 'الفيديو في الطريق…',
+    mute: 'كتم الميكروفون',
+    unmute: 'تشغيل الميكروفون',
+    camera_off: 'أوقف المستشار الكاميرا',
+    camera_none: 'لا توجد صورة للمستشار الآن',
+    camera_hear: 'ما زلت تسمع المستشار، وهو يسمعك.',
+    camera_hear_muted: 'ما زلت تسمع المستشار.',
+    hangup: 'إنهاء المكالمة',
+    volume: 'مستوى الصوت',
+    volume_down: 'أخفض',
+    volume_up: 'أعلى',
+    ended_title: 'انتهت المكالمة',
+    ended_answered: 'شكرًا لزيارتك. إلى اللقاء!',
+    ended_cancelled: 'ألغيت الاتصال.',
+    ended_closed: 'الخدمة مغلقة الآن. عُد حين تكون مفتوحة.',
+    ended_other: 'لم يتمكن أي مستشار من الرد عليك. يمكنك الاتصال لاحقًا.',
+    ended_dropped: 'انقطع الاتصال وتوقفت المكالمة. يمكنك الاتصال مرة أخرى.',
+    peer_lost: 'انقطع الاتصال بالمستشار. انتظر قليلًا.',
+    home: 'العودة إلى البداية',
+    service_closed: 'هذه الخدمة مغلقة الآن. اختر خدمة أخرى أو عُد لاحقًا.',
+    queue_full: 'ينتظر كثير من الأشخاص لهذه الخدمة. حاول مرة أخرى بعد بضع دقائق.',
+    call_failed: 'لم ينجح الاتصال. حاول مرة أخرى.',
+    offline: 'انقطع اتصال الجهاز. يحاول الاتصال من جديد.',
+    bad_token: 'هذا الرمز مرفوض. تحقق منه أو اطلب رمزًا جديدًا.',
+    chat_title: 'رسائل مكتوبة',
+    chat_hint: 'يمكنك أيضًا الكتابة إلى المستشار.',
+    chat_label: 'رسالتك',
+    chat_send: 'إرسال',
+    chat_you: 'أنت',
+    chat_too_long: 'رسالتك طويلة جدًا. اكتب أقل من 1000 حرف.',
+    chat_failed: 'لم تُرسَل الرسالة. حاول مرة أخرى.',
+    role_kiosk: 'الزائر',
+    role_agent: 'المستشار',
+    role_supervisor: 'المسؤول',
+    role_interpreter: 'المترجم',
+    person: (name, role) => `${name} (${role})`,
+    joined: (who) => `انضم ${who} إلى المكالمة`,
+    joined_sub: (count) => (count > 1 ? 'هؤلاء الأشخاص يرونك ويسمعونك.' : 'هذا الشخص يراك ويسمعك.'),
+    left: (who) => `غادر ${who} المحادثة`,
+    agent_video: 'المستشار',
+    transfer_title: (name) => `جارٍ تحويلك إلى ${name}…`,
+    transfer_stay: 'ابقَ على الخط.',
+    transfer_wait: 'في انتظار المستشار التالي',
+    transfer_back: (who) => `${who} يجيبك.`,
+    chat_hint_transfer: 'يمكنك الكتابة إلى المستشار التالي حين يرد.',
+    hold_title: 'مستشارك يستشير زميلًا.',
+    hold_stay: 'انتظر من فضلك. لا تُنهِ المكالمة.',
+    hold_wait: 'أنت في الانتظار.',
+    hold_back: 'عاد مستشارك إليك.',
+    chat_hint_hold: 'يمكنك الكتابة من جديد حين يعود مستشارك.',
+    docs_title: 'المستندات',
+    doc_open: (name) => `عرض من جديد: ${name}`,
+    doc_from: 'يرسل إليك المستشار هذا المستند.',
+    doc_link_hint: 'العنوان الذي تكتبه على هاتفك أو حاسوبك:',
+    doc_print: 'طباعة',
+    doc_close: 'إغلاق',
+    doc_loading: 'المستند في الطريق…',
+    doc_failed: 'لا يمكن عرض المستند. اطلب من المستشار أن يرسله مرة أخرى.',
+    still_countdown: (n) => `يريد المستشار رؤية ورقتك. اعرضها أمام الكاميرا. الصورة بعد ${n}…`,
+    still_taking: 'جارٍ التصوير…',
+    still_sent: 'أُرسلت الصورة إلى المستشار.',
+    still_failed: 'لم تنجح الصورة. يمكن للمستشار أن يطلبها مرة أخرى.',
+    upload: 'إرسال ملف إلى المستشار',
+    upload_sending: 'جارٍ إرسال الملف…',
+    upload_sent: (name) => `أُرسل الملف إلى المستشار: ${name}`,
+    upload_type: 'لا يمكن إرسال هذا الملف. أرسل ملف PDF أو صورة (JPEG أو PNG).',
+    upload_too_big: (max) => `هذا الملف كبير جدًا: ${max} على الأكثر.`,
+    upload_failed: 'لم يُرسَل الملف. حاول مرة أخرى.',
+    lang_name: 'العربية',
   },
 };
 
 function minutes(secs, lang) {
   const m = Math.max(1, Math.round(secs / 60));
-  if (lang === 'fr') return m === 1 ? '1 minute' : `${m} minutes`;
+  // Arabic counts one, two, three to ten and more differently.
+  if (lang === 'ar') return m === 1 ? 'دقيقة واحدة' : m === 2 ? 'دقيقتين' : m <= 10 ? `${m} دقائق` : `${m} دقيقة`;
   return m === 1 ? '1 minute' : `${m} minutes`;
 }
+
+/// The languages of the kiosk, in the order of its buttons; right-to-left ones are marked.
+const LANGUAGES = ['fr', 'en', 'ar'];
+const RTL = new Set(['ar']);
 
 // Seconds the "call ended" screen stays before going back to the start screen.
 const ENDED_SECS = 6;
@@ -289,7 +396,8 @@ const ui = {
 };
 
 const t = (key, ...args) => {
-  const v = TEXT[ui.lang][key];
+  // A text a language lacks is shown in French rather than not at all.
+  const v = TEXT[ui.lang][key] ?? TEXT.fr[key];
   return typeof v === 'function' ? v(...args) : v;
 };
 
@@ -344,10 +452,9 @@ function setScreen(name) {
 
 function applyLanguage() {
   document.documentElement.lang = ui.lang;
+  document.documentElement.dir = RTL.has(ui.lang) ? 'rtl' : 'ltr';
   for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  const lang = $('#lang');
-  lang.textContent = t('other_lang');
-  lang.lang = t('other_lang_code');
+  renderLanguages();
   renderMute();
   renderServices();
   renderWaiting();
@@ -361,6 +468,29 @@ function applyLanguage() {
   renderCameraOff();
   renderDocs();
   tiles.relabel();
+}
+
+/// One button per other language, each named in its own language (the first one is
+/// `#lang`: English from French, French from any other).
+function renderLanguages() {
+  const others = LANGUAGES.filter((code) => code !== ui.lang);
+  $('#langs').replaceChildren(
+    ...others.map((code, i) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary lang';
+      button.lang = code;
+      button.dir = RTL.has(code) ? 'rtl' : 'ltr';
+      button.textContent = TEXT[code].lang_name;
+      if (i === 0) button.id = 'lang';
+      button.dataset.testid = i === 0 ? 'lang' : `lang-${code}`;
+      button.addEventListener('click', () => {
+        ui.lang = code;
+        applyLanguage();
+      });
+      return button;
+    }),
+  );
 }
 
 /// The microphone toggle: its label and `aria-pressed` follow the microphone.
@@ -625,6 +755,8 @@ function renderServices() {
     button.disabled = !service.open || ui.offline;
     const name = document.createElement('span');
     name.className = 'name';
+    // A service's French name keeps its own reading order on an Arabic page.
+    name.dir = 'auto';
     name.textContent = serviceName(service);
     const state = document.createElement('span');
     state.className = 'state';
@@ -1179,10 +1311,6 @@ function connect(token) {
 
 function init() {
   applyLanguage();
-  $('#lang').addEventListener('click', () => {
-    ui.lang = ui.lang === 'fr' ? 'en' : 'fr';
-    applyLanguage();
-  });
   $('#signin-form').addEventListener('submit', (event) => {
     event.preventDefault();
     const token = $('#token-input').value.trim();
@@ -1224,6 +1352,10 @@ function init() {
     videoWait: () => ui.videoWait,
     hold: () => ui.hold,
     picture: () => ui.picture,
+    // Every text of a language, those with arguments written with samples.
+    texts: (code) => Object.fromEntries(Object.entries(TEXT[code]).map(([key, v]) => [key, typeof v === 'function' ? v(3, 'Marie') : v])),
+    // Texts a language lacks (shown in French instead).
+    missingTexts: () => Object.fromEntries(LANGUAGES.map((code) => [code, Object.keys(TEXT.fr).filter((key) => !(key in TEXT[code]))])),
     documents: () => ({
       list: docs.list.map((d) => ({ ...d })),
       open: docs.open?.id ?? null,

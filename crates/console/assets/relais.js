@@ -818,6 +818,7 @@ export class ChatPanel {
     this.messages = [];
     this.sending = false;
     input.maxLength = CHAT_MAX_CHARS;
+    input.dir = 'auto';
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.submit();
@@ -868,6 +869,8 @@ export class ChatPanel {
     time.textContent = date.toLocaleTimeString('fr-FR', { hour: '2-digit', minute: '2-digit' });
     who.append(document.createTextNode(`${name} · `), time);
     const body = document.createElement('p');
+    // A message in Arabic reads right to left, one in French left to right, whatever the page.
+    body.dir = 'auto';
     body.className = 'text';
     body.textContent = text;
     item.append(who, body);
