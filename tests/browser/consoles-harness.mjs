@@ -103,8 +103,9 @@ export async function startServer({ extraConfig = '' } = {}) {
 let shot = 0;
 
 /// A console page in its own browser context (its own sessionStorage), opened with its token.
-/// `preload`: a function run in the page before its own scripts (`evaluateOnNewDocument`).
-export async function openConsole(browser, url, path, token, label, { isolated = true, preload = null } = {}) {
+/// `preload`: a function run in the page before its own scripts (`evaluateOnNewDocument`);
+/// `expose`: functions of the test the page may call (`{name: fn}`, `exposeFunction`).
+export async function openConsole(browser, url, path, token, label, { isolated = true, preload = null, expose = {} } = {}) {
   const context = isolated && browser.createBrowserContext ? await browser.createBrowserContext() : browser.defaultBrowserContext();
   const page = await context.newPage();
   await page.setViewport({ width: 1280, height: 800 });
@@ -116,6 +117,7 @@ export async function openConsole(browser, url, path, token, label, { isolated =
   page.on('console', (msg) => {
     if (msg.type() === 'error') console.error(`[${label}] console:`, msg.text());
   });
+  for (const [name, fn] of Object.entries(expose)) await page.exposeFunction(name, fn);
   if (preload) await page.evaluateOnNewDocument(preload);
   await page.goto(`${url}${path}#token=${token}`);
   return {

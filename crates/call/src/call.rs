@@ -86,6 +86,9 @@ pub struct Leg {
     pub negotiation: u32,
     /// Whether its media ever connected (a failed re-offer then counts as a loss).
     pub had_media: bool,
+    /// Its link is too poor for video: it receives audio only (and sends no video), until it
+    /// says its link is better.
+    pub audio_only: bool,
     /// Its entry in the call's history.
     pub record: usize,
 }
@@ -238,6 +241,7 @@ impl Call {
             renegotiating: None,
             negotiation: 0,
             had_media: false,
+            audio_only: false,
             record,
         });
         id

@@ -245,6 +245,7 @@ impl CallCore {
                 document,
             } => self.share_file(call, &subject, document),
             Input::RequestSnapshot { session } => self.request_snapshot(session),
+            Input::AudioOnly { session, on } => self.audio_only(session, on),
             Input::Dispatcher(command) => {
                 self.command(now, command);
                 Ok(Verdict::Done)

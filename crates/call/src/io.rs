@@ -171,6 +171,9 @@ pub enum Input {
     },
     /// The agent of a connected call asks the kiosk for a still of its camera.
     RequestSnapshot { session: SessionId },
+    /// A participant's link is too poor for video (`on`), or good again: it receives audio only
+    /// meanwhile, and the others are told.
+    AudioOnly { session: SessionId, on: bool },
     /// A command of the dispatcher.
     Dispatcher(Command),
     /// The call's media room is open on `shard`.

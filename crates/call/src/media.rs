@@ -149,7 +149,14 @@ impl CallCore {
             Some(state) => state
                 .receives
                 .iter()
-                .filter_map(|r| call.leg(r.from).and_then(|p| p.media).map(|l| (l, r.kinds)))
+                .filter_map(|r| {
+                    // A leg whose link is too poor for video gets the audio only.
+                    let kinds = Kinds {
+                        audio: r.kinds.audio,
+                        video: r.kinds.video && !state.audio_only,
+                    };
+                    call.leg(r.from).and_then(|p| p.media).map(|l| (l, kinds))
+                })
                 .collect(),
             None => return,
         };
@@ -181,6 +188,40 @@ impl CallCore {
         for command in commands {
             self.outputs.push_back(Output::Media(command));
         }
+    }
+
+    /// A participant's link is too poor for video, or good again: what it receives follows,
+    /// and the others are told (they show its last picture and say why it stands still).
+    pub(crate) fn audio_only(
+        &mut self,
+        session: SessionId,
+        on: bool,
+    ) -> Result<Verdict, CallError> {
+        let (id, leg, role) = self
+            .session_call(session)
+            .map(|(call, leg, role)| (call.id, leg, role))
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        let call = self
+            .calls
+            .get_mut(&id)
+            .ok_or(CallError::NoCall("no call is connected"))?;
+        if !matches!(call.state, crate::call::CallState::Connected { .. }) {
+            return Err(CallError::NoCall("no call is connected"));
+        }
+        let Some(state) = call.leg_mut(leg) else {
+            return Err(CallError::NoCall("no call is connected"));
+        };
+        if state.audio_only == on {
+            return Ok(Verdict::Done);
+        }
+        state.audio_only = on;
+        self.resubscribe(id, leg);
+        self.push_others(
+            id,
+            leg,
+            &relais_proto::ServerMessage::PeerAudioOnly { call: id, role, on },
+        );
+        Ok(Verdict::Done)
     }
 
     /// A session answers the server's offer.

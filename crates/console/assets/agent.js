@@ -4,8 +4,8 @@
 // consulting them while the citizen waits on hold), be the colleague consulted, wrap up with a
 // disposition code, see today's calls.
 import {
-  $, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, chooseDevices, chosenDevices, duration,
-  exposeTestHooks, fetchDocument, forgetToken, formatSize, getLocalMedia, keepDocument, levelMeter, listDevices, pageCall,
+  $, AudioFallback, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, chooseDevices, chosenDevices, duration,
+  exposeTestHooks, fetchDocument, forgetToken, formatSize, getLocalMedia, holdPicture, keepDocument, levelMeter, listDevices, pageCall,
   playTestTone, qualityText, renderLines, showQuality, showScreen, stopMedia, takeToken, uploadDocument,
 } from '/console/relais.js';
 
@@ -19,8 +19,39 @@ const quality = new QualityMeter(
     ui.quality = sample;
     const figures = qualityText(sample);
     showQuality(sample, figures ? `${QUALITY_LABEL[sample.quality]} · ${figures}` : QUALITY_LABEL[sample.quality]);
+    fallback.sample(sample);
+    renderAudioOnly();
   },
 );
+
+/// On a link too poor for video, the call goes on in audio only (the citizen's last picture
+/// stays on screen), and video comes back when the link is better.
+const fallback = new AudioFallback({
+  connection: () => connection,
+  media: () => ui.media,
+  onchange: () => renderAudioOnly(),
+});
+
+const AUDIO_ONLY_TEXT = {
+  self: "Votre connexion est trop faible pour la vidéo : l'appel continue en audio, avec la dernière image de l'usager. La vidéo reprendra quand la connexion sera meilleure.",
+  peer: "La connexion de l'usager est trop faible pour la vidéo : l'appel continue en audio, avec sa dernière image. La vidéo reprendra quand sa connexion sera meilleure.",
+};
+
+function renderAudioOnly() {
+  const on = ui.media != null && (fallback.on || ui.peerAudioOnly);
+  holdPicture($('#remote-video'), $('#remote-still'), on);
+  const note = $('#audio-only');
+  const text = !on ? '' : fallback.on ? AUDIO_ONLY_TEXT.self : AUDIO_ONLY_TEXT.peer;
+  if (note.textContent !== text) note.textContent = text;
+  note.hidden = !on;
+  if (on) $('#quality-warning').hidden = true;
+}
+
+function onPeerAudioOnly(push) {
+  if (push.call !== ui.callId || push.role !== 'kiosk') return;
+  ui.peerAudioOnly = push.on;
+  renderAudioOnly();
+}
 
 const STATE_LABEL = {
   logged_out: 'Déconnecté',
@@ -586,6 +617,8 @@ async function onMediaReady(push) {
   media.setVideo(!ui.cameraOff);
   try {
     await media.start();
+    // A new connection in a call gone audio only sends no video either.
+    if (fallback.on && ui.media === media) await media.pauseVideo(true);
   } catch (err) {
     // The call (or a consultation) ended meanwhile: nothing to report.
     if (ui.media !== media) return;
@@ -661,6 +694,9 @@ function endMedia() {
   clearTimeout(ui.leftTimer);
   renderPeople();
   chat.clear();
+  fallback.reset();
+  ui.peerAudioOnly = false;
+  renderAudioOnly();
 }
 
 // ---- actions --------------------------------------------------------------------------------
@@ -1842,6 +1878,7 @@ function connect(token) {
   connection.on('push:chat', onChat);
   connection.on('push:consult_status', onConsultStatus);
   connection.on('push:document', onDocument);
+  connection.on('push:peer_audio_only', onPeerAudioOnly);
   connection.start();
 }
 
@@ -1964,6 +2001,7 @@ function init() {
     participants: () => others().map((p) => ({ ...p })),
     transferred: () => (ui.transferred ? { ...ui.transferred } : null),
     consult: () => (ui.consult ? { side: ui.consult.side, peer: ui.consult.peer, call: ui.consult.call, status: ui.consult.status } : null),
+    audioOnly: () => ({ self: fallback.on, peer: Boolean(ui.peerAudioOnly), still: !$('#remote-still').hidden, note: $('#audio-only').hidden ? null : $('#audio-only').textContent }),
     documents: () => ({
       call: docs.call,
       list: docs.list.map((d) => ({ ...d })),

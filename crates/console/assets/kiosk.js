@@ -5,8 +5,8 @@
 // the agent consults a colleague (who may take the call over, on the same picture), back to
 // start.
 import {
-  $, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, captureStill, duration, exposeTestHooks, fetchDocument,
-  formatSize, getLocalMedia, levelMeter, pageCall, renderLines, showQuality, showScreen, stopMedia, storeToken, takeToken,
+  $, AudioFallback, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, captureStill, duration, exposeTestHooks, fetchDocument,
+  formatSize, getLocalMedia, holdPicture, levelMeter, pageCall, renderLines, showQuality, showScreen, stopMedia, storeToken, takeToken,
   forgetToken, uploadDocument,
 } from '/console/relais.js';
 
@@ -16,8 +16,18 @@ const quality = new QualityMeter(
   (sample) => {
     ui.quality = sample;
     showQuality(sample, t(`quality_${sample.quality}`), t('quality_poor_notice'));
+    fallback.sample(sample);
+    renderAudioOnly();
   },
 );
+
+/// On a link too poor for video, the call goes on in audio only (the agent's last picture
+/// stays on screen), and video comes back when the link is better.
+const fallback = new AudioFallback({
+  connection: () => connection,
+  media: () => ui.media,
+  onchange: () => renderAudioOnly(),
+});
 
 const TEXT = {
   fr: {
@@ -122,6 +132,8 @@ const TEXT = {
     upload_type: 'Ce fichier ne peut pas être envoyé. Envoyez un PDF ou une photo (JPEG ou PNG).',
     upload_too_big: (max) => `Ce fichier est trop gros : ${max} au plus.`,
     upload_failed: "Le fichier n'est pas envoyé. Essayez encore.",
+    audio_only_self: 'La connexion est trop faible pour la vidéo. Le son continue. L’image du conseiller est arrêtée.',
+    audio_only_peer: 'La connexion du conseiller est faible. Le son continue. Son image est arrêtée.',
     lang_name: 'Français',
   },
   en: {
@@ -226,6 +238,8 @@ const TEXT = {
     upload_type: 'This file cannot be sent. Send a PDF or a photo (JPEG or PNG).',
     upload_too_big: (max) => `This file is too big: ${max} at most.`,
     upload_failed: 'The file was not sent. Try again.',
+    audio_only_self: 'The connection is too poor for video. The sound goes on. The adviser’s picture is stopped.',
+    audio_only_peer: 'The adviser’s connection is poor. The sound goes on. Their picture is stopped.',
     lang_name: 'English',
   },
   ar: {
@@ -330,6 +344,8 @@ const TEXT = {
     upload_type: 'لا يمكن إرسال هذا الملف. أرسل ملف PDF أو صورة (JPEG أو PNG).',
     upload_too_big: (max) => `هذا الملف كبير جدًا: ${max} على الأكثر.`,
     upload_failed: 'لم يُرسَل الملف. حاول مرة أخرى.',
+    audio_only_self: 'الاتصال ضعيف جدًا للفيديو. الصوت مستمر. صورة المستشار متوقفة.',
+    audio_only_peer: 'اتصال المستشار ضعيف. الصوت مستمر. صورته متوقفة.',
     lang_name: 'العربية',
   },
 };
@@ -503,8 +519,28 @@ function renderMute() {
 
 /// Over the agent's picture when it shows nothing (camera turned off, no video): says so, and
 /// that the conversation goes on. Not while another notice covers the picture (transfer, hold).
+/// The agent's last picture and a line saying why it stands still, while the call goes on in
+/// audio only (this kiosk's link, or the agent's, is too poor for video).
+function renderAudioOnly() {
+  const on = Boolean(ui.call) && ui.screen === 'call' && (fallback.on || ui.peerAudioOnly);
+  holdPicture($('#remote-video'), $('#remote-still'), on);
+  const note = $('#audio-only');
+  const text = !on ? '' : fallback.on ? t('audio_only_self') : t('audio_only_peer');
+  if (note.textContent !== text) note.textContent = text;
+  note.hidden = !on;
+  // The line says more than the notice of a poor link.
+  if (on) $('#quality-warning').hidden = true;
+  renderCameraOff();
+}
+
+function onPeerAudioOnly(push) {
+  if (!ui.call || push.call !== ui.call.id || push.role !== 'agent') return;
+  ui.peerAudioOnly = push.on;
+  renderAudioOnly();
+}
+
 function renderCameraOff() {
-  const covered = Boolean(ui.transfer) || ui.hold || ui.videoWait || !ui.call || ui.screen !== 'call';
+  const covered = Boolean(ui.transfer) || ui.hold || ui.videoWait || !ui.call || ui.screen !== 'call' || fallback.on || ui.peerAudioOnly;
   const off = !covered && (ui.picture === 'black' || ui.picture === 'none');
   const box = $('#camera-off-box');
   const title = off ? (ui.pictureSeen ? t('camera_off') : t('camera_none')) : '';
@@ -719,6 +755,9 @@ function resetCallView() {
   ui.picture = null;
   ui.pictureSeen = false;
   resetDocs();
+  fallback.reset();
+  ui.peerAudioOnly = false;
+  renderAudioOnly();
   renderTransfer();
   renderPeople();
   renderCameraOff();
@@ -957,6 +996,8 @@ async function mediaReady(push) {
   media.setAudio(!ui.muted);
   try {
     await media.start();
+    // A new connection in a call gone audio only sends no video either.
+    if (fallback.on) await media.pauseVideo(true);
   } catch (err) {
     console.error('kiosk: media negotiation', err);
   }
@@ -1306,6 +1347,7 @@ function connect(token) {
   connection.on('push:hold', forCall(onHold));
   connection.on('push:document', forCall(onDocument));
   connection.on('push:snapshot_requested', forCall(onSnapshotRequested));
+  connection.on('push:peer_audio_only', forCall(onPeerAudioOnly));
   connection.start();
 }
 
@@ -1352,6 +1394,7 @@ function init() {
     videoWait: () => ui.videoWait,
     hold: () => ui.hold,
     picture: () => ui.picture,
+    audioOnly: () => ({ self: fallback.on, peer: Boolean(ui.peerAudioOnly), still: !$('#remote-still').hidden, note: $('#audio-only').hidden ? null : $('#audio-only').textContent }),
     // Every text of a language, those with arguments written with samples.
     texts: (code) => Object.fromEntries(Object.entries(TEXT[code]).map(([key, v]) => [key, typeof v === 'function' ? v(3, 'Marie') : v])),
     // Texts a language lacks (shown in French instead).

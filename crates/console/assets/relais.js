@@ -413,6 +413,25 @@ export class MediaCall {
     for (const track of this.localStream.getVideoTracks()) track.enabled = enabled;
   }
 
+  /// Stops (or resumes) sending video on the connection without renegotiating, for a link too
+  /// poor for it; the camera stays open. Where the browser cannot pause an encoding, the
+  /// track sends black frames (a few kbit/s) instead.
+  async pauseVideo(paused) {
+    this.videoPaused = paused;
+    for (const sender of this.pc?.getSenders() || []) {
+      if (sender.track?.kind !== 'video') continue;
+      try {
+        const params = sender.getParameters();
+        if (!params.encodings?.length) throw new Error('no encodings');
+        for (const encoding of params.encodings) encoding.active = !paused;
+        await sender.setParameters(params);
+      } catch (err) {
+        console.warn('video: the encoding cannot be paused; sending black frames', err);
+        sender.track.enabled = !paused;
+      }
+    }
+  }
+
   /// `{framesDecoded, audioPackets, framesSent, connectionState, video, audio}` read from the
   /// RTP statistics: the inbound totals, the video frames sent (outbound), and per received
   /// track (`video`: `{mid, track, framesDecoded}`, `audio`: `{mid, track, packetsReceived}`).
@@ -704,8 +723,9 @@ export function linkQuality({ rtt = null, loss = null } = {}) {
 }
 
 /// Reads a call's statistics every `everyMs` and reports `onsample({quality, rtt, loss, kbps,
-/// sendKbps, poorFor})`: the figures of the last interval and how long (ms) the link has been
-/// poor without a break. `call` returns the current `MediaCall` (or null between calls).
+/// sendKbps, poorFor, sendLoss, own, ownPoorFor})`: the figures of the last interval and how
+/// long (ms) the link has been poor without a break; `own` judges this side's own link (its
+/// round trip and `sendLoss`, the loss of what it sends as the server reports it). `call` returns the current `MediaCall` (or null between calls).
 export class QualityMeter {
   constructor(call, onsample, { everyMs = 2000 } = {}) {
     this.call = call;
@@ -726,6 +746,7 @@ export class QualityMeter {
     this.timer = 0;
     this.last = null;
     this.poorSince = null;
+    this.ownPoorSince = null;
   }
 
   async sample() {
@@ -737,7 +758,7 @@ export class QualityMeter {
       return;
     }
     const report = await pc.getStats();
-    const now = { at: performance.now(), received: 0, lost: 0, bytesIn: 0, bytesOut: 0, rtt: null };
+    const now = { at: performance.now(), received: 0, lost: 0, bytesIn: 0, bytesOut: 0, rtt: null, sendLoss: null };
     let pair = null;
     report.forEach((s) => {
       if (s.type === 'inbound-rtp') {
@@ -748,8 +769,10 @@ export class QualityMeter {
         now.bytesOut += s.bytesSent || 0;
       } else if (s.type === 'candidate-pair' && (s.nominated || s.selected) && s.state === 'succeeded') {
         if (!pair || (s.bytesReceived || 0) > (pair.bytesReceived || 0)) pair = s;
-      } else if (s.type === 'remote-inbound-rtp' && s.roundTripTime != null && now.rtt == null) {
-        now.rtt = s.roundTripTime;
+      } else if (s.type === 'remote-inbound-rtp') {
+        if (s.roundTripTime != null && now.rtt == null) now.rtt = s.roundTripTime;
+        // What the server's receiver reports say of what this side sends.
+        if (s.fractionLost != null) now.sendLoss = Math.max(now.sendLoss ?? 0, s.fractionLost);
       }
     });
     // The pair's round trip (STUN consent checks) where the browser measures it; else RTCP's.
@@ -770,7 +793,23 @@ export class QualityMeter {
     const quality = linkQuality({ rtt: now.rtt, loss });
     if (quality === 'poor') this.poorSince ??= now.at;
     else this.poorSince = null;
-    this.onsample({ quality, rtt: now.rtt, loss, kbps, sendKbps, poorFor: this.poorSince == null ? 0 : now.at - this.poorSince });
+    // This side's own link: what it sends is lost, or the round trip is long. (Loss of what it
+    // receives may be the other side's link: the server forwards what reached it.)
+    const sendLoss = now.sendLoss ?? null;
+    const own = linkQuality({ rtt: now.rtt, loss: sendLoss });
+    if (own === 'poor') this.ownPoorSince ??= now.at;
+    else this.ownPoorSince = null;
+    this.onsample({
+      quality,
+      rtt: now.rtt,
+      loss,
+      sendLoss,
+      kbps,
+      sendKbps,
+      poorFor: this.poorSince == null ? 0 : now.at - this.poorSince,
+      own,
+      ownPoorFor: this.ownPoorSince == null ? 0 : now.at - this.ownPoorSince,
+    });
   }
 }
 
@@ -788,6 +827,86 @@ export function showQuality(sample, label = '', warning = '') {
   badge.textContent = badge.hidden ? '' : label;
   notice.hidden = !(sample?.quality === 'poor' && sample.poorFor >= POOR_NOTICE_MS);
   if (warning) notice.textContent = notice.hidden ? '' : warning;
+}
+
+/// Poor this long, a call goes on in audio only; better (good or fair) this long, video again.
+export const AUDIO_ONLY_AFTER_MS = 8000;
+export const VIDEO_AGAIN_AFTER_MS = 12000;
+
+/// A call on a link too poor for video goes on in audio only: fed the samples of a
+/// `QualityMeter`, once this side's own link (its round trip, the loss of what it sends) has
+/// been poor for a while it asks the server (`audio_only`) to forward it audio only, stops
+/// sending video, and calls `onchange(on)`; once that link has been better for a while, video
+/// comes back both ways. Loss of what it receives alone does not switch: it may be the other
+/// side's link (which switches on its own).
+export class AudioFallback {
+  constructor({ connection, media, onchange = () => {} }) {
+    this.connection = connection;
+    this.media = media;
+    this.onchange = onchange;
+    this.on = false;
+    this.betterSince = null;
+    this.busy = false;
+  }
+
+  sample(sample) {
+    if (!sample || sample.own == null || sample.own === 'unknown') {
+      this.betterSince = null;
+      return;
+    }
+    if (!this.on) {
+      if (sample.own === 'poor' && sample.ownPoorFor >= AUDIO_ONLY_AFTER_MS) this.set(true);
+      return;
+    }
+    if (sample.own === 'poor') {
+      this.betterSince = null;
+      return;
+    }
+    this.betterSince ??= performance.now();
+    if (performance.now() - this.betterSince >= VIDEO_AGAIN_AFTER_MS) this.set(false);
+  }
+
+  async set(on) {
+    if (this.busy || this.on === on) return;
+    this.busy = true;
+    try {
+      await this.connection().request({ type: 'audio_only', on });
+      this.on = on;
+      this.betterSince = null;
+      await this.media()?.pauseVideo(on);
+      this.onchange(on);
+    } catch (err) {
+      console.warn('audio only: not switched', err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /// A new call starts with video.
+  reset() {
+    const was = this.on;
+    this.on = false;
+    this.betterSince = null;
+    if (was) this.onchange(false);
+  }
+}
+
+/// The last picture of `video` kept on `canvas` (shown over it) while the video stands still;
+/// `null` hides it. Returns whether there was a picture to keep.
+export function holdPicture(video, canvas, on) {
+  if (!on) {
+    canvas.hidden = true;
+    return false;
+  }
+  const width = video.videoWidth;
+  const height = video.videoHeight;
+  if (width && height && canvas.hidden) {
+    canvas.width = width;
+    canvas.height = height;
+    canvas.getContext('2d').drawImage(video, 0, 0, width, height);
+  }
+  canvas.hidden = !(width && height) && canvas.hidden;
+  return !canvas.hidden;
 }
 
 /// The figures of a quality sample in French: "120 ms · 0,4 % de perte · 1,2 Mbit/s".

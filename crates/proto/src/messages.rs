@@ -163,6 +163,9 @@ pub enum Request {
     /// Agent: ask the kiosk of its connected call for a still picture at its camera's full
     /// resolution (the citizen shows a paper); it arrives as a `document` for the agent only.
     RequestSnapshot { id: u64 },
+    /// Kiosk or agent: its link is too poor for video (`on`), or good again. Meanwhile it
+    /// receives audio only and sends no video; the others get `peer_audio_only`.
+    AudioOnly { id: u64, on: bool },
 }
 
 /// Every request type, as written on the wire.
@@ -197,6 +200,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "chat",
     "share_link",
     "request_snapshot",
+    "audio_only",
 ];
 
 impl Request {
@@ -232,7 +236,8 @@ impl Request {
             | Request::StopSupervising { id }
             | Request::Chat { id, .. }
             | Request::ShareLink { id, .. }
-            | Request::RequestSnapshot { id } => *id,
+            | Request::RequestSnapshot { id }
+            | Request::AudioOnly { id, .. } => *id,
         }
     }
 
@@ -243,7 +248,7 @@ impl Request {
             Request::Hello { .. } | Request::Ping { .. } => &[Kiosk, Agent, Supervisor, Admin],
             Request::ListServices { .. } => &[Kiosk, Agent, Supervisor, Admin],
             Request::Call { .. } | Request::Cancel { .. } => &[Kiosk],
-            Request::Hangup { .. } => &[Kiosk, Agent],
+            Request::Hangup { .. } | Request::AudioOnly { .. } => &[Kiosk, Agent],
             // A supervisor negotiates the leg it has in a call (the call core refuses a session
             // with no leg).
             Request::SdpOffer { .. } | Request::SdpAnswer { .. } | Request::IceCandidate { .. } => {
@@ -396,6 +401,13 @@ pub enum ServerMessage {
     Document { call: CallId, document: Document },
     /// Kiosk: the agent asks for a still picture from its camera at full resolution.
     SnapshotRequested { call: CallId },
+    /// The other participants of a call: a leg's link is too poor for video (`on`: its picture
+    /// stands still, its voice goes on), or good again.
+    PeerAudioOnly {
+        call: CallId,
+        role: LegRole,
+        on: bool,
+    },
     /// Supervisor: a KPI snapshot (at most a few per second, only when something changed).
     Kpis(KpiSnapshot),
     /// The same user connected elsewhere; this connection is closed.

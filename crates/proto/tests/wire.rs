@@ -240,6 +240,7 @@ fn request_type(request: &Request) -> &'static str {
         Request::Accept { .. } => "accept",
         Request::ShareLink { .. } => "share_link",
         Request::RequestSnapshot { .. } => "request_snapshot",
+        Request::AudioOnly { .. } => "audio_only",
         Request::Reject { .. } => "reject",
         Request::WrapUpDone { .. } => "wrap_up_done",
         Request::MyCalls { .. } => "my_calls",
@@ -280,6 +281,7 @@ const SERVER_TYPES: &[&str] = &[
     "chat",
     "document",
     "snapshot_requested",
+    "peer_audio_only",
     "kpis",
     "session_replaced",
     "server_shutting_down",
@@ -303,6 +305,7 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::Hold { .. } => "hold",
         ServerMessage::Document { .. } => "document",
         ServerMessage::SnapshotRequested { .. } => "snapshot_requested",
+        ServerMessage::PeerAudioOnly { .. } => "peer_audio_only",
         ServerMessage::ConsultStatus { .. } => "consult_status",
         ServerMessage::Participants { .. } => "participants",
         ServerMessage::Chat { .. } => "chat",
@@ -483,6 +486,7 @@ fn documented_requests() -> Vec<Request> {
             title: Some("Mon Compte CAF".to_owned()),
         },
         Request::RequestSnapshot { id: 24 },
+        Request::AudioOnly { id: 25, on: true },
     ]
 }
 
@@ -915,6 +919,11 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             },
         },
         ServerMessage::SnapshotRequested { call: CallId(1040) },
+        ServerMessage::PeerAudioOnly {
+            call: CallId(1040),
+            role: LegRole::Kiosk,
+            on: true,
+        },
         ServerMessage::SessionReplaced {},
         ServerMessage::ServerShuttingDown {
             retry_after_secs: 5,

@@ -443,6 +443,10 @@ impl Session {
                 self.call_input(id, Input::RequestSnapshot { session })
                     .await
             }
+            Request::AudioOnly { on, .. } => {
+                self.call_input(id, Input::AudioOnly { session, on }).await
+            }
+
             Request::Chat { text, .. } => {
                 let at_ms = jiff::Timestamp::now().as_millisecond();
                 self.call_input(
