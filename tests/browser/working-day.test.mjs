@@ -591,6 +591,14 @@ test('the wrap-up keeps the case number, the notes and a code of the service; th
     await agent.page.type('[data-testid="case-notes"]', 'Aide au chauffage : dossier complet.');
     // Saved as typed: the wrap-up may run out before the agent presses « Terminer ».
     await waitFor(() => text(agent, 'case-status'), (t) => t === 'Dossier et notes enregistrés.', 5000, 'the notes are saved as typed');
+    // A code the service does not list is refused, and the agent is told its codes.
+    await agent.page.type('[data-testid="disposition"]', 'dossier-perdu');
+    await agent.click('wrapup-done');
+    await waitFor(() => text(agent, 'case-status'), (t) => /^Code de clôture inconnu : « dossier-perdu »\. Choisissez : renseignement, dossier-transmis/.test(t || ''), 5000, 'an unknown code is refused');
+    assert.equal(await agent.state(), 'wrap_up', 'the wrap-up goes on');
+    await agent.page.$eval('[data-testid="disposition"]', (input) => {
+      input.value = '';
+    });
     await agent.page.type('[data-testid="disposition"]', 'dossier-transmis');
     await shot(agent, 'agent-1280x800-wrap-up-case');
     await agent.click('wrapup-done');

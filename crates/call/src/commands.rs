@@ -276,7 +276,7 @@ impl CallCore {
             return;
         };
         call.state = CallState::Waiting { ringing: None };
-        call.handled_by = to.to_owned();
+        let served = std::mem::replace(&mut call.handled_by, to.to_owned());
         let sessions: Vec<SessionId> = call.sessions().collect();
         let leaving: Vec<Leaving> = call
             .legs
@@ -334,6 +334,7 @@ impl CallCore {
             agent.0,
             WrapUp {
                 call: id,
+                service: served,
                 disposition: None,
             },
         );
@@ -483,6 +484,7 @@ impl CallCore {
                 agent.0,
                 WrapUp {
                     call: id,
+                    service: call.handled_by.clone(),
                     disposition: None,
                 },
             );

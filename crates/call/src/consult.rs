@@ -224,10 +224,16 @@ impl CallCore {
             self.by_agent.remove(from.as_str());
         }
         self.by_agent.insert(to.0.clone(), parent);
+        let served = self
+            .calls
+            .get(&parent)
+            .map(|call| call.handled_by.clone())
+            .unwrap_or_else(|| queue.to_owned());
         self.wrap_ups.insert(
             from.0.clone(),
             WrapUp {
                 call: parent,
+                service: served,
                 disposition: None,
             },
         );

@@ -23,6 +23,8 @@ pub struct CallConfig {
     pub service_names: BTreeMap<String, String>,
     /// Services whose calls keep their chat in their record (none by default).
     pub chat_retention: BTreeSet<String>,
+    /// The wrap-up codes of each service; a service with none takes any code.
+    pub dispositions: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for CallConfig {
@@ -32,6 +34,7 @@ impl Default for CallConfig {
             refusals_per_minute: 6,
             service_names: BTreeMap::new(),
             chat_retention: BTreeSet::new(),
+            dispositions: BTreeMap::new(),
         }
     }
 }
@@ -46,6 +49,8 @@ pub(crate) struct SessionInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct WrapUp {
     pub(crate) call: CallId,
+    /// The queue the agent served the call for (its wrap-up codes apply).
+    pub(crate) service: String,
     pub(crate) disposition: Option<String>,
 }
 

@@ -30,6 +30,14 @@ pub enum CallError {
         /// Seconds until the window ends.
         retry_secs: u64,
     },
+    /// A wrap-up code that the call's service does not list.
+    #[error("`{code}` is not a wrap-up code of this service; its codes: {allowed}")]
+    UnknownDisposition {
+        /// The code given.
+        code: String,
+        /// The service's codes.
+        allowed: String,
+    },
     /// A call id that is already live.
     #[error("call {0} already exists")]
     DuplicateCall(CallId),
@@ -41,6 +49,7 @@ impl CallError {
         match self {
             CallError::TooManyRefusals { .. } => codes::RATE_LIMITED,
             CallError::DuplicateCall(_) => codes::INTERNAL,
+            CallError::UnknownDisposition { .. } => codes::BAD_REQUEST,
             _ => codes::WRONG_STATE,
         }
     }

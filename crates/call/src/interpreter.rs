@@ -216,6 +216,7 @@ impl CallCore {
                 interpreter.clone(),
                 WrapUp {
                     call: aux,
+                    service: entry.service.clone(),
                     disposition: None,
                 },
             );

@@ -328,6 +328,15 @@ impl CallCore {
             .get_mut(&agent)
             .ok_or(CallError::WrongState("no call is in wrap-up"))?;
         if let Some(code) = disposition {
+            if let Some(allowed) = self.config.dispositions.get(&wrap_up.service)
+                && !allowed.is_empty()
+                && !allowed.contains(&code)
+            {
+                return Err(CallError::UnknownDisposition {
+                    code,
+                    allowed: allowed.join(", "),
+                });
+            }
             wrap_up.disposition = Some(code);
         }
         Ok(Verdict::Dispatch(Event::WrapUpDone {

@@ -815,3 +815,54 @@ fn a_first_offer_the_shard_refuses_is_not_a_loss() {
     );
     assert_eq!(w.core.poll_timeout(), None);
 }
+
+#[test]
+fn a_wrap_up_code_is_one_of_the_services_codes() {
+    let mut w = World::with_call_config(|config| {
+        config.dispositions.insert(
+            "caf".to_owned(),
+            vec!["renseignement".to_owned(), "dossier-transmis".to_owned()],
+        );
+    });
+    let call = w.answered();
+    w.input(Input::Hangup { session: 1 }).unwrap();
+    let refused = w.input(Input::WrapUpDone {
+        session: 100,
+        disposition: Some("fraude".into()),
+    });
+    match refused {
+        Err(err @ relais_call::CallError::UnknownDisposition { .. }) => {
+            assert_eq!(err.code(), relais_proto::codes::BAD_REQUEST);
+            assert_eq!(
+                err.to_string(),
+                "`fraude` is not a wrap-up code of this service; its codes: renseignement, dossier-transmis"
+            );
+        }
+        other => panic!("refused: {other:?}"),
+    }
+    assert!(w.wrap_ups.is_empty(), "the wrap-up goes on");
+    w.input(Input::WrapUpDone {
+        session: 100,
+        disposition: Some("dossier-transmis".into()),
+    })
+    .unwrap();
+    assert_eq!(
+        w.wrap_ups,
+        vec![(call, Some("dossier-transmis".to_owned()))]
+    );
+}
+
+#[test]
+fn a_service_without_codes_takes_the_agents_own() {
+    let mut w = World::with_call_config(|config| {
+        config.dispositions.insert("caf".to_owned(), Vec::new());
+    });
+    let call = w.answered();
+    w.input(Input::Hangup { session: 1 }).unwrap();
+    w.input(Input::WrapUpDone {
+        session: 100,
+        disposition: Some("rappel-prevu".into()),
+    })
+    .unwrap();
+    assert_eq!(w.wrap_ups, vec![(call, Some("rappel-prevu".to_owned()))]);
+}

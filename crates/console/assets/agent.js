@@ -1231,7 +1231,22 @@ async function finishWrapUp(event) {
   // The case is saved first: the call closes to notes when its wrap-up ends.
   if (ui.caseDirty && !(await saveCase())) return;
   const disposition = $('#disposition').value.trim();
-  await act({ type: 'wrap_up_done', disposition: disposition || null }, submitter);
+  if (submitter) submitter.disabled = true;
+  try {
+    await connection.request({ type: 'wrap_up_done', disposition: disposition || null });
+  } catch (err) {
+    if (err.code === 'bad_request' && disposition) {
+      // A code the service does not list: the agent picks one of its codes.
+      const codes = ui.services[ui.callService]?.dispositions || [];
+      $('#case-status').textContent = `Code de clôture inconnu : « ${disposition} ». Choisissez : ${codes.join(', ')}.`;
+      $('#disposition').focus();
+    } else {
+      showNet(messageFor(err));
+      setTimeout(() => showNet(''), 5000);
+    }
+  } finally {
+    if (submitter) submitter.disabled = !connection?.online || ui.replaced;
+  }
 }
 
 // ---- devices: microphone, camera and loudspeaker, chosen and tried ---------------------------

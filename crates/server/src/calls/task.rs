@@ -113,6 +113,11 @@ pub fn call_config(config: &Config) -> CallConfig {
             .filter(|service| service.chat_retention)
             .map(|service| service.id.clone())
             .collect(),
+        dispositions: config
+            .services
+            .iter()
+            .map(|service| (service.id.clone(), service.dispositions.clone()))
+            .collect(),
     }
 }
 
