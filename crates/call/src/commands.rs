@@ -134,13 +134,13 @@ impl CallCore {
                 outcome,
                 record,
             } if self.interpreting.contains_key(&call) => {
-                self.interpreter_ended(now, call, outcome, record);
+                self.interpreter_ended(now, call, outcome, *record);
             }
             Command::CallEnded {
                 call,
                 outcome,
                 record,
-            } => self.ended(now, call, outcome, record),
+            } => self.ended(now, call, outcome, *record),
             Command::WrapUpFinished {
                 agent,
                 call,
@@ -166,7 +166,7 @@ impl CallCore {
                     Some(entry) => entry.wrap_up = Some((wrap_up, disposition)),
                     None => self.outputs.push_back(Output::WrapUp {
                         call,
-                        agent: agent.0,
+                        agent: agent.as_str().to_owned(),
                         wrap_up,
                         disposition,
                     }),
@@ -234,7 +234,7 @@ impl CallCore {
         }
         // A previous wrap-up of this agent is over once it answers again.
         self.wrap_ups.remove(agent.as_str());
-        self.by_agent.insert(agent.0, id);
+        self.by_agent.insert(agent.as_str().to_owned(), id);
         if room_open {
             if let Some(session) = session {
                 self.push(
@@ -294,7 +294,7 @@ impl CallCore {
             call: id,
             to: to.to_owned(),
             service_name,
-            agent: to_agent.map(|a| a.0),
+            agent: to_agent.map(|a| a.as_str().to_owned()),
         };
         for session in sessions {
             self.push(session, message.clone());
@@ -331,7 +331,7 @@ impl CallCore {
             self.by_agent.remove(agent.as_str());
         }
         self.wrap_ups.insert(
-            agent.0,
+            agent.as_str().to_owned(),
             WrapUp {
                 call: id,
                 service: served,
@@ -481,7 +481,7 @@ impl CallCore {
             && let Some(agent) = agent
         {
             self.wrap_ups.insert(
-                agent.0,
+                agent.as_str().to_owned(),
                 WrapUp {
                     call: id,
                     service: call.handled_by.clone(),

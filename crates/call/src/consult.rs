@@ -102,8 +102,8 @@ impl CallCore {
         Ok(Verdict::Dispatch(Event::Consult {
             call: aux,
             parent,
-            agent: AgentId(from),
-            to: AgentId(to),
+            agent: AgentId::from(from),
+            to: AgentId::from(to),
         }))
     }
 
@@ -112,7 +112,7 @@ impl CallCore {
         match self.consult_of(parent) {
             Some((_, c)) if c.joined => Ok(Verdict::Dispatch(Event::CompleteTransfer {
                 call: parent,
-                agent: AgentId(agent),
+                agent: AgentId::from(agent),
             })),
             Some(_) => Err(CallError::WrongState("the colleague has not answered yet")),
             None => Err(CallError::WrongState("no colleague is consulted")),
@@ -223,14 +223,14 @@ impl CallCore {
         if self.by_agent.get(from.as_str()) == Some(&parent) {
             self.by_agent.remove(from.as_str());
         }
-        self.by_agent.insert(to.0.clone(), parent);
+        self.by_agent.insert(to.as_str().to_owned(), parent);
         let served = self
             .calls
             .get(&parent)
             .map(|call| call.handled_by.clone())
             .unwrap_or_else(|| queue.to_owned());
         self.wrap_ups.insert(
-            from.0.clone(),
+            from.as_str().to_owned(),
             WrapUp {
                 call: parent,
                 service: served,
@@ -267,7 +267,7 @@ impl CallCore {
                     call: parent,
                     to: queue.to_owned(),
                     service_name: self.service_name(queue),
-                    agent: Some(to.0.clone()),
+                    agent: Some(to.as_str().to_owned()),
                 },
             );
         }

@@ -124,7 +124,7 @@ impl CallCore {
             return;
         };
         let parent = entry.parent;
-        entry.interpreter = Some(agent.0.clone());
+        entry.interpreter = Some(agent.as_str().to_owned());
         if !self.join_as_participant(now, parent, LegRole::Interpreter, agent.as_str(), queue) {
             // The call ended or is waiting for an agent again: the interpreter's call ends.
             self.outputs.push_back(Output::Dispatch(Event::CallEnded {

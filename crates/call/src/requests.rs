@@ -96,7 +96,7 @@ impl CallCore {
             }
             self.outputs
                 .push_back(Output::Dispatch(Event::AgentDisconnect {
-                    agent: AgentId(info.subject),
+                    agent: AgentId::from(info.subject),
                 }));
         }
     }
@@ -271,13 +271,13 @@ impl CallCore {
         Ok(Verdict::Dispatch(match to {
             TransferTarget::Service(service) => Event::Transfer {
                 call: call.id,
-                agent: AgentId(agent),
+                agent: AgentId::from(agent),
                 to: service.as_str().into(),
             },
             TransferTarget::Agent(to) => Event::TransferToAgent {
                 call: call.id,
-                agent: AgentId(agent),
-                to: AgentId(to),
+                agent: AgentId::from(agent),
+                to: AgentId::from(to),
             },
         }))
     }
@@ -340,7 +340,7 @@ impl CallCore {
             wrap_up.disposition = Some(code);
         }
         Ok(Verdict::Dispatch(Event::WrapUpDone {
-            agent: AgentId(agent),
+            agent: AgentId::from(agent),
         }))
     }
 }

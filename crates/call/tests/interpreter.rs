@@ -42,10 +42,10 @@ fn an_interpreter_joins_as_a_third_participant_and_leaves_while_the_call_goes_on
         ),
         "one request at a time"
     );
-    assert_eq!(w.offered.last(), Some(&(aux, AgentId("ines".into()))));
+    assert_eq!(w.offered.last(), Some(&(aux, AgentId::from("ines"))));
     assert!(w.dispatch(Event::Accept {
         call: aux,
-        agent: AgentId("ines".into()),
+        agent: AgentId::from("ines"),
     }));
     assert!(w.pushed(INES).iter().any(|m| matches!(
         m,
@@ -89,8 +89,8 @@ fn an_interpreter_joins_as_a_third_participant_and_leaves_while_the_call_goes_on
     assert!(w.removed.contains(&ines));
     let record = w.record_of(aux).unwrap();
     assert_eq!(record.outcome, Outcome::Answered);
-    assert_eq!(record.summary.queue.0, "lsf");
-    assert_eq!(record.summary.agent, Some(AgentId("ines".into())));
+    assert_eq!(record.summary.queue.as_str(), "lsf");
+    assert_eq!(record.summary.agent, Some(AgentId::from("ines")));
     assert_eq!(record.legs.len(), 1, "the interpreter's time in the call");
     assert!(w.record_of(call).is_none(), "the call goes on");
     assert_eq!(statuses(&w).last(), Some(&InterpreterState::Left));
@@ -154,7 +154,7 @@ fn a_transfer_ends_the_interpreters_call_with_the_conversation_it_served() {
     };
     assert!(w.dispatch(Event::Accept {
         call: aux,
-        agent: AgentId("ines".into()),
+        agent: AgentId::from("ines"),
     }));
     let (_, ines) = w.negotiate(INES);
     w.input(Input::Transfer {

@@ -38,7 +38,7 @@ fn every_change_that_matters_for_recovery_is_journalled_before_what_follows() {
     w.ready_agent(101, "bob");
     assert!(w.dispatch(Event::Accept {
         call,
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     assert_eq!(
         w.journal
@@ -73,7 +73,7 @@ fn a_call_requeued_after_its_agent_vanished_records_both_agents_and_its_first_wa
     w.ready_agent(101, "bob");
     assert!(w.dispatch(Event::Accept {
         call,
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     w.advance(common::secs(5));
     w.input(Input::Hangup { session: 1 }).unwrap();

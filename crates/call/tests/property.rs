@@ -93,7 +93,7 @@ struct Model {
 }
 
 fn agent(index: usize) -> AgentId {
-    AgentId(AGENTS[index].1.to_owned())
+    AgentId::from(AGENTS[index].1.to_owned())
 }
 
 fn agent_of_session(session: u64) -> Option<&'static str> {
@@ -319,7 +319,7 @@ fn check(w: &World, m: &Model) {
                 "{message:?} to kiosk {session}"
             ),
             Some(name) => {
-                let agent = AgentId(name.to_owned());
+                let agent = AgentId::from(name.to_owned());
                 let part = match message {
                     ServerMessage::Offered { .. } | ServerMessage::OfferWithdrawn { .. } => {
                         &w.offered

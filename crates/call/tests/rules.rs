@@ -11,7 +11,7 @@ use relais_proto::{
 };
 
 fn alice() -> AgentId {
-    AgentId("alice".to_owned())
+    AgentId::from("alice")
 }
 
 #[test]

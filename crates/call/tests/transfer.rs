@@ -43,12 +43,12 @@ fn the_kiosk_keeps_its_peer_and_receives_the_next_agent_on_the_slot_it_had() {
         "the agent's peer goes, the kiosk's stays"
     );
     assert!(w.rooms.contains(&call), "the room stays open");
-    assert_eq!(w.offered.last(), Some(&(call, AgentId("bob".into()))));
+    assert_eq!(w.offered.last(), Some(&(call, AgentId::from("bob"))));
 
     let before = w.subscriptions.len();
     assert!(w.dispatch(Event::Accept {
         call,
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     assert!(
         w.pushed(BOB)
@@ -124,7 +124,7 @@ fn a_refused_transfer_leaves_the_call_with_its_agent() {
             w.now,
             Event::Transfer {
                 call,
-                agent: AgentId("alice".into()),
+                agent: AgentId::from("alice"),
                 to: to.into(),
             },
         );
@@ -198,18 +198,18 @@ fn a_transfer_to_a_named_agent_offers_the_call_to_that_agent_and_falls_back_to_t
     )));
     assert_eq!(
         w.offered.last(),
-        Some(&(call, AgentId("bob".into()))),
+        Some(&(call, AgentId::from("bob"))),
         "offered to bob at once, although carla waited longer"
     );
     // Bob declines: the call waits at the head of its queue and goes to carla, not alice.
     assert!(w.dispatch(Event::Reject {
         call,
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
-    assert_eq!(w.offered.last(), Some(&(call, AgentId("carla".into()))));
+    assert_eq!(w.offered.last(), Some(&(call, AgentId::from("carla"))));
     assert!(w.dispatch(Event::Accept {
         call,
-        agent: AgentId("carla".into()),
+        agent: AgentId::from("carla"),
     }));
     let (_, carla) = w.negotiate(103);
     assert!(w.subscriptions.contains(&(kiosk, carla, Kinds::BOTH)));

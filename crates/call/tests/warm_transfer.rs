@@ -45,7 +45,7 @@ fn statuses(w: &World, session: u64) -> Vec<ConsultState> {
 
 fn state_of(w: &World, agent: &str) -> AgentState {
     w.dispatcher
-        .agent_state(&AgentId(agent.to_owned()))
+        .agent_state(&AgentId::from(agent.to_owned()))
         .unwrap()
         .0
 }
@@ -81,7 +81,7 @@ fn a_warm_transfer_hands_the_call_over_with_the_kiosk_on_the_same_peer() {
     // Bob answers and joins the call: he and alice talk, the kiosk still waits.
     assert!(w.dispatch(Event::Accept {
         call: CallId(500),
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     assert!(w.pushed(BOB).iter().any(|m| matches!(
         m,
@@ -175,7 +175,7 @@ fn a_declined_or_cancelled_consultation_gives_the_kiosk_back_to_its_agent() {
     consult(&mut w, 500).unwrap();
     assert!(w.dispatch(Event::Reject {
         call: CallId(500),
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     assert_eq!(holds(&w), vec![true, false]);
     assert_eq!(
@@ -188,7 +188,7 @@ fn a_declined_or_cancelled_consultation_gives_the_kiosk_back_to_its_agent() {
     consult(&mut w, 501).unwrap();
     assert!(w.dispatch(Event::Accept {
         call: CallId(501),
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     let (_, bob) = w.negotiate(BOB);
     w.input(Input::CancelConsult { session: ALICE }).unwrap();
@@ -202,7 +202,7 @@ fn a_declined_or_cancelled_consultation_gives_the_kiosk_back_to_its_agent() {
     consult(&mut w, 502).unwrap();
     assert!(w.dispatch(Event::Accept {
         call: CallId(502),
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     w.negotiate(BOB);
     w.input(Input::Hangup { session: BOB }).unwrap();
@@ -213,7 +213,7 @@ fn a_declined_or_cancelled_consultation_gives_the_kiosk_back_to_its_agent() {
     consult(&mut w, 503).unwrap();
     assert!(w.dispatch(Event::Accept {
         call: CallId(503),
-        agent: AgentId("bob".into()),
+        agent: AgentId::from("bob"),
     }));
     w.input(Input::Hangup { session: KIOSK }).unwrap();
     assert_eq!(state_of(&w, "bob"), AgentState::Available);

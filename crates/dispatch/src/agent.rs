@@ -27,10 +27,22 @@ pub(crate) enum StateKind {
 pub(crate) enum AState {
     LoggedOut,
     Available,
-    Reserved { call: u32, until: Instant },
-    OnCall { call: u32 },
-    WrapUp { until: Instant },
-    NotReady { reason: String },
+    /// `call` is the call's slot, `id` its id (kept here: reading it needs no call slot).
+    Reserved {
+        call: u32,
+        id: CallId,
+        until: Instant,
+    },
+    OnCall {
+        call: u32,
+        id: CallId,
+    },
+    WrapUp {
+        until: Instant,
+    },
+    NotReady {
+        reason: String,
+    },
 }
 
 impl AState {
@@ -129,22 +141,14 @@ fn nanos_since(epoch: Instant, t: Instant) -> u64 {
 impl Dispatcher {
     /// The public view of an internal state.
     pub(crate) fn public_state(&self, state: &AState) -> AgentState {
-        let call_id = |slot: u32| {
-            self.calls
-                .get(slot as usize)
-                .and_then(Option::as_ref)
-                .map_or(CallId(u64::MAX), |c| c.id)
-        };
         match state {
             AState::LoggedOut => AgentState::LoggedOut,
             AState::Available => AgentState::Available,
-            AState::Reserved { call, until } => AgentState::Reserved {
-                call: call_id(*call),
+            AState::Reserved { id, until, .. } => AgentState::Reserved {
+                call: *id,
                 until: *until,
             },
-            AState::OnCall { call } => AgentState::OnCall {
-                call: call_id(*call),
-            },
+            AState::OnCall { id, .. } => AgentState::OnCall { call: *id },
             AState::WrapUp { until } => AgentState::WrapUp { until: *until },
             AState::NotReady { reason } => AgentState::NotReady {
                 reason: reason.clone(),
@@ -325,7 +329,18 @@ impl Dispatcher {
     }
 }
 
-/// Moves one unit between kinds in `counts`, integrating occupancy first.
+/// (busy, staffed) agents of `counts`: what occupancy integrates.
+fn load(counts: &[u32; 6]) -> (u32, u32) {
+    let busy = counts[StateKind::OnCall as usize] + counts[StateKind::WrapUp as usize];
+    let staffed =
+        busy + counts[StateKind::Available as usize] + counts[StateKind::Reserved as usize];
+    (busy, staffed)
+}
+
+/// Moves one unit between kinds in `counts`. When that changes the load (busy or staffed
+/// agents), occupancy is integrated up to `now` first; a change within the same load (an
+/// offer, an answer's wrap-up) leaves the integral to the next change, which comes to the
+/// same sums.
 pub(crate) fn adjust_counts(
     counts: &mut [u32; 6],
     kpi: &mut crate::kpi::KpiState,
@@ -336,15 +351,16 @@ pub(crate) fn adjust_counts(
     if from == to {
         return;
     }
-    kpi.accrue(now);
+    let before = load(counts);
     if from != StateKind::LoggedOut {
         counts[from as usize] = counts[from as usize].saturating_sub(1);
     }
     if to != StateKind::LoggedOut {
         counts[to as usize] += 1;
     }
-    let busy = counts[StateKind::OnCall as usize] + counts[StateKind::WrapUp as usize];
-    let staffed =
-        busy + counts[StateKind::Available as usize] + counts[StateKind::Reserved as usize];
-    kpi.set_load(busy, staffed);
+    let (busy, staffed) = load(counts);
+    if (busy, staffed) != before {
+        kpi.accrue(now);
+        kpi.set_load(busy, staffed);
+    }
 }

@@ -153,7 +153,7 @@ impl Dispatcher {
             AState::LoggedOut => return Err(self.invalid(a, "disconnect")),
             AState::Reserved { .. } => self.withdraw_offer_of(now, a),
             AState::WrapUp { .. } => self.finish_wrap_up(now, a),
-            AState::OnCall { call } => self.interrupt(now, call, a),
+            AState::OnCall { call, .. } => self.interrupt(now, call, a),
             AState::Available | AState::NotReady { .. } => {}
         }
         self.set_state(

@@ -206,7 +206,7 @@ impl Dispatcher {
         if let Some(at) = call.max_wait_at {
             self.timers.remove(at, Timer::MaxWait(idx, call.id.0));
         }
-        let record = self.summary(&call, now, by);
+        let record = Box::new(self.summary(&call, now, by));
         self.commands.push_back(Command::CallEnded {
             call: call.id,
             outcome,

@@ -94,7 +94,15 @@ impl Dispatcher {
         };
         self.commands.push_back(command);
         self.timers.insert(until, Timer::Offer(b));
-        self.set_state(now, b, AState::Reserved { call: idx, until });
+        self.set_state(
+            now,
+            b,
+            AState::Reserved {
+                call: idx,
+                id,
+                until,
+            },
+        );
         Ok(())
     }
 
@@ -153,7 +161,7 @@ impl Dispatcher {
             from: self.agents[a as usize].id.clone(),
             to: self.agents[b as usize].id.clone(),
         });
-        self.set_state(now, b, AState::OnCall { call: idx });
+        self.set_state(now, b, AState::OnCall { call: idx, id });
         self.leave_for_wrap_up(now, a, wrap_up);
         Ok(())
     }

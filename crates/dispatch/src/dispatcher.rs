@@ -220,7 +220,7 @@ impl Dispatcher {
                     self.commands.push_back(Command::CallEnded {
                         call,
                         outcome,
-                        record: *record,
+                        record,
                     });
                     Ok(())
                 }

@@ -428,8 +428,8 @@ pub enum Command {
         call: CallId,
         /// How.
         outcome: Outcome,
-        /// Its durable record.
-        record: CallSummary,
+        /// Its durable record (boxed: the other commands stay small).
+        record: Box<CallSummary>,
     },
     /// Wrap-up of the agent's last call finished: complete that call's record.
     WrapUpFinished {

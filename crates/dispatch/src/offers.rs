@@ -50,9 +50,18 @@ impl Dispatcher {
             attempt: call.attempts,
             callback: call.callback,
         };
+        let id = call.id;
         self.commands.push_back(command);
         self.timers.insert(until, Timer::Offer(a));
-        self.set_state(now, a, AState::Reserved { call: idx, until });
+        self.set_state(
+            now,
+            a,
+            AState::Reserved {
+                call: idx,
+                id,
+                until,
+            },
+        );
     }
 
     /// The agent's slot and the offered call's slot, if `call` is offered to `agent` now.
@@ -70,11 +79,11 @@ impl Dispatcher {
             agent: agent.clone(),
         };
         match self.agents[a as usize].state {
-            AState::Reserved { call: idx, until }
-                if self.call(idx).is_some_and(|c| c.id == call) =>
-            {
-                Ok((a, idx, until))
-            }
+            AState::Reserved {
+                call: idx,
+                id,
+                until,
+            } if id == call => Ok((a, idx, until)),
             _ => Err(refused()),
         }
     }
@@ -138,7 +147,14 @@ impl Dispatcher {
             agent: agent.clone(),
             queue: queue_id,
         });
-        self.set_state(now, a, AState::OnCall { call: idx });
+        self.set_state(
+            now,
+            a,
+            AState::OnCall {
+                call: idx,
+                id: call,
+            },
+        );
         Ok(())
     }
 
@@ -181,7 +197,10 @@ impl Dispatcher {
     /// Withdraws agent `a`'s offer, if any, because the agent leaves (the caller sets its
     /// state next).
     pub(crate) fn withdraw_offer_of(&mut self, now: Instant, a: u32) {
-        let AState::Reserved { call: idx, until } = self.agents[a as usize].state else {
+        let AState::Reserved {
+            call: idx, until, ..
+        } = self.agents[a as usize].state
+        else {
             return;
         };
         self.timers.remove(until, Timer::Offer(a));

@@ -68,12 +68,6 @@ impl Dispatcher {
                     if !queue.eligible(&bucket.profs, bucket.tier, wait) {
                         break;
                     }
-                    let Some(call) = self.call(key.idx) else {
-                        continue;
-                    };
-                    if call.excludes(a, now) {
-                        continue;
-                    }
                     let score = i64::from(queue.cfg.priority)
                         .saturating_add(queue.effective(level.prio, wait));
                     let better = match best {
@@ -82,9 +76,18 @@ impl Dispatcher {
                             score > s || (score == s && (key.at, key.id) < (k.at, k.id))
                         }
                     };
-                    if better {
-                        best = Some((score, *key));
+                    // A younger call of the level scores no higher and comes later: none
+                    // can beat the best either (and the call itself need not be read).
+                    if !better {
+                        break;
                     }
+                    let Some(call) = self.call(key.idx) else {
+                        continue;
+                    };
+                    if call.excludes(a, now) {
+                        continue;
+                    }
+                    best = Some((score, *key));
                     break;
                 }
             }

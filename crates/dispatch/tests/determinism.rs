@@ -22,13 +22,14 @@ fn scenario(seed: u64) -> Vec<String> {
     for call in 0..60u64 {
         h.enqueue(call, if call % 3 == 0 { "b" } else { "a" });
         h.advance(ms(700));
-        let offered: Vec<(u64, String)> =
-            h.d.agents()
-                .filter_map(|v| match v.state {
-                    AgentState::Reserved { call, .. } => Some((call.0, v.agent.0.clone())),
-                    _ => None,
-                })
-                .collect();
+        let offered: Vec<(u64, String)> = h
+            .d
+            .agents()
+            .filter_map(|v| match v.state {
+                AgentState::Reserved { call, .. } => Some((call.0, v.agent.as_str().to_owned())),
+                _ => None,
+            })
+            .collect();
         for (c, agent) in offered {
             if c % 4 == 0 {
                 h.reject(c, &agent);

@@ -250,7 +250,7 @@ struct Model {
 fn agent_index(id: &AgentId) -> usize {
     AGENTS
         .iter()
-        .position(|(n, _)| *n == id.0)
+        .position(|(n, _)| *n == id.as_str())
         .expect("known agent")
 }
 
@@ -478,7 +478,7 @@ impl Model {
                     .calls
                     .get_mut(&call.0)
                     .expect("overflowed call is active");
-                assert_eq!((from.0.as_str(), to.0.as_str()), ("a", "b"));
+                assert_eq!((from.as_str(), to.as_str()), ("a", "b"));
                 assert_eq!(c.queue, 0);
                 assert_eq!(c.state, MState::Queued);
                 assert!(now >= c.entered + A_MAX_WAIT, "overflow before max wait");
@@ -503,7 +503,7 @@ impl Model {
                     .expect("transferred call is active");
                 assert_eq!(c.state, MState::Connected(a));
                 assert_eq!(
-                    (from.0.as_str(), to.0.as_str()),
+                    (from.as_str(), to.as_str()),
                     (QUEUES[c.queue], QUEUES[c.queue])
                 );
                 self.counters[c.queue].transferred_out += 1;
@@ -529,9 +529,9 @@ impl Model {
                     .get_mut(&call.0)
                     .expect("transferred call is active");
                 assert_eq!(c.state, MState::Connected(a));
-                assert_eq!(from.0, QUEUES[c.queue]);
+                assert_eq!(from.as_str(), QUEUES[c.queue]);
                 let target = 1 - c.queue;
-                assert_eq!(to.0, QUEUES[target]);
+                assert_eq!(to.as_str(), QUEUES[target]);
                 self.counters[c.queue].transferred_out += 1;
                 self.answered_queue.insert((a, call.0), c.queue);
                 c.queue = target;
@@ -593,7 +593,7 @@ impl Model {
                     .get_mut(&call.0)
                     .expect("completed call is active");
                 assert_eq!(p.state, MState::Connected(a));
-                assert_eq!(queue.0, QUEUES[p.queue]);
+                assert_eq!(queue.as_str(), QUEUES[p.queue]);
                 p.state = MState::Connected(b);
                 p.consult = None;
                 p.handed_by.push(a);
@@ -636,7 +636,7 @@ impl Model {
                     // Ended at enqueue: only Rejected is possible in this configuration.
                     assert_eq!(*outcome, Outcome::QueueFull, "{cmd:?}");
                     assert_eq!(*cause, Cause::Enqueue(call.0));
-                    assert_eq!(record.queue.0, "b");
+                    assert_eq!(record.queue.as_str(), "b");
                     assert!(self.waiting_in(1) >= B_CAPACITY, "rejected while not full");
                     self.counters[1].queue_full += 1;
                     return;
@@ -668,7 +668,7 @@ impl Model {
                     }
                     Outcome::Overflowed { to } => {
                         assert_eq!(c.queue, 0);
-                        assert_eq!(to.as_ref().map(|q| q.0.as_str()), Some("b"));
+                        assert_eq!(to.as_ref().map(|q| q.as_str()), Some("b"));
                         assert!(
                             self.waiting_in(1) >= B_CAPACITY,
                             "overflow refused while b not full"

@@ -253,7 +253,7 @@ fn max_wait_overflows_to_the_target_keeping_the_enqueue_time() {
     let cmds = h.advance(secs(30));
     assert!(
         cmds.iter().any(|c| matches!(c,
-        Command::CallOverflowed { call, from, to } if call.0 == 1 && from.0 == "a" && to.0 == "b"))
+        Command::CallOverflowed { call, from, to } if call.0 == 1 && from.as_str() == "a" && to.as_str() == "b"))
     );
     assert!(ended(&cmds).is_empty(), "an overflowed call does not end");
     assert_eq!(
@@ -269,7 +269,7 @@ fn max_wait_overflows_to_the_target_keeping_the_enqueue_time() {
     let cmds = h.hangup(1);
     let record = record_of(&cmds, 1);
     assert_eq!(
-        (record.queue.0.as_str(), record.origin_queue.0.as_str()),
+        (record.queue.as_str(), record.origin_queue.as_str()),
         ("b", "a")
     );
     assert_eq!(record.wait, secs(60));

@@ -45,6 +45,12 @@ pub struct Metrics {
     pub store_pending_writes: IntGauge,
     /// Entries given up because the queue of writes waiting was full.
     pub store_dropped: prometheus::IntCounter,
+    /// Transactions committed by the call task (each turn's writes share one).
+    pub store_commits: prometheus::IntCounter,
+    /// Writes moved from memory to the spill file.
+    pub store_spilled_total: prometheus::IntCounter,
+    /// Writes waiting in the spill file.
+    pub store_spilled_writes: IntGauge,
     /// Media shard counters, written by the shard threads.
     pub media: MediaMetrics,
 }
@@ -192,6 +198,23 @@ impl Metrics {
             "Records and journal entries given up: the queue of writes waiting was full.",
         )?;
         registry.register(Box::new(store_dropped.clone()))?;
+        let store_commits = prometheus::IntCounter::new(
+            "store_commits_total",
+            "Transactions of records and journal entries committed (one per turn of the call \
+             task, whatever number of requests the turn took).",
+        )?;
+        registry.register(Box::new(store_commits.clone()))?;
+        let store_spilled_total = prometheus::IntCounter::new(
+            "store_spilled_total",
+            "Records and journal entries moved from memory to the spill file while the store \
+             refused them.",
+        )?;
+        registry.register(Box::new(store_spilled_total.clone()))?;
+        let store_spilled_writes = IntGauge::new(
+            "store_spilled_writes",
+            "Records and journal entries waiting in the spill file (part of store_pending_writes).",
+        )?;
+        registry.register(Box::new(store_spilled_writes.clone()))?;
         let media = MediaMetrics::new(&registry)?;
 
         Ok(Self {
@@ -212,6 +235,9 @@ impl Metrics {
             store_errors,
             store_healthy,
             store_pending_writes,
+            store_commits,
+            store_spilled_total,
+            store_spilled_writes,
             store_dropped,
             media,
         })

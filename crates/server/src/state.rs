@@ -53,6 +53,7 @@ impl AppState {
         let store = Arc::new(Store::open(&store_path).map_err(|err| {
             anyhow::anyhow!("cannot open the store {}: {err}", store_path.display())
         })?);
+        crate::calls::replay_spill(&store, &config.spill_path())?;
         let first_call = store
             .reserve_call_ids(CALL_ID_BLOCK)
             .map_err(|err| anyhow::anyhow!("cannot reserve call ids in the store: {err}"))?;
@@ -412,7 +413,10 @@ pub struct CallSearch {
 /// (with the instant the server stopped) to be kept for their kiosks. Every agent still signed
 /// in when the server stopped is recorded `not_ready` ("restart") from that instant, and the
 /// state it was in is kept for its return.
-fn recover(store: &Store) -> anyhow::Result<crate::calls::Recovery> {
+/// What the journal of the last run leaves to this one: the agents signed in when it stopped
+/// (recorded `not_ready` "restart" now) and the calls that waited (the connected ones are
+/// recorded `interrupted` now).
+pub fn recover(store: &Store) -> anyhow::Result<crate::calls::Recovery> {
     let unreadable =
         |err: relais_store::StoreError| anyhow::anyhow!("cannot read the journal: {err}");
     let stopped_at = store

@@ -640,3 +640,42 @@ async fn an_agent_notes_the_case_of_its_call_and_finds_it_again_in_its_history()
         .await;
     assert_eq!(theirs["result"]["calls"], json!([]), "{theirs}");
 }
+
+/// Requests that arrive together share one turn of the call task and one commit of their
+/// writes (group commit), instead of one sync each; every write is still in the store, and
+/// every reply comes after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_arrive_together_share_one_commit() {
+    const AGENTS: usize = 40;
+    let server = TestServer::start("group-commit").await;
+    let mut agents = Vec::new();
+    for n in 0..AGENTS {
+        let token = server.token(Role::Agent, &format!("agent-{n}"));
+        agents.push(WsClient::signed_in(server.addr, &token).await);
+    }
+    let commits = |text: &str| support::server::metric(text, "relais_store_commits_total");
+    let before = commits(&server.get("/metrics", None).await).unwrap();
+    // Every agent asks at once; nobody waits for its reply before the others have asked.
+    for agent in &agents {
+        agent.send_text(r#"{"type":"set_state","state":"ready","id":900}"#);
+    }
+    for agent in &mut agents {
+        let reply = agent.reply(900).await;
+        assert_eq!(reply["type"], "ok", "{reply}");
+    }
+    let after = commits(&server.get("/metrics", None).await).unwrap();
+    let store = server.store();
+    let available = store
+        .last_agent_states()
+        .unwrap()
+        .into_iter()
+        .filter(|change| change.state == "available")
+        .count();
+    assert_eq!(available, AGENTS, "each agent's state is written");
+    let spent = after - before;
+    println!("{AGENTS} requests arriving together: {spent} commits");
+    assert!(
+        spent <= (AGENTS as f64) * 0.75,
+        "{spent} commits for {AGENTS} requests: they were not grouped"
+    );
+}

@@ -267,13 +267,13 @@ impl World {
     /// An agent signed in on `session` and ready.
     pub fn ready_agent(&mut self, session: SessionId, agent: &str) {
         assert!(self.dispatch(Event::AgentLogin {
-            agent: AgentId(agent.to_owned()),
+            agent: AgentId::from(agent.to_owned()),
             skills: Vec::new(),
             queues: None,
         }));
         self.open(session, Role::Agent, agent);
         assert!(self.dispatch(Event::AgentReady {
-            agent: AgentId(agent.to_owned()),
+            agent: AgentId::from(agent.to_owned()),
         }));
     }
 
@@ -353,7 +353,7 @@ impl World {
         let call = self.queued(1, "borne-1");
         assert!(self.dispatch(Event::Accept {
             call,
-            agent: AgentId("alice".to_owned()),
+            agent: AgentId::from("alice"),
         }));
         call
     }

@@ -164,7 +164,7 @@ impl Harness {
 pub fn offers(cmds: &[Command]) -> Vec<(u64, String)> {
     cmds.iter()
         .filter_map(|c| match c {
-            Command::Offer { call, agent, .. } => Some((call.0, agent.0.clone())),
+            Command::Offer { call, agent, .. } => Some((call.0, agent.as_str().to_owned())),
             _ => None,
         })
         .collect()
@@ -183,7 +183,7 @@ pub fn ended(cmds: &[Command]) -> Vec<(u64, Outcome)> {
 pub fn record_of(cmds: &[Command], id: u64) -> CallSummary {
     cmds.iter()
         .find_map(|c| match c {
-            Command::CallEnded { call, record, .. } if call.0 == id => Some(record.clone()),
+            Command::CallEnded { call, record, .. } if call.0 == id => Some((**record).clone()),
             _ => None,
         })
         .expect("call ended")

@@ -3,10 +3,10 @@
 //! core, until both are quiet. What is left for the outside world waits in `effects`.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use relais_call::{CallCore, CallError, Input, Output, SessionId, Verdict};
-use relais_dispatch::{DispatchError, Dispatcher, Event};
+use relais_dispatch::{DispatchError, Dispatcher, Event, WallAnchor};
 use relais_proto::{AgentId, CallId, Outcome, Role, ServerMessage, codes};
 
 /// Why a `call` was not queued: the error code and message to answer with.
@@ -119,6 +119,34 @@ impl Cores {
         }
     }
 
+    /// Keeps what the last run left (see [`crate::state::recover`]) for the kiosks and agents
+    /// that come back within `grace` of `anchor`: waiting calls by kiosk, with their enqueue
+    /// time on this run's clock, and agents' states.
+    pub fn restore(&mut self, recovery: Recovery, anchor: WallAnchor, grace: Duration) {
+        let until = anchor.at + grace;
+        let calls = recovery
+            .waiting
+            .into_iter()
+            .map(|call| {
+                let ago = anchor.utc.as_millisecond() - call.enqueued_at_ms;
+                let since = u64::try_from(ago)
+                    .ok()
+                    .and_then(|ms| anchor.at.checked_sub(Duration::from_millis(ms)))
+                    .unwrap_or(anchor.at);
+                Recovered {
+                    call,
+                    since,
+                    until,
+                    stopped_at_ms: recovery.stopped_at_ms,
+                }
+            })
+            .collect();
+        self.keep_recovered(calls);
+        self.keep_returning(recovery.agents.iter().filter_map(|last| {
+            Returning::from_last(last, until).map(|back| (last.agent.clone(), back))
+        }));
+    }
+
     /// Keeps what the agents signed in when the server stopped get back on their return.
     pub fn keep_returning(&mut self, agents: impl IntoIterator<Item = (String, Returning)>) {
         self.returning.extend(agents);
@@ -134,6 +162,12 @@ impl Cores {
     /// Calls kept for their kiosk since a restart.
     pub fn recovered(&self) -> usize {
         self.recovered.len()
+    }
+
+    /// The next output for the task to carry out (the task drains them itself; for the
+    /// benchmarks of a turn).
+    pub fn poll_effect(&mut self) -> Option<Output> {
+        self.effects.pop_front()
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
@@ -184,7 +218,7 @@ impl Cores {
                 Input::SessionOpened {
                     session,
                     role: Role::Agent,
-                    subject: agent.0,
+                    subject: agent.as_str().to_owned(),
                 },
             );
         }

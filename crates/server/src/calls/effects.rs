@@ -9,13 +9,11 @@ use relais_call::{Ended, Input, MediaCommand, Output, SupervisionEnd};
 use relais_dispatch::WallAnchor;
 use relais_media::{PeerId, RoomId};
 use relais_proto::CallId;
-use relais_store::{
-    AgentStateChange, CallRecord, ChatRecord, JournalOp, LegRecord, LiveCall, LiveState, Store,
-};
+use relais_store::JournalOp;
 
 use super::cores::Cores;
-use super::journal::{Journal, StoreHealth};
-use super::unix_ms;
+use super::journal::Journal;
+use super::stored;
 use crate::hub::Hub;
 use crate::media::MediaShards;
 use crate::metrics::Metrics;
@@ -27,53 +25,55 @@ pub struct Effects {
     kpis_dirty: Arc<AtomicBool>,
     anchor: WallAnchor,
     /// The files of the calls in progress: dropped when their call and wrap-ups end.
-    pub(super) documents: Arc<crate::documents::Documents>,
+    documents: Arc<crate::documents::Documents>,
     pub(super) journal: Journal,
+    /// The turn's pushes, sent once its writes are committed.
+    held: Vec<(relais_call::SessionId, relais_proto::ServerMessage)>,
 }
 
 impl Effects {
     pub fn new(
         hub: Arc<Hub>,
-        store: Arc<Store>,
+        journal: Journal,
         media: Arc<MediaShards>,
         metrics: Metrics,
         kpis_dirty: Arc<AtomicBool>,
         anchor: WallAnchor,
-        health: Arc<StoreHealth>,
+        documents: Arc<crate::documents::Documents>,
     ) -> Self {
-        let journal = Journal::new(Arc::clone(&store), health, metrics.clone());
         Self {
             journal,
+            held: Vec::new(),
             hub,
             media,
             metrics,
             kpis_dirty,
             anchor,
-            documents: Arc::new(crate::documents::Documents::new(Default::default())),
+            documents,
         }
     }
 
     /// Carries out every pending effect, including those that carrying them out adds. Records
-    /// and journal entries are committed (one transaction for those that come together)
-    /// before any push that follows them, and at the end.
+    /// and journal entries are committed in one transaction (the group commit of the turn,
+    /// whatever number of requests it took) before any push of the turn goes out: nobody hears
+    /// of a change before it is journalled, and a turn costs one sync.
     pub async fn carry_out(&mut self, cores: &mut Cores) {
         for expired in std::mem::take(&mut cores.expired) {
             self.give_up(&expired);
         }
         while let Some(output) = cores.effects.pop_front() {
             match output {
-                Output::Push { session, message } => {
-                    self.journal.flush().await;
-                    self.hub.send(session, message);
-                }
+                Output::Push { session, message } => self.held.push((session, message)),
                 Output::Media(command) => self.media(cores, command).await,
                 Output::Record(ended) => {
                     self.record(&ended);
                     self.documents.call_ended(ended.call);
                 }
-                Output::Journal(entry) => self
-                    .journal
-                    .push(JournalOp::Live(Box::new(self.live_call(&entry)))),
+                Output::Journal(entry) => self.journal.push(stored::live(
+                    &self.anchor,
+                    &entry,
+                    jiff::Timestamp::now().as_millisecond(),
+                )),
                 Output::WrapUp {
                     call,
                     agent,
@@ -81,12 +81,8 @@ impl Effects {
                     disposition,
                 } => {
                     self.documents.wrap_up_done(call, &agent);
-                    self.journal.push(JournalOp::WrapUp {
-                        call_id: call.0,
-                        agent,
-                        wrap_up_ms: wrap_up.as_millis() as i64,
-                        disposition,
-                    });
+                    self.journal
+                        .push(stored::wrap_up(call, agent, wrap_up, disposition));
                 }
                 Output::CaseNote {
                     call,
@@ -104,18 +100,9 @@ impl Effects {
                     agent,
                     state,
                     since,
-                } => {
-                    let reason = match &state {
-                        relais_dispatch::AgentState::NotReady { reason } => Some(reason.clone()),
-                        _ => None,
-                    };
-                    self.journal.push(JournalOp::AgentState(AgentStateChange {
-                        agent: agent.0,
-                        state: state.name().as_str().to_owned(),
-                        reason,
-                        at_ms: unix_ms(&self.anchor, since),
-                    }));
-                }
+                } => self
+                    .journal
+                    .push(stored::agent_state(&self.anchor, &agent, &state, since)),
                 Output::KpisChanged => self.kpis_dirty.store(true, Ordering::Release),
                 Output::SupervisionEnded {
                     call,
@@ -141,6 +128,9 @@ impl Effects {
             }
         }
         self.journal.flush().await;
+        for (session, message) in self.held.drain(..) {
+            self.hub.send(session, message);
+        }
     }
 
     /// A call given back after a restart whose kiosk did not come back in time: recorded
@@ -154,34 +144,6 @@ impl Effects {
             chat: Vec::new(),
             wrap_up_of: None,
         });
-    }
-
-    /// The journal's row of a call in progress.
-    fn live_call(&self, entry: &relais_call::Journalled) -> LiveCall {
-        let now_ms = jiff::Timestamp::now().as_millisecond();
-        LiveCall {
-            call_id: entry.call.0,
-            queue: entry.queue.clone(),
-            origin_queue: entry.service.clone(),
-            kiosk: entry.kiosk.clone(),
-            site: entry.site.clone(),
-            priority: 0,
-            enqueued_at_ms: unix_ms(&self.anchor, entry.placed_at),
-            state: if entry.agent.is_some() {
-                LiveState::Connected
-            } else {
-                LiveState::Waiting
-            },
-            agent: entry.agent.as_ref().map(|(agent, _)| agent.clone()),
-            answered_at_ms: entry
-                .agent
-                .as_ref()
-                .map(|(_, at)| unix_ms(&self.anchor, *at)),
-            ended_at_ms: None,
-            attempts: 0,
-            legs: leg_records(&self.anchor, &entry.legs, None),
-            updated_at_ms: now_ms,
-        }
     }
 
     async fn media(&self, cores: &mut Cores, command: MediaCommand) {
@@ -271,48 +233,8 @@ impl Effects {
     /// (the `call_ended` pushes) is carried out.
     fn record(&mut self, ended: &Ended) {
         let summary = &ended.summary;
-        let record = CallRecord {
-            call_id: ended.call.0,
-            queue: summary.queue.to_string(),
-            kiosk: summary.kiosk.to_string(),
-            site: summary.site.to_string(),
-            agent: summary.agent.as_ref().map(ToString::to_string),
-            outcome: ended.outcome,
-            enqueued_at_ms: unix_ms(&self.anchor, summary.enqueued_at),
-            offered_at_ms: summary.offered_at.map(|at| unix_ms(&self.anchor, at)),
-            answered_at_ms: summary.answered_at.map(|at| unix_ms(&self.anchor, at)),
-            ended_at_ms: unix_ms(&self.anchor, summary.ended_at),
-            wait_ms: summary.wait.as_millis() as i64,
-            talk_ms: summary.talk.map(|d| d.as_millis() as i64),
-            wrap_up_ms: summary.wrap_up.map(|d| d.as_millis() as i64),
-            attempts: summary.attempts,
-            callback: summary.callback,
-            disposition: None,
-            ended_by: ended.ended_by,
-            end_reason: ended.reason,
-        };
-        let legs = leg_records(&self.anchor, &ended.legs, Some(summary.ended_at));
-        let chat: Vec<ChatRecord> = ended
-            .chat
-            .iter()
-            .map(|line| ChatRecord {
-                at_ms: line.at_ms,
-                role: line.role.as_str().to_owned(),
-                name: line.name.clone(),
-                text: line.text.clone(),
-            })
-            .collect();
         let call = ended.call;
-        // The agent who answered wraps up next: the journal keeps the call until then.
-        let wrap_up_of = (ended.outcome == relais_proto::Outcome::Answered)
-            .then(|| record.agent.clone())
-            .flatten();
-        self.journal.push(JournalOp::Ended {
-            record: Box::new(record),
-            legs,
-            chat,
-            wrap_up_of,
-        });
+        self.journal.push(stored::ended(&self.anchor, ended));
         let outcome = ended.outcome.as_str();
         self.metrics
             .calls
@@ -324,33 +246,4 @@ impl Effects {
             .observe(summary.wait.as_secs_f64());
         tracing::info!(%call, outcome, reason = ?ended.reason, "call ended");
     }
-}
-
-/// The stored form of a call's legs. With `end`, a leg still there leaves then as `ended` (a
-/// record); without, it keeps an empty reason and a zero leave time (the journal of a call in
-/// progress).
-fn leg_records(
-    anchor: &WallAnchor,
-    legs: &[relais_call::LegHistory],
-    end: Option<std::time::Instant>,
-) -> Vec<LegRecord> {
-    legs.iter()
-        .enumerate()
-        .map(|(seq, leg)| {
-            let left = leg
-                .left
-                .or_else(|| end.map(|at| (at, relais_call::LegLeft::Ended)));
-            LegRecord {
-                seq: seq as u32,
-                role: leg.role.as_str().to_owned(),
-                subject: leg.subject.clone(),
-                queue: leg.queue.clone(),
-                joined_at_ms: unix_ms(anchor, leg.joined_at),
-                left_at_ms: left.map_or(0, |(at, _)| unix_ms(anchor, at)),
-                left_because: left.map_or(String::new(), |(_, why)| why.as_str().to_owned()),
-                wrap_up_ms: leg.wrap_up.as_ref().map(|(d, _)| d.as_millis() as i64),
-                disposition: leg.wrap_up.as_ref().and_then(|(_, d)| d.clone()),
-            }
-        })
-        .collect()
 }

@@ -10,6 +10,7 @@ mod cores;
 mod effects;
 mod journal;
 mod services;
+pub mod stored;
 mod task;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub use cores::{Cores, RESTART_REASON, Recovered, Recovery, Refusal, Returning, dispatch_refusal};
-pub use journal::StoreHealth;
+pub use journal::{MEMORY_LIMIT, SPILL_CHUNK, StoreHealth, replay_spill};
 use relais_dispatch::{Dispatcher, WallAnchor};
 pub use services::dispatch_config;
 pub use task::{Context, start};

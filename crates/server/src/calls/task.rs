@@ -53,6 +53,7 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
         anchor,
     };
     let grace = std::time::Duration::from_secs(context.config.recovery.grace_secs);
+    let spill = context.config.spill_path();
     let Context {
         config: _,
         hub,
@@ -69,30 +70,18 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
                 stopped_at_ms,
             },
     } = context;
-    let mut effects = Effects::new(hub, store, media, metrics, kpis_dirty, anchor, health);
-    effects.documents = documents;
+    let journal = super::journal::Journal::new(store, health, metrics.clone(), spill);
+    let effects = Effects::new(hub, journal, media, metrics, kpis_dirty, anchor, documents);
     let mut cores = Cores::new(dispatcher, calls);
-    cores.keep_recovered(
-        waiting
-            .into_iter()
-            .map(|call| {
-                let ago = anchor.utc.as_millisecond() - call.enqueued_at_ms;
-                let since = u64::try_from(ago)
-                    .ok()
-                    .and_then(|ms| anchor.at.checked_sub(std::time::Duration::from_millis(ms)))
-                    .unwrap_or(anchor.at);
-                super::cores::Recovered {
-                    call,
-                    since,
-                    until: anchor.at + grace,
-                    stopped_at_ms,
-                }
-            })
-            .collect(),
+    cores.restore(
+        super::Recovery {
+            waiting,
+            agents,
+            stopped_at_ms,
+        },
+        anchor,
+        grace,
     );
-    cores.keep_returning(agents.iter().filter_map(|last| {
-        super::Returning::from_last(last, anchor.at + grace).map(|back| (last.agent.clone(), back))
-    }));
     tokio::spawn(run(cores, rx, media_events, effects));
     Ok(handle)
 }
@@ -144,6 +133,9 @@ fn media_input(event: &MediaEvent) -> Option<MediaInput> {
     }
 }
 
+/// Requests taken in one turn of the call task at most (their writes share one transaction).
+const MAX_JOBS_PER_TURN: usize = 256;
+
 async fn run(
     mut cores: Cores,
     mut jobs: mpsc::UnboundedReceiver<Job>,
@@ -160,6 +152,11 @@ async fn run(
             job = jobs.recv() => {
                 let Some(job) = job else { break };
                 job(&mut cores, Instant::now());
+                // The requests that queued meanwhile join this turn: one commit for all.
+                for _ in 1..MAX_JOBS_PER_TURN {
+                    let Ok(job) = jobs.try_recv() else { break };
+                    job(&mut cores, Instant::now());
+                }
             }
             event = media_events.recv(), if shards_running => {
                 let Some((shard, event)) = event else {

@@ -169,13 +169,29 @@ pub struct RecordsConfig {
     /// are kept; older ones are deleted by a daily task and by `relais purge`. 0 keeps them
     /// forever. The default, 180 days, follows French guidance on call data.
     pub retention_days: u32,
+    /// Where records and journal entries go while the store refuses them and more than
+    /// 200,000 wait in memory: one JSON line each, written to the store (and the file removed)
+    /// when it takes writes again or at the next start. Put it on another disk than
+    /// `data_dir` so that a full disk does not stop it. Default: `<data_dir>/relais.spill`.
+    pub spill_path: Option<PathBuf>,
 }
 
 impl Default for RecordsConfig {
     fn default() -> Self {
         Self {
             retention_days: 180,
+            spill_path: None,
         }
+    }
+}
+
+impl Config {
+    /// The spill file of writes the store refused (see [`RecordsConfig::spill_path`]).
+    pub fn spill_path(&self) -> PathBuf {
+        self.records
+            .spill_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("relais.spill"))
     }
 }
 

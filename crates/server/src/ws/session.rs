@@ -201,7 +201,7 @@ impl Session {
                 format!("a {} may not send this message", identity.role.as_str()),
             );
         }
-        let agent = relais_proto::AgentId(identity.claims.sub.clone());
+        let agent = relais_proto::AgentId::from(identity.claims.sub.clone());
         let session = self.id;
         match request {
             Request::Hello { .. } => error(
@@ -289,7 +289,7 @@ impl Session {
                 self.call_input(id, Input::CancelConsult { session }).await
             }
             Request::ListAgents { .. } => {
-                let me = agent.0.clone();
+                let me = agent.as_str().to_owned();
                 match self
                     .state
                     .calls()
@@ -637,7 +637,7 @@ impl Session {
         );
         let session = self.id;
         let verdict = if role == Role::Agent {
-            let agent = relais_proto::AgentId(claims.sub.clone());
+            let agent = relais_proto::AgentId::from(claims.sub.clone());
             let skills = claims.skills.clone();
             self.state
                 .calls()
