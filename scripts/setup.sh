@@ -24,6 +24,8 @@ if $want_test; then
         "chromium:/usr/bin/chromium"
         "firefox-esr:/usr/bin/firefox-esr"
         "fonts-liberation:/usr/share/fonts/truetype/liberation"
+        "coturn:/usr/bin/turnserver"
+        "nftables:/usr/sbin/nft"
     )
 fi
 

@@ -70,6 +70,8 @@ export class Connection {
     this.attempt = 0;
     this.welcome = null;
     this.timer = null;
+    // The ICE servers of the last `welcome` or `ice_servers`, and when they came.
+    this.ice = null;
   }
 
   on(event, fn) {
@@ -150,6 +152,7 @@ export class Connection {
       const result = await this.request({ type: 'hello', protocol: PROTOCOL, token: this.token });
       this.attempt = 0;
       this.welcome = result;
+      this.ice = result.ice ? { ...result.ice, at: Date.now() } : null;
       this.status('online');
       this.emit('welcome', result);
     } catch (err) {
@@ -160,6 +163,22 @@ export class Connection {
         this.emit('fatal', { code: err.code, message: err.message });
       }
     }
+  }
+
+  /// The `iceServers` for a new RTCPeerConnection or an ICE restart: the server's STUN and
+  /// TURN servers, with TURN credentials asked afresh once half their lifetime has passed.
+  async iceServers() {
+    const ice = this.ice;
+    if (!ice) return [];
+    if (Date.now() - ice.at > (ice.ttl_secs * 1000) / 2) {
+      try {
+        const fresh = await this.request({ type: 'ice_servers' });
+        this.ice = { ...fresh, at: Date.now() };
+      } catch (err) {
+        console.warn('relais: ICE servers not renewed', err);
+      }
+    }
+    return this.ice.servers;
   }
 
   receive(text) {
@@ -335,7 +354,8 @@ export class MediaCall {
 
   async start() {
     this.close();
-    const pc = new RTCPeerConnection({});
+    const iceServers = await this.connection.iceServers();
+    const pc = new RTCPeerConnection({ iceServers });
     peerConnectionsMade += 1;
     this.pcSerial = peerConnectionsMade;
     this.pc = pc;
@@ -447,9 +467,10 @@ export class MediaCall {
   }
 
   async stats() {
-    const result = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: this.pc?.connectionState || 'closed', video: [], audio: [] };
+    const result = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: this.pc?.connectionState || 'closed', path: null, video: [], audio: [] };
     if (!this.pc) return result;
     const report = await this.pc.getStats();
+    result.path = mediaPath(report);
     report.forEach((s) => {
       const kind = s.kind || s.mediaType;
       if (s.type === 'outbound-rtp' && kind === 'video') result.framesSent += s.framesSent ?? s.framesEncoded ?? 0;
@@ -478,6 +499,30 @@ export class MediaCall {
     this.loose = null;
     if (had) this.onremotegone(null, []);
   }
+}
+
+/// How the media flows, from a `getStats()` report: the selected candidate pair's local
+/// candidate (`type` host, srflx, prflx or relay; `protocol` udp or tcp; for a relay, how the
+/// browser reaches its TURN server), or null before a pair is selected.
+export function mediaPath(report) {
+  let pair = null;
+  report.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) || pair;
+  });
+  if (!pair) {
+    // Firefox marks the pair instead of naming it on a transport.
+    report.forEach((s) => {
+      if (s.type === 'candidate-pair' && (s.selected || (s.nominated && s.state === 'succeeded'))) pair = pair || s;
+    });
+  }
+  const local = pair && report.get(pair.localCandidateId);
+  if (!local) return null;
+  return {
+    type: local.candidateType,
+    protocol: local.protocol,
+    relayProtocol: local.relayProtocol || null,
+    rttMs: pair.currentRoundTripTime !== undefined ? Math.round(pair.currentRoundTripTime * 1000) : null,
+  };
 }
 
 /// The receive slot a remote stream belongs to (`relais-slot-N`), for ordering; streams of
@@ -1005,7 +1050,7 @@ export class ChatPanel {
   }
 }
 
-const EMPTY_STATS = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: 'none', video: [], audio: [] };
+const EMPTY_STATS = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: 'none', path: null, video: [], audio: [] };
 
 /**
  * The call's media on a page with `#self-video` and `#remote-video` (and `#remote-extra` for

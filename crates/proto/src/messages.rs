@@ -166,6 +166,8 @@ pub enum Request {
     /// Kiosk or agent: its link is too poor for video (`on`), or good again. Meanwhile it
     /// receives audio only and sends no video; the others get `peer_audio_only`.
     AudioOnly { id: u64, on: bool },
+    /// Fresh ICE servers (TURN credentials expire): the same as `welcome` gives.
+    IceServers { id: u64 },
 }
 
 /// Every request type, as written on the wire.
@@ -201,6 +203,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "share_link",
     "request_snapshot",
     "audio_only",
+    "ice_servers",
 ];
 
 impl Request {
@@ -237,7 +240,8 @@ impl Request {
             | Request::Chat { id, .. }
             | Request::ShareLink { id, .. }
             | Request::RequestSnapshot { id }
-            | Request::AudioOnly { id, .. } => *id,
+            | Request::AudioOnly { id, .. }
+            | Request::IceServers { id } => *id,
         }
     }
 
@@ -246,6 +250,7 @@ impl Request {
         use Role::*;
         match self {
             Request::Hello { .. } | Request::Ping { .. } => &[Kiosk, Agent, Supervisor, Admin],
+            Request::IceServers { .. } => &[Kiosk, Agent, Supervisor],
             Request::ListServices { .. } => &[Kiosk, Agent, Supervisor, Admin],
             Request::Call { .. } | Request::Cancel { .. } => &[Kiosk],
             Request::Hangup { .. } | Request::AudioOnly { .. } => &[Kiosk, Agent],
@@ -432,6 +437,10 @@ pub enum Reply {
         /// Kiosk and agent: what documents may pass across a call.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         documents: Option<DocumentPolicy>,
+        /// Kiosk, agent and supervisor: the STUN and TURN servers to give `RTCPeerConnection`
+        /// (absent when the server configures none).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        ice: Option<IceServers>,
     },
     /// `list_services`.
     Services { services: Vec<ServiceInfo> },
@@ -451,8 +460,31 @@ pub enum Reply {
     Agents { agents: Vec<String> },
     /// `share_link`: the link as the kiosk got it.
     Document { document: Document },
+    /// `ice_servers`.
+    Ice(IceServers),
     /// Anything else.
     Done {},
+}
+
+/// ICE servers for a browser's `RTCPeerConnection` and how long their credentials last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServers {
+    /// As `RTCConfiguration.iceServers` takes them.
+    pub servers: Vec<IceServer>,
+    /// Seconds the TURN credentials stay valid; ask `ice_servers` again before they end.
+    pub ttl_secs: u64,
+}
+
+/// One entry of `RTCConfiguration.iceServers`: TURN REST credentials (`username` is
+/// `expiry:subject`, `credential` the base64 HMAC-SHA1 of it under the TURN server's secret),
+/// none for STUN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub credential: Option<String>,
 }
 
 /// A service as kiosks see it.

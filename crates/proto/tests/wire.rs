@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use relais_proto::messages::{
-    AgentCounts, AgentRow, CallRow, Document, DocumentPolicy, KpiSnapshot, LiveCall, Participant,
-    QueueKpis, ServiceInfo, Supervisor, WaitingCall, WindowKpis,
+    AgentCounts, AgentRow, CallRow, Document, DocumentPolicy, IceServer, IceServers, KpiSnapshot,
+    LiveCall, Participant, QueueKpis, ServiceInfo, Supervisor, WaitingCall, WindowKpis,
 };
 use relais_proto::{
     AgentStateName, CallId, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
@@ -241,6 +241,7 @@ fn request_type(request: &Request) -> &'static str {
         Request::ShareLink { .. } => "share_link",
         Request::RequestSnapshot { .. } => "request_snapshot",
         Request::AudioOnly { .. } => "audio_only",
+        Request::IceServers { .. } => "ice_servers",
         Request::Reject { .. } => "reject",
         Request::WrapUpDone { .. } => "wrap_up_done",
         Request::MyCalls { .. } => "my_calls",
@@ -326,6 +327,7 @@ const REPLY_KINDS: &[&str] = &[
     "live_calls",
     "agents",
     "document",
+    "ice",
     "done",
 ];
 
@@ -337,6 +339,7 @@ fn reply_kind(reply: &Reply) -> &'static str {
         Reply::Answer { .. } => "answer",
         Reply::Calls { .. } => "calls",
         Reply::Document { .. } => "document",
+        Reply::Ice(_) => "ice",
         Reply::Kpis(_) => "kpis",
         Reply::Waiting { .. } => "waiting",
         Reply::LiveCalls { .. } => "live_calls",
@@ -487,6 +490,7 @@ fn documented_requests() -> Vec<Request> {
         },
         Request::RequestSnapshot { id: 24 },
         Request::AudioOnly { id: 25, on: true },
+        Request::IceServers { id: 26 },
     ]
 }
 
@@ -511,6 +515,21 @@ fn window(counts: [u64; 5], ratios: Option<(f64, f64, f64, f64, f64, f64)>) -> W
     window
 }
 
+fn sample_ice() -> IceServers {
+    IceServers {
+        servers: vec![IceServer {
+            urls: vec![
+                "turn:turn.example.fr:3478?transport=udp".to_owned(),
+                "turn:turn.example.fr:3478?transport=tcp".to_owned(),
+                "turns:turn.example.fr:443?transport=tcp".to_owned(),
+            ],
+            username: Some("1767247200:agent-alice".to_owned()),
+            credential: Some("lQvBfM0iA4C9j8cHUF2pDJ3dzeI=".to_owned()),
+        }],
+        ttl_secs: 21600,
+    }
+}
+
 /// Server messages built from the types; each must appear, as serde writes it, in the doc.
 fn sample_server_messages() -> Vec<ServerMessage> {
     let ok = |id, result| ServerMessage::Ok { id, result };
@@ -524,8 +543,21 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                 protocol: PROTOCOL_VERSION,
                 notice: None,
                 documents: None,
+                ice: None,
             },
         ),
+        ok(
+            1,
+            Reply::Welcome {
+                role: Role::Agent,
+                subject: "alice".to_owned(),
+                protocol: PROTOCOL_VERSION,
+                notice: None,
+                documents: None,
+                ice: Some(sample_ice()),
+            },
+        ),
+        ok(26, Reply::Ice(sample_ice())),
         ok(
             1,
             Reply::Welcome {
@@ -545,6 +577,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     ],
                     kiosk_uploads: true,
                 }),
+                ice: None,
             },
         ),
         ok(

@@ -18,6 +18,7 @@ pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod turn;
 pub mod ws;
 
 pub use config::Config;

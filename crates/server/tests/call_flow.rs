@@ -679,3 +679,84 @@ async fn requests_that_arrive_together_share_one_commit() {
         "{spent} commits for {AGENTS} requests: they were not grouped"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_roles_get_turn_credentials_that_expire_and_can_renew_them() {
+    let server = TestServer::start_with("ice", |config| {
+        config.turn.urls = vec![
+            "stun:turn.example.fr:3478".to_owned(),
+            "turn:turn.example.fr:3478?transport=udp".to_owned(),
+            "turns:turn.example.fr:443?transport=tcp".to_owned(),
+        ];
+        config.turn.secret = Some("shared-with-coturn-0123".to_owned());
+        config.turn.ttl_secs = 600;
+    })
+    .await;
+    let now = relais::auth::now_secs();
+    let mut kiosk = WsClient::connect(server.addr).await;
+    let welcome = kiosk
+        .request(
+            json!({"type": "hello", "protocol": 1, "token": server.token(Role::Kiosk, "borne:1")}),
+        )
+        .await;
+    let ice = &welcome["result"]["ice"];
+    assert_eq!(ice["ttl_secs"], 600, "{welcome}");
+    assert_eq!(
+        ice["servers"][0],
+        json!({"urls": ["stun:turn.example.fr:3478"]})
+    );
+    let turn = &ice["servers"][1];
+    assert_eq!(
+        turn["urls"],
+        json!([
+            "turn:turn.example.fr:3478?transport=udp",
+            "turns:turn.example.fr:443?transport=tcp"
+        ])
+    );
+    let username = turn["username"].as_str().unwrap();
+    let (expiry, subject) = username.split_once(':').unwrap();
+    assert_eq!(subject, "kiosk-borne_1");
+    let expiry: i64 = expiry.parse().unwrap();
+    assert!(
+        (now + 600..=now + 602).contains(&expiry),
+        "{expiry} vs {now}"
+    );
+    assert_eq!(
+        turn["credential"],
+        relais::turn::credential("shared-with-coturn-0123", username)
+    );
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let renewed = kiosk.request(json!({"type": "ice_servers"})).await;
+    assert_eq!(renewed["result"]["kind"], "ice", "{renewed}");
+    let again = renewed["result"]["servers"][1]["username"]
+        .as_str()
+        .unwrap();
+    assert!(again > username, "a later expiry: {again} after {username}");
+
+    // An admin has no media; a kiosk's call is not needed to ask.
+    let mut admin = WsClient::connect(server.addr).await;
+    let welcome = admin
+        .request(
+            json!({"type": "hello", "protocol": 1, "token": server.token(Role::Admin, "root")}),
+        )
+        .await;
+    assert_eq!(welcome["result"].get("ice"), None, "{welcome}");
+    let refused = admin.request(json!({"type": "ice_servers"})).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_turn_configured_the_welcome_has_no_ice_servers() {
+    let server = TestServer::start("no-ice").await;
+    let mut agent = WsClient::connect(server.addr).await;
+    let welcome = agent
+        .request(
+            json!({"type": "hello", "protocol": 1, "token": server.token(Role::Agent, "alice")}),
+        )
+        .await;
+    assert_eq!(welcome["result"]["kind"], "welcome", "{welcome}");
+    assert_eq!(welcome["result"].get("ice"), None);
+    let asked = agent.request(json!({"type": "ice_servers"})).await;
+    assert_eq!(asked["result"]["servers"], json!([]), "{asked}");
+}

@@ -100,6 +100,7 @@ fn schema_sample() -> Config {
     sample.tls.key = Some(std::path::PathBuf::new());
     sample.auth.secret = Some(String::new());
     sample.auth.development = Some(false);
+    sample.turn.secret = Some(String::new());
     sample
 }
 

@@ -41,6 +41,7 @@ pub struct Config {
     pub recovery: RecoveryConfig,
     pub records: RecordsConfig,
     pub documents: DocumentsConfig,
+    pub turn: TurnConfig,
     /// The services (queues) kiosks can call. Replaces the demo services when given.
     pub services: Vec<ServiceConfig>,
 }
@@ -223,6 +224,33 @@ impl Default for DocumentsConfig {
     }
 }
 
+/// The STUN and TURN servers handed to browsers, for sites whose firewall lets no UDP reach
+/// the media port. TURN credentials follow the TURN REST scheme that coturn checks with
+/// `use-auth-secret` (`static-auth-secret` = `secret`): a username `expiry:subject` and its
+/// HMAC-SHA1, valid for `ttl_secs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TurnConfig {
+    /// `stun:`, `turn:` and `turns:` URLs, e.g. `turn:turn.example.fr:3478?transport=udp`,
+    /// `turn:turn.example.fr:3478?transport=tcp` and `turns:turn.example.fr:443?transport=tcp`.
+    pub urls: Vec<String>,
+    /// The TURN server's shared secret (coturn's `static-auth-secret`); required with any
+    /// `turn:` or `turns:` URL.
+    pub secret: Option<String>,
+    /// Seconds a credential stays valid; consoles ask for fresh ones after half of it.
+    pub ttl_secs: u64,
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            secret: None,
+            ttl_secs: 6 * 3600,
+        }
+    }
+}
+
 /// What one identity may hold, so a single token cannot crowd out the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -277,6 +305,7 @@ impl Default for Config {
             recovery: RecoveryConfig::default(),
             documents: DocumentsConfig::default(),
             records: RecordsConfig::default(),
+            turn: TurnConfig::default(),
             services: service::demo_services(),
         }
     }
@@ -458,10 +487,53 @@ impl Config {
                 self.media.port
             ));
         }
+        self.validate_turn()?;
         if self.log.level.trim().is_empty() {
             return Err("log.level must not be empty".into());
         }
         service::validate_services(&self.services)
+    }
+
+    fn validate_turn(&self) -> Result<(), String> {
+        let mut relays = false;
+        for url in &self.turn.urls {
+            let (scheme, rest) = url.split_once(':').unwrap_or(("", ""));
+            let host = rest.split(['?', ':']).next().unwrap_or_default();
+            match scheme {
+                "turn" | "turns" => relays = true,
+                "stun" | "stuns" => {}
+                _ => {
+                    return Err(format!(
+                        "turn.urls: `{url}` is not a stun:, turn: or turns: URL"
+                    ));
+                }
+            }
+            if host.is_empty() || rest.starts_with("//") || url.contains(char::is_whitespace) {
+                return Err(format!(
+                    "turn.urls: `{url}` has no host (write `{scheme}:host:port?transport=udp`)"
+                ));
+            }
+            if let Some(query) = rest.split_once('?').map(|(_, q)| q)
+                && !matches!(query, "transport=udp" | "transport=tcp")
+            {
+                return Err(format!(
+                    "turn.urls: `{url}`: the only query is `?transport=udp` or `?transport=tcp`"
+                ));
+            }
+        }
+        match &self.turn.secret {
+            None if relays => {
+                return Err("turn.secret is required with a turn: or turns: URL (coturn's static-auth-secret)".into());
+            }
+            Some(secret) if secret.len() < 16 => {
+                return Err("turn.secret must be at least 16 characters".into());
+            }
+            _ => {}
+        }
+        if !(60..=7 * 86400).contains(&self.turn.ttl_secs) {
+            return Err("turn.ttl_secs must be between 60 and 604800".into());
+        }
+        Ok(())
     }
 
     /// The effective configuration as TOML, with secrets replaced.
@@ -469,6 +541,9 @@ impl Config {
         let mut shown = self.clone();
         if shown.auth.secret.is_some() {
             shown.auth.secret = Some("<redacted>".to_owned());
+        }
+        if shown.turn.secret.is_some() {
+            shown.turn.secret = Some("<redacted>".to_owned());
         }
         if shown.http.metrics_token.is_some() {
             shown.http.metrics_token = Some("<redacted>".to_owned());

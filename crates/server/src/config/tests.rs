@@ -256,3 +256,48 @@ fn a_service_lists_its_wrap_up_codes_once_each() {
     let err = load(&service("[\" \"]"), &[]).unwrap_err().to_string();
     assert!(err.contains("services[0].dispositions[0]"), "{err}");
 }
+
+#[test]
+fn turn_urls_need_a_secret_and_a_host_and_the_secret_is_redacted() {
+    let message = |text: &str| load(text, &[]).unwrap_err().to_string();
+    assert!(
+        message("[turn]\nurls = [\"turn:turn.example.fr:3478\"]\n")
+            .contains("turn.secret is required")
+    );
+    assert!(
+        message("[turn]\nurls = [\"http://turn.example.fr\"]\nsecret = \"0123456789abcdef\"\n")
+            .contains("not a stun:, turn: or turns: URL")
+    );
+    assert!(
+        message("[turn]\nurls = [\"turn:?transport=udp\"]\nsecret = \"0123456789abcdef\"\n")
+            .contains("has no host")
+    );
+    assert!(
+        message("[turn]\nurls = [\"turn:h:3478?transport=sctp\"]\nsecret = \"0123456789abcdef\"\n")
+            .contains("transport=udp")
+    );
+    assert!(
+        message("[turn]\nurls = [\"turn:h:3478\"]\nsecret = \"short\"\n")
+            .contains("at least 16 characters")
+    );
+    assert!(message("[turn]\nttl_secs = 5\n").contains("turn.ttl_secs"));
+    // STUN alone needs no secret.
+    load("[turn]\nurls = [\"stun:stun.example.fr:3478\"]\n", &[]).unwrap();
+
+    let config = load(
+        "[turn]\nurls = [\"turns:turn.example.fr:443?transport=tcp\"]\n",
+        &[("RELAIS_TURN__SECRET", "from-the-environment-0123")],
+    )
+    .unwrap();
+    assert_eq!(
+        config.turn.secret.as_deref(),
+        Some("from-the-environment-0123")
+    );
+    assert_eq!(config.turn.ttl_secs, 6 * 3600);
+    let shown = config.to_toml_redacted();
+    assert!(!shown.contains("from-the-environment"), "{shown}");
+    assert!(
+        shown.contains("turns:turn.example.fr:443?transport=tcp"),
+        "{shown}"
+    );
+}

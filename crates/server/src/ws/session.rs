@@ -446,6 +446,15 @@ impl Session {
             Request::AudioOnly { on, .. } => {
                 self.call_input(id, Input::AudioOnly { session, on }).await
             }
+            Request::IceServers { .. } => {
+                let ice =
+                    self.ice_servers()
+                        .unwrap_or_else(|| relais_proto::messages::IceServers {
+                            servers: Vec::new(),
+                            ttl_secs: self.state.config().turn.ttl_secs,
+                        });
+                ok(id, Reply::Ice(ice))
+            }
 
             Request::Chat { text, .. } => {
                 let at_ms = jiff::Timestamp::now().as_millisecond();
@@ -690,6 +699,7 @@ impl Session {
         let notice = (role == Role::Kiosk && !notice.trim().is_empty()).then(|| notice.clone());
         let documents =
             matches!(role, Role::Kiosk | Role::Agent).then(|| self.state.documents().policy());
+        let ice = self.ice_servers();
         ok(
             id,
             Reply::Welcome {
@@ -698,8 +708,22 @@ impl Session {
                 protocol: relais_proto::PROTOCOL_VERSION,
                 notice,
                 documents,
+                ice,
             },
         )
+    }
+
+    /// The ICE servers (TURN credentials in the name of this identity) for a role with media.
+    fn ice_servers(&self) -> Option<relais_proto::messages::IceServers> {
+        let identity = self.identity.as_ref()?;
+        if identity.role == Role::Admin {
+            return None;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let subject = format!("{}-{}", identity.role.as_str(), identity.claims.sub);
+        crate::turn::ice_servers(&self.state.config().turn, &subject, now)
     }
 
     /// Whether `service` is configured, as an interpreter service or as one kiosks call.
