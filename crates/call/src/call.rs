@@ -168,6 +168,8 @@ pub struct Call {
     pub history: Vec<LegHistory>,
     /// The agents it was offered to, each once, in order.
     pub offered_to: Vec<String>,
+    /// The place in its queue and the estimated wait last told to its kiosk.
+    pub position: Option<(usize, Option<Duration>)>,
     next_leg: u32,
 }
 
@@ -196,6 +198,7 @@ impl Call {
             on_hold: false,
             history: Vec::new(),
             offered_to: Vec::new(),
+            position: None,
             next_leg: 0,
         };
         let kiosk_leg = call.add_leg(now, LegRole::Kiosk, kiosk, Some(session), None);

@@ -113,6 +113,9 @@ impl CallCore {
                 position,
                 eta,
             } => {
+                if let Some(live) = self.calls.get_mut(&call) {
+                    live.position = Some((position, eta));
+                }
                 if let Some(session) = self.kiosk_session(call) {
                     self.push(
                         session,

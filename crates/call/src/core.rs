@@ -25,6 +25,9 @@ pub struct CallConfig {
     pub chat_retention: BTreeSet<String>,
     /// The wrap-up codes of each service; a service with none takes any code.
     pub dispositions: BTreeMap<String, Vec<String>>,
+    /// How long a kiosk whose signalling connection dropped may take to come back (with its
+    /// resume token) before its call ends; zero ends it at once.
+    pub resume_grace: Duration,
 }
 
 impl Default for CallConfig {
@@ -35,6 +38,7 @@ impl Default for CallConfig {
             service_names: BTreeMap::new(),
             chat_retention: BTreeSet::new(),
             dispositions: BTreeMap::new(),
+            resume_grace: Duration::from_secs(60),
         }
     }
 }
@@ -43,6 +47,8 @@ impl Default for CallConfig {
 pub(crate) struct SessionInfo {
     pub(crate) role: Role,
     pub(crate) subject: String,
+    /// A kiosk's resume token: its call waits for a session that shows it.
+    pub(crate) resume: Option<String>,
 }
 
 /// An agent's wrap-up after a call: the disposition it gave, until the wrap-up is recorded.
@@ -80,6 +86,8 @@ pub struct CallCore {
     pub(crate) interpreting: BTreeMap<CallId, crate::interpreter::Interpreting>,
     /// Consultations (warm transfers under way), by their own id.
     pub(crate) consults: BTreeMap<CallId, crate::consult::Consulting>,
+    /// Calls whose kiosk's connection dropped, by the resume token it holds.
+    pub(crate) detached: BTreeMap<String, crate::resume::Detached>,
     pub(crate) outputs: VecDeque<Output>,
 }
 
@@ -100,6 +108,7 @@ impl CallCore {
             refusals: Refusals::default(),
             interpreting: BTreeMap::new(),
             consults: BTreeMap::new(),
+            detached: BTreeMap::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -135,13 +144,18 @@ impl CallCore {
     /// The earliest deadline: call `handle(deadline, Input::Timeout)` then.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.lost
+        let lost = self
+            .lost
             .iter()
             .filter_map(|id| self.calls.get(id))
-            .filter(|call| call.end_reason.is_none())
+            .filter(|call| call.end_reason.is_none() && !self.is_detached(call.id))
             .filter_map(|call| call.lost_since())
             .min()
-            .and_then(|since| since.checked_add(self.config.media_grace))
+            .and_then(|since| since.checked_add(self.config.media_grace));
+        match (lost, self.resume_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Applies one input at `now`. A refused input returns an error and changes nothing.
@@ -159,6 +173,11 @@ impl CallCore {
                 self.session_closed(now, session);
                 Ok(Verdict::Done)
             }
+            Input::Resume {
+                session,
+                token,
+                previous,
+            } => Ok(self.resume(now, session, token, previous)),
             Input::Place {
                 call,
                 session,
@@ -268,6 +287,7 @@ impl CallCore {
                 Ok(Verdict::Done)
             }
             Input::Timeout => {
+                self.resume_timeout(now);
                 self.timeout(now);
                 Ok(Verdict::Done)
             }
@@ -305,6 +325,7 @@ impl CallCore {
         let call = self.calls.remove(&id)?;
         self.placed_at.remove(&id);
         self.lost.remove(&id);
+        self.detached.retain(|_, d| d.call != id);
         for leg in &call.legs {
             if let Some(session) = leg.session
                 && self.by_session.get(&session) == Some(&id)

@@ -47,6 +47,13 @@ pub enum Input {
     },
     /// A session's connection ended.
     SessionClosed { session: SessionId },
+    /// A kiosk session (opened just before) holds resume `token`; with `previous`, the token
+    /// of an earlier session of the same kiosk, it asks for that session's call back.
+    Resume {
+        session: SessionId,
+        token: String,
+        previous: Option<String>,
+    },
     /// A kiosk asks for a call to `service` with a fresh id (or, with `since`, gets back a
     /// call it placed then, before a restart).
     Place {
@@ -202,6 +209,12 @@ pub enum Verdict {
     },
     /// The call is queued: answer `queued`.
     Queued(CallId),
+    /// A [`Input::Resume`] gave the kiosk its call back; `replaced`, the session that still
+    /// held it, is to be closed.
+    Resumed {
+        call: relais_proto::messages::ResumedCall,
+        replaced: Option<SessionId>,
+    },
     /// The call was refused at its enqueue (its record is among the outputs).
     Refused(Outcome),
     /// Apply this dispatcher event; its result is the request's answer.

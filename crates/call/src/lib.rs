@@ -22,6 +22,7 @@ mod media;
 mod policy;
 mod refusals;
 mod requests;
+mod resume;
 mod supervision;
 
 pub use call::{Call, CallState, ChatLine, Leg, LegHistory, LegId, LegLeft, LegMedia, RoomState};

@@ -437,6 +437,7 @@ impl CallCore {
             .filter(|id| {
                 self.calls.get(id).is_some_and(|call| {
                     call.end_reason.is_none()
+                        && !self.is_detached(call.id)
                         && call
                             .lost_since()
                             .and_then(|since| since.checked_add(grace))

@@ -30,13 +30,23 @@ impl CallCore {
                 self.by_session.insert(session, call);
             }
         }
-        self.sessions.insert(session, SessionInfo { role, subject });
+        self.sessions.insert(
+            session,
+            SessionInfo {
+                role,
+                subject,
+                resume: None,
+            },
+        );
     }
 
     pub(crate) fn session_closed(&mut self, now: Instant, session: SessionId) {
         let Some(info) = self.sessions.remove(&session) else {
             return;
         };
+        if self.detach(now, session, &info) {
+            return;
+        }
         if let Some(call_id) = self.by_session.remove(&session)
             && let Some(call) = self.calls.get_mut(&call_id)
         {

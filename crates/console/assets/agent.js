@@ -638,6 +638,13 @@ function onPeerMediaRestored(push) {
   $('#call-status').textContent = '';
 }
 
+/// The kiosk's connection to the server dropped (its media may go on) or came back.
+function onPeerSignalling(push) {
+  if (ui.callId !== push.call || push.role !== 'kiosk') return;
+  const text = push.online ? '' : 'Signal interrompu côté usager : l’appel reste ouvert le temps de sa reconnexion.';
+  $('#call-status').textContent = text;
+}
+
 function onCallEnded(push) {
   if (ui.offer && ui.offer.call === push.call) clearOffer();
   const mine = ui.callId === push.call || ((ui.state?.state === 'on_call' || ui.state?.state === 'wrap_up') && ui.state.call === push.call);
@@ -1889,6 +1896,7 @@ function connect(token) {
     if (ui.callId === push.call) ui.media?.answerOffer(push.sdp).catch((err) => console.error('agent: renegotiation', err));
   });
   connection.on('push:peer_media_restored', onPeerMediaRestored);
+  connection.on('push:peer_signalling', onPeerSignalling);
   connection.on('push:participants', onParticipants);
   connection.on('push:chat', onChat);
   connection.on('push:consult_status', onConsultStatus);

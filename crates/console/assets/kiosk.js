@@ -963,6 +963,35 @@ async function cancelCall() {
   }
 }
 
+/// The call the server kept while this kiosk's connection was down (or its page reloaded):
+/// the waiting screen at its place, or the call with media negotiated again if it was lost.
+async function resumeCall(resumed) {
+  await refreshServices();
+  const same = ui.call && ui.call.id === resumed.call;
+  if (!same) {
+    releaseCall();
+    ui.service = ui.services.find((s) => s.id === resumed.service) || { id: resumed.service, name: resumed.service };
+    ui.call = { id: resumed.call, position: null, eta: null, since: Date.now() };
+  }
+  if (!resumed.connected) {
+    if (resumed.position != null) {
+      ui.call.position = resumed.position;
+      ui.call.eta = resumed.eta_secs ?? null;
+    }
+    $('#waiting-service').textContent = t('service', serviceName(ui.service));
+    renderWaiting();
+    if (ui.screen !== 'waiting') setScreen('waiting');
+    return;
+  }
+  const pc = ui.media?.pc;
+  if (same && pc && !['failed', 'closed'].includes(pc.connectionState)) {
+    // The media went on without the websocket.
+    $('#call-status').textContent = pc.connectionState === 'connected' ? '' : t('connecting');
+    return;
+  }
+  await mediaReady({ call: resumed.call });
+}
+
 async function mediaReady(push) {
   if (!ui.call || push.call !== ui.call.id) return;
   setScreen('call');
@@ -1311,8 +1340,9 @@ function connect(token) {
     if (status === 'offline') {
       showNet(t('offline'));
       renderServices();
-      // A kiosk whose connection drops while its call waits or talks loses that call.
-      if (ui.call) showEnded(t('ended_dropped'));
+      // The call waits for the kiosk a while (the server's resume period): the welcome of the
+      // next connection says whether it got it back.
+      if (ui.call) $('#call-status').textContent = t('offline');
     }
   });
   connection.on('welcome', async (welcome) => {
@@ -1322,6 +1352,16 @@ function connect(token) {
     renderNotice();
     ui.offline = false;
     showNet('');
+    if (welcome?.resumed) {
+      await resumeCall(welcome.resumed);
+      return;
+    }
+    if (ui.call) {
+      // Away longer than the server kept the call, or the server restarted.
+      showEnded(t('ended_dropped'));
+      await refreshServices();
+      return;
+    }
     if (ui.screen === 'loading' || ui.screen === 'signin') await goStart();
     else await refreshServices();
   });
@@ -1387,6 +1427,7 @@ function init() {
   }, 30000);
   exposeTestHooks(() => (ui.transfer ? 'transferring' : ui.hold ? 'hold' : ui.screen), () => ui.media, {
     quality: () => (ui.quality ? { ...ui.quality } : null),
+    call: () => (ui.call ? { id: ui.call.id, position: ui.call.position, service: ui.service?.id ?? null } : null),
     chat: () => chat.messages.map((m) => ({ ...m })),
     participants: () => ui.participants.map((p) => ({ ...p })),
     notice: () => ui.notice,

@@ -5,6 +5,7 @@
 export const PROTOCOL = 1;
 
 const TOKEN_KEY = 'relais.token';
+const RESUME_KEY = 'relais.resume';
 
 /// The token for this page: from the URL fragment `#token=…` (then removed from the address bar
 /// and kept in sessionStorage), else the one kept earlier in this tab.
@@ -25,6 +26,7 @@ export function storeToken(token) {
 
 export function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(RESUME_KEY);
 }
 
 /// Wires a page's sign-in form (`#signin-form`, `#token-input`, `#signin-error`): a pasted
@@ -54,7 +56,8 @@ export class RelaisError extends Error {
 const FATAL_HELLO = new Set(['bad_token', 'token_expired', 'protocol_version', 'forbidden']);
 
 /// One websocket to the server. Events (subscribe with `on(name, fn)`):
-///   `welcome` (result)          after each successful hello, also after a reconnection;
+///   `welcome` (result)          after each successful hello, also after a reconnection
+///                               (a kiosk's `result.resumed` names the call it got back);
 ///   `push` (message)            every server push; also `push:<type>` per type;
 ///   `status` ('connecting' | 'online' | 'offline' | 'closed');
 ///   `fatal` ({code, message})   the token was refused or the session replaced: no reconnection.
@@ -149,8 +152,15 @@ export class Connection {
 
   async hello() {
     try {
-      const result = await this.request({ type: 'hello', protocol: PROTOCOL, token: this.token });
+      const hello = { type: 'hello', protocol: PROTOCOL, token: this.token };
+      // A kiosk's call waits for it a while after its connection drops: the token of the
+      // last welcome (kept across a reload of the page) gets it back.
+      const resume = sessionStorage.getItem(RESUME_KEY);
+      if (resume) hello.resume = resume;
+      const result = await this.request(hello);
       this.attempt = 0;
+      if (result.resume) sessionStorage.setItem(RESUME_KEY, result.resume);
+      else sessionStorage.removeItem(RESUME_KEY);
       this.welcome = result;
       this.ice = result.ice ? { ...result.ice, at: Date.now() } : null;
       this.status('online');

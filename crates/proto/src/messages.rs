@@ -49,6 +49,10 @@ pub enum Request {
         id: u64,
         protocol: u32,
         token: String,
+        /// A kiosk coming back after its connection dropped: the `resume` token of its last
+        /// `welcome`, to get its call back (waiting at its place, or connected).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     /// Liveness check from the client.
     Ping { id: u64 },
@@ -413,6 +417,13 @@ pub enum ServerMessage {
         role: LegRole,
         on: bool,
     },
+    /// The other participants of a call: a participant's signalling connection dropped
+    /// (`online: false`; its media may go on, the call waits for it to come back) or came back.
+    PeerSignalling {
+        call: CallId,
+        role: LegRole,
+        online: bool,
+    },
     /// Supervisor: a KPI snapshot (at most a few per second, only when something changed).
     Kpis(KpiSnapshot),
     /// The same user connected elsewhere; this connection is closed.
@@ -440,7 +451,14 @@ pub enum Reply {
         /// Kiosk, agent and supervisor: the STUN and TURN servers to give `RTCPeerConnection`
         /// (absent when the server configures none).
         #[serde(skip_serializing_if = "Option::is_none", default)]
-        ice: Option<IceServers>,
+        ice: Option<Box<IceServers>>,
+        /// Kiosk: the token to give in the `hello` of its next connection if this one drops,
+        /// to get its call back.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        resume: Option<String>,
+        /// Kiosk: the call it got back with the `resume` of its `hello`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        resumed: Option<Box<ResumedCall>>,
     },
     /// `list_services`.
     Services { services: Vec<ServiceInfo> },
@@ -464,6 +482,20 @@ pub enum Reply {
     Ice(IceServers),
     /// Anything else.
     Done {},
+}
+
+/// A kiosk's call given back to its new connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumedCall {
+    pub call: CallId,
+    pub service: String,
+    /// Whether an agent has it (`false`: it waits in its queue).
+    pub connected: bool,
+    /// Its place in the queue, while it waits and once the dispatcher told one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub position: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub eta_secs: Option<u64>,
 }
 
 /// ICE servers for a browser's `RTCPeerConnection` and how long their credentials last.

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use relais_proto::messages::{
     AgentCounts, AgentRow, CallRow, Document, DocumentPolicy, IceServer, IceServers, KpiSnapshot,
-    LiveCall, Participant, QueueKpis, ServiceInfo, Supervisor, WaitingCall, WindowKpis,
+    LiveCall, Participant, QueueKpis, ResumedCall, ServiceInfo, Supervisor, WaitingCall,
+    WindowKpis,
 };
 use relais_proto::{
     AgentStateName, CallId, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
@@ -283,6 +284,7 @@ const SERVER_TYPES: &[&str] = &[
     "document",
     "snapshot_requested",
     "peer_audio_only",
+    "peer_signalling",
     "kpis",
     "session_replaced",
     "server_shutting_down",
@@ -307,6 +309,7 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::Document { .. } => "document",
         ServerMessage::SnapshotRequested { .. } => "snapshot_requested",
         ServerMessage::PeerAudioOnly { .. } => "peer_audio_only",
+        ServerMessage::PeerSignalling { .. } => "peer_signalling",
         ServerMessage::ConsultStatus { .. } => "consult_status",
         ServerMessage::Participants { .. } => "participants",
         ServerMessage::Chat { .. } => "chat",
@@ -380,6 +383,13 @@ fn documented_requests() -> Vec<Request> {
             id: 1,
             protocol: 1,
             token: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoiYWdlbnQiLCJzdWIiOiJhbGljZSIsImV4cCI6MTc2NzIyNTYwMCwic2tpbGxzIjpbWyJjYWYiLDNdLFsiY3BhbSIsMl1dfQ.c2lnbmF0dXJl".to_owned(),
+            resume: None,
+        },
+        Request::Hello {
+            id: 1,
+            protocol: 1,
+            token: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJyb2xlIjoia2lvc2siLCJzdWIiOiJib3JuZS1sb2RldmUtMSIsImV4cCI6MTc2NzIyNTYwMCwic2l0ZSI6Im1haXJpZS1sb2RldmUifQ.c2lnbmF0dXJl".to_owned(),
+            resume: Some("7c1e0f5a9b3d42e88f6a1c2b3d4e5f60".to_owned()),
         },
         Request::Ping { id: 2 },
         Request::ListServices { id: 3 },
@@ -544,6 +554,8 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                 notice: None,
                 documents: None,
                 ice: None,
+                resume: None,
+                resumed: None,
             },
         ),
         ok(
@@ -554,7 +566,9 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                 protocol: PROTOCOL_VERSION,
                 notice: None,
                 documents: None,
-                ice: Some(sample_ice()),
+                ice: Some(Box::new(sample_ice())),
+                resume: None,
+                resumed: None,
             },
         ),
         ok(26, Reply::Ice(sample_ice())),
@@ -578,6 +592,8 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     kiosk_uploads: true,
                 }),
                 ice: None,
+                resume: None,
+                resumed: None,
             },
         ),
         ok(
@@ -957,6 +973,30 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             role: LegRole::Kiosk,
             on: true,
         },
+        ServerMessage::PeerSignalling {
+            call: CallId(1040),
+            role: LegRole::Kiosk,
+            online: false,
+        },
+        ok(
+            1,
+            Reply::Welcome {
+                role: Role::Kiosk,
+                subject: "borne-lodeve-1".to_owned(),
+                protocol: PROTOCOL_VERSION,
+                notice: None,
+                documents: None,
+                ice: None,
+                resume: Some("0b8f3e2d1c4a49f7a6e5d4c3b2a19087".to_owned()),
+                resumed: Some(Box::new(ResumedCall {
+                    call: CallId(1041),
+                    service: "caf".to_owned(),
+                    connected: false,
+                    position: Some(2),
+                    eta_secs: Some(240),
+                })),
+            },
+        ),
         ServerMessage::SessionReplaced {},
         ServerMessage::ServerShuttingDown {
             retry_after_secs: 5,

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub connections_refused: IntCounterVec,
     /// Kiosk calls answered `rate_limited` after repeated refusals, not queued nor recorded.
     pub refusals_suppressed: prometheus::IntCounter,
+    /// Kiosks that got their call back after their connection dropped.
+    pub kiosk_resumes: prometheus::IntCounter,
     /// Failed attempts to write records and journal to the store.
     pub store_errors: prometheus::IntCounter,
     /// 1 while the store takes writes, 0 while writes fail (the server is not ready then).
@@ -177,6 +179,11 @@ impl Metrics {
             "Kiosk calls answered rate_limited after repeated refusals (not queued, not recorded).",
         )?;
         registry.register(Box::new(refusals_suppressed.clone()))?;
+        let kiosk_resumes = prometheus::IntCounter::new(
+            "kiosk_resumes_total",
+            "Kiosks whose connection dropped and that got their call back (waiting or connected) within recovery.resume_secs.",
+        )?;
+        registry.register(Box::new(kiosk_resumes.clone()))?;
         let store_errors = prometheus::IntCounter::new(
             "store_errors_total",
             "Call records that could not be stored.",
@@ -232,6 +239,7 @@ impl Metrics {
             ws_refused,
             connections_refused,
             refusals_suppressed,
+            kiosk_resumes,
             store_errors,
             store_healthy,
             store_pending_writes,

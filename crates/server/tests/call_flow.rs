@@ -760,3 +760,127 @@ async fn without_turn_configured_the_welcome_has_no_ice_servers() {
     let asked = agent.request(json!({"type": "ice_servers"})).await;
     assert_eq!(asked["result"]["servers"], json!([]), "{asked}");
 }
+
+/// A kiosk connection's `hello`, with the resume token of an earlier one: the client and its
+/// `welcome`.
+async fn kiosk_hello(
+    server: &TestServer,
+    kiosk: &str,
+    resume: Option<&str>,
+) -> (WsClient, serde_json::Value) {
+    let mut client = WsClient::connect(server.addr).await;
+    let mut hello =
+        json!({"type": "hello", "protocol": 1, "token": server.token(Role::Kiosk, kiosk)});
+    if let Some(token) = resume {
+        hello["resume"] = json!(token);
+    }
+    let welcome = client.request(hello).await;
+    assert_eq!(welcome["result"]["kind"], "welcome", "{welcome}");
+    (client, welcome["result"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_kiosk_whose_websocket_drops_gets_its_call_back_at_its_place() {
+    let server = TestServer::start("resume-waiting").await;
+    let (mut first, _) = kiosk_hello(&server, "borne-1", None).await;
+    first
+        .request(json!({"type": "call", "service": "caf"}))
+        .await;
+    let (mut second, welcome) = kiosk_hello(&server, "borne-2", None).await;
+    let token = welcome["resume"].as_str().unwrap().to_owned();
+    let call = second
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    let position = second.expect("queue_position", WAIT).await;
+    assert_eq!(position["position"], 2, "{position}");
+
+    second.close();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut back, welcome) = kiosk_hello(&server, "borne-2", Some(&token)).await;
+    assert_eq!(welcome["resumed"]["call"], call, "{welcome}");
+    assert_eq!(welcome["resumed"]["connected"], false);
+    assert_eq!(welcome["resumed"]["position"], 2);
+    assert_ne!(
+        welcome["resume"],
+        json!(token),
+        "a fresh token for the next drop"
+    );
+    // Its place moves on as before, and an agent answers it.
+    first.request(json!({"type": "cancel"})).await;
+    let moved = back
+        .expect_where("queue_position", WAIT, |m| m["position"] == 1)
+        .await;
+    assert_eq!(moved["call"], call);
+    let mut agent = ready_agent(&server, "alice").await;
+    let offered = agent.expect("offered", WAIT).await;
+    assert_eq!(offered["call"], call);
+    agent.request(json!({"type": "accept", "call": call})).await;
+    back.expect("media_ready", WAIT).await;
+    let metrics = server.get("/metrics", None).await;
+    assert!(
+        metrics.contains("relais_kiosk_resumes_total 1"),
+        "{metrics}"
+    );
+
+    // The same token again gets nothing.
+    let (_, welcome) = kiosk_hello(&server, "borne-2", Some(&token)).await;
+    assert_eq!(welcome.get("resumed"), None, "{welcome}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_whose_websocket_drops_during_a_call_keeps_it_and_the_agent_is_told() {
+    let server = TestServer::start("resume-call").await;
+    let mut agent = ready_agent(&server, "alice").await;
+    let (mut kiosk, welcome) = kiosk_hello(&server, "borne-1", None).await;
+    let token = welcome["resume"].as_str().unwrap().to_owned();
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    agent.expect("offered", WAIT).await;
+    agent.request(json!({"type": "accept", "call": call})).await;
+    kiosk.expect("media_ready", WAIT).await;
+
+    kiosk.close();
+    let dropped = agent.expect("peer_signalling", WAIT).await;
+    assert_eq!(dropped["online"], false, "{dropped}");
+    assert!(
+        !agent.sees("call_ended", Duration::from_secs(1)).await,
+        "the call goes on"
+    );
+    let (mut back, welcome) = kiosk_hello(&server, "borne-1", Some(&token)).await;
+    assert_eq!(welcome["resumed"]["call"], call, "{welcome}");
+    assert_eq!(welcome["resumed"]["connected"], true);
+    let restored = agent.expect("peer_signalling", WAIT).await;
+    assert_eq!(restored["online"], true, "{restored}");
+    let hangup = back.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    back.expect("call_ended", WAIT).await;
+    assert_eq!(server.record(call).unwrap().outcome, Outcome::Answered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_that_does_not_come_back_abandons_after_the_resume_period() {
+    let server =
+        TestServer::start_with("resume-late", |config| config.recovery.resume_secs = 1).await;
+    let (mut kiosk, _) = kiosk_hello(&server, "borne-1", None).await;
+    let call = kiosk
+        .request(json!({"type": "call", "service": "caf"}))
+        .await["result"]["call"]
+        .as_u64()
+        .unwrap();
+    kiosk.close();
+    let mut record = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        record = server.record(call);
+        if record.is_some() {
+            break;
+        }
+    }
+    let record = record.expect("recorded once the resume period ended");
+    assert_eq!(record.outcome, Outcome::AbandonedShort);
+}

@@ -90,6 +90,7 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
 pub fn call_config(config: &Config) -> CallConfig {
     CallConfig {
         media_grace: std::time::Duration::from_secs(config.media.lost_grace_secs),
+        resume_grace: std::time::Duration::from_secs(config.recovery.resume_secs),
         refusals_per_minute: config.limits.call_refusals_per_minute,
         service_names: config
             .services

@@ -147,6 +147,11 @@ pub struct RecoveryConfig {
     /// again and get that call back (its id and its place); then the call is recorded
     /// `interrupted`.
     pub grace_secs: u64,
+    /// Seconds a kiosk whose websocket dropped (a network blink, a reloaded page) has to
+    /// connect again and get its call back: at its place in the queue, or connected (the
+    /// media goes on meanwhile and the agent is told). Then the call ends as if the kiosk had
+    /// left. 0 ends it at once.
+    pub resume_secs: u64,
     /// On SIGTERM, seconds calls in progress may go on before the server stops (no new call
     /// is taken meanwhile). 0, for a restart behind a load balancer, stops at once; longer for
     /// maintenance.
@@ -157,6 +162,7 @@ impl Default for RecoveryConfig {
     fn default() -> Self {
         Self {
             grace_secs: 60,
+            resume_secs: 60,
             drain_secs: 0,
         }
     }
@@ -486,6 +492,9 @@ impl Config {
                 "media.port = {} leaves no room for {shards} shard ports",
                 self.media.port
             ));
+        }
+        if self.recovery.resume_secs > 3600 {
+            return Err("recovery.resume_secs must be at most 3600".into());
         }
         self.validate_turn()?;
         if self.log.level.trim().is_empty() {

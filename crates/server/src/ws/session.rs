@@ -185,8 +185,11 @@ impl Session {
         let Some(identity) = &self.identity else {
             return match request {
                 Request::Hello {
-                    protocol, token, ..
-                } => self.hello(id, protocol, &token).await,
+                    protocol,
+                    token,
+                    resume,
+                    ..
+                } => self.hello(id, protocol, &token, resume).await,
                 _ => error(
                     Some(id),
                     codes::NOT_AUTHENTICATED,
@@ -601,7 +604,13 @@ impl Session {
         self.call_input(id, Input::Leave { session }).await
     }
 
-    async fn hello(&mut self, id: u64, protocol: u32, token: &str) -> ServerMessage {
+    async fn hello(
+        &mut self,
+        id: u64,
+        protocol: u32,
+        token: &str,
+        previous: Option<String>,
+    ) -> ServerMessage {
         if protocol != relais_proto::PROTOCOL_VERSION {
             return error(
                 Some(id),
@@ -663,6 +672,35 @@ impl Session {
             });
             Some(Ok(None))
         };
+        // A kiosk gets a resume token; showing the previous one gets its call back.
+        let mut resumed = None;
+        let mut resume = None;
+        if role == Role::Kiosk && verdict.as_ref().is_some_and(Result::is_ok) {
+            let token = crate::documents::new_id();
+            resume = Some(token.clone());
+            let input = Input::Resume {
+                session,
+                token,
+                previous: previous.filter(|p| !p.is_empty() && p.len() <= 64),
+            };
+            if let Some(Ok(relais_call::Verdict::Resumed { call, replaced })) = self
+                .state
+                .calls()
+                .run_then_carry_out(move |cores, now| cores.input(now, input))
+                .await
+            {
+                if let Some(old) = replaced
+                    && let Some(entry) = hub.sessions.get(&old)
+                {
+                    let _ = entry
+                        .tx
+                        .try_send(Outgoing::Close("the kiosk connected again"));
+                }
+                tracing::info!(session, call = %call.call, connected = call.connected, "kiosk resumed its call");
+                self.state.metrics().kiosk_resumes.inc();
+                resumed = Some(Box::new(call));
+            }
+        }
         match verdict {
             Some(Ok(current)) => self.push_after_reply.extend(current),
             refused => {
@@ -699,7 +737,7 @@ impl Session {
         let notice = (role == Role::Kiosk && !notice.trim().is_empty()).then(|| notice.clone());
         let documents =
             matches!(role, Role::Kiosk | Role::Agent).then(|| self.state.documents().policy());
-        let ice = self.ice_servers();
+        let ice = self.ice_servers().map(Box::new);
         ok(
             id,
             Reply::Welcome {
@@ -709,6 +747,8 @@ impl Session {
                 notice,
                 documents,
                 ice,
+                resume,
+                resumed,
             },
         )
     }

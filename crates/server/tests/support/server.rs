@@ -112,6 +112,15 @@ impl TestServer {
         relais_store::Store::open(&self.data_dir.join("relais.sqlite3")).unwrap()
     }
 
+    /// The stored record of `call`, if there is one yet.
+    pub fn record(&self, call: u64) -> Option<relais_store::CallRecord> {
+        self.store()
+            .calls_between(0, i64::MAX)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.call_id == call)
+    }
+
     /// `GET path` over plain HTTP/1.1 (with a bearer token if given): the raw response.
     pub async fn get(&self, path: &str, token: Option<String>) -> String {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
