@@ -2,6 +2,8 @@
 // comes back at its place in the queue (after a network blink and after a reload of its
 // page); during a call, its media goes on while the agent is told the citizen's signal is
 // interrupted, and a reload of the kiosk's page negotiates the media again on the same call.
+// An agent's likewise: the kiosk is told the agent is reconnecting, and a reloaded agent
+// console gets its call back with its media.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, sleep, waitFor } from './browsers.mjs';
@@ -67,7 +69,7 @@ async function growth(read, ms) {
 
 test('a kiosk whose websocket drops or whose page reloads keeps its call: at its place while it waits, with its media during the call', { timeout: 150000 }, async () => {
   const agentToken = await server.token('agent', 'marc', ['--skills', 'mairie:3']);
-  const agent = await openConsole(chromium, server.url, '/agent', agentToken, 'agent marc');
+  const agent = await openConsole(chromium, server.url, '/agent', agentToken, 'agent marc', { preload: reachableSockets });
   await agent.waitState('not_ready');
   const first = await kioskWaiting('borne-attente-1');
   const second = await kioskWaiting('borne-attente-2');
@@ -129,9 +131,32 @@ test('a kiosk whose websocket drops or whose page reloads keeps its call: at its
     assert.ok(mediaBackMs < 5000, `media back within 5 s of the reload (${mediaBackMs} ms)`);
     assert.equal((await callOf(second)).id, placed.id, 'the same call');
     assert.equal((await agent.page.evaluate(() => window.relaisTest.peer())).made, madeBefore, "the agent's peer connection is kept");
+
+    // The agent's websocket drops: the kiosk is told, the media goes on.
+    await dropSocket(agent, true);
+    await waitFor(() => text(second, 'call-status'), (t) => t === 'Le conseiller est en cours de reconnexion. Restez en ligne.', 10000, 'the kiosk is told');
+    const kioskFrames = await growth(async () => (await second.stats()).framesDecoded, 2000);
+    assert.ok(kioskFrames > 20, `the agent's video goes on (${kioskFrames} frames in 2 s)`);
+    await unblock(agent);
+    await online(agent);
+    await waitFor(() => text(second, 'call-status'), (t) => !t, 10000, "the kiosk's note goes once the agent is back");
+    assert.equal(await agent.state(), 'call');
+    assert.equal((await agent.page.evaluate(() => window.relaisTest.peer())).made, madeBefore, 'the media went on: no new peer connection');
+
+    // The agent reloads its console mid-call: the call is given back with its media.
+    const agentReloadAt = Date.now();
+    await agent.page.reload();
+    await agent.waitState('call', 15000);
+    await waitFor(() => agent.stats(), (s) => s.framesDecoded >= 5 && s.connectionState === 'connected', 10000, 'the reloaded agent decodes the kiosk');
+    const kioskBefore = (await second.stats()).framesDecoded;
+    await waitFor(() => second.stats(), (s) => s.framesDecoded > kioskBefore + 5, 10000, 'the kiosk decodes the reloaded agent');
+    const agentBackMs = Date.now() - agentReloadAt;
+    assert.ok(agentBackMs < 5000, `media back within 5 s of the agent's reload (${agentBackMs} ms)`);
+    assert.equal(await second.state(), 'call', 'the kiosk stayed in the call');
     console.log(
       `kiosk reconnects: blink → online ${blinkMs} ms; reload while waiting → place shown ${reloadMs} ms; ` +
-        `agent told of the drop ${told} ms; down and back ${downMs} ms; reload mid-call → media both ways ${mediaBackMs} ms`,
+        `agent told of the drop ${told} ms; down and back ${downMs} ms; reload mid-call → media both ways ${mediaBackMs} ms; ` +
+        `agent reload mid-call → media both ways ${agentBackMs} ms`,
     );
     await agent.click('hangup');
     await agent.waitState('wrap_up');

@@ -28,6 +28,9 @@ pub struct CallConfig {
     /// How long a kiosk whose signalling connection dropped may take to come back (with its
     /// resume token) before its call ends; zero ends it at once.
     pub resume_grace: Duration,
+    /// How long an agent whose connection dropped during a call (a blink, a reloaded console)
+    /// may take to come back before the call goes back to its queue; zero sends it back at once.
+    pub agent_grace: Duration,
 }
 
 impl Default for CallConfig {
@@ -39,6 +42,7 @@ impl Default for CallConfig {
             chat_retention: BTreeSet::new(),
             dispositions: BTreeMap::new(),
             resume_grace: Duration::from_secs(60),
+            agent_grace: Duration::from_secs(30),
         }
     }
 }
@@ -88,6 +92,8 @@ pub struct CallCore {
     pub(crate) consults: BTreeMap<CallId, crate::consult::Consulting>,
     /// Calls whose kiosk's connection dropped, by the resume token it holds.
     pub(crate) detached: BTreeMap<String, crate::resume::Detached>,
+    /// Agents whose connection dropped during a call: the call and when.
+    pub(crate) away: BTreeMap<String, (CallId, Instant)>,
     pub(crate) outputs: VecDeque<Output>,
 }
 
@@ -109,6 +115,7 @@ impl CallCore {
             interpreting: BTreeMap::new(),
             consults: BTreeMap::new(),
             detached: BTreeMap::new(),
+            away: BTreeMap::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -166,7 +173,7 @@ impl CallCore {
                 role,
                 subject,
             } => {
-                self.session_opened(session, role, subject);
+                self.session_opened(now, session, role, subject);
                 Ok(Verdict::Done)
             }
             Input::SessionClosed { session } => {
@@ -326,6 +333,7 @@ impl CallCore {
         self.placed_at.remove(&id);
         self.lost.remove(&id);
         self.detached.retain(|_, d| d.call != id);
+        self.away.retain(|_, (call, _)| *call != id);
         for leg in &call.legs {
             if let Some(session) = leg.session
                 && self.by_session.get(&session) == Some(&id)

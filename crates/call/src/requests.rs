@@ -12,7 +12,13 @@ use crate::error::CallError;
 use crate::io::{Ended, Output, SessionId, SupervisionEnd, TransferTarget, Verdict};
 
 impl CallCore {
-    pub(crate) fn session_opened(&mut self, session: SessionId, role: Role, subject: String) {
+    pub(crate) fn session_opened(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        role: Role,
+        subject: String,
+    ) {
         if role == Role::Agent {
             if let Some(previous) = self.agent_sessions.insert(subject.clone(), session)
                 && previous != session
@@ -29,6 +35,7 @@ impl CallCore {
                 leg.session = Some(session);
                 self.by_session.insert(session, call);
             }
+            self.agent_back(now, &subject);
         }
         self.sessions.insert(
             session,
@@ -97,6 +104,9 @@ impl CallCore {
         }
         if info.role == Role::Agent && self.agent_sessions.get(&info.subject) == Some(&session) {
             self.agent_sessions.remove(&info.subject);
+            if self.agent_away(now, &info.subject) {
+                return;
+            }
             if let Some(call) = self
                 .by_agent
                 .get(&info.subject)

@@ -2,7 +2,8 @@
 //! place in the queue, or connected (its media does not depend on the websocket). A new
 //! session that shows the resume token of the old one gets the call back; after the grace
 //! period the call ends as if the kiosk had left (abandoned while waiting, ended by the kiosk
-//! once answered).
+//! once answered). An agent whose connection drops during a call likewise keeps it for its own
+//! grace period before the call goes back to its queue.
 
 use std::time::Instant;
 
@@ -25,18 +26,80 @@ pub(crate) struct Detached {
 }
 
 impl CallCore {
-    /// Whether `call` waits for its kiosk to reconnect.
+    /// Whether `call` waits for its kiosk or its agent to reconnect.
     pub(crate) fn is_detached(&self, call: CallId) -> bool {
         self.detached.values().any(|d| d.call == call)
+            || self.away.values().any(|(c, _)| *c == call)
     }
 
-    /// When the earliest detached call's grace period ends.
+    /// When the earliest grace period of a detached kiosk or an away agent ends.
     pub(crate) fn resume_deadline(&self) -> Option<Instant> {
-        self.detached
+        let kiosks = self
+            .detached
             .values()
             .map(|d| d.since)
             .min()
-            .and_then(|since| since.checked_add(self.config.resume_grace))
+            .and_then(|since| since.checked_add(self.config.resume_grace));
+        let agents = self
+            .away
+            .values()
+            .map(|(_, since)| *since)
+            .min()
+            .and_then(|since| since.checked_add(self.config.agent_grace));
+        match (kiosks, agents) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The agent's last session closed: a connected call of its waits for it to sign in
+    /// again (its leg already has no session). Returns whether it does.
+    pub(crate) fn agent_away(&mut self, now: Instant, agent: &str) -> bool {
+        if self.config.agent_grace.is_zero() {
+            return false;
+        }
+        let Some(&id) = self.by_agent.get(agent) else {
+            return false;
+        };
+        let Some(call) = self.calls.get(&id) else {
+            return false;
+        };
+        if call.end_reason.is_some() || !matches!(call.state, CallState::Connected { .. }) {
+            return false;
+        }
+        let Some(leg) = call
+            .legs
+            .iter()
+            .find(|l| l.role == LegRole::Agent && l.subject == agent)
+            .map(|l| l.id)
+        else {
+            return false;
+        };
+        self.away.insert(agent.to_owned(), (id, now));
+        self.tell_signalling(id, leg, LegRole::Agent, false);
+        true
+    }
+
+    /// The agent signed in again (its leg is bound to the new session).
+    pub(crate) fn agent_back(&mut self, now: Instant, agent: &str) {
+        let Some((id, _)) = self.away.remove(agent) else {
+            return;
+        };
+        let leg = self.calls.get_mut(&id).and_then(|call| {
+            let leg = call
+                .legs
+                .iter_mut()
+                .find(|l| l.role == LegRole::Agent && l.subject == agent)?;
+            // Its media lost meanwhile (a reloaded console), it gets the whole media grace
+            // period to offer again.
+            if leg.lost_at.is_some() {
+                leg.lost_at = Some(now);
+            }
+            Some(leg.id)
+        });
+        if let Some(leg) = leg {
+            self.tell_signalling(id, leg, LegRole::Agent, true);
+        }
     }
 
     /// The kiosk session `session` closed: its admitted call, waiting or connected, waits for
@@ -77,19 +140,22 @@ impl CallCore {
             },
         );
         if connected {
-            self.tell_signalling(id, leg, false);
+            self.tell_signalling(id, leg, LegRole::Kiosk, false);
         }
         true
     }
 
-    /// Tells the other participants of `call` that the kiosk's connection dropped or is back.
-    fn tell_signalling(&mut self, call: CallId, kiosk: crate::call::LegId, online: bool) {
-        let message = ServerMessage::PeerSignalling {
-            call,
-            role: LegRole::Kiosk,
-            online,
-        };
-        self.push_others(call, kiosk, &message);
+    /// Tells the other participants of `call` that the connection of `leg` (a kiosk's or an
+    /// agent's) dropped or is back.
+    fn tell_signalling(
+        &mut self,
+        call: CallId,
+        leg: crate::call::LegId,
+        role: LegRole,
+        online: bool,
+    ) {
+        let message = ServerMessage::PeerSignalling { call, role, online };
+        self.push_others(call, leg, &message);
     }
 
     /// [`crate::Input::Resume`].
@@ -175,7 +241,7 @@ impl CallCore {
         }
         self.by_session.insert(session, id);
         if connected && replaced.is_none() {
-            self.tell_signalling(id, leg, true);
+            self.tell_signalling(id, leg, LegRole::Kiosk, true);
         }
         Verdict::Resumed {
             call: resumed,
@@ -183,8 +249,28 @@ impl CallCore {
         }
     }
 
-    /// Ends the calls whose kiosk did not come back in time.
+    /// Ends the calls whose kiosk did not come back in time, and sends back to their queue
+    /// those whose agent did not.
     pub(crate) fn resume_timeout(&mut self, now: Instant) {
+        let agent_grace = self.config.agent_grace;
+        let gone: Vec<String> = self
+            .away
+            .iter()
+            .filter(|(_, (_, since))| since.checked_add(agent_grace).is_some_and(|at| at <= now))
+            .map(|(agent, _)| agent.clone())
+            .collect();
+        for agent in gone {
+            let Some((id, _)) = self.away.remove(&agent) else {
+                continue;
+            };
+            if let Some(call) = self.calls.get_mut(&id) {
+                call.end_reason.get_or_insert(EndReason::Disconnected);
+            }
+            self.outputs
+                .push_back(Output::Dispatch(Event::AgentDisconnect {
+                    agent: relais_proto::AgentId::from(agent),
+                }));
+        }
         let grace = self.config.resume_grace;
         let due: Vec<String> = self
             .detached

@@ -49,8 +49,14 @@ fn every_change_that_matters_for_recovery_is_journalled_before_what_follows() {
             .map(|(a, _)| a.as_str()),
         Some("bob")
     );
-    // Bob's connection drops: the call waits again at the head of its queue.
+    // Bob's connection drops and he is not back within his grace period: the call waits
+    // again at the head of its queue.
     w.input(Input::SessionClosed { session: 101 }).unwrap();
+    assert!(
+        w.journal.last().unwrap().agent.is_some(),
+        "bob may come back"
+    );
+    w.advance(common::secs(30));
     assert!(w.journal.last().unwrap().agent.is_none());
     let before = w.journal.len();
     w.input(Input::Hangup { session: 1 }).ok();
@@ -68,8 +74,10 @@ fn a_call_requeued_after_its_agent_vanished_records_both_agents_and_its_first_wa
     let mut w = World::new();
     let call = w.answered();
     w.advance(common::secs(10));
-    // Alice's console is gone: the call waits again, and bob takes it.
+    // Alice's console is gone for good: after her grace period the call waits again, and
+    // bob takes it.
     w.input(Input::SessionClosed { session: 100 }).unwrap();
+    w.advance(common::secs(30));
     w.ready_agent(101, "bob");
     assert!(w.dispatch(Event::Accept {
         call,

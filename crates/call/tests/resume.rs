@@ -204,3 +204,76 @@ fn without_a_grace_period_a_dropped_kiosk_abandons_at_once() {
     // Gone within seconds: a short abandon.
     assert_eq!(w.record_of(call).unwrap().outcome, Outcome::AbandonedShort);
 }
+
+fn agent_signalling(w: &World, session: u64) -> Vec<bool> {
+    w.pushed(session)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::PeerSignalling {
+                role: LegRole::Agent,
+                online,
+                ..
+            } => Some(*online),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_whose_connection_drops_during_a_call_keeps_it_for_its_grace_period() {
+    let mut w = World::new();
+    let call = w.answered();
+    let (_, agent) = w.media_up();
+    w.input(Input::SessionClosed { session: 100 }).unwrap();
+    assert_eq!(agent_signalling(&w, 1), [false], "the kiosk is told");
+    // The reloaded console's peer is gone; the call waits for the agent, not for the media.
+    w.lost(agent, MediaLossReason::ConsentExpired);
+    w.advance(secs(25));
+    assert!(matches!(
+        w.core.call(call).unwrap().state,
+        relais_call::CallState::Connected { .. }
+    ));
+    w.open(101, Role::Agent, "alice");
+    assert_eq!(agent_signalling(&w, 1), [false, true]);
+    // Back, the agent offers again on its new session and the call goes on.
+    w.advance(secs(10));
+    let (_, again) = w.negotiate(101);
+    w.connected(again);
+    w.advance(secs(60));
+    assert!(w.record_of(call).is_none(), "{:?}", w.records);
+    w.input(Input::Hangup { session: 101 }).unwrap();
+    assert_eq!(w.record_of(call).unwrap().outcome, Outcome::Answered);
+}
+
+#[test]
+fn an_agent_not_back_in_time_sends_the_call_back_to_its_queue() {
+    let mut w = World::new();
+    let call = w.answered();
+    w.media_up();
+    w.input(Input::SessionClosed { session: 100 }).unwrap();
+    w.advance(secs(29));
+    assert!(matches!(
+        w.core.call(call).unwrap().state,
+        relais_call::CallState::Connected { .. }
+    ));
+    w.advance(secs(2));
+    assert!(
+        matches!(
+            w.core.call(call).unwrap().state,
+            relais_call::CallState::Waiting { .. }
+        ),
+        "back in its queue after the agent's grace period"
+    );
+    assert!(w.record_of(call).is_none(), "the call goes on");
+}
+
+#[test]
+fn without_an_agent_grace_period_the_call_goes_back_to_its_queue_at_once() {
+    let mut w = World::with_call_config(|c| c.agent_grace = secs(0));
+    let call = w.answered();
+    w.input(Input::SessionClosed { session: 100 }).unwrap();
+    assert!(matches!(
+        w.core.call(call).unwrap().state,
+        relais_call::CallState::Waiting { .. }
+    ));
+}

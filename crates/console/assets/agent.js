@@ -509,10 +509,17 @@ function onAgentState(push) {
     clearOffer();
   }
   if (push.state === 'wrap_up' && push.call != null) prepareCase(push.call);
+  const restoring = ui.restoring;
+  ui.restoring = false;
   if (push.state === 'on_call') {
     if (ui.callId !== push.call) {
       ui.callId = push.call;
       ui.callStart = Date.now();
+    }
+    // Back on a call after a reload or a blink: negotiate its media again unless it went on.
+    const pc = ui.media?.pc;
+    if (restoring && !(pc && !['failed', 'closed'].includes(pc.connectionState))) {
+      onMediaReady({ call: push.call }).catch((err) => console.error('agent: media of the call given back', err));
     }
   } else if (ui.callId != null && push.state !== 'on_call') {
     endMedia();
@@ -1843,13 +1850,16 @@ function connect(token) {
     if (status === 'offline') {
       showNet('Connexion au serveur perdue. Nouvelle tentative…');
       clearOffer();
-      endMedia();
+      // The call's media goes on without the websocket: the server keeps the call for a
+      // while, and the state pushed after the next welcome says whether it still is ours.
       ui.state = null;
     }
     if (ui.screen === 'console') render();
   });
   connection.on('welcome', (welcome) => {
     showNet('');
+    // The first state pushed after it may give back a call in progress (a reload, a blink).
+    ui.restoring = true;
     $('#signin-note').hidden = true;
     $('#who').textContent = welcome.subject;
     ui.subject = welcome.subject;

@@ -82,6 +82,7 @@ const TEXT = {
     ended_other: 'Aucun conseiller n’a pu vous répondre. Vous pouvez appeler plus tard.',
     ended_dropped: 'La connexion est coupée. L’appel est arrêté. Vous pouvez appeler de nouveau.',
     peer_lost: 'La connexion avec le conseiller est coupée. Attendez un moment.',
+    agent_reconnecting: 'Le conseiller est en cours de reconnexion. Restez en ligne.',
     home: "Retour à l'accueil",
     service_closed: 'Ce service est fermé en ce moment. Choisissez un autre service ou revenez plus tard.',
     queue_full: 'Beaucoup de personnes attendent pour ce service. Essayez de nouveau dans quelques minutes.',
@@ -188,6 +189,7 @@ const TEXT = {
     ended_other: 'No adviser could answer. You can try again later.',
     ended_dropped: 'The connection was lost and the call stopped. You can call again.',
     peer_lost: 'The link with the adviser is down. Reconnecting…',
+    agent_reconnecting: 'The adviser is reconnecting. Please stay on the line.',
     home: 'Back to the start',
     service_closed: 'This service is closed now. Choose another service or come back later.',
     queue_full: 'Too many people are waiting for this service. Try again in a few minutes.',
@@ -294,6 +296,7 @@ const TEXT = {
     ended_other: 'لم يتمكن أي مستشار من الرد عليك. يمكنك الاتصال لاحقًا.',
     ended_dropped: 'انقطع الاتصال وتوقفت المكالمة. يمكنك الاتصال مرة أخرى.',
     peer_lost: 'انقطع الاتصال بالمستشار. انتظر قليلًا.',
+    agent_reconnecting: 'المستشار يعيد الاتصال. ابقَ على الخط.',
     home: 'العودة إلى البداية',
     service_closed: 'هذه الخدمة مغلقة الآن. اختر خدمة أخرى أو عُد لاحقًا.',
     queue_full: 'ينتظر كثير من الأشخاص لهذه الخدمة. حاول مرة أخرى بعد بضع دقائق.',
@@ -1052,6 +1055,12 @@ function peerMediaLost(push) {
   $('#call-status').textContent = t('peer_lost');
 }
 
+/// The agent's connection to the server dropped (its media may go on) or came back.
+function peerSignalling(push) {
+  if (!ui.call || push.call !== ui.call.id || push.role !== 'agent') return;
+  $('#call-status').textContent = push.online ? '' : t('agent_reconnecting');
+}
+
 function peerMediaRestored(push) {
   if (!ui.call || push.call !== ui.call.id) return;
   $('#call-status').textContent = '';
@@ -1381,6 +1390,7 @@ function connect(token) {
     if (ui.call && push.call === ui.call.id) ui.media?.answerOffer(push.sdp).catch((err) => console.error('kiosk: renegotiation', err));
   }));
   connection.on('push:peer_media_restored', forCall(peerMediaRestored));
+  connection.on('push:peer_signalling', forCall(peerSignalling));
   connection.on('push:participants', forCall(onParticipants));
   connection.on('push:chat', forCall(onChat));
   connection.on('push:call_transferred', forCall(callTransferred));

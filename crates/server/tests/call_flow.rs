@@ -884,3 +884,36 @@ async fn a_kiosk_that_does_not_come_back_abandons_after_the_resume_period() {
     let record = record.expect("recorded once the resume period ended");
     assert_eq!(record.outcome, Outcome::AbandonedShort);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_websocket_drops_during_a_call_gets_it_back_when_it_signs_in_again() {
+    let server = TestServer::start("agent-resume").await;
+    let (agent, mut kiosk, call) = answered_call(&server, "alice", "borne-1").await;
+    kiosk.expect("media_ready", WAIT).await;
+    agent.close();
+    let dropped = kiosk.expect("peer_signalling", WAIT).await;
+    assert_eq!(
+        (dropped["role"].clone(), dropped["online"].clone()),
+        (json!("agent"), json!(false)),
+        "{dropped}"
+    );
+    assert!(
+        !kiosk.sees("call_ended", Duration::from_secs(1)).await,
+        "the call goes on"
+    );
+    let mut back = WsClient::signed_in(server.addr, &server.token(Role::Agent, "alice")).await;
+    let state = back.expect("agent_state", WAIT).await;
+    assert_eq!(
+        (state["state"].clone(), state["call"].clone()),
+        (json!("on_call"), json!(call)),
+        "{state}"
+    );
+    let restored = kiosk.expect("peer_signalling", WAIT).await;
+    assert_eq!(restored["online"], true, "{restored}");
+    let hangup = back.request(json!({"type": "hangup"})).await;
+    assert_eq!(hangup["type"], "ok", "{hangup}");
+    kiosk.expect("call_ended", WAIT).await;
+    let record = server.record(call).unwrap();
+    assert_eq!(record.outcome, Outcome::Answered);
+    assert_eq!(record.agent.as_deref(), Some("alice"));
+}

@@ -91,6 +91,7 @@ pub fn call_config(config: &Config) -> CallConfig {
     CallConfig {
         media_grace: std::time::Duration::from_secs(config.media.lost_grace_secs),
         resume_grace: std::time::Duration::from_secs(config.recovery.resume_secs),
+        agent_grace: std::time::Duration::from_secs(config.recovery.agent_resume_secs),
         refusals_per_minute: config.limits.call_refusals_per_minute,
         service_names: config
             .services

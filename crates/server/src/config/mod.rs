@@ -152,6 +152,10 @@ pub struct RecoveryConfig {
     /// media goes on meanwhile and the agent is told). Then the call ends as if the kiosk had
     /// left. 0 ends it at once.
     pub resume_secs: u64,
+    /// Seconds an agent whose websocket dropped during a call (a network blink, a reloaded
+    /// console) has to sign in again and get the call back (the kiosk is told meanwhile); then
+    /// the call goes back to the head of its queue. 0 sends it back at once.
+    pub agent_resume_secs: u64,
     /// On SIGTERM, seconds calls in progress may go on before the server stops (no new call
     /// is taken meanwhile). 0, for a restart behind a load balancer, stops at once; longer for
     /// maintenance.
@@ -163,6 +167,7 @@ impl Default for RecoveryConfig {
         Self {
             grace_secs: 60,
             resume_secs: 60,
+            agent_resume_secs: 30,
             drain_secs: 0,
         }
     }
@@ -493,8 +498,10 @@ impl Config {
                 self.media.port
             ));
         }
-        if self.recovery.resume_secs > 3600 {
-            return Err("recovery.resume_secs must be at most 3600".into());
+        if self.recovery.resume_secs > 3600 || self.recovery.agent_resume_secs > 3600 {
+            return Err(
+                "recovery.resume_secs and recovery.agent_resume_secs must be at most 3600".into(),
+            );
         }
         self.validate_turn()?;
         if self.log.level.trim().is_empty() {
