@@ -134,7 +134,7 @@ test('a kiosk whose websocket drops or whose page reloads keeps its call: at its
 
     // The agent's websocket drops: the kiosk is told, the media goes on.
     await dropSocket(agent, true);
-    await waitFor(() => text(second, 'call-status'), (t) => t === 'Le conseiller est en cours de reconnexion. Restez en ligne.', 10000, 'the kiosk is told');
+    await waitFor(() => text(second, 'call-status'), (t) => t === 'Le conseiller se reconnecte. Restez en ligne.', 10000, 'the kiosk is told');
     const kioskFrames = await growth(async () => (await second.stats()).framesDecoded, 2000);
     assert.ok(kioskFrames > 20, `the agent's video goes on (${kioskFrames} frames in 2 s)`);
     await unblock(agent);

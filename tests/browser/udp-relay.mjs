@@ -1,6 +1,6 @@
 // A UDP relay between a browser and the server's media port that drops a share of the
-// datagrams both ways (this kernel has no `netem`): a rural link's loss, set and changed while
-// a call runs. The loss is drawn from a seeded generator, so a run can be repeated.
+// datagrams both ways and may hold them a while (this kernel has no `netem`): a rural link's
+// loss and delay, set and changed while a call runs. The loss is drawn from a seeded generator, so a run can be repeated.
 import dgram from 'node:dgram';
 
 export async function startRelay(host, { seed = 7 } = {}) {
@@ -19,6 +19,8 @@ export async function startRelay(host, { seed = 7 } = {}) {
   let target = null;
   let client = null;
   let loss = 0;
+  let delayMs = 0;
+  let closed = false;
   const counts = { forwarded: 0, dropped: 0 };
   socket.on('message', (msg, from) => {
     if (!target) return;
@@ -31,7 +33,8 @@ export async function startRelay(host, { seed = 7 } = {}) {
       return;
     }
     counts.forwarded += 1;
-    socket.send(msg, to.port, to.address);
+    if (delayMs > 0) setTimeout(() => !closed && socket.send(msg, to.port, to.address), delayMs);
+    else socket.send(msg, to.port, to.address);
   });
   return {
     host,
@@ -45,7 +48,14 @@ export async function startRelay(host, { seed = 7 } = {}) {
     setLoss(share) {
       loss = share;
     },
-    close: () => socket.close(),
+    /// Milliseconds each datagram is held, each way, from now on.
+    setDelay(ms) {
+      delayMs = ms;
+    },
+    close: () => {
+      closed = true;
+      socket.close();
+    },
   };
 }
 

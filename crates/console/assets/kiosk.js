@@ -82,7 +82,7 @@ const TEXT = {
     ended_other: 'Aucun conseiller n’a pu vous répondre. Vous pouvez appeler plus tard.',
     ended_dropped: 'La connexion est coupée. L’appel est arrêté. Vous pouvez appeler de nouveau.',
     peer_lost: 'La connexion avec le conseiller est coupée. Attendez un moment.',
-    agent_reconnecting: 'Le conseiller est en cours de reconnexion. Restez en ligne.',
+    agent_reconnecting: 'Le conseiller se reconnecte. Restez en ligne.',
     home: "Retour à l'accueil",
     service_closed: 'Ce service est fermé en ce moment. Choisissez un autre service ou revenez plus tard.',
     queue_full: 'Beaucoup de personnes attendent pour ce service. Essayez de nouveau dans quelques minutes.',

@@ -477,13 +477,40 @@ export class MediaCall {
   }
 
   async stats() {
-    const result = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: this.pc?.connectionState || 'closed', path: null, video: [], audio: [] };
+    const result = {
+      framesDecoded: 0,
+      audioPackets: 0,
+      framesSent: 0,
+      connectionState: this.pc?.connectionState || 'closed',
+      path: null,
+      // What the link does to the media: video sent (bytes, the encoder's target, its
+      // resolution and what limits it), freezes of the video received, audio concealed.
+      videoOut: { bytesSent: 0, targetBitrate: 0, frameHeight: 0, limitation: null },
+      freezes: { count: 0, secs: 0 },
+      audioIn: { concealedSamples: 0, totalSamples: 0 },
+      video: [],
+      audio: [],
+    };
     if (!this.pc) return result;
     const report = await this.pc.getStats();
     result.path = mediaPath(report);
     report.forEach((s) => {
       const kind = s.kind || s.mediaType;
-      if (s.type === 'outbound-rtp' && kind === 'video') result.framesSent += s.framesSent ?? s.framesEncoded ?? 0;
+      if (s.type === 'outbound-rtp' && kind === 'video') {
+        result.framesSent += s.framesSent ?? s.framesEncoded ?? 0;
+        result.videoOut.bytesSent += s.bytesSent || 0;
+        result.videoOut.targetBitrate += s.targetBitrate || 0;
+        result.videoOut.frameHeight = Math.max(result.videoOut.frameHeight, s.frameHeight || 0);
+        result.videoOut.limitation = s.qualityLimitationReason ?? result.videoOut.limitation;
+      }
+      if (s.type === 'inbound-rtp' && kind === 'video') {
+        result.freezes.count += s.freezeCount || 0;
+        result.freezes.secs += s.totalFreezesDuration || 0;
+      }
+      if (s.type === 'inbound-rtp' && kind === 'audio') {
+        result.audioIn.concealedSamples += s.concealedSamples || 0;
+        result.audioIn.totalSamples += s.totalSamplesReceived || 0;
+      }
       if (s.type !== 'inbound-rtp') return;
       const one = { mid: s.mid ?? null, track: s.trackIdentifier ?? null };
       if (kind === 'video') {
@@ -1060,7 +1087,18 @@ export class ChatPanel {
   }
 }
 
-const EMPTY_STATS = { framesDecoded: 0, audioPackets: 0, framesSent: 0, connectionState: 'none', path: null, video: [], audio: [] };
+const EMPTY_STATS = {
+  framesDecoded: 0,
+  audioPackets: 0,
+  framesSent: 0,
+  connectionState: 'none',
+  path: null,
+  videoOut: { bytesSent: 0, targetBitrate: 0, frameHeight: 0, limitation: null },
+  freezes: { count: 0, secs: 0 },
+  audioIn: { concealedSamples: 0, totalSamples: 0 },
+  video: [],
+  audio: [],
+};
 
 /**
  * The call's media on a page with `#self-video` and `#remote-video` (and `#remote-extra` for
