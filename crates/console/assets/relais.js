@@ -329,6 +329,10 @@ let peerConnectionsMade = 0;
 /// New offers a failed media connection makes before giving up, and the pause before each.
 const MAX_REJOINS = 5;
 const REJOIN_DELAY_MS = 1000;
+/// A connection `disconnected` this long (the network changed: a new address, another Wi-Fi
+/// or 4G cell) rejoins at once rather than waiting for the browser to call it failed
+/// (about 30 s of lost consent).
+const DISCONNECTED_REJOIN_MS = 2000;
 
 /// The media leg of a call between this page and the server's SFU. `start()` after
 /// `media_ready`: sends the browser's offer and applies the server's answer; `answerOffer(sdp)`
@@ -376,16 +380,24 @@ export class MediaCall {
       if (!tracks.some((t) => t.kind === kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
     }
     pc.ontrack = (event) => this.addRemote(event);
+    const rejoin = (delay) => {
+      this.rejoins += 1;
+      setTimeout(() => {
+        if (this.pc === pc) this.start().catch((err) => console.error('relais: rejoin', err));
+      }, delay);
+    };
     pc.onconnectionstatechange = () => {
       this.onstate(pc.connectionState);
+      clearTimeout(this.stalled);
       if (pc.connectionState === 'connected') this.rejoins = 0;
       // A failed connection (network change, server-side loss) rejoins the same call with a
-      // new offer; the server keeps the call for its grace period meanwhile.
-      if (pc.connectionState === 'failed' && this.rejoins < MAX_REJOINS) {
-        this.rejoins += 1;
-        setTimeout(() => {
-          if (this.pc === pc) this.start().catch((err) => console.error('relais: rejoin', err));
-        }, REJOIN_DELAY_MS);
+      // new offer; the server keeps the call for its grace period meanwhile. The server's
+      // media engine takes no ICE restart yet, so the rejoin is a new peer connection.
+      if (pc.connectionState === 'failed' && this.rejoins < MAX_REJOINS) rejoin(REJOIN_DELAY_MS);
+      if (pc.connectionState === 'disconnected') {
+        this.stalled = setTimeout(() => {
+          if (this.pc === pc && pc.connectionState === 'disconnected' && this.rejoins < MAX_REJOINS) rejoin(0);
+        }, DISCONNECTED_REJOIN_MS);
       }
     };
     let done;
@@ -526,6 +538,7 @@ export class MediaCall {
   }
 
   close() {
+    clearTimeout(this.stalled);
     if (!this.pc) return;
     this.pc.ontrack = null;
     this.pc.onconnectionstatechange = null;
