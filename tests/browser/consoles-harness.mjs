@@ -79,13 +79,14 @@ name_en = "URSSAF"
 [services.hours]
 `;
 
-/// `extraConfig`: TOML appended to the test configuration (more `[[services]]`, say).
-export async function startServer({ extraConfig = '' } = {}) {
+/// `extraConfig`: TOML appended to the test configuration (more `[[services]]`, say); `env`:
+/// `RELAIS_…` overrides of keys the configuration already has a section for.
+export async function startServer({ extraConfig = '', env = {} } = {}) {
   const bin = process.env.E2E_RELAIS_BIN || join(targetDir(), 'debug', 'relais');
   const dir = await mkdtemp(join(tmpdir(), 'relais-consoles-'));
   const config = join(dir, 'relais.toml');
   await writeFile(config, CONFIG({ dataDir: join(dir, 'data') }) + extraConfig);
-  const server = await startListening(bin, ['serve', '--config', config]);
+  const server = await startListening(bin, ['serve', '--config', config], { env });
   return {
     url: server.url,
     async token(role, sub, extra = []) {

@@ -300,6 +300,10 @@ pub struct MediaConfig {
     /// Seconds a call waits for a leg whose media was lost (network blink, closed tab) to
     /// come back with a new offer before it ends with reason `media_lost`.
     pub lost_grace_secs: u64,
+    /// Also listen on TCP at each shard's port number (ICE over TCP, passive, RFC 6544), so
+    /// that a browser that may send no UDP but reaches this address over TCP connects without
+    /// TURN. Open those TCP ports in the firewall too.
+    pub ice_tcp: bool,
 }
 
 impl Default for Config {
@@ -376,6 +380,7 @@ impl Default for MediaConfig {
             public_ips: Vec::new(),
             consent_timeout_secs: 30,
             lost_grace_secs: 30,
+            ice_tcp: false,
         }
     }
 }

@@ -13,6 +13,7 @@ use nix::sys::eventfd::EventFd;
 use relais_media::{BytesMut, MediaEvent, Shard, ShardStats};
 
 use super::handle::{Command, DriverStats};
+use super::tcp::{TcpSide, with_tcp_candidates};
 use super::udp;
 use crate::metrics::MediaMetrics;
 
@@ -148,9 +149,11 @@ fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run(
     index: usize,
     socket: UdpSocket,
+    mut tcp: Option<TcpSide>,
     mut shard: Shard,
     inbox: mpsc::Receiver<Command>,
     wake: Arc<EventFd>,
@@ -172,7 +175,7 @@ pub(super) fn run(
                     tracing::info!(shard = index, "media shard stopped");
                     return;
                 }
-                Ok(command) => handle_command(&mut shard, command, &stats),
+                Ok(command) => handle_command(&mut shard, command, &stats, tcp.as_ref()),
                 Err(mpsc::TryRecvError::Empty) => break,
             }
         }
@@ -188,7 +191,14 @@ pub(super) fn run(
                     waiting.push(arrival);
                 }
                 if now.duration_since(flushed_at) >= FLUSH_EVERY {
-                    drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+                    drain(
+                        &mut shard,
+                        &socket,
+                        &mut tcp,
+                        &mut sender,
+                        &mut outgoing,
+                        &mut stats,
+                    );
                     metrics.observe_sent(&mut waiting, unix_now());
                     flushed_at = Instant::now();
                 }
@@ -202,7 +212,14 @@ pub(super) fn run(
                 }
             };
             stats.receive_batches += 1;
-            drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+            drain(
+                &mut shard,
+                &socket,
+                &mut tcp,
+                &mut sender,
+                &mut outgoing,
+                &mut stats,
+            );
             metrics.observe_sent(&mut waiting, unix_now());
             // A short batch emptied the socket: what arrived since wakes `poll` at once, and
             // an idle socket costs no extra `recvmmsg` that would only say EAGAIN.
@@ -210,11 +227,22 @@ pub(super) fn run(
                 break;
             }
         }
+        if let Some(side) = tcp.as_mut() {
+            let now = Instant::now();
+            side.service(now, |from, data| shard.handle_datagram(now, from, data));
+        }
         let now = Instant::now();
         if shard.poll_timeout().is_some_and(|due| due <= now) {
             shard.handle_timeout(now);
         }
-        drain(&mut shard, &socket, &mut sender, &mut outgoing, &mut stats);
+        drain(
+            &mut shard,
+            &socket,
+            &mut tcp,
+            &mut sender,
+            &mut outgoing,
+            &mut stats,
+        );
         metrics.publish(now, &stats, &shard, receiver.overflowed(), false);
         while let Some(event) = shard.poll_event() {
             tracing::debug!(shard = index, ?event, "media event");
@@ -230,10 +258,20 @@ pub(super) fn run(
             continue;
         }
         let millis = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
-        let mut fds = [
+        let mut fds = vec![
             PollFd::new(socket.as_fd(), PollFlags::POLLIN),
             PollFd::new(wake.as_fd(), PollFlags::POLLIN),
         ];
+        if let Some(side) = tcp.as_ref() {
+            for (fd, writing) in side.descriptors() {
+                let flags = if writing {
+                    PollFlags::POLLIN | PollFlags::POLLOUT
+                } else {
+                    PollFlags::POLLIN
+                };
+                fds.push(PollFd::new(fd, flags));
+            }
+        }
         match poll(&mut fds, PollTimeout::from(millis)) {
             Ok(_) => {
                 let woken = fds[1]
@@ -252,8 +290,16 @@ pub(super) fn run(
     }
 }
 
-fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
+fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats, tcp: Option<&TcpSide>) {
     let now = Instant::now();
+    // With ICE over TCP, what the shard writes into an SDP also names its TCP candidate.
+    let tcp_port = tcp
+        .and_then(|side| side.local_addr().ok())
+        .map(|a| a.port());
+    let add_tcp = |sdp: String| match tcp_port {
+        Some(port) => with_tcp_candidates(&sdp, port),
+        None => sdp,
+    };
     match command {
         Command::CreateRoom(room, reply) => {
             let _ = reply.send(shard.create_room(room));
@@ -262,7 +308,8 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
             let _ = reply.send(shard.close_room(now, room));
         }
         Command::Join(room, spec, offer, reply) => {
-            let _ = reply.send(shard.join(now, room, &spec, &offer));
+            let joined = shard.join(now, room, &spec, &offer);
+            let _ = reply.send(joined.map(|(peer, answer)| (peer, add_tcp(answer))));
         }
         Command::AddCandidate(peer, candidate, reply) => {
             let _ = reply.send(shard.add_remote_candidate(peer, &candidate));
@@ -277,7 +324,7 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
             let _ = reply.send(shard.unsubscribe(subscriber, publisher));
         }
         Command::AddReceiveSlots(peer, more, reply) => {
-            let _ = reply.send(shard.add_receive_slots(now, peer, more));
+            let _ = reply.send(shard.add_receive_slots(now, peer, more).map(add_tcp));
         }
         Command::AcceptAnswer(peer, answer, reply) => {
             let _ = reply.send(shard.accept_answer(now, peer, &answer));
@@ -285,6 +332,7 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
         Command::Stats(reply) => {
             let mut out = stats.clone();
             out.shard = shard.stats();
+            out.tcp_connections = tcp.map_or(0, TcpSide::connections);
             let _ = reply.send(out);
         }
         Command::PeerStats(peer, reply) => {
@@ -297,12 +345,22 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats) {
 fn drain(
     shard: &mut Shard,
     socket: &UdpSocket,
+    tcp: &mut Option<TcpSide>,
     sender: &mut udp::Sender,
     outgoing: &mut Vec<(SocketAddr, BytesMut)>,
     stats: &mut DriverStats,
 ) {
     while let Some(transmit) = shard.poll_transmit() {
+        if let Some(side) = tcp.as_mut()
+            && side.send(transmit.to, &transmit.payload)
+        {
+            continue;
+        }
         outgoing.push((transmit.to, transmit.payload));
+    }
+    if let Some(side) = tcp.as_mut() {
+        side.flush();
+        stats.tcp_dropped = side.dropped;
     }
     if outgoing.is_empty() {
         return;

@@ -53,6 +53,9 @@ pub struct DriverStats {
     /// recvmmsg calls that returned datagrams, and the datagrams they returned.
     pub receive_batches: u64,
     pub send_batches: u64,
+    /// ICE-over-TCP connections open now, and packets dropped because one's queue was full.
+    pub tcp_connections: usize,
+    pub tcp_dropped: u64,
 }
 
 /// Why a command could not reach the shard.
@@ -88,15 +91,27 @@ impl ShardHandle {
     pub fn start(
         index: usize,
         bind: SocketAddr,
-        advertised_ips: &[std::net::IpAddr],
+        media: &crate::config::MediaConfig,
         credential_seed: [u8; 32],
-        consent_timeout: Duration,
         events: tokio::sync::mpsc::UnboundedSender<(usize, MediaEvent)>,
         metrics: MediaMetrics,
     ) -> anyhow::Result<Self> {
+        let advertised_ips = &media.public_ips;
+        let consent_timeout = Duration::from_secs(media.consent_timeout_secs);
+        let ice_tcp = media.ice_tcp;
         let socket = UdpSocket::bind(bind)
             .map_err(|err| anyhow::anyhow!("cannot bind media shard {index} to {bind}: {err}"))?;
         socket.set_nonblocking(true)?;
+        let tcp = if ice_tcp {
+            let at = socket.local_addr()?;
+            Some(super::tcp::TcpSide::bind(at).map_err(|err| {
+                anyhow::anyhow!(
+                    "cannot listen for ICE over TCP on media shard {index} at {at}: {err}"
+                )
+            })?)
+        } else {
+            None
+        };
         if let Err(err) = udp::enable_receive_reports(&socket) {
             tracing::warn!(shard = index, error = %err, "no kernel receive timestamps or drop counts: residence time and receive overflows are not measured");
         }
@@ -132,9 +147,18 @@ impl ShardHandle {
             .name(format!("media-shard-{index}"))
             .spawn(move || {
                 let metrics = ShardMetrics::new(&metrics, index);
-                run(index, socket, shard, inbox, thread_wake, events, metrics)
+                run(
+                    index,
+                    socket,
+                    tcp,
+                    shard,
+                    inbox,
+                    thread_wake,
+                    events,
+                    metrics,
+                )
             })?;
-        tracing::info!(shard = index, %local_addr, receive_buffer, send_buffer, "media shard started");
+        tracing::info!(shard = index, %local_addr, receive_buffer, send_buffer, ice_tcp, "media shard started");
         Ok(Self {
             index,
             local_addr,

@@ -3,6 +3,7 @@
 
 mod driver;
 mod handle;
+mod tcp;
 mod udp;
 
 use std::net::SocketAddr;
@@ -48,9 +49,8 @@ impl MediaShards {
             shards.push(ShardHandle::start(
                 index,
                 SocketAddr::new(config.bind, port),
-                &config.public_ips,
+                config,
                 seed,
-                std::time::Duration::from_secs(config.consent_timeout_secs),
                 events.clone(),
                 metrics.clone(),
             )?);
