@@ -89,6 +89,7 @@ export async function startServer({ extraConfig = '', env = {} } = {}) {
   const server = await startListening(bin, ['serve', '--config', config], { env });
   return {
     url: server.url,
+    pid: server.child.pid,
     async token(role, sub, extra = []) {
       const { stdout } = await run(bin, ['token', '--config', config, '--role', role, '--sub', sub, ...extra]);
       return stdout.trim();
