@@ -190,6 +190,15 @@ export function waitTile(wallboard, service, wanted, limitMs = 10000) {
   );
 }
 
+/// A kiosk on its start screen calls `service`, through its camera check screen.
+export async function kioskCalls(kiosk, service) {
+  await kiosk.waitState('start');
+  await kiosk.click(`service-${service}`);
+  await kiosk.waitState('check');
+  await waitFor(() => kiosk.page.$eval('[data-testid="call"]', (b) => !b.disabled), Boolean, 10000, 'call button enabled');
+  await kiosk.click('call');
+}
+
 /// Sets the agent's state through the console's selector.
 export async function setAgentState(agent, value) {
   await agent.page.select('[data-testid="state-select"]', value);

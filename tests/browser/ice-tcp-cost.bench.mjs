@@ -9,7 +9,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { launchChromium, sleep, waitFor } from './browsers.mjs';
-import { expectMedia, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
+import { expectMedia, openConsole, setAgentState, startServer, kioskCalls } from './consoles-harness.mjs';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS || 20);
@@ -35,11 +35,7 @@ async function call(server, browser, n) {
   const kiosk = await openConsole(browser, server.url, '/kiosk', await server.token('kiosk', `borne-bench-${n}`, ['--site', 'bench']), 'kiosk');
   await agent.waitState('not_ready');
   await setAgentState(agent, 'ready');
-  await kiosk.waitState('start');
-  await kiosk.click('service-caf');
-  await kiosk.waitState('check');
-  await waitFor(() => kiosk.page.$eval('[data-testid="call"]', (b) => !b.disabled), Boolean, 10000, 'call button enabled');
-  await kiosk.click('call');
+  await kioskCalls(kiosk, 'caf');
   await agent.waitState('ringing');
   await agent.click('accept');
   await Promise.all([expectMedia(kiosk, 'kiosk'), expectMedia(agent, 'agent')]);

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, waitFor } from './browsers.mjs';
-import { expectMedia, hook, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
+import { expectMedia, hook, openConsole, setAgentState, startServer, kioskCalls } from './consoles-harness.mjs';
 import { startRelay, throughRelay } from './udp-relay.mjs';
 
 const RELAY_HOST = process.env.E2E_MEDIA_IP === '198.18.0.1' ? '198.18.0.2' : '127.0.0.1';
@@ -48,11 +48,7 @@ test("a kiosk whose network changes mid-call gets its media back on the new path
     },
   });
   try {
-    await kiosk.waitState('start');
-    await kiosk.click('service-ants');
-    await kiosk.waitState('check');
-    await waitFor(() => kiosk.page.$eval('[data-testid="call"]', (b) => !b.disabled), Boolean, 10000, 'call button enabled');
-    await kiosk.click('call');
+    await kioskCalls(kiosk, 'ants');
     await agent.waitState('ringing');
     await agent.click('accept');
     await Promise.all([agent.waitState('call'), kiosk.waitState('call')]);

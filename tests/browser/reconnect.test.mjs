@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchChromium, sleep, waitFor } from './browsers.mjs';
-import { expectMedia, hook, openConsole, setAgentState, startServer, text } from './consoles-harness.mjs';
+import { expectMedia, hook, openConsole, setAgentState, startServer, text, kioskCalls } from './consoles-harness.mjs';
 
 let server;
 let chromium;
@@ -51,11 +51,7 @@ const callOf = (console_) => hook(console_, 'call');
 async function kioskWaiting(sub) {
   const token = await server.token('kiosk', sub, ['--site', 'mairie-test']);
   const kiosk = await openConsole(chromium, server.url, '/kiosk', token, sub, { preload: reachableSockets });
-  await kiosk.waitState('start');
-  await kiosk.click('service-mairie');
-  await kiosk.waitState('check');
-  await waitFor(() => kiosk.page.$eval('[data-testid="call"]', (b) => !b.disabled), Boolean, 10000, 'call button enabled');
-  await kiosk.click('call');
+  await kioskCalls(kiosk, 'mairie');
   await kiosk.waitState('waiting');
   return kiosk;
 }

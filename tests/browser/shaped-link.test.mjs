@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { launchChromium, sleep, waitFor } from './browsers.mjs';
-import { expectMedia, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
+import { expectMedia, openConsole, setAgentState, startServer, kioskCalls } from './consoles-harness.mjs';
 import { startRelay, throughRelay } from './udp-relay.mjs';
 
 const run = promisify(execFile);
@@ -160,11 +160,7 @@ test('a kiosk on a 1 Mbit/s uplink with delay and loss: video follows the link, 
   try {
     relay.setDelay(25);
     relay.setLoss(0.01);
-    await kiosk.waitState('start');
-    await kiosk.click('service-cpam');
-    await kiosk.waitState('check');
-    await waitFor(() => kiosk.page.$eval('[data-testid="call"]', (b) => !b.disabled), Boolean, 10000, 'call button enabled');
-    await kiosk.click('call');
+    await kioskCalls(kiosk, 'cpam');
     await agent.waitState('ringing');
     await agent.click('accept');
     await Promise.all([agent.waitState('call'), kiosk.waitState('call')]);

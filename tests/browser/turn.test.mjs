@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { launchChromium, launchFirefox, waitFor } from './browsers.mjs';
-import { expectMedia, openConsole, setAgentState, startServer } from './consoles-harness.mjs';
+import { expectMedia, openConsole, setAgentState, startServer, kioskCalls } from './consoles-harness.mjs';
 
 const run = promisify(execFile);
 // The TURN server has an address of its own in the test namespace (scripts/netns.sh).
@@ -129,11 +129,7 @@ async function relayedCall({ kioskBrowser, agentBrowser, kioskPreload = null, ag
     await agent.waitState('not_ready');
     await setAgentState(agent, 'ready');
     await agent.waitState('available');
-    await kiosk.waitState('start');
-    await kiosk.click('service-caf');
-    await kiosk.waitState('check');
-    await waitFor(() => kiosk.page.$eval('[data-testid="call"]', (b) => !b.disabled), Boolean, 10000, 'call button enabled');
-    await kiosk.click('call');
+    await kioskCalls(kiosk, 'caf');
     await agent.waitState('ringing');
     const acceptedAt = Date.now();
     await agent.click('accept');
