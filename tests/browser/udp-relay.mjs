@@ -17,24 +17,42 @@ export async function startRelay(host, { seed = 7 } = {}) {
     return state / 0x1_0000_0000;
   };
   let target = null;
-  let client = null;
   let loss = 0;
   let delayMs = 0;
   let closed = false;
-  const counts = { forwarded: 0, dropped: 0 };
-  socket.on('message', (msg, from) => {
-    if (!target) return;
-    const fromServer = from.address === target.address && from.port === target.port;
-    if (!fromServer) client = { address: from.address, port: from.port };
-    const to = fromServer ? client : target;
-    if (!to) return;
+  const counts = { forwarded: 0, dropped: 0, clients: 0 };
+  // A browser checks from each of its local addresses: like a NAT, the relay gives each one its
+  // own address toward the server, so that what the server answers goes back to the socket
+  // that asked (one shared upstream address would hand one socket's answers to another).
+  const upstreams = new Map();
+  const pass = (out, msg, to) => {
     if (random() < loss) {
       counts.dropped += 1;
       return;
     }
     counts.forwarded += 1;
-    if (delayMs > 0) setTimeout(() => !closed && socket.send(msg, to.port, to.address), delayMs);
-    else socket.send(msg, to.port, to.address);
+    const send = () => !closed && out.send(msg, to.port, to.address);
+    if (delayMs > 0) setTimeout(send, delayMs);
+    else send();
+  };
+  const upstreamFor = (client) => {
+    const key = `${client.address}:${client.port}`;
+    let upstream = upstreams.get(key);
+    if (!upstream) {
+      upstream = dgram.createSocket('udp4');
+      upstream.bind(0, host);
+      upstream.on('message', (msg, from) => {
+        if (target && from.address === target.address && from.port === target.port) pass(socket, msg, client);
+      });
+      upstream.on('error', () => {});
+      upstreams.set(key, upstream);
+      counts.clients = upstreams.size;
+    }
+    return upstream;
+  };
+  socket.on('message', (msg, from) => {
+    if (!target || closed) return;
+    pass(upstreamFor({ address: from.address, port: from.port }), msg, target);
   });
   return {
     host,
@@ -55,6 +73,7 @@ export async function startRelay(host, { seed = 7 } = {}) {
     close: () => {
       closed = true;
       socket.close();
+      for (const upstream of upstreams.values()) upstream.close();
     },
   };
 }
