@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { launchChromium, sleep, waitFor } from './browsers.mjs';
-import { expectMedia, openConsole, setAgentState, startServer, kioskCalls } from './consoles-harness.mjs';
+import { expectMedia, hook, openConsole, setAgentState, startServer, kioskCalls } from './consoles-harness.mjs';
 import { startRelay, throughRelay } from './udp-relay.mjs';
 
 const run = promisify(execFile);
@@ -94,21 +94,23 @@ async function shape(relayPort, rate) {
 const reshape = (rate) => tc('qdisc', 'change', 'dev', 'lo', 'parent', '1:10', 'handle', '10:', 'tbf', 'rate', rate, 'burst', '16kb', 'latency', '200ms');
 
 /// Samples both sides every 100 ms for `secs`: what the kiosk sends, what the agent decodes
-/// and hears.
+/// and hears, and whether the kiosk has gone on in audio only (its own link judged too poor
+/// for video: then it sends no video on purpose, and says so).
 async function watch(kiosk, agent, secs) {
   const samples = [];
   const end = Date.now() + secs * 1000;
   while (Date.now() < end) {
-    const [k, a] = await Promise.all([kiosk.stats(), agent.stats()]);
-    samples.push({ at: Date.now(), sent: k.videoOut.bytesSent, target: k.videoOut.targetBitrate, height: k.videoOut.frameHeight, frames: a.framesDecoded, audio: a.audioPackets, freezes: a.freezes, state: a.connectionState });
+    const [k, a, only] = await Promise.all([kiosk.stats(), agent.stats(), hook(kiosk, 'audioOnly')]);
+    samples.push({ at: Date.now(), sent: k.videoOut.bytesSent, target: k.videoOut.targetBitrate, height: k.videoOut.frameHeight, frames: a.framesDecoded, audio: a.audioPackets, freezes: a.freezes, state: a.connectionState, audioOnly: only.self });
     await sleep(100);
   }
   return samples;
 }
 
 /// The figures of a stretch of samples (from `skipSecs` on): the kiosk's video rate and target,
-/// the longest stand-still of the agent's picture and the longest silence of its audio,
-/// freezes (Chrome's count, over 500 ms by its own rule).
+/// the longest stand-still of the agent's picture while the kiosk sends video (audio only is
+/// no freeze: it is chosen and shown) and the longest silence of its audio, freezes (Chrome's
+/// count, over 500 ms by its own rule), the time spent in audio only.
 function figures(samples, skipSecs = 0) {
   const from = samples[0].at + skipSecs * 1000;
   const s = samples.filter((x) => x.at >= from);
@@ -119,7 +121,7 @@ function figures(samples, skipSecs = 0) {
     let since = first.at;
     let worst = 0;
     for (let i = 1; i < s.length; i++) {
-      if (s[i][key] > s[i - 1][key]) {
+      if (s[i][key] > s[i - 1][key] || (key === 'frames' && s[i].audioOnly)) {
         worst = Math.max(worst, s[i].at - since);
         since = s[i].at;
       }
@@ -135,6 +137,7 @@ function figures(samples, skipSecs = 0) {
     freezes: last.freezes.count - first.freezes.count,
     freezeSecs: Math.round((last.freezes.secs - first.freezes.secs) * 10) / 10,
     fps: Math.round((last.frames - first.frames) / secs),
+    audioOnlyMs: s.slice(1).reduce((sum, x, i) => sum + (x.audioOnly ? x.at - s[i].at : 0), 0),
   };
 }
 
@@ -171,8 +174,13 @@ test('a kiosk on a 1 Mbit/s uplink with delay and loss: video follows the link, 
     await reshape('300kbit');
     const low = figures(await watch(kiosk, agent, 10), 0);
     await reshape('1mbit');
+    // A link that poor for long enough sends the kiosk to audio only; video comes back by
+    // itself once the link is better (the poor-link test checks how), and is measured then.
+    const betterAt = Date.now();
+    await waitFor(() => hook(kiosk, 'audioOnly'), (a) => !a.self, 40000, 'the kiosk sends video again');
+    const videoBackMs = Date.now() - betterAt;
     const back = figures(await watch(kiosk, agent, 20), 8);
-    const report = { '1 Mbit/s': capped, '300 kbit/s (10 s)': low, '1 Mbit/s again': back };
+    const report = { '1 Mbit/s': capped, '300 kbit/s (10 s)': low, '1 Mbit/s again': { ...back, afterMs: videoBackMs } };
     console.log(`shaped kiosk uplink (25 ms each way, 1 % loss), video sent by the kiosk and received by the agent:\n${JSON.stringify(report, null, 1)}`);
     console.log(`relay: ${relay.counts.forwarded} datagrams forwarded, ${relay.counts.dropped} dropped`);
 

@@ -821,6 +821,10 @@ export function linkQuality({ rtt = null, loss = null } = {}) {
 /// sendKbps, poorFor, sendLoss, own, ownPoorFor})`: the figures of the last interval and how
 /// long (ms) the link has been poor without a break; `own` judges this side's own link (its
 /// round trip and `sendLoss`, the loss of what it sends as the server reports it). `call` returns the current `MediaCall` (or null between calls).
+/// How long a round trip measured by the connectivity checks stands for the link (browsers
+/// check a pair every few seconds).
+const RTT_FRESH_MS = 6000;
+
 export class QualityMeter {
   constructor(call, onsample, { everyMs = 2000 } = {}) {
     this.call = call;
@@ -842,6 +846,7 @@ export class QualityMeter {
     this.last = null;
     this.poorSince = null;
     this.ownPoorSince = null;
+    this.freshRtt = null;
   }
 
   async sample() {
@@ -870,9 +875,23 @@ export class QualityMeter {
         if (s.fractionLost != null) now.sendLoss = Math.max(now.sendLoss ?? 0, s.fractionLost);
       }
     });
-    // The pair's round trip (STUN consent checks) where the browser measures it; else RTCP's.
-    if (pair?.currentRoundTripTime != null) now.rtt = pair.currentRoundTripTime;
+    // The pair's round trip (STUN consent checks) where the browser measures it, as the mean of
+    // the checks answered since the last sample; else RTCP's. A pair's `currentRoundTripTime`
+    // stays at its last check's value, which may be many seconds old: a round trip measured
+    // while a link was congested must not keep judging it once it is better.
     const before = this.last;
+    if (pair) {
+      now.pairId = pair.id;
+      now.rttTotal = pair.totalRoundTripTime ?? null;
+      now.responses = pair.responsesReceived ?? null;
+      const answered = before?.pairId === pair.id && now.responses != null && before.responses != null ? now.responses - before.responses : 0;
+      if (answered > 0 && now.rttTotal != null && before.rttTotal != null) {
+        this.freshRtt = { value: (now.rttTotal - before.rttTotal) / answered, at: now.at };
+      } else if (!before && pair.currentRoundTripTime != null) {
+        this.freshRtt = { value: pair.currentRoundTripTime, at: now.at };
+      }
+    }
+    if (this.freshRtt && now.at - this.freshRtt.at <= RTT_FRESH_MS) now.rtt = this.freshRtt.value;
     this.last = now;
     let loss = null;
     let kbps = null;
