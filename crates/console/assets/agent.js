@@ -6,7 +6,7 @@
 import {
   $, AudioFallback, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, chooseDevices, chosenDevices, duration,
   exposeTestHooks, fetchDocument, forgetToken, formatSize, getLocalMedia, holdPicture, keepDocument, levelMeter, listDevices, pageCall,
-  playTestTone, qualityText, renderLines, showQuality, showScreen, stopMedia, takeToken, uploadDocument,
+  playTestTone, qualityText, renderLines, secureContext, showQuality, showScreen, stopMedia, takeToken, uploadDocument,
 } from '/console/relais.js';
 
 const QUALITY_LABEL = { good: 'Connexion bonne', fair: 'Connexion moyenne', poor: 'Connexion faible', unknown: 'Connexion…' };
@@ -603,7 +603,7 @@ async function onMediaReady(push) {
       ui.stream = await getLocalMedia(chosenDevices());
     } catch (err) {
       console.error('agent: camera/microphone', err);
-      $('#call-status').textContent = 'Caméra ou micro indisponible';
+      $('#call-status').textContent = mediaError(err);
     }
   }
   if (ui.callId !== push.call) return;
@@ -1298,7 +1298,10 @@ async function previewDevices() {
     try {
       stream = devices.preview = await getLocalMedia(chosenDevices());
     } catch (err) {
-      $('#devices-error').textContent = "La caméra ou le micro n'est pas disponible. Vérifiez qu'ils sont branchés et autorisés pour ce site.";
+      $('#devices-error').textContent =
+        err?.name === 'InsecureContextError'
+          ? 'HTTPS requis — contactez votre administrateur. Sans adresse https://, le navigateur refuse la caméra et le micro.'
+          : "La caméra ou le micro n'est pas disponible. Vérifiez qu'ils sont branchés et autorisés pour ce site.";
       $('#devices-error').hidden = false;
       console.error('agent: devices', err);
       return;
@@ -1956,7 +1959,13 @@ function signinError(text) {
   setScreen('signin');
 }
 
+/// What the agent reads when the camera or the microphone cannot be opened.
+function mediaError(err) {
+  return err?.name === 'InsecureContextError' ? 'HTTPS requis — contactez votre administrateur' : 'Caméra ou micro indisponible';
+}
+
 function init() {
+  $('#insecure').hidden = secureContext();
   bindSigninForm((token) => {
     setScreen('loading');
     connect(token);

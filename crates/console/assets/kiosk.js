@@ -6,7 +6,7 @@
 // start.
 import {
   $, AudioFallback, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, captureStill, duration, exposeTestHooks, fetchDocument,
-  formatSize, getLocalMedia, holdPicture, levelMeter, pageCall, renderLines, showQuality, showScreen, stopMedia, storeToken, takeToken,
+  formatSize, getLocalMedia, holdPicture, levelMeter, pageCall, renderLines, secureContext, showQuality, showScreen, stopMedia, storeToken, takeToken,
   forgetToken, uploadDocument,
 } from '/console/relais.js';
 
@@ -33,6 +33,8 @@ const TEXT = {
   fr: {
     brand: 'Visio-accueil des services publics',
     loading: 'Connexion…',
+    insecure_title: 'Borne non sécurisée',
+    insecure_text: "Il faut une adresse en https. Contactez l'administrateur de la borne.",
     signin_title: 'Borne non configurée',
     signin_text: "Collez le jeton de la borne fourni par l'administrateur.",
     token_label: 'Jeton',
@@ -140,6 +142,8 @@ const TEXT = {
   en: {
     brand: 'Public services video desk',
     loading: 'Connecting…',
+    insecure_title: 'Kiosk not secure',
+    insecure_text: 'HTTPS required. Contact the kiosk administrator.',
     signin_title: 'Kiosk not set up',
     signin_text: 'Paste the kiosk token given by your administrator.',
     token_label: 'Token',
@@ -247,6 +251,8 @@ const TEXT = {
   ar: {
     brand: 'الاستقبال بالفيديو للخدمات العامة',
     loading: 'جارٍ الاتصال…',
+    insecure_title: 'الجهاز غير آمن',
+    insecure_text: 'يلزم عنوان HTTPS. اتصل بمسؤول الجهاز.',
     signin_title: 'الجهاز غير مُعَدّ',
     signin_text: 'الصق رمز الجهاز الذي قدّمه المسؤول.',
     token_label: 'الرمز',
@@ -1462,6 +1468,12 @@ function init() {
       (ui.media?.pc?.getSenders() || []).filter((s) => s.track).map((s) => ({ kind: s.track.kind, enabled: s.track.enabled, readyState: s.track.readyState })),
   });
 
+  // Without https the browser gives no camera: say so to whoever installs the kiosk, instead of
+  // letting a citizen choose a service and then blaming the camera.
+  if (!secureContext()) {
+    setScreen('insecure');
+    return;
+  }
   const token = takeToken();
   if (token) connect(token);
   else setScreen('signin');

@@ -245,10 +245,20 @@ function defaultUrl() {
   return `${scheme}//${location.host}/ws`;
 }
 
-/// Camera and microphone. Resolves with a MediaStream; rejects with the browser's error.
+/// Whether the page may use the camera and the microphone at all: browsers give them only to
+/// https:// pages and localhost (elsewhere `navigator.mediaDevices` is missing).
+export function secureContext() {
+  return window.isSecureContext !== false && Boolean(navigator.mediaDevices);
+}
+
 /// The camera and microphone: those chosen (`{audioInput, videoInput}` device ids), or the
 /// browser's default when none is chosen or the chosen one is gone.
 export async function getLocalMedia(chosen = {}) {
+  if (!secureContext()) {
+    const err = new Error('camera and microphone need an https:// page (or localhost)');
+    err.name = 'InsecureContextError';
+    throw err;
+  }
   const constraints = (devices) => ({
     audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...(devices.audioInput ? { deviceId: { exact: devices.audioInput } } : {}) },
     video: { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30 }, ...(devices.videoInput ? { deviceId: { exact: devices.videoInput } } : {}) },
@@ -285,7 +295,7 @@ export function chooseDevices(devices) {
 /// The media devices, by kind (`audioinput`, `videoinput`, `audiooutput`), with their labels
 /// (known once the page may use the camera and microphone).
 export async function listDevices() {
-  const all = await navigator.mediaDevices.enumerateDevices();
+  const all = secureContext() ? await navigator.mediaDevices.enumerateDevices() : [];
   const of = (kind) => all.filter((d) => d.kind === kind && d.deviceId);
   return { audioinput: of('audioinput'), videoinput: of('videoinput'), audiooutput: of('audiooutput') };
 }

@@ -508,11 +508,36 @@ impl Config {
                 "recovery.resume_secs and recovery.agent_resume_secs must be at most 3600".into(),
             );
         }
+        self.validate_media_address()?;
         self.validate_turn()?;
         if self.log.level.trim().is_empty() {
             return Err("log.level must not be empty".into());
         }
         service::validate_services(&self.services)
+    }
+
+    /// Browsers need an address they can send media to: a wildcard bind says none.
+    fn validate_media_address(&self) -> Result<(), String> {
+        if self.media.bind.is_unspecified() && self.media.public_ips.is_empty() {
+            return Err(format!(
+                "media.bind = {} listens on every address but tells browsers none: their video \
+                 would never connect. Set media.bind to the address browsers reach this \
+                 server at, or keep the wildcard and list that address in media.public_ips \
+                 (e.g. public_ips = [\"203.0.113.10\"])",
+                self.media.bind
+            ));
+        }
+        if let Some(ip) = self
+            .media
+            .public_ips
+            .iter()
+            .find(|ip| ip.is_unspecified() || ip.is_multicast())
+        {
+            return Err(format!(
+                "media.public_ips: {ip} is not an address a browser can send media to"
+            ));
+        }
+        Ok(())
     }
 
     fn validate_turn(&self) -> Result<(), String> {
@@ -593,6 +618,36 @@ impl Config {
             out.push(format!(
                 "development mode on a non-loopback address ({}): anyone on the network gets \
                  demo tokens; set auth.secret (and leave auth.development unset) in production",
+                self.http.listen
+            ));
+        }
+        let behind_tls_proxy = self
+            .http
+            .public_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("https://"));
+        if !self.http.listen.ip().is_loopback() && !self.tls_enabled() && !behind_tls_proxy {
+            out.push(format!(
+                "plain HTTP on a non-loopback address ({}): browsers give the camera and the \
+                 microphone only to https:// pages, so kiosks and agents elsewhere get no \
+                 video; configure [tls] cert and key, or behind a proxy that terminates TLS \
+                 set http.public_url = \"https://…\"",
+                self.http.listen
+            ));
+        }
+        let media_local = self.media.bind.is_loopback()
+            || (!self.media.public_ips.is_empty()
+                && self.media.public_ips.iter().all(IpAddr::is_loopback));
+        if media_local && !self.http.listen.ip().is_loopback() {
+            out.push(format!(
+                "the media address is loopback ({}) but the HTTP listener is not ({}): \
+                 browsers on other machines sign in but their video never connects; set \
+                 media.bind (or media.public_ips) to an address they reach",
+                self.media
+                    .public_ips
+                    .first()
+                    .copied()
+                    .unwrap_or(self.media.bind),
                 self.http.listen
             ));
         }

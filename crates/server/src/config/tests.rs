@@ -301,3 +301,66 @@ fn turn_urls_need_a_secret_and_a_host_and_the_secret_is_redacted() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_wildcard_media_bind_needs_an_advertised_address() {
+    let err = load("[media]\nbind = \"0.0.0.0\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("media.bind = 0.0.0.0"), "{err}");
+    assert!(err.contains("media.public_ips"), "{err}");
+    let err = load("[media]\nbind = \"::\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("media.bind = ::"), "{err}");
+
+    let advertised = load(
+        "[media]\nbind = \"0.0.0.0\"\npublic_ips = [\"203.0.113.10\"]\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(advertised.media.public_ips.len(), 1);
+    let err = load(
+        "[media]\nbind = \"0.0.0.0\"\npublic_ips = [\"0.0.0.0\"]\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("media.public_ips: 0.0.0.0"), "{err}");
+}
+
+#[test]
+fn plain_http_off_loopback_and_loopback_media_are_warned_about() {
+    let secret = "[auth]\nsecret = \"a-real-production-secret-0123\"\n";
+    let lan = load(
+        &format!("{secret}[http]\nlisten = \"192.0.2.5:8080\"\n[media]\nbind = \"192.0.2.5\"\n"),
+        &[],
+    )
+    .unwrap();
+    let warnings = lan.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("https://"), "{warnings:?}");
+
+    let proxied = load(
+        &format!(
+            "{secret}[http]\nlisten = \"192.0.2.5:8080\"\npublic_url = \"https://relais.example.fr\"\n[media]\nbind = \"192.0.2.5\"\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    assert!(proxied.warnings().is_empty(), "{:?}", proxied.warnings());
+
+    let local_media = load(
+        &format!(
+            "{secret}[http]\nlisten = \"192.0.2.5:8080\"\npublic_url = \"https://relais.example.fr\"\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    let warnings = local_media.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("media address is loopback (127.0.0.1)"),
+        "{warnings:?}"
+    );
+}
