@@ -26,6 +26,8 @@ if $want_test; then
         "fonts-liberation:/usr/share/fonts/truetype/liberation"
         "coturn:/usr/bin/turnserver"
         "nftables:/usr/sbin/nft"
+        "prometheus:/usr/bin/promtool"
+        "systemd:/usr/bin/systemd-analyze"
     )
 fi
 

@@ -12,6 +12,26 @@ use std::time::{Duration, Instant};
 use relais_e2e::{RunningServer, parse_response, temp_dir};
 use rustls::pki_types::{CertificateDer, ServerName};
 
+/// A certificate for localhost valid until `year`-01-01, written to the test's directory.
+fn make_certificate_until(dir: &Path, year: i32) -> CertificateDer<'static> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.not_after = rcgen::date_time_ymd(year, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    cert.der().clone()
+}
+
+/// The expiry metric of the served certificate, read over HTTPS.
+fn expiry_metric(addr: SocketAddr, trusted: &[CertificateDer<'static>]) -> Option<i64> {
+    let (_, body, _) = https_get(addr, "/metrics", trusted);
+    body.lines()
+        .find(|l| l.starts_with("relais_tls_certificate_expiry_timestamp_seconds{"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 fn make_certificate(dir: &Path) -> CertificateDer<'static> {
     let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
@@ -113,6 +133,33 @@ fn sighup_reloads_a_replaced_certificate() {
         assert!(
             Instant::now() < deadline,
             "the new certificate was not served within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_served_certificate_s_expiry_is_a_metric_and_follows_a_reload() {
+    // 2031-01-01 and 2032-01-01, Unix time.
+    const END_2031: i64 = 1_924_992_000;
+    const END_2032: i64 = 1_956_528_000;
+    let dir = temp_dir("https");
+    let first = make_certificate_until(&dir, 2031);
+    let server = RunningServer::start_in(dir.clone(), &tls_config(&dir));
+    assert_eq!(
+        expiry_metric(server.addr, std::slice::from_ref(&first)),
+        Some(END_2031)
+    );
+
+    let second = make_certificate_until(&dir, 2032);
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let both = [first, second];
+    while expiry_metric(server.addr, &both) != Some(END_2032) {
+        assert!(
+            Instant::now() < deadline,
+            "the expiry metric did not follow the reload: {:?}",
+            expiry_metric(server.addr, &both)
         );
         std::thread::sleep(Duration::from_millis(100));
     }

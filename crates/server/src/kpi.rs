@@ -135,7 +135,38 @@ pub async fn publish(state: AppState) {
 
 fn refresh_gauges(state: &AppState, snapshot: &KpiSnapshot) {
     let metrics = state.metrics();
+    let config = state.config();
     for queue in &snapshot.queues {
+        let id = queue.service.as_str();
+        let q = &metrics.queues;
+        q.open.with_label_values(&[id]).set(i64::from(queue.open));
+        let a = &queue.agents;
+        for (name, count) in [
+            ("available", a.available),
+            ("reserved", a.reserved),
+            ("on_call", a.on_call),
+            ("wrap_up", a.wrap_up),
+            ("not_ready", a.not_ready),
+        ] {
+            q.agents.with_label_values(&[id, name]).set(count as i64);
+        }
+        for (window, kpis) in [("recent", &queue.recent), ("today", &queue.today)] {
+            q.offered
+                .with_label_values(&[id, window])
+                .set(kpis.offered as i64);
+            match kpis.service_level {
+                Some(level) => q.service_level.with_label_values(&[id, window]).set(level),
+                // No answered call in the window: no figure rather than a made-up one.
+                None => {
+                    let _ = q.service_level.remove_label_values(&[id, window]);
+                }
+            }
+        }
+        if let Some(service) = config.services.iter().find(|s| s.id == queue.service) {
+            q.service_level_target
+                .with_label_values(&[id])
+                .set(service.service_level_target);
+        }
         metrics
             .queue_waiting
             .with_label_values(&[queue.service.as_str()])

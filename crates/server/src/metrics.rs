@@ -2,8 +2,8 @@
 //! HTTP request counters. Cores report plain statistics; only this module speaks Prometheus.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use relais_proto::Role;
 
@@ -29,6 +29,11 @@ pub struct Metrics {
     pub queue_longest_wait: IntGaugeVec,
     /// Logged-in agents by state.
     pub agents: IntGaugeVec,
+    /// The queues and what alerts watch in them.
+    pub queues: QueueMetrics,
+    /// When the served TLS certificate expires, Unix time in seconds, by certificate file
+    /// (no series without `[tls]`).
+    pub tls_expiry: IntGaugeVec,
     /// Open websocket sessions by role.
     pub ws_sessions: IntGaugeVec,
     /// Websocket messages refused, by error code.
@@ -60,6 +65,76 @@ pub struct Metrics {
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Per-queue gauges refreshed every second from the dispatcher's KPIs: whether a queue is
+/// open, who can take its calls, its service level against its target.
+#[derive(Clone)]
+pub struct QueueMetrics {
+    /// 1 while the queue is open (within its hours), 0 while closed.
+    pub open: IntGaugeVec,
+    /// Signed-in agents who have the queue's skills, by queue and state (`available`,
+    /// `reserved`, `on_call`, `wrap_up`, `not_ready`).
+    pub agents: IntGaugeVec,
+    /// Share of answered calls answered within the queue's threshold, by queue and KPI window
+    /// (`recent`, `today`); no series while the window has no answered call.
+    pub service_level: GaugeVec,
+    /// The queue's service-level target (`services.service_level_target`).
+    pub service_level_target: GaugeVec,
+    /// Calls offered to the queue, by queue and KPI window.
+    pub offered: IntGaugeVec,
+}
+
+impl QueueMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let open = IntGaugeVec::new(
+            Opts::new(
+                "queue_open",
+                "1 while the queue is within its opening hours, 0 while closed.",
+            ),
+            &["queue"],
+        )?;
+        registry.register(Box::new(open.clone()))?;
+        let agents = IntGaugeVec::new(
+            Opts::new(
+                "queue_agents",
+                "Signed-in agents with the queue's skills, by queue and state.",
+            ),
+            &["queue", "state"],
+        )?;
+        registry.register(Box::new(agents.clone()))?;
+        let service_level = GaugeVec::new(
+            Opts::new(
+                "queue_service_level_ratio",
+                "Share of answered calls answered within the queue's threshold, by KPI window (recent: the last 15 minutes; today).",
+            ),
+            &["queue", "window"],
+        )?;
+        registry.register(Box::new(service_level.clone()))?;
+        let service_level_target = GaugeVec::new(
+            Opts::new(
+                "queue_service_level_target_ratio",
+                "The queue's service-level target (services.service_level_target).",
+            ),
+            &["queue"],
+        )?;
+        registry.register(Box::new(service_level_target.clone()))?;
+        let offered = IntGaugeVec::new(
+            Opts::new(
+                "queue_offered_calls",
+                "Calls offered to the queue, by KPI window (recent, today).",
+            ),
+            &["queue", "window"],
+        )?;
+        registry.register(Box::new(offered.clone()))?;
+        Ok(Self {
+            open,
+            agents,
+            service_level,
+            service_level_target,
+            offered,
+        })
     }
 }
 
@@ -149,6 +224,15 @@ impl Metrics {
             &["state"],
         )?;
         registry.register(Box::new(agents.clone()))?;
+        let queues = QueueMetrics::new(&registry)?;
+        let tls_expiry = IntGaugeVec::new(
+            Opts::new(
+                "tls_certificate_expiry_timestamp_seconds",
+                "When the served TLS certificate (the chain's first) stops being valid, Unix time in seconds.",
+            ),
+            &["certificate"],
+        )?;
+        registry.register(Box::new(tls_expiry.clone()))?;
         let ws_sessions = IntGaugeVec::new(
             Opts::new("ws_sessions", "Open websocket sessions by role."),
             &["role"],
@@ -235,6 +319,8 @@ impl Metrics {
             queue_waiting,
             queue_longest_wait,
             agents,
+            queues,
+            tls_expiry,
             ws_sessions,
             ws_refused,
             connections_refused,

@@ -49,6 +49,7 @@ impl Server {
         let acceptor = match tls {
             Some((cert, key)) => {
                 let certified = tls::load_certified_key(&cert, &key)?;
+                tls::publish_expiry(state.metrics(), &cert, &certified);
                 let resolver = Arc::new(tls::CertResolver::new(certified));
                 let server_config = tls::server_config(Arc::clone(&resolver))?;
                 let check = Duration::from_secs(state.config().tls.reload_check_secs);

@@ -90,6 +90,26 @@ pub fn load_certified_key(cert_path: &Path, key_path: &Path) -> Result<Certified
     Ok(certified)
 }
 
+/// When the served certificate (the chain's first) stops being valid, Unix time in seconds;
+/// `None` when it cannot be parsed.
+pub fn expiry(key: &CertifiedKey) -> Option<i64> {
+    let leaf = key.cert.first()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
+/// Publishes the expiry of `key` (the certificate read from `path`) as a metric.
+pub fn publish_expiry(metrics: &Metrics, path: &Path, key: &CertifiedKey) {
+    let label = path.display().to_string();
+    match expiry(key) {
+        Some(at) => metrics
+            .tls_expiry
+            .with_label_values(&[label.as_str()])
+            .set(at),
+        None => tracing::warn!(cert = %label, "cannot read the certificate's expiry date"),
+    }
+}
+
 /// The HTTPS server configuration (TLS 1.2 and 1.3, ring, HTTP/2 and HTTP/1.1 by ALPN).
 pub fn server_config(resolver: Arc<CertResolver>) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -142,6 +162,7 @@ pub async fn reload_task(
         stamps = file_stamps(&cert_path, &key_path);
         match load_certified_key(&cert_path, &key_path) {
             Ok(key) => {
+                publish_expiry(&metrics, &cert_path, &key);
                 resolver.replace(key);
                 metrics.tls_reloads.with_label_values(&["ok"]).inc();
                 tracing::info!(reason, cert = %cert_path.display(), "TLS certificate reloaded");

@@ -57,6 +57,10 @@ pub struct ServiceConfig {
     /// Service-level threshold in seconds (answered within it counts as in service level).
     #[serde(default = "default_sl_secs")]
     pub service_level_secs: u64,
+    /// The share of answered calls to answer within `service_level_secs` (0.8: 80 % within
+    /// 20 s). Exported for the alert on a service level below target.
+    #[serde(default = "default_sl_target")]
+    pub service_level_target: f64,
     /// What supervisors may do on this service's calls (no call is ever recorded).
     #[serde(default)]
     pub supervision: SupervisionPolicy,
@@ -189,6 +193,9 @@ fn default_wrap_up_secs() -> u64 {
 fn default_sl_secs() -> u64 {
     20
 }
+fn default_sl_target() -> f64 {
+    0.8
+}
 fn default_proficiency() -> u8 {
     1
 }
@@ -233,6 +240,12 @@ pub(super) fn validate_services(services: &[ServiceConfig]) -> Result<(), String
                     "services[{i}].dispositions[{j}] = {code:?} is listed twice"
                 ));
             }
+        }
+        if !(service.service_level_target > 0.0 && service.service_level_target <= 1.0) {
+            return Err(format!(
+                "services[{i}].service_level_target = {}: a share above 0 and at most 1 (0.8 for 80 %)",
+                service.service_level_target
+            ));
         }
         for (j, skill) in service.skills.iter().enumerate() {
             let skill_key = format!("services[{i}].skills[{j}]");
@@ -316,6 +329,7 @@ pub(super) fn demo_services() -> Vec<ServiceConfig> {
         offer_timeout_secs: default_offer_timeout_secs(),
         wrap_up_secs: default_wrap_up_secs(),
         service_level_secs: default_sl_secs(),
+        service_level_target: default_sl_target(),
         supervision: SupervisionPolicy::default(),
         interpreter: false,
         chat_retention: false,
