@@ -1,7 +1,8 @@
 //! A real Prometheus (the Debian `prometheus` package) scrapes a running server with the
 //! project's alerting rules loaded: the series the rules and the dashboard use are queryable
 //! with the values of what happens on the server, every rule evaluates without error, and the
-//! alert on an open queue nobody can take is pending for the queue that has no agent.
+//! alert on an open queue nobody can take is pending for the queue that has no agent; every
+//! query of the Grafana dashboard is valid and reads series the server exports.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -142,7 +143,7 @@ fn encode(text: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_prometheus_scrapes_the_series_the_rules_use_and_evaluates_every_rule() {
+async fn a_real_prometheus_scrapes_what_the_rules_and_the_dashboard_use_and_evaluates_every_rule() {
     let server = TestServer::start_with("prometheus", |config| {
         config.services[0].service_level_target = 0.9;
         // An open queue that nobody signed in can take.
@@ -153,7 +154,10 @@ async fn a_real_prometheus_scrapes_the_series_the_rules_use_and_evaluates_every_
         config.services.push(cpam);
     })
     .await;
-    let (_agent, _kiosk, _call) = answered_call(&server, "marie", "borne-1").await;
+    // One call answered and ended: its outcome is counted, its agent back after wrap-up.
+    let (mut agent, _kiosk, _call) = answered_call(&server, "marie", "borne-1").await;
+    let hung_up = agent.request(serde_json::json!({"type": "hangup"})).await;
+    assert_eq!(hung_up["type"], "ok", "{hung_up}");
     let prometheus = Prometheus::start(server.addr);
 
     assert_eq!(
@@ -177,9 +181,12 @@ async fn a_real_prometheus_scrapes_the_series_the_rules_use_and_evaluates_every_
     );
     prometheus
         .value_where(
-            "relais_queue_agents{queue=\"caf\",state=\"on_call\"}",
+            "sum(relais_queue_agents{queue=\"caf\",state!=\"not_ready\"})",
             |v| v == 1.0,
         )
+        .await;
+    prometheus
+        .value_where("sum(relais_calls_total{queue=\"caf\"})", |v| v == 1.0)
         .await;
     prometheus
         .value_where("sum(relais_queue_agents{queue=\"cpam\"})", |v| v == 0.0)
@@ -252,6 +259,64 @@ async fn a_real_prometheus_scrapes_the_series_the_rules_use_and_evaluates_every_
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+
+    // The Grafana dashboard: every query is valid PromQL for this Prometheus, and every series
+    // it reads is one the server exports.
+    let exported = server.get("/metrics", None).await;
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/grafana/relais.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut queries = vec![
+        dashboard["templating"]["list"][0]["definition"]
+            .as_str()
+            .unwrap()
+            .replace(
+                "label_values(relais_build_info, instance)",
+                "relais_build_info",
+            ),
+    ];
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    assert!(queries.len() > 20, "{} queries", queries.len());
+    for query in &queries {
+        let promql = query
+            .replace("$instance", ".*")
+            .replace("$__rate_interval", "1m");
+        prometheus.query(&promql).await;
+        for name in metric_names(&promql) {
+            // The certificate's series exists only when the server serves HTTPS itself.
+            if name == "relais_tls_certificate_expiry_timestamp_seconds" {
+                continue;
+            }
+            assert!(
+                exported.contains(&format!("\n{name}{{"))
+                    || exported.contains(&format!("\n{name} ")),
+                "the dashboard reads {name}, which the server does not export ({query})"
+            );
+        }
+    }
+}
+
+/// The `relais_…` metric names a query reads.
+fn metric_names(promql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = promql;
+    while let Some(at) = rest.find("relais_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
 }
 
 /// Runs `promtool` with `args` in the rules' directory; fails the test with its output.
