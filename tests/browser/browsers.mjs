@@ -21,9 +21,10 @@ const CHROMIUM_FLAGS = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
-/// `extraArgs`: more flags, e.g. `--use-file-for-fake-audio-capture=tone.wav`.
-export async function launchChromium(extraArgs = []) {
-  const profile = await mkdtemp(join(tmpdir(), 'relais-chromium-'));
+/// `extraArgs`: more flags, e.g. `--use-file-for-fake-audio-capture=tone.wav`; `profile`: a
+/// profile directory to use (to start the same browser again with what it stored).
+export async function launchChromium(extraArgs = [], { profile: kept = null } = {}) {
+  const profile = kept ?? (await mkdtemp(join(tmpdir(), 'relais-chromium-')));
   return puppeteer.launch({
     executablePath: process.env.E2E_CHROMIUM || '/usr/bin/chromium',
     headless: true,

@@ -104,7 +104,8 @@ export async function startServer({ extraConfig = '', env = {} } = {}) {
 
 let shot = 0;
 
-/// A console page in its own browser context (its own sessionStorage), opened with its token.
+/// A console page in its own browser context (its own sessionStorage), opened with its token
+/// (`null`: none, as an unconfigured kiosk opens).
 /// `preload`: a function run in the page before its own scripts (`evaluateOnNewDocument`);
 /// `expose`: functions of the test the page may call (`{name: fn}`, `exposeFunction`).
 export async function openConsole(browser, url, path, token, label, { isolated = true, preload = null, expose = {} } = {}) {
@@ -121,7 +122,7 @@ export async function openConsole(browser, url, path, token, label, { isolated =
   });
   for (const [name, fn] of Object.entries(expose)) await page.exposeFunction(name, fn);
   if (preload) await page.evaluateOnNewDocument(preload);
-  await page.goto(`${url}${path}#token=${token}`);
+  await page.goto(token ? `${url}${path}#token=${token}` : `${url}${path}`);
   return {
     page,
     label,

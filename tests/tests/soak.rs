@@ -84,6 +84,7 @@ async fn rounds_of_calls_leave_one_record_each_and_no_growth() {
     );
 
     let token = TokenKey::new(SECRET.as_bytes()).sign(&Claims {
+        dev: None,
         role: Role::Supervisor,
         sub: "soak".to_owned(),
         exp: relais::auth::now_secs() + 600,

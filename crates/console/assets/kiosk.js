@@ -7,7 +7,7 @@
 import {
   $, AudioFallback, ChatPanel, Connection, PictureWatch, QualityMeter, RemoteTiles, captureStill, duration, exposeTestHooks, fetchDocument,
   formatSize, getLocalMedia, holdPicture, levelMeter, pageCall, renderLines, secureContext, showQuality, showScreen, stopMedia, storeToken, takeToken,
-  forgetToken, uploadDocument,
+  forgetToken, uploadDocument, deviceCredential, forgetDeviceCredential, looksLikePairingCode, pairKiosk, renewDeviceCredential,
 } from '/console/relais.js';
 
 /// The call's link quality, in plain words for the citizen; a notice when it stays poor.
@@ -35,10 +35,12 @@ const TEXT = {
     loading: 'Connexion…',
     insecure_title: 'Borne non sécurisée',
     insecure_text: "Il faut une adresse en https. Contactez l'administrateur de la borne.",
-    signin_title: 'Borne non configurée',
-    signin_text: "Collez le jeton de la borne fourni par l'administrateur.",
-    token_label: 'Jeton',
-    signin_button: 'Valider',
+    signin_title: 'Borne à installer',
+    signin_text: "Tapez le code d'installation donné par l'administrateur.",
+    token_label: "Code d'installation",
+    signin_button: 'Installer',
+    pair_refused: "Ce code ne marche pas. Demandez un nouveau code à l'administrateur.",
+    device_refused: "Cette borne n'est plus reconnue. Demandez un nouveau code à l'administrateur.",
     start_title: 'Bonjour ! Quel service voulez-vous appeler ?',
     start_text: 'Touchez le service que vous voulez. Un conseiller va vous parler en vidéo.',
     open: 'Ouvert',
@@ -144,10 +146,12 @@ const TEXT = {
     loading: 'Connecting…',
     insecure_title: 'Kiosk not secure',
     insecure_text: 'HTTPS required. Contact the kiosk administrator.',
-    signin_title: 'Kiosk not set up',
-    signin_text: 'Paste the kiosk token given by your administrator.',
-    token_label: 'Token',
-    signin_button: 'Save',
+    signin_title: 'Kiosk to set up',
+    signin_text: 'Type the set-up code given by your administrator.',
+    token_label: 'Set-up code',
+    signin_button: 'Set up',
+    pair_refused: 'This code does not work. Ask the administrator for a new one.',
+    device_refused: 'This kiosk is no longer recognised. Ask the administrator for a new code.',
     start_title: 'Hello! Which service would you like to call?',
     start_text: 'Touch a service: an adviser will answer you on video.',
     open: 'Open',
@@ -253,10 +257,12 @@ const TEXT = {
     loading: 'جارٍ الاتصال…',
     insecure_title: 'الجهاز غير آمن',
     insecure_text: 'يلزم عنوان HTTPS. اتصل بمسؤول الجهاز.',
-    signin_title: 'الجهاز غير مُعَدّ',
-    signin_text: 'الصق رمز الجهاز الذي قدّمه المسؤول.',
-    token_label: 'الرمز',
-    signin_button: 'حفظ',
+    signin_title: 'الجهاز بحاجة إلى إعداد',
+    signin_text: 'اكتب رمز الإعداد الذي قدّمه المسؤول.',
+    token_label: 'رمز الإعداد',
+    signin_button: 'إعداد',
+    pair_refused: 'هذا الرمز لا يعمل. اطلب رمزًا جديدًا من المسؤول.',
+    device_refused: 'لم يعد هذا الجهاز معروفًا. اطلب رمزًا جديدًا من المسؤول.',
     start_title: 'مرحبًا! بأي خدمة تريد الاتصال؟',
     start_text: 'المس اسم الخدمة. سيتحدث إليك مستشار بالفيديو.',
     open: 'مفتوح',
@@ -385,6 +391,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const ui = {
   lang: 'fr',
+  // Signed in with the enrolled kiosk's device credential (kept in localStorage).
+  device: false,
   screen: 'loading',
   services: [],
   service: null, // the chosen service
@@ -1367,6 +1375,7 @@ function connect(token) {
     renderNotice();
     ui.offline = false;
     showNet('');
+    renewCredential();
     if (welcome?.resumed) {
       await resumeCall(welcome.resumed);
       return;
@@ -1383,7 +1392,13 @@ function connect(token) {
   connection.on('fatal', ({ code }) => {
     if (code === 'bad_token' || code === 'token_expired' || code === 'forbidden') {
       forgetToken();
-      $('#signin-error').textContent = t('bad_token');
+      const wasEnrolled = ui.device;
+      if (wasEnrolled) {
+        // Revoked, or enrolled again elsewhere: only a new code brings this kiosk back.
+        forgetDeviceCredential();
+        ui.device = false;
+      }
+      $('#signin-error').textContent = t(wasEnrolled ? 'device_refused' : 'bad_token');
       $('#signin-error').hidden = false;
       setScreen('signin');
     }
@@ -1409,14 +1424,29 @@ function connect(token) {
 
 function init() {
   applyLanguage();
-  $('#signin-form').addEventListener('submit', (event) => {
+  $('#signin-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    const token = $('#token-input').value.trim();
-    if (!token) return;
-    storeToken(token);
+    const typed = $('#token-input').value.trim();
+    if (!typed) return;
     $('#signin-error').hidden = true;
+    if (looksLikePairingCode(typed)) {
+      // Enrolment: the code is exchanged once for a credential the kiosk keeps.
+      try {
+        const given = await pairKiosk(typed);
+        $('#token-input').value = '';
+        ui.device = true;
+        setScreen('loading');
+        connect(given.credential);
+      } catch (err) {
+        console.error('kiosk: pairing', err.message);
+        $('#signin-error').textContent = t('pair_refused');
+        $('#signin-error').hidden = false;
+      }
+      return;
+    }
+    storeToken(typed);
     setScreen('loading');
-    connect(token);
+    connect(typed);
   });
   $('#call').addEventListener('click', placeCall);
   $('#check-back').addEventListener('click', () => goStart());
@@ -1475,8 +1505,26 @@ function init() {
     return;
   }
   const token = takeToken();
+  const device = token ? null : deviceCredential();
   if (token) connect(token);
-  else setScreen('signin');
+  else if (device) {
+    ui.device = true;
+    connect(device.credential);
+  } else setScreen('signin');
+  // An enrolled kiosk renews its credential long before it expires (checked every 6 hours).
+  setInterval(renewCredential, 6 * 3600 * 1000);
+}
+
+/// Renews an enrolled kiosk's credential when half its lifetime has gone; the connection uses
+/// the new one when it next signs in.
+async function renewCredential() {
+  if (!ui.device || !connection) return;
+  try {
+    const fresh = await renewDeviceCredential();
+    if (fresh) connection.token = fresh;
+  } catch (err) {
+    console.error('kiosk: credential renewal', err.message);
+  }
 }
 
 init();

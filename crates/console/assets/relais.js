@@ -20,6 +20,62 @@ export function takeToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+const DEVICE_KEY = 'relais.device';
+
+/// An enrolled kiosk's device credential, kept across browser restarts: `{credential,
+/// expiresAt, kiosk}`, or null.
+export function deviceCredential() {
+  try {
+    const kept = JSON.parse(localStorage.getItem(DEVICE_KEY));
+    return kept?.credential ? kept : null;
+  } catch {
+    return null;
+  }
+}
+
+/// Keeps the credential the server handed out (`{credential, expires_at_ms, kiosk}`).
+export function keepDeviceCredential(given) {
+  localStorage.setItem(DEVICE_KEY, JSON.stringify({ credential: given.credential, expiresAt: given.expires_at_ms, kiosk: given.kiosk }));
+}
+
+export function forgetDeviceCredential() {
+  localStorage.removeItem(DEVICE_KEY);
+}
+
+/// Whether what was typed at an unconfigured kiosk is a pairing code (`ABCDE-FGHJK`) rather
+/// than a token.
+export function looksLikePairingCode(text) {
+  return /^[A-Za-z0-9]{5}[\s-]?[A-Za-z0-9]{5}$/.test(text.trim());
+}
+
+async function postJson(path, body, token) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body ?? {}) });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(answer.message || `HTTP ${response.status}`), { status: response.status });
+  return answer;
+}
+
+/// Exchanges a pairing code for the kiosk's device credential, and keeps it.
+export async function pairKiosk(code) {
+  const given = await postJson('/api/kiosk/pair', { code: code.trim() });
+  keepDeviceCredential(given);
+  return given;
+}
+
+/// Renews the kept device credential once half of its lifetime has gone (30 days: after 15);
+/// resolves with the credential to use from now on.
+export async function renewDeviceCredential({ force = false } = {}) {
+  const kept = deviceCredential();
+  if (!kept) return null;
+  const half = 15 * 86400 * 1000;
+  if (!force && kept.expiresAt - Date.now() > half) return kept.credential;
+  const given = await postJson('/api/kiosk/renew', {}, kept.credential);
+  keepDeviceCredential(given);
+  return given.credential;
+}
+
 export function storeToken(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
 }

@@ -28,6 +28,10 @@ pub struct Claims {
     /// The name other participants see (a supervisor who barges in); absent: the subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// An enrolled kiosk's device credential: the pairing generation it was issued for (a
+    /// credential of an earlier pairing, or of a revoked kiosk, is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<u32>,
 }
 
 impl Claims {
@@ -53,6 +57,8 @@ pub enum TokenError {
     BadSignature,
     #[error("the token has expired")]
     Expired,
+    #[error("this kiosk's credential was revoked or replaced; enrol the kiosk again")]
+    Revoked,
 }
 
 impl TokenError {
@@ -192,6 +198,7 @@ pub fn demo_tokens(config: &crate::Config, key: &TokenKey) -> Vec<(String, &'sta
     skills.dedup();
     let make = |role: Role, sub: &str, site: Option<&str>, skills: Vec<(String, u8)>| {
         key.sign(&Claims {
+            dev: None,
             role,
             sub: sub.to_owned(),
             exp,
@@ -249,6 +256,7 @@ mod tests {
 
     fn claims(exp: i64) -> Claims {
         Claims {
+            dev: None,
             role: Role::Agent,
             sub: "alice".into(),
             exp,

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod conn_limits;
 pub mod documents;
+pub mod enrolment;
 pub mod http;
 pub mod hub;
 pub mod kpi;

@@ -251,6 +251,7 @@ fn token(config_path: Option<std::path::PathBuf>, args: TokenArgs) -> ExitCode {
     };
     let ttl = ttl.unwrap_or(config.auth.token_ttl_secs as i64);
     let claims = relais::auth::Claims {
+        dev: None,
         role,
         sub,
         exp: relais::auth::now_secs() + ttl,

@@ -38,6 +38,7 @@ struct Inner {
     /// Set when the server starts to stop: no new calls.
     shutting_down: AtomicBool,
     tokens: TokenKey,
+    enrolment: crate::enrolment::Enrolment,
     documents: Arc<crate::documents::Documents>,
     /// Call ids reserved in the store and not yet handed out: `(next, end)`.
     call_ids: std::sync::Mutex<(u64, u64)>,
@@ -59,6 +60,11 @@ impl AppState {
             .map_err(|err| anyhow::anyhow!("cannot reserve call ids in the store: {err}"))?;
         let recovered = recover(&store)?;
         let tokens = TokenKey::new(&crate::auth::load_secret(&config)?);
+        let enrolment = crate::enrolment::Enrolment::load(
+            &store
+                .kiosks()
+                .map_err(|err| anyhow::anyhow!("cannot read the enrolled kiosks: {err}"))?,
+        );
         let (media_events, media_rx) = tokio::sync::mpsc::unbounded_channel();
         let media = Arc::new(MediaShards::start(
             &config.media,
@@ -91,6 +97,7 @@ impl AppState {
                 health,
                 shutting_down: AtomicBool::new(false),
                 tokens,
+                enrolment,
                 documents,
                 call_ids: std::sync::Mutex::new((first_call, first_call + CALL_ID_BLOCK)),
             }),
@@ -164,6 +171,22 @@ impl AppState {
 
     pub fn tokens(&self) -> &TokenKey {
         &self.inner.tokens
+    }
+
+    /// The enrolled kiosks' pairing generations.
+    pub fn enrolment(&self) -> &crate::enrolment::Enrolment {
+        &self.inner.enrolment
+    }
+
+    /// The claims of a token signed with the server's key, not expired, and — for an enrolled
+    /// kiosk's device credential — neither revoked nor replaced by a later pairing.
+    pub fn verify_token(
+        &self,
+        token: &str,
+    ) -> Result<crate::auth::Claims, crate::auth::TokenError> {
+        let claims = self.inner.tokens.verify(token, crate::auth::now_secs())?;
+        self.inner.enrolment.check(&claims)?;
+        Ok(claims)
     }
 
     /// A new call id, never handed out before: ids come from blocks reserved durably in the

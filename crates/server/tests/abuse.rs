@@ -271,6 +271,7 @@ async fn a_flood_of_sdp_offers_is_rate_limited_per_connection() {
 async fn a_refused_agent_login_leaves_no_session_behind() {
     let server = TestServer::start("abuse-login").await;
     let token = server.token_with(relais::auth::Claims {
+        dev: None,
         role: Role::Agent,
         sub: "mallory".to_owned(),
         exp: relais::auth::now_secs() + 3600,

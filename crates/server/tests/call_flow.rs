@@ -338,6 +338,7 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
     let early = anonymous.request(json!({"type": "list_services"})).await;
     assert_eq!(early["code"], "not_authenticated");
     let expired = server.token_with(Claims {
+        dev: None,
         role: Role::Supervisor,
         sub: "old".into(),
         exp: relais::auth::now_secs() - 10,
@@ -351,6 +352,7 @@ async fn roles_and_tokens_are_enforced_with_documented_codes() {
         .await;
     assert_eq!(reply["code"], "token_expired", "{reply}");
     let forged = relais::auth::TokenKey::new(b"not-the-server-secret").sign(&Claims {
+        dev: None,
         role: Role::Admin,
         sub: "mallory".into(),
         exp: relais::auth::now_secs() + 60,
@@ -466,6 +468,7 @@ async fn bad_input_gets_clear_errors_and_leaves_a_concurrent_call_alone() {
 async fn a_session_ends_when_its_token_expires() {
     let server = TestServer::start("expiry").await;
     let short = server.token_with(Claims {
+        dev: None,
         role: Role::Supervisor,
         sub: "brief".into(),
         exp: relais::auth::now_secs() + 2,

@@ -28,6 +28,7 @@ fn seen(client: &Client) -> usize {
 
 fn supervisor_claims(sub: &str, services: Option<Vec<String>>) -> Claims {
     Claims {
+        dev: None,
         role: Role::Supervisor,
         sub: sub.to_owned(),
         exp: relais::auth::now_secs() + 3600,

@@ -12,6 +12,7 @@ mod csv;
 mod documents;
 mod error;
 mod journal;
+mod kiosks;
 mod migrate;
 mod purge;
 
@@ -28,6 +29,7 @@ pub use csv::calls_to_csv;
 pub use documents::DocumentMeta;
 pub use error::{Result, StoreError};
 pub use journal::{JournalOp, LiveCall, LiveState};
+pub use kiosks::Kiosk;
 pub use purge::Purged;
 
 /// How long a write waits for another connection (another process, a backup tool) to release

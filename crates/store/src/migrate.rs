@@ -17,6 +17,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_call_callback.sql"),
     include_str!("../migrations/0008_call_notes.sql"),
     include_str!("../migrations/0009_call_documents.sql"),
+    include_str!("../migrations/0010_kiosks.sql"),
 ];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.

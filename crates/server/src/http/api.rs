@@ -65,9 +65,8 @@ pub(super) fn authorize(
         .and_then(|value| value.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthorized("a Bearer token is required"))?;
     let claims = state
-        .tokens()
-        .verify(token, crate::auth::now_secs())
-        .map_err(|_| ApiError::Unauthorized("the token is invalid or expired"))?;
+        .verify_token(token)
+        .map_err(|_| ApiError::Unauthorized("the token is invalid, expired or revoked"))?;
     if !roles.contains(&claims.role) {
         return Err(ApiError::Forbidden("this role may not read this"));
     }

@@ -5,6 +5,7 @@ mod api;
 mod documents;
 mod error;
 mod health;
+mod kiosks;
 mod landing;
 mod observe;
 mod report;
@@ -37,6 +38,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/documents/{id}", get(documents::read))
         .route("/api/documents/{id}/keep", post(documents::keep))
+        .route("/api/admin/kiosks", get(kiosks::list).post(kiosks::create))
+        .route("/api/admin/kiosks/{id}/pairing", post(kiosks::new_pairing))
+        .route("/api/admin/kiosks/{id}/revoke", post(kiosks::revoke))
+        .route("/api/kiosk/pair", post(kiosks::pair))
+        .route("/api/kiosk/renew", post(kiosks::renew))
         .merge(relais_console::router())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -213,12 +213,17 @@ impl Session {
                 "this connection is already authenticated",
             ),
             Request::Ping { .. } => done(id),
-            Request::ListServices { .. } => ok(
-                id,
-                Reply::Services {
-                    services: self.state.services_now().await,
-                },
-            ),
+            Request::ListServices { .. } => {
+                let mut services = self.state.services_now().await;
+                // An enrolled kiosk sees only the services it may call.
+                if let Some(identity) = &self.identity
+                    && identity.claims.role == Role::Kiosk
+                    && let Some(allowed) = &identity.claims.services
+                {
+                    services.retain(|s| allowed.contains(&s.id));
+                }
+                ok(id, Reply::Services { services })
+            }
             Request::Call { service, .. } => self.call(id, service).await,
             Request::Cancel { .. } => self.call_input(id, Input::Cancel { session }).await,
             Request::Hangup { .. } => self.call_input(id, Input::Hangup { session }).await,
@@ -621,7 +626,7 @@ impl Session {
                 ),
             );
         }
-        let claims = match self.state.tokens().verify(token, crate::auth::now_secs()) {
+        let claims = match self.state.verify_token(token) {
             Ok(claims) => claims,
             Err(err) => return error(Some(id), err.code(), err.to_string()),
         };
@@ -672,6 +677,16 @@ impl Session {
             });
             Some(Ok(None))
         };
+        if role == Role::Kiosk && claims.dev.is_some() {
+            let store = std::sync::Arc::clone(self.state.store());
+            let kiosk = claims.sub.clone();
+            let now = jiff::Timestamp::now().as_millisecond();
+            tokio::task::spawn_blocking(move || {
+                if let Err(err) = store.touch_kiosk(&kiosk, now) {
+                    tracing::warn!(kiosk = %kiosk, error = %err, "cannot note when the kiosk was last seen");
+                }
+            });
+        }
         // A kiosk gets a resume token; showing the previous one gets its call back.
         let mut resumed = None;
         let mut resume = None;
@@ -786,6 +801,20 @@ impl Session {
         let Some(identity) = &self.identity else {
             return error(Some(id), codes::NOT_AUTHENTICATED, "send `hello` first");
         };
+        // An enrolled kiosk calls only the services it was enrolled for.
+        if identity.claims.role == Role::Kiosk
+            && identity
+                .claims
+                .services
+                .as_ref()
+                .is_some_and(|allowed| !allowed.contains(&service))
+        {
+            return error(
+                Some(id),
+                codes::FORBIDDEN,
+                format!("this kiosk may not call `{service}`"),
+            );
+        }
         if self.state.is_shutting_down() {
             return error(
                 Some(id),

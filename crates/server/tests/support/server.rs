@@ -89,6 +89,7 @@ impl TestServer {
     /// A token for `role`/`sub` valid for an hour.
     pub fn token(&self, role: Role, sub: &str) -> String {
         self.token_with(Claims {
+            dev: None,
             role,
             sub: sub.to_owned(),
             exp: relais::auth::now_secs() + 3600,
