@@ -29,6 +29,10 @@ pub enum Command {
         #[arg(long)]
         days: Option<u32>,
     },
+    /// Check what this site needs from here: the configuration, the ports, the data directory,
+    /// the certificate, the media address, the kernel's buffers and each STUN/TURN server.
+    /// Exits 1 when a check fails.
+    Doctor,
     /// Validate a configuration file and print the effective configuration.
     CheckConfig {
         /// The file to check.

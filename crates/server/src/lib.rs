@@ -7,6 +7,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod conn_limits;
+pub mod doctor;
 pub mod documents;
 pub mod enrolment;
 pub mod http;

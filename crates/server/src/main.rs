@@ -82,6 +82,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Doctor => doctor(cli.config),
         Command::Purge { days } => purge(cli.config, days),
         Command::Token {
             role,
@@ -180,6 +181,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let server = relais::Server::bind(config).await?;
     server.print_banner();
     server.run(relais::serve::shutdown_signal()).await
+}
+
+fn doctor(config_path: Option<std::path::PathBuf>) -> ExitCode {
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            println!("FAIL configuration   {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let findings = relais::doctor::run(&config);
+    let (text, healthy) = relais::doctor::report(&findings);
+    print!("{text}");
+    if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {

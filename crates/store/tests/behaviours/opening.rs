@@ -40,6 +40,7 @@ fn a_fresh_file_is_created_with_the_schema() {
             "calls",
             "counters",
             "heartbeat",
+            "kiosks",
             "live_calls"
         ]
     );
@@ -53,6 +54,7 @@ fn a_fresh_file_is_created_with_the_schema() {
             "call_notes_by_case",
             "calls_by_agent_end",
             "calls_by_end",
+            "kiosks_by_pairing",
         ]
     );
     assert_eq!(store.max_call_id().unwrap(), None);
