@@ -16,6 +16,7 @@ fi
 packages=(
     "pkg-config:/usr/bin/pkg-config"
     "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
+    "binutils:/usr/bin/objdump"
 )
 if $want_test; then
     packages+=(
@@ -52,8 +53,9 @@ if $want_test; then
         echo "setup: node is missing; install Node.js 20 or later" >&2
         exit 1
     fi
-    # The browser suite's npm packages (puppeteer-core only: it drives Debian's browsers).
-    if [[ ! -d tests/browser/node_modules/puppeteer-core ]]; then
+    # The browser suite's npm packages: puppeteer-core (it drives Debian's browsers) and
+    # oidc-provider (a real OpenID provider for the sign-in tests).
+    if [[ ! -d tests/browser/node_modules/puppeteer-core || ! -d tests/browser/node_modules/oidc-provider ]]; then
         echo "setup: installing the browser suite's npm packages"
         (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
     fi

@@ -91,7 +91,7 @@ export async function startServer({ extraConfig = '', env = {} } = {}) {
     url: server.url,
     pid: server.child.pid,
     async token(role, sub, extra = []) {
-      const { stdout } = await run(bin, ['token', '--config', config, '--role', role, '--sub', sub, ...extra]);
+      const { stdout } = await run(bin, ['token', '--config', config, '--role', role, '--sub', sub, ...extra], { env: { ...process.env, ...env } });
       return stdout.trim();
     },
     async stop() {

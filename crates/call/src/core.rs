@@ -98,6 +98,12 @@ pub struct CallCore {
 }
 
 impl CallCore {
+    /// New settings (services changed while running): calls in progress keep going; names,
+    /// chat retention and wrap-up codes of the new settings apply from now on.
+    pub fn set_config(&mut self, config: CallConfig) {
+        self.config = config;
+    }
+
     pub fn new(config: CallConfig) -> Self {
         Self {
             config,

@@ -5,7 +5,7 @@
 // disposition code, see today's calls.
 import {
   $, AudioFallback, ChatPanel, Connection, QualityMeter, RemoteTiles, bindSigninForm, chooseDevices, chosenDevices, duration,
-  exposeTestHooks, fetchDocument, forgetToken, formatSize, getLocalMedia, holdPicture, keepDocument, levelMeter, listDevices, pageCall,
+  browserSession, browserSignOut, exposeTestHooks, fetchDocument, forgetToken, formatSize, getLocalMedia, holdPicture, keepDocument, levelMeter, listDevices, pageCall,
   playTestTone, qualityText, renderLines, secureContext, showQuality, showScreen, stopMedia, takeToken, uploadDocument,
 } from '/console/relais.js';
 
@@ -1844,7 +1844,7 @@ function closeViewer() {
 function connect(token) {
   connection?.stop();
   ui.replaced = false;
-  connection = new Connection(token);
+  connection = new Connection(token, { role: 'agent' });
   connection.on('status', (status) => {
     // A session taken over elsewhere stays so until the agent takes it back.
     if (ui.replaced) return;
@@ -1892,7 +1892,8 @@ function connect(token) {
       return;
     }
     forgetToken();
-    signinError(code === 'token_expired' ? 'Ce jeton a expiré. Demandez-en un nouveau.' : 'Ce jeton est refusé.');
+    if (!connection?.token) signinError('Votre session a pris fin. Reconnectez-vous.');
+    else signinError(code === 'token_expired' ? 'Ce jeton a expiré. Demandez-en un nouveau.' : 'Ce jeton est refusé.');
   });
   connection.on('push:agent_state', onAgentState);
   connection.on('push:offered', onOffered);
@@ -1939,11 +1940,14 @@ async function signOut() {
   } finally {
     button.disabled = false;
   }
+  const browser = connection && !connection.token;
   connection?.stop();
   connection = null;
   clearOffer();
   endMedia();
   forgetToken();
+  // Signed in in the browser: the session ends too (and at the identity provider).
+  if (browser) return browserSignOut();
   ui.state = null;
   $('#who').textContent = '';
   button.hidden = true;
@@ -1987,8 +1991,8 @@ function init() {
   });
   // Takes the session back from the other tab or post (which is told so in its turn).
   $('#reclaim').addEventListener('click', () => {
-    const token = connection?.token || takeToken();
-    if (!token) return;
+    const token = connection?.token || takeToken() || '';
+    if (!token && !connection) return;
     showNet('');
     setScreen('loading');
     connect(token);
@@ -2056,6 +2060,17 @@ function init() {
 
   const token = takeToken();
   if (token) connect(token);
+  else signInWithBrowser();
+}
+
+/// Without a token: the browser's sign-in, if it has one with the agent role.
+async function signInWithBrowser() {
+  const session = await browserSession();
+  if (session?.roles?.includes('agent')) {
+    connect('');
+    return;
+  }
+  if (session) signinError("Votre compte n'a pas le rôle de conseiller. Demandez-le à votre administrateur.");
   else setScreen('signin');
 }
 

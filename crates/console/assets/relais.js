@@ -117,9 +117,47 @@ const FATAL_HELLO = new Set(['bad_token', 'token_expired', 'protocol_version', '
 ///   `push` (message)            every server push; also `push:<type>` per type;
 ///   `status` ('connecting' | 'online' | 'offline' | 'closed');
 ///   `fatal` ({code, message})   the token was refused or the session replaced: no reconnection.
+/// The browser sign-in (the server's session cookie, which scripts cannot read): who it is,
+/// or null when this browser is not signed in.
+export async function browserSession() {
+  try {
+    const response = await fetch('/auth/session', { cache: 'no-store' });
+    return response.ok ? await response.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+/// Sends the browser to the sign-in page, to come back here.
+export function goSignIn() {
+  location.assign(`/signin?return=${encodeURIComponent(location.pathname)}`);
+}
+
+/// Ends the browser sign-in and goes where the server says (the identity provider's log-out,
+/// or the sign-in page).
+export async function browserSignOut() {
+  let to = '/signin?signed_out=1';
+  try {
+    const response = await fetch('/auth/logout', { method: 'POST' });
+    const answer = await response.json();
+    if (answer.redirect) to = answer.redirect;
+  } catch (err) {
+    console.error('sign-out', err);
+  }
+  location.assign(to);
+}
+
+/// Request headers for the REST API: the token's, or none (the session cookie goes by itself).
+function authHeaders(token) {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 export class Connection {
-  constructor(token, { url = defaultUrl() } = {}) {
+  /// `token`: a role token, or '' for a console signed in in the browser, which then speaks as
+  /// `role`.
+  constructor(token, { url = defaultUrl(), role = null } = {}) {
     this.token = token;
+    this.role = role;
     this.url = url;
     this.nextId = 1;
     this.pending = new Map();
@@ -208,7 +246,9 @@ export class Connection {
 
   async hello() {
     try {
-      const hello = { type: 'hello', protocol: PROTOCOL, token: this.token };
+      const hello = { type: 'hello', protocol: PROTOCOL };
+      if (this.token) hello.token = this.token;
+      else if (this.role) hello.role = this.role;
       // A kiosk's call waits for it a while after its connection drops: the token of the
       // last welcome (kept across a reload of the page) gets it back.
       const resume = sessionStorage.getItem(RESUME_KEY);
@@ -1334,7 +1374,7 @@ export async function uploadDocument(token, call, file, { name, snapshot = false
   if (snapshot) params.set('snapshot', 'true');
   const response = await fetch(`/api/calls/${encodeURIComponent(call)}/documents?${params}`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${token}` },
+    headers: authHeaders(token),
     body: file,
   });
   return (await documentAnswer(response)).json();
@@ -1343,7 +1383,7 @@ export async function uploadDocument(token, call, file, { name, snapshot = false
 /// A document's file, as a Blob of its type.
 export async function fetchDocument(token, id) {
   const response = await fetch(`/api/documents/${encodeURIComponent(id)}`, {
-    headers: { Authorization: `Bearer ${token}` },
+    headers: authHeaders(token),
     cache: 'no-store',
   });
   return (await documentAnswer(response)).blob();
@@ -1353,7 +1393,7 @@ export async function fetchDocument(token, id) {
 export async function keepDocument(token, id) {
   const response = await fetch(`/api/documents/${encodeURIComponent(id)}/keep`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${token}` },
+    headers: authHeaders(token),
   });
   return (await documentAnswer(response)).json();
 }

@@ -3,7 +3,7 @@
 // supervision buttons, and the panel of the call this supervisor listens to, coaches or joins.
 import {
   $, ChatPanel, Connection, MediaCall, RemoteTiles, bindSigninForm, duration, exposeTestHooks, forgetToken,
-  getLocalMedia, showScreen, stopMedia, takeToken,
+  browserSession, browserSignOut, getLocalMedia, showScreen, stopMedia, takeToken,
 } from '/console/relais.js';
 
 // Colour thresholds: [warn from, bad from] (or, for "higher is better", [warn below, bad below]).
@@ -823,9 +823,9 @@ function renderAll() {
   renderSupervision();
 }
 
-function connect(token) {
+function connect(token, role = null) {
   connection?.stop();
-  connection = new Connection(token);
+  connection = new Connection(token, { role });
   connection.on('status', (status) => {
     document.body.dataset.conn = status;
     if (status === 'offline' && ui.sup) {
@@ -859,7 +859,8 @@ function connect(token) {
   });
   connection.on('fatal', ({ code }) => {
     forgetToken();
-    signinError(code === 'token_expired' ? 'Ce jeton a expiré.' : 'Ce jeton est refusé.');
+    if (!connection?.token) signinError('Votre session a pris fin. Reconnectez-vous.');
+    else signinError(code === 'token_expired' ? 'Ce jeton a expiré.' : 'Ce jeton est refusé.');
   });
   connection.on('push:kpis', (push) => {
     onSnapshot(push);
@@ -934,8 +935,25 @@ function init() {
     note: () => ($('#live-note').hidden ? '' : $('#live-note').textContent),
   });
 
+  $('#signout').addEventListener('click', () => {
+    connection?.stop();
+    browserSignOut();
+  });
   const token = takeToken();
   if (token) connect(token);
+  else signInWithBrowser();
+}
+
+/// Without a token: the browser's sign-in, as supervisor or else administrator.
+async function signInWithBrowser() {
+  const session = await browserSession();
+  const role = ['supervisor', 'admin'].find((r) => session?.roles?.includes(r));
+  if (role) {
+    $('#signout').hidden = false;
+    connect('', role);
+    return;
+  }
+  if (session) signinError("Votre compte n'a pas le rôle de superviseur. Demandez-le à votre administrateur.");
   else setScreen('signin');
 }
 

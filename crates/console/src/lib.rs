@@ -37,6 +37,21 @@ const ASSETS: &[Asset] = &[
         body: include_str!("../assets/supervisor.html"),
     },
     Asset {
+        path: "/admin",
+        content_type: HTML,
+        body: include_str!("../assets/admin.html"),
+    },
+    Asset {
+        path: "/console/admin.css",
+        content_type: CSS,
+        body: include_str!("../assets/admin.css"),
+    },
+    Asset {
+        path: "/console/admin.js",
+        content_type: JS,
+        body: include_str!("../assets/admin.js"),
+    },
+    Asset {
         path: "/console/style.css",
         content_type: CSS,
         body: include_str!("../assets/style.css"),

@@ -48,7 +48,14 @@ pub enum Request {
     Hello {
         id: u64,
         protocol: u32,
+        /// The role token; empty or absent in a console signed in in the browser, whose
+        /// session cookie then authenticates the connection.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         token: String,
+        /// With a session cookie: the role this console speaks as (a person may be agent and
+        /// supervisor); absent: the first of agent, supervisor, admin the session has.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
         /// A kiosk coming back after its connection dropped: the `resume` token of its last
         /// `welcome`, to get its call back (waiting at its place, or connected).
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -33,6 +33,12 @@ pub enum Command {
     /// the certificate, the media address, the kernel's buffers and each STUN/TURN server.
     /// Exits 1 when a check fails.
     Doctor,
+    /// Local accounts of agents, supervisors and administrators (for sites without an
+    /// identity provider).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Validate a configuration file and print the effective configuration.
     CheckConfig {
         /// The file to check.
@@ -62,4 +68,33 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+}
+
+/// `relais user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create an account, or replace one (a new password, new roles); the password is read
+    /// from standard input: `relais user add marie --role agent --skills caf:3 < password`.
+    Add {
+        username: String,
+        /// agent, supervisor or admin; repeat or separate with commas.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The name shown to others (default: the user name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Supervisor: the services it supervises, e.g. `caf,cpam` (default: all).
+        #[arg(long)]
+        services: Option<String>,
+        /// Agent: skills with proficiency, e.g. `caf:3,cpam:2`.
+        #[arg(long, default_value = "")]
+        skills: String,
+        /// Agent: teams, e.g. `nord,accueil`.
+        #[arg(long, default_value = "")]
+        teams: String,
+    },
+    /// List the accounts: name, roles, skills, services, state.
+    List,
+    /// Disable an account; its browser sessions end within a minute.
+    Disable { username: String },
 }

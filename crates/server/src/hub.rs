@@ -18,6 +18,8 @@ pub struct SessionEntry {
     pub tx: mpsc::Sender<Outgoing>,
     /// Supervisor: wants KPI snapshots.
     pub kpis: AtomicBool,
+    /// The browser sign-in (web session hash) it authenticated with, if not a token.
+    pub web: Option<String>,
 }
 
 /// What a session's writer sends.

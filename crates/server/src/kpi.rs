@@ -36,8 +36,7 @@ fn window(window: &KpiWindow) -> WindowKpis {
 /// A snapshot of every configured queue and every logged-in agent.
 pub async fn snapshot(state: &AppState) -> Option<KpiSnapshot> {
     let services: Vec<(String, String)> = state
-        .config()
-        .services
+        .services()
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
@@ -135,7 +134,6 @@ pub async fn publish(state: AppState) {
 
 fn refresh_gauges(state: &AppState, snapshot: &KpiSnapshot) {
     let metrics = state.metrics();
-    let config = state.config();
     for queue in &snapshot.queues {
         let id = queue.service.as_str();
         let q = &metrics.queues;
@@ -162,7 +160,7 @@ fn refresh_gauges(state: &AppState, snapshot: &KpiSnapshot) {
                 }
             }
         }
-        if let Some(service) = config.services.iter().find(|s| s.id == queue.service) {
+        if let Some(service) = state.services().iter().find(|s| s.id == queue.service) {
             q.service_level_target
                 .with_label_values(&[id])
                 .set(service.service_level_target);

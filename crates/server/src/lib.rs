@@ -1,6 +1,8 @@
 //! The Relais server as a library: configuration, HTTP routes, TLS, metrics and the serving loop,
 //! so that the binary stays a thin command-line shell and tests can run the real server in-process.
 
+pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod calls;
@@ -17,6 +19,7 @@ pub mod media;
 pub mod metrics;
 pub mod retention;
 pub mod serve;
+pub mod signin;
 pub mod state;
 pub mod telemetry;
 pub mod tls;

@@ -82,6 +82,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config),
         Command::CheckConfig { file } => check_config(&file),
+        Command::User { action } => user(cli.config, action),
         Command::Doctor => doctor(cli.config),
         Command::Purge { days } => purge(cli.config, days),
         Command::Token {
@@ -181,6 +182,50 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let server = relais::Server::bind(config).await?;
     server.print_banner();
     server.run(relais::serve::shutdown_signal()).await
+}
+
+fn user(config_path: Option<std::path::PathBuf>, action: relais::cli::UserAction) -> ExitCode {
+    use relais::cli::UserAction;
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("relais: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let done = match action {
+        UserAction::Add {
+            username,
+            roles,
+            name,
+            services,
+            skills,
+            teams,
+        } => relais::accounts::add(
+            &config,
+            relais::accounts::NewUser {
+                username,
+                name,
+                roles,
+                services,
+                skills,
+                teams,
+            },
+            std::io::stdin().lock(),
+        ),
+        UserAction::List => relais::accounts::show(&config),
+        UserAction::Disable { username } => relais::accounts::disable(&config, &username),
+    };
+    match done {
+        Ok(text) => {
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("relais: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn doctor(config_path: Option<std::path::PathBuf>) -> ExitCode {

@@ -27,6 +27,8 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     config: Arc<Config>,
+    /// The services now: the file's with administrators' changes (see [`crate::admin`]).
+    services: std::sync::RwLock<Arc<Vec<crate::config::ServiceConfig>>>,
     metrics: Metrics,
     ready: AtomicBool,
     hub: Arc<Hub>,
@@ -39,6 +41,7 @@ struct Inner {
     shutting_down: AtomicBool,
     tokens: TokenKey,
     enrolment: crate::enrolment::Enrolment,
+    signin: crate::signin::SignIn,
     documents: Arc<crate::documents::Documents>,
     /// Call ids reserved in the store and not yet handed out: `(next, end)`.
     call_ids: std::sync::Mutex<(u64, u64)>,
@@ -47,13 +50,29 @@ struct Inner {
 impl AppState {
     /// Opens the store, starts the media shards, the dispatcher task and the KPI publisher.
     /// Must run inside a tokio runtime. The server is not ready until [`AppState::set_ready`].
-    pub fn new(config: Config) -> anyhow::Result<Self> {
-        let config = Arc::new(config);
+    pub fn new(mut config: Config) -> anyhow::Result<Self> {
         let metrics = Metrics::new()?;
         let store_path = config.data_dir.join("relais.sqlite3");
         let store = Arc::new(Store::open(&store_path).map_err(|err| {
             anyhow::anyhow!("cannot open the store {}: {err}", store_path.display())
         })?);
+        // Administrators' changes to the services since the file was written.
+        let stored = store
+            .admin_services()
+            .map_err(|err| anyhow::anyhow!("cannot read the administrators' services: {err}"))?;
+        if !stored.is_empty() {
+            let (services, warnings) = crate::admin::merge(&config.services, &stored);
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            match crate::admin::check(&services) {
+                Ok(()) => config.services = services,
+                Err(err) => {
+                    tracing::error!(error = %err, "the administrators' services do not fit together; serving the file's")
+                }
+            }
+        }
+        let config = Arc::new(config);
         crate::calls::replay_spill(&store, &config.spill_path())?;
         let first_call = store
             .reserve_call_ids(CALL_ID_BLOCK)
@@ -65,6 +84,7 @@ impl AppState {
                 .kiosks()
                 .map_err(|err| anyhow::anyhow!("cannot read the enrolled kiosks: {err}"))?,
         );
+        let signin = crate::signin::SignIn::load(&config, &store)?;
         let (media_events, media_rx) = tokio::sync::mpsc::unbounded_channel();
         let media = Arc::new(MediaShards::start(
             &config.media,
@@ -87,6 +107,7 @@ impl AppState {
         })?;
         let state = Self {
             inner: Arc::new(Inner {
+                services: std::sync::RwLock::new(Arc::new(config.services.clone())),
                 config,
                 metrics,
                 ready: AtomicBool::new(false),
@@ -98,11 +119,13 @@ impl AppState {
                 shutting_down: AtomicBool::new(false),
                 tokens,
                 enrolment,
+                signin,
                 documents,
                 call_ids: std::sync::Mutex::new((first_call, first_call + CALL_ID_BLOCK)),
             }),
         };
         tokio::spawn(crate::kpi::publish(state.clone()));
+        tokio::spawn(crate::signin::sweep_every_minute(state.clone()));
         tokio::spawn(crate::retention::daily(
             Arc::clone(state.store()),
             state.config().records.retention_days,
@@ -178,6 +201,51 @@ impl AppState {
         &self.inner.enrolment
     }
 
+    /// The services now (the file's with administrators' changes).
+    pub fn services(&self) -> Arc<Vec<crate::config::ServiceConfig>> {
+        Arc::clone(
+            &self
+                .inner
+                .services
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Serves `next` as the services from now on: checked as the file's are, then the call
+    /// task reloads its queues. `Err`: refused, nothing changed.
+    pub async fn apply_services(
+        &self,
+        next: Vec<crate::config::ServiceConfig>,
+    ) -> Result<(), String> {
+        crate::admin::check(&next)?;
+        let mut config = (*self.inner.config).clone();
+        config.services.clone_from(&next);
+        let dispatch = crate::calls::dispatch_config(&config);
+        let calls = crate::calls::call_config(&config);
+        match self
+            .calls()
+            .run(move |cores, now| cores.reload_services(now, dispatch, calls))
+            .await
+        {
+            Some(Ok(())) => {}
+            Some(Err(err)) => return Err(err.to_string()),
+            None => return Err("the call task is gone".into()),
+        }
+        *self
+            .inner
+            .services
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
+        self.calls().kpis_dirty.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Browser sign-ins.
+    pub fn signin(&self) -> &crate::signin::SignIn {
+        &self.inner.signin
+    }
+
     /// The claims of a token signed with the server's key, not expired, and — for an enrolled
     /// kiosk's device credential — neither revoked nor replaced by a later pairing.
     pub fn verify_token(
@@ -217,8 +285,7 @@ impl AppState {
     pub async fn services_now(&self) -> Vec<ServiceInfo> {
         // Told closed until the dispatcher says otherwise.
         let services: Vec<ServiceInfo> = self
-            .config()
-            .services
+            .services()
             .iter()
             .map(|s| ServiceInfo {
                 id: s.id.clone(),
@@ -257,8 +324,7 @@ impl AppState {
         claims: crate::auth::Claims,
     ) -> Option<Vec<relais_proto::messages::LiveCall>> {
         let names: std::collections::BTreeMap<String, String> = self
-            .config()
-            .services
+            .services()
             .iter()
             .map(|s| (s.id.clone(), s.name.clone()))
             .collect();
@@ -305,12 +371,7 @@ impl AppState {
     }
 
     pub async fn waiting_calls(&self) -> Option<Vec<WaitingCall>> {
-        let queues: Vec<String> = self
-            .config()
-            .services
-            .iter()
-            .map(|s| s.id.clone())
-            .collect();
+        let queues: Vec<String> = self.services().iter().map(|s| s.id.clone()).collect();
         self.calls()
             .query(move |dispatcher, now| {
                 let mut calls: Vec<(std::time::Instant, WaitingCall)> = Vec::new();
@@ -347,8 +408,7 @@ impl AppState {
         search: Option<CallSearch>,
     ) -> anyhow::Result<Vec<CallRow>> {
         let zone = self
-            .config()
-            .services
+            .services()
             .first()
             .map(|s| s.timezone.zone())
             .unwrap_or(jiff::tz::TimeZone::UTC);
@@ -389,8 +449,7 @@ impl AppState {
         .await??;
         let (records, kept) = records;
         let name_of = |id: &str| {
-            self.config()
-                .services
+            self.services()
                 .iter()
                 .find(|service| service.id == id)
                 .map(|service| service.name.clone())

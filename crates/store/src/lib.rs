@@ -5,6 +5,7 @@
 //! connection sits behind a mutex, so a [`Store`] is `Send + Sync` and shared through `Arc`.
 //! Every write commits (WAL, `synchronous=FULL`) before it returns.
 
+mod accounts;
 mod agents;
 mod audit;
 mod calls;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use accounts::{AdminService, AgentProfile, User, WebSession};
 pub use agents::AgentStateChange;
 pub use audit::AuditEntry;
 pub use calls::{CallRecord, CaseNote, ChatRecord, HistoryFilter, LegRecord};

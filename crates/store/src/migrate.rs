@@ -18,6 +18,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_call_notes.sql"),
     include_str!("../migrations/0009_call_documents.sql"),
     include_str!("../migrations/0010_kiosks.sql"),
+    include_str!("../migrations/0011_accounts.sql"),
+    include_str!("../migrations/0012_admin_services.sql"),
 ];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.

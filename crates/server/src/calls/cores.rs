@@ -178,6 +178,18 @@ impl Cores {
         &self.calls
     }
 
+    /// New services while running: the call core's settings, then the dispatcher's reload
+    /// (calls of a removed queue end `closed`; agents join the queues their skills match).
+    pub fn reload_services(
+        &mut self,
+        now: Instant,
+        dispatch: relais_dispatch::DispatchConfig,
+        calls: relais_call::CallConfig,
+    ) -> Result<(), DispatchError> {
+        self.calls.set_config(calls);
+        self.dispatch(now, Event::ConfigReload(dispatch))
+    }
+
     /// Applies a dispatcher event (agent requests, logins).
     pub fn dispatch(&mut self, now: Instant, event: Event) -> Result<(), DispatchError> {
         let result = self.dispatcher.handle(now, event);

@@ -21,7 +21,7 @@ pub use cores::{Cores, RESTART_REASON, Recovered, Recovery, Refusal, Returning, 
 pub use journal::{MEMORY_LIMIT, SPILL_CHUNK, StoreHealth, replay_spill};
 use relais_dispatch::{Dispatcher, WallAnchor};
 pub use services::dispatch_config;
-pub use task::{Context, start};
+pub use task::{Context, call_config, start};
 use tokio::sync::{mpsc, oneshot};
 
 type Job = Box<dyn FnOnce(&mut Cores, Instant) + Send>;

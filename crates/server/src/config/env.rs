@@ -101,6 +101,20 @@ fn schema_sample() -> Config {
     sample.auth.secret = Some(String::new());
     sample.auth.development = Some(false);
     sample.turn.secret = Some(String::new());
+    sample.oidc = Some(super::OidcConfig {
+        issuer: String::new(),
+        client_id: String::new(),
+        client_secret: Some(String::new()),
+        client_secret_file: Some(std::path::PathBuf::new()),
+        scopes: Vec::new(),
+        subject_claim: String::new(),
+        name_claim: String::new(),
+        roles_claim: String::new(),
+        roles: super::OidcRoles::default(),
+        services_claim: Some(String::new()),
+        ca_file: Some(std::path::PathBuf::new()),
+        button: String::new(),
+    });
     sample
 }
 

@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use service::{RoutingStrategy, ServiceConfig, SkillRequirement, SupervisionPolicy, WeekHours};
+pub use service::{
+    RoutingStrategy, ServiceConfig, SkillRequirement, SupervisionPolicy, WeekHours,
+    validate_services,
+};
 pub use types::{LocalDate, TimeRange, TimeZoneName};
 
 /// Why a configuration was refused. The message names the file, line or variable and the key.
@@ -42,6 +45,10 @@ pub struct Config {
     pub records: RecordsConfig,
     pub documents: DocumentsConfig,
     pub turn: TurnConfig,
+    /// Sign-in of agents, supervisors and administrators through the organisation's OpenID
+    /// Connect provider. Absent: local accounts only (`relais user add`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcConfig>,
     /// The services (queues) kiosks can call. Replaces the demo services when given.
     pub services: Vec<ServiceConfig>,
 }
@@ -116,6 +123,81 @@ pub struct AuthConfig {
     pub development: Option<bool>,
     /// Lifetime of tokens minted by the server, in seconds.
     pub token_ttl_secs: u64,
+    /// Lifetime of a browser's sign-in (OpenID Connect or local account), in hours: a working
+    /// day by default, after which the person signs in again.
+    pub session_hours: u64,
+}
+
+/// The organisation's OpenID Connect provider (Keycloak, Entra ID, the State's agent
+/// federation…). Relais is a confidential client using the authorization-code flow with PKCE;
+/// its redirect URI is `<http.public_url>/auth/callback`, to register at the provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL; its `/.well-known/openid-configuration` is read at the first sign-in.
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret, or `client_secret_file` naming a file that holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes asked for besides `openid`.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID token claim that names the person in Relais (agent id, audit entries); the
+    /// token's `sub` when the claim is missing.
+    #[serde(default = "default_subject_claim")]
+    pub subject_claim: String,
+    /// The claim holding the name shown to others.
+    #[serde(default = "default_name_claim")]
+    pub name_claim: String,
+    /// The claim whose values (a string or a list; a dotted path such as
+    /// `realm_access.roles` reaches into objects) give the roles below.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+    /// Which values of `roles_claim` give which role.
+    #[serde(default)]
+    pub roles: OidcRoles,
+    /// A claim listing the services a supervisor supervises; absent: every service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services_claim: Option<String>,
+    /// A PEM file of CA certificates for the provider's HTTPS besides the system's (an
+    /// administration's own PKI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The sign-in button's text.
+    #[serde(default = "default_oidc_button")]
+    pub button: String,
+}
+
+/// Values of the roles claim that give each role.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcRoles {
+    pub agent: Vec<String>,
+    pub supervisor: Vec<String>,
+    pub admin: Vec<String>,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["profile".into(), "email".into()]
+}
+
+fn default_subject_claim() -> String {
+    "preferred_username".into()
+}
+
+fn default_name_claim() -> String {
+    "name".into()
+}
+
+fn default_roles_claim() -> String {
+    "groups".into()
+}
+
+fn default_oidc_button() -> String {
+    "Se connecter avec le compte de l'organisation".into()
 }
 
 /// Supervision of calls (which modes each service allows is in its `supervision` table).
@@ -321,6 +403,7 @@ impl Default for Config {
             documents: DocumentsConfig::default(),
             records: RecordsConfig::default(),
             turn: TurnConfig::default(),
+            oidc: None,
             services: service::demo_services(),
         }
     }
@@ -367,6 +450,7 @@ impl Default for AuthConfig {
             secret: None,
             development: None,
             token_ttl_secs: 12 * 3600,
+            session_hours: 10,
         }
     }
 }
@@ -436,6 +520,7 @@ impl Config {
 
     /// Cross-field checks that serde cannot express; the message names the key.
     fn validate(&self) -> Result<(), String> {
+        self.validate_oidc()?;
         match (&self.tls.cert, &self.tls.key) {
             (Some(_), None) => return Err("tls.key is required when tls.cert is set".into()),
             (None, Some(_)) => return Err("tls.cert is required when tls.key is set".into()),
@@ -535,6 +620,41 @@ impl Config {
         {
             return Err(format!(
                 "media.public_ips: {ip} is not an address a browser can send media to"
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_oidc(&self) -> Result<(), String> {
+        if !(1..=24 * 31).contains(&self.auth.session_hours) {
+            return Err("auth.session_hours must be between 1 and 744".into());
+        }
+        let Some(oidc) = &self.oidc else {
+            return Ok(());
+        };
+        let public = self.http.public_url.as_deref().unwrap_or_default();
+        if !(public.starts_with("https://") || public.starts_with("http://")) {
+            return Err(
+                "[oidc] needs http.public_url (e.g. \"https://relais.example.fr\"): the \
+                 provider sends browsers back to <public_url>/auth/callback"
+                    .into(),
+            );
+        }
+        if !(oidc.issuer.starts_with("https://") || oidc.issuer.starts_with("http://")) {
+            return Err("oidc.issuer must be an http(s) URL".into());
+        }
+        if oidc.client_id.trim().is_empty() {
+            return Err("oidc.client_id is empty".into());
+        }
+        if oidc.client_secret.is_some() && oidc.client_secret_file.is_some() {
+            return Err("give oidc.client_secret or oidc.client_secret_file, not both".into());
+        }
+        let roles = &oidc.roles;
+        if roles.agent.is_empty() && roles.supervisor.is_empty() && roles.admin.is_empty() {
+            return Err(format!(
+                "[oidc.roles] gives no role: list the values of the `{}` claim that make an \
+                 agent, a supervisor or an administrator (agent = [\"relais-agents\"])",
+                oidc.roles_claim
             ));
         }
         Ok(())

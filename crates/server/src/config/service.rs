@@ -201,7 +201,7 @@ fn default_proficiency() -> u8 {
 }
 
 /// Checks what spans several keys; messages name the key as `services[i].field`.
-pub(super) fn validate_services(services: &[ServiceConfig]) -> Result<(), String> {
+pub fn validate_services(services: &[ServiceConfig]) -> Result<(), String> {
     let mut ids = BTreeSet::new();
     for (i, service) in services.iter().enumerate() {
         let key = |field: &str| format!("services[{i}].{field}");

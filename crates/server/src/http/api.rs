@@ -62,8 +62,10 @@ pub(super) fn authorize(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized("a Bearer token is required"))?;
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let Some(token) = token else {
+        return web_claims(state, headers, roles);
+    };
     let claims = state
         .verify_token(token)
         .map_err(|_| ApiError::Unauthorized("the token is invalid, expired or revoked"))?;
@@ -71,6 +73,64 @@ pub(super) fn authorize(
         return Err(ApiError::Forbidden("this role may not read this"));
     }
     Ok(claims)
+}
+
+/// Runs store work off the async threads; a failure is an internal error.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> relais_store::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| ApiError::Internal(err.into()))?
+        .map_err(|err| ApiError::Internal(err.into()))
+}
+
+/// Writes an administrator's change to the audit log, dated now.
+pub(super) async fn audit_change(
+    state: &AppState,
+    actor: &str,
+    action: &str,
+    target: String,
+    detail: Option<String>,
+) -> Result<(), ApiError> {
+    let entry = relais_store::AuditEntry {
+        at_ms: jiff::Timestamp::now().as_millisecond(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target,
+        detail,
+    };
+    crate::audit::write(state.store(), entry)
+        .await
+        .map_err(ApiError::Internal)
+}
+
+/// Claims of the browser sign-in a request's cookie names, as the first of `roles` it has.
+/// Only from this server's own pages (the `Origin` check stops another site's forms and
+/// scripts from using the cookie).
+fn web_claims(
+    state: &AppState,
+    headers: &HeaderMap,
+    roles: &[Role],
+) -> Result<crate::auth::Claims, ApiError> {
+    let session = state
+        .signin()
+        .of_headers(headers)
+        .ok_or(ApiError::Unauthorized(
+            "a Bearer token or a signed-in session is required",
+        ))?;
+    if !crate::signin::same_origin(headers, state.config().http.public_url.as_deref()) {
+        return Err(ApiError::Forbidden(
+            "the session cookie works from this server's pages only",
+        ));
+    }
+    let role = roles
+        .iter()
+        .copied()
+        .find(|role| crate::signin::pick_role(&session, Some(*role)).is_some())
+        .ok_or(ApiError::Forbidden("this role may not read this"))?;
+    // Skills matter to the dispatcher only, never to the API.
+    Ok(crate::signin::claims(&session, role, Vec::new()))
 }
 
 /// The period of a request: `to` defaults to now, `from` to a day before `to`.

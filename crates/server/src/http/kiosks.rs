@@ -15,11 +15,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use relais_proto::Role;
-use relais_store::{AuditEntry, Kiosk};
+use relais_store::Kiosk;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use super::api::authorize;
+use super::api::{authorize, blocking};
 use crate::enrolment::{self, PAIRING_SECS};
 use crate::hub::Outgoing;
 use crate::state::AppState;
@@ -79,15 +79,6 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|err| ApiError::BadRequest(format!("bad JSON body: {err}")))
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> relais_store::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| ApiError::Internal(err.into()))?
-        .map_err(|err| ApiError::Internal(err.into()))
-}
-
 async fn audit(
     state: &AppState,
     actor: &str,
@@ -95,16 +86,7 @@ async fn audit(
     kiosk: &str,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
-    let entry = AuditEntry {
-        at_ms: now_ms(),
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target: format!("kiosk:{kiosk}"),
-        detail,
-    };
-    crate::audit::write(state.store(), entry)
-        .await
-        .map_err(ApiError::Internal)
+    super::api::audit_change(state, actor, action, format!("kiosk:{kiosk}"), detail).await
 }
 
 fn now_ms() -> i64 {
@@ -150,8 +132,7 @@ pub(super) async fn create(
     }
     if let Some(unknown) = asked.services.iter().find(|s| {
         !state
-            .config()
-            .services
+            .services()
             .iter()
             .any(|c| c.id == **s && !c.interpreter)
     }) {

@@ -8,7 +8,7 @@ use crate::state::AppState;
 pub(super) async fn page(State(state): State<AppState>) -> Html<String> {
     let config = state.config();
     let mut services = String::new();
-    for service in &config.services {
+    for service in state.services().iter() {
         let hours = if service.hours.is_some() {
             "horaires d'ouverture"
         } else {
@@ -61,6 +61,7 @@ footer {{ margin-top: 2rem; color: #555; font-size: .9rem; }}
 <a class="console" href="/kiosk">Borne visio-accueil (kiosk)</a>
 <a class="console" href="/agent">Console conseiller (agent)</a>
 <a class="console" href="/supervisor">Supervision (wallboard)</a>
+<a class="console" href="/admin">Administration</a>
 </nav>
 <h2>Services</h2>
 <ul>

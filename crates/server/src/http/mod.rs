@@ -1,6 +1,7 @@
 //! The HTTP surface: `fn app(state) -> Router` assembles every route with its middleware, so
 //! tests drive it with `oneshot` and the serving loop only adds sockets.
 
+mod admin;
 mod api;
 mod documents;
 mod error;
@@ -9,10 +10,11 @@ mod kiosks;
 mod landing;
 mod observe;
 mod report;
+mod signin;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub use error::ApiError;
 pub use observe::client_ip;
@@ -29,6 +31,12 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/ws", get(crate::ws::upgrade))
+        .route("/signin", get(signin::page))
+        .route("/auth/local", post(signin::local))
+        .route("/auth/login", get(signin::login))
+        .route("/auth/callback", get(signin::callback))
+        .route("/auth/logout", post(signin::logout))
+        .route("/auth/session", get(signin::session))
         .route("/api/calls", get(api::calls))
         .route("/api/audit", get(api::audit))
         .route("/api/report", get(report::report))
@@ -41,6 +49,16 @@ pub fn app(state: AppState) -> Router {
         .route("/api/admin/kiosks", get(kiosks::list).post(kiosks::create))
         .route("/api/admin/kiosks/{id}/pairing", post(kiosks::new_pairing))
         .route("/api/admin/kiosks/{id}/revoke", post(kiosks::revoke))
+        .route("/api/admin/services", get(admin::services))
+        .route(
+            "/api/admin/services/{id}",
+            put(admin::put_service).delete(admin::delete_service),
+        )
+        .route("/api/admin/agents", get(admin::agents))
+        .route(
+            "/api/admin/agents/{id}",
+            put(admin::put_agent).delete(admin::delete_agent),
+        )
         .route("/api/kiosk/pair", post(kiosks::pair))
         .route("/api/kiosk/renew", post(kiosks::renew))
         .merge(relais_console::router())

@@ -282,8 +282,7 @@ pub(super) async fn report(
         }
     };
     let services: BTreeMap<String, (i64, jiff::tz::TimeZone)> = state
-        .config()
-        .services
+        .services()
         .iter()
         .map(|s| {
             (
@@ -296,8 +295,7 @@ pub(super) async fn report(
         })
         .collect();
     let zone = state
-        .config()
-        .services
+        .services()
         .first()
         .map_or(jiff::tz::TimeZone::UTC, |s| s.timezone.zone());
     let store = Arc::clone(state.store());

@@ -48,6 +48,8 @@ pub struct Session {
     push_after_reply: Vec<ServerMessage>,
     /// The rate of SDP offers.
     offers: Bucket,
+    /// The browser sign-in of the upgrade request's cookie, if any (its session hash).
+    web: Option<String>,
 }
 
 fn refusal(id: u64, refusal: Refusal) -> ServerMessage {
@@ -113,7 +115,7 @@ impl Handler for Session {
 }
 
 impl Session {
-    pub fn new(id: u64, state: AppState, tx: mpsc::Sender<Outgoing>) -> Self {
+    pub fn new(id: u64, state: AppState, tx: mpsc::Sender<Outgoing>, web: Option<String>) -> Self {
         let now = Instant::now();
         Self {
             id,
@@ -124,6 +126,7 @@ impl Session {
             close_after_reply: None,
             push_after_reply: Vec::new(),
             offers: Bucket::new(1.0 / OFFER_EVERY_SECS, OFFER_BURST, now),
+            web,
         }
     }
 
@@ -187,9 +190,10 @@ impl Session {
                 Request::Hello {
                     protocol,
                     token,
+                    role,
                     resume,
                     ..
-                } => self.hello(id, protocol, &token, resume).await,
+                } => self.hello(id, protocol, &token, role, resume).await,
                 _ => error(
                     Some(id),
                     codes::NOT_AUTHENTICATED,
@@ -543,8 +547,7 @@ impl Session {
         }
         let allowed = self
             .state
-            .config()
-            .services
+            .services()
             .iter()
             .find(|s| s.id == service)
             .is_some_and(|s| s.supervision.allows(mode));
@@ -614,6 +617,7 @@ impl Session {
         id: u64,
         protocol: u32,
         token: &str,
+        asked_role: Option<Role>,
         previous: Option<String>,
     ) -> ServerMessage {
         if protocol != relais_proto::PROTOCOL_VERSION {
@@ -626,9 +630,16 @@ impl Session {
                 ),
             );
         }
-        let claims = match self.state.verify_token(token) {
-            Ok(claims) => claims,
-            Err(err) => return error(Some(id), err.code(), err.to_string()),
+        let (claims, web) = if token.trim().is_empty() {
+            match self.web_claims(asked_role).await {
+                Ok(found) => found,
+                Err(message) => return error(Some(id), codes::BAD_TOKEN, message),
+            }
+        } else {
+            match self.state.verify_token(token) {
+                Ok(claims) => (claims, None),
+                Err(err) => return error(Some(id), err.code(), err.to_string()),
+            }
         };
         let role = claims.role;
         let hub = self.state.hub();
@@ -656,6 +667,7 @@ impl Session {
                 subject: claims.sub.clone(),
                 tx: self.tx.clone(),
                 kpis: Default::default(),
+                web,
             },
         );
         let session = self.id;
@@ -768,6 +780,43 @@ impl Session {
         )
     }
 
+    /// The claims of the browser sign-in this connection was opened with, speaking as
+    /// `asked` (or its first role), with an agent's skills from its profile.
+    async fn web_claims(
+        &self,
+        asked: Option<Role>,
+    ) -> Result<(crate::auth::Claims, Option<String>), String> {
+        let Some(hash) = self.web.as_deref() else {
+            return Err("send a token, or sign in in the browser first".into());
+        };
+        let Some(session) = self.state.signin().get(hash) else {
+            return Err("the browser session has ended: sign in again".into());
+        };
+        let Some(role) = crate::signin::pick_role(&session, asked) else {
+            return Err(format!(
+                "this account has no role {}",
+                asked.map_or("agent, supervisor or admin", Role::as_str)
+            ));
+        };
+        let mut skills = Vec::new();
+        if role == Role::Agent {
+            let store = std::sync::Arc::clone(self.state.store());
+            let agent = session.subject.clone();
+            match tokio::task::spawn_blocking(move || store.agent_profile(&agent)).await {
+                Ok(Ok(Some(profile))) => skills = profile.skills,
+                Ok(Ok(None)) => {
+                    tracing::warn!(agent = %session.subject, "an agent without a profile signed in: it has no skills");
+                }
+                Ok(Err(err)) => tracing::error!(error = %err, "cannot read an agent's profile"),
+                Err(err) => tracing::error!(error = %err, "cannot read an agent's profile"),
+            }
+        }
+        Ok((
+            crate::signin::claims(&session, role, skills),
+            Some(session.session_hash),
+        ))
+    }
+
     /// The ICE servers (TURN credentials in the name of this identity) for a role with media.
     fn ice_servers(&self) -> Option<relais_proto::messages::IceServers> {
         let identity = self.identity.as_ref()?;
@@ -784,8 +833,7 @@ impl Session {
     /// Whether `service` is configured, as an interpreter service or as one kiosks call.
     fn has_service(&self, service: &str, interpreter: bool) -> bool {
         self.state
-            .config()
-            .services
+            .services()
             .iter()
             .any(|s| s.id == service && s.interpreter == interpreter)
     }

@@ -24,9 +24,21 @@ pub struct WsClient {
 impl WsClient {
     /// Connects to `ws://addr/ws`.
     pub async fn connect(addr: std::net::SocketAddr) -> Self {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-            .await
-            .unwrap();
+        Self::connect_with(addr, &[]).await
+    }
+
+    /// Connects with extra headers on the upgrade request (a cookie, an origin).
+    pub async fn connect_with(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let (mut write, mut read) = socket.split();
         let (out, mut out_rx) = mpsc::unbounded_channel::<Message>();
         let (in_tx, inbox) = mpsc::unbounded_channel();

@@ -31,6 +31,8 @@ fn a_fresh_file_is_created_with_the_schema() {
     assert_eq!(
         names_in_schema(&path, "table"),
         [
+            "admin_services",
+            "agent_profiles",
             "agent_states",
             "audit",
             "call_chat",
@@ -41,7 +43,9 @@ fn a_fresh_file_is_created_with_the_schema() {
             "counters",
             "heartbeat",
             "kiosks",
-            "live_calls"
+            "live_calls",
+            "users",
+            "web_sessions"
         ]
     );
     assert_eq!(
@@ -55,6 +59,7 @@ fn a_fresh_file_is_created_with_the_schema() {
             "calls_by_agent_end",
             "calls_by_end",
             "kiosks_by_pairing",
+            "web_sessions_by_subject",
         ]
     );
     assert_eq!(store.max_call_id().unwrap(), None);
