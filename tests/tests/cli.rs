@@ -128,3 +128,49 @@ fn purge_deletes_the_records_older_than_the_retention_and_keeps_the_rest() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 calls"), "{out}");
 }
+
+#[test]
+fn check_config_checks_the_services_administrators_changed_in_the_store() {
+    let dir = temp_dir("cli-admin-services");
+    let data = dir.join("data");
+    let file = dir.join("relais.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "data_dir = \"{}\"\n[[services]]\nid = \"caf\"\nname = \"CAF\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = relais(&["check-config", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("administrators"), "no store yet: {out}");
+
+    let store = relais_store::Store::open(&data.join("relais.sqlite3")).unwrap();
+    let row = |id: &str, definition: &str| relais_store::AdminService {
+        service_id: id.into(),
+        definition: Some(definition.into()),
+        updated_at_ms: 1,
+        updated_by: "ines".into(),
+    };
+    store
+        .put_admin_service(&row("mairie", r#"{"id": "mairie", "name": "Mairie"}"#))
+        .unwrap();
+    let (code, out, err) = relais(&["check-config", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 administrators' changes to services") && out.contains("2 services served"),
+        "{out}"
+    );
+
+    // A change that no longer fits the file (it overflows to a service the file lacks).
+    store
+        .put_admin_service(&row(
+            "mairie",
+            r#"{"id": "mairie", "name": "Mairie", "overflow_to": "nulle-part"}"#,
+        ))
+        .unwrap();
+    let (code, _, err) = relais(&["check-config", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nulle-part"), "{err}");
+}

@@ -51,6 +51,35 @@ pub fn check(services: &[ServiceConfig]) -> Result<(), String> {
     validate_services(services)
 }
 
+/// `check-config`: the administrators' changes kept in the configuration's store, applied to
+/// the file's services and checked. `Ok(None)`: no store or no change; `Ok(Some(summary))`.
+pub fn check_stored(config: &crate::config::Config) -> Result<Option<String>, String> {
+    let path = config.data_dir.join("relais.sqlite3");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let store = relais_store::Store::open(&path)
+        .map_err(|err| format!("cannot open the store {}: {err}", path.display()))?;
+    let rows = store
+        .admin_services()
+        .map_err(|err| format!("cannot read the administrators' services: {err}"))?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let (services, warnings) = merge(&config.services, &rows);
+    if let Some(warning) = warnings.first() {
+        return Err(warning.clone());
+    }
+    check(&services)
+        .map_err(|err| format!("the services with the administrators' changes: {err}"))?;
+    Ok(Some(format!(
+        "{} administrators' changes to services in {}: valid; {} services served",
+        rows.len(),
+        path.display(),
+        services.len()
+    )))
+}
+
 /// The service as TOML, as an administrator edits it.
 pub fn to_toml(service: &ServiceConfig) -> String {
     toml::to_string(service).unwrap_or_default()

@@ -252,6 +252,14 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             for warning in config.warnings() {
                 eprintln!("relais: warning: {warning}");
             }
+            match relais::admin::check_stored(&config) {
+                Ok(Some(summary)) => println!("# {summary}"),
+                Ok(None) => {}
+                Err(err) => {
+                    eprintln!("relais: {err}");
+                    return ExitCode::from(2);
+                }
+            }
             println!("# {}: valid. Effective configuration:", file.display());
             print!("{}", config.to_toml_redacted());
             ExitCode::SUCCESS
