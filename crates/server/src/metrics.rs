@@ -17,6 +17,9 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// TLS certificate reloads by result (`ok`, `error`).
     pub tls_reloads: IntCounterVec,
+    /// Browser sign-ins by method (`oidc`, `local`) and result (`ok`, `refused`, `no_role`,
+    /// `locked`, `error`).
+    pub signins: IntCounterVec,
     /// Server start time, seconds since the Unix epoch.
     pub start_time: IntGauge,
     /// Calls ended, by queue (where they were placed) and outcome.
@@ -184,6 +187,15 @@ impl Metrics {
         )?;
         registry.register(Box::new(tls_reloads.clone()))?;
 
+        let signins = IntCounterVec::new(
+            Opts::new(
+                "signins_total",
+                "Browser sign-ins by method (oidc, local) and result (ok, refused, no_role, locked, error).",
+            ),
+            &["method", "result"],
+        )?;
+        registry.register(Box::new(signins.clone()))?;
+
         let start_time =
             IntGauge::new("start_time_seconds", "Server start, Unix time in seconds.")?;
         let now = std::time::SystemTime::now()
@@ -313,6 +325,7 @@ impl Metrics {
             http_requests,
             http_duration,
             tls_reloads,
+            signins,
             start_time,
             calls,
             wait_seconds,

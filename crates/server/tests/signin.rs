@@ -196,6 +196,62 @@ async fn a_local_account_signs_in_and_its_cookie_opens_the_consoles_until_it_sig
         403
     );
 
+    // An administrator sees who is signed in, and signs a person out everywhere.
+    let admin = format!("Bearer {}", server.token(Role::Admin, "ines"));
+    let (paul_ws, _) = hello_with(&server, &[("Cookie", paul.as_str())], None).await;
+    let (status, list) = get_json(
+        &server,
+        "/api/admin/sessions",
+        &[("Authorization", admin.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let connections = |who: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["subject"] == who)
+            .map(|s| s["connections"].clone())
+    };
+    assert_eq!(connections("marie"), Some(json!(2)), "{list}");
+    assert_eq!(connections("paul"), Some(json!(1)), "{list}");
+    assert!(
+        !list.to_string().contains(&paul["relais_session=".len()..]),
+        "no cookie in the list"
+    );
+    let (status, _, body) = server
+        .http_with(
+            "DELETE",
+            "/api/admin/sessions/paul",
+            &[("Authorization", admin.as_str())],
+            b"",
+        )
+        .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let deadline = Instant::now() + WAIT;
+    while !paul_ws.closed.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "paul's console closes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        get_json(&server, "/auth/session", &[("Cookie", paul.as_str())])
+            .await
+            .0,
+        401
+    );
+    let metrics = server.get("/metrics", None).await;
+    let signins = |result: &str| {
+        support::server::metric(
+            &metrics,
+            &format!("relais_signins_total{{method=\"local\",result=\"{result}\"}}"),
+        )
+    };
+    assert_eq!(
+        (signins("ok"), signins("refused")),
+        (Some(2.0), Some(2.0)),
+        "sign-ins counted"
+    );
+
     // Signing out: the session's websockets close, the agent is logged out, the cookie is
     // cleared and refused everywhere.
     let (status, head, body) = server

@@ -282,3 +282,70 @@ pub(super) async fn delete_agent(
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// A browser session as administrators see it (never its cookie or hash).
+#[derive(Debug, Serialize)]
+struct SessionView {
+    subject: String,
+    name: String,
+    roles: Vec<String>,
+    method: String,
+    created_at_ms: i64,
+    expires_ms: i64,
+    /// Websockets open with it now.
+    connections: usize,
+}
+
+/// `GET /api/admin/sessions`: who is signed in in a browser.
+pub(super) async fn sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, &[Role::Admin])?;
+    let hub = state.hub();
+    let list: Vec<SessionView> = state
+        .signin()
+        .list()
+        .into_iter()
+        .map(|s| SessionView {
+            connections: hub
+                .sessions
+                .iter()
+                .filter(|e| e.web.as_deref() == Some(s.session_hash.as_str()))
+                .count(),
+            subject: s.subject,
+            name: s.name,
+            roles: s.roles,
+            method: s.method,
+            created_at_ms: s.created_at_ms,
+            expires_ms: s.expires_ms,
+        })
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// `DELETE /api/admin/sessions/{subject}`: signs a person out everywhere (a lost laptop, a
+/// colleague who left): its sessions end and their consoles close at once.
+pub(super) async fn end_sessions(
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let claims = authorize(&state, &headers, &[Role::Admin])?;
+    let ended = state
+        .signin()
+        .end_person(state.store(), state.hub(), &subject)
+        .await;
+    if ended == 0 {
+        return Err(ApiError::NotFound);
+    }
+    audit(
+        &state,
+        &claims.sub,
+        "sessions_ended",
+        format!("person:{subject}"),
+        Some(format!("{ended} sessions")),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({"subject": subject, "ended": ended})).into_response())
+}

@@ -54,6 +54,11 @@ pub fn app(state: AppState) -> Router {
             "/api/admin/services/{id}",
             put(admin::put_service).delete(admin::delete_service),
         )
+        .route("/api/admin/sessions", get(admin::sessions))
+        .route(
+            "/api/admin/sessions/{subject}",
+            axum::routing::delete(admin::end_sessions),
+        )
         .route("/api/admin/agents", get(admin::agents))
         .route(
             "/api/admin/agents/{id}",

@@ -118,6 +118,14 @@ pub(super) struct LocalForm {
     return_to: Option<String>,
 }
 
+fn count(state: &AppState, method: &str, result: &str) {
+    state
+        .metrics()
+        .signins
+        .with_label_values(&[method, result])
+        .inc();
+}
+
 fn to_signin(return_to: &str, error: &str) -> Response {
     Redirect::to(&format!(
         "/signin?error={error}&return={}",
@@ -126,7 +134,8 @@ fn to_signin(return_to: &str, error: &str) -> Response {
     .into_response()
 }
 
-fn with_session(state: &AppState, token: &str, to: &str) -> Response {
+fn with_session(state: &AppState, token: &str, to: &str, method: &str) -> Response {
+    count(state, method, "ok");
     let mut response = Redirect::to(to).into_response();
     response
         .headers_mut()
@@ -155,6 +164,7 @@ pub(super) async fn local(
         .is_some()
     {
         tracing::warn!(username = %username, "local sign-in refused: too many failures");
+        count(&state, "local", "locked");
         return to_signin(&return_to, "locked");
     }
     let store = Arc::clone(state.store());
@@ -175,6 +185,7 @@ pub(super) async fn local(
         Ok(Ok(None)) => {
             signin.local.failed(&username, Instant::now());
             tracing::warn!(username = %username, "local sign-in refused: wrong name or password");
+            count(&state, "local", "refused");
             return to_signin(&return_to, "password");
         }
         Ok(Err(err)) => return ApiError::Internal(anyhow::anyhow!("{err}")).into_response(),
@@ -187,6 +198,7 @@ pub(super) async fn local(
         .filter_map(|r| crate::signin::role_of(r))
         .collect();
     if roles.is_empty() {
+        count(&state, "local", "no_role");
         return to_signin(&return_to, "role");
     }
     let person = Person {
@@ -196,7 +208,7 @@ pub(super) async fn local(
         services: user.services,
     };
     match signin.open(state.store(), person, "local", None).await {
-        Ok(token) => with_session(&state, &token, &return_to),
+        Ok(token) => with_session(&state, &token, &return_to, "local"),
         Err(err) => ApiError::Internal(err).into_response(),
     }
 }
@@ -220,6 +232,7 @@ pub(super) async fn login(
         Ok(url) => Redirect::to(&url).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "cannot start a sign-in with the identity provider");
+            count(&state, "oidc", "error");
             to_signin(&return_to, "provider")
         }
     }
@@ -243,6 +256,7 @@ pub(super) async fn callback(
     };
     if let Some(error) = &query.error {
         tracing::warn!(error = %error, description = ?query.error_description, "the identity provider refused the sign-in");
+        count(&state, "oidc", "refused");
         return to_signin("/", "provider");
     }
     let (Some(code), Some(csrf)) = (query.code, query.state) else {
@@ -255,16 +269,18 @@ pub(super) async fn callback(
                 .open(state.store(), person, "oidc", Some(id_token))
                 .await
             {
-                Ok(token) => with_session(&state, &token, &return_to),
+                Ok(token) => with_session(&state, &token, &return_to, "oidc"),
                 Err(err) => ApiError::Internal(err).into_response(),
             }
         }
         Err(err) if err.0.contains("none of the roles") => {
             tracing::warn!(error = %err, "sign-in refused");
+            count(&state, "oidc", "no_role");
             to_signin("/", "role")
         }
         Err(err) => {
             tracing::error!(error = %err, "sign-in with the identity provider failed");
+            count(&state, "oidc", "error");
             to_signin("/", "provider")
         }
     }

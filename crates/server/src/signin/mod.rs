@@ -198,6 +198,34 @@ impl SignIn {
         live.id_token
     }
 
+    /// The live sessions, oldest first.
+    pub fn list(&self) -> Vec<WebSession> {
+        let now = now_ms();
+        let mut sessions: Vec<WebSession> = self
+            .sessions
+            .iter()
+            .filter(|e| e.record.expires_ms > now)
+            .map(|e| e.record.clone())
+            .collect();
+        sessions.sort_by_key(|s| s.created_at_ms);
+        sessions
+    }
+
+    /// Ends every session of `subject` (an administrator signing someone out everywhere).
+    /// Returns how many there were.
+    pub async fn end_person(&self, store: &Arc<Store>, hub: &Hub, subject: &str) -> usize {
+        let keys: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|e| e.record.subject == subject)
+            .map(|e| e.key().clone())
+            .collect();
+        for key in &keys {
+            self.end(store, hub, key).await;
+        }
+        keys.len()
+    }
+
     /// Ends every session of a subject signed in with `method` (a disabled local account).
     pub fn end_subject(&self, hub: &Hub, subject: &str, method: &str) {
         let ended: Vec<String> = self
