@@ -20,6 +20,30 @@ pub struct NewUser {
     pub teams: String,
 }
 
+/// Why this process must not open the store of `data_dir`: another user owns the directory
+/// (root running a command for the `relais` service would leave journal files the service
+/// cannot write). `None`: it may.
+pub fn wrong_user(data_dir: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(data_dir).ok()?.uid();
+    let me = std::fs::metadata("/proc/self").ok()?.uid();
+    (owner != me).then(|| {
+        format!(
+            "{} belongs to user id {owner}, not to this user ({me}): run the command as its \
+             owner, e.g. `sudo -u relais relais …`",
+            data_dir.display()
+        )
+    })
+}
+
+/// The store of the configuration, opened as its owner only.
+pub fn open_as_owner(config: &Config) -> anyhow::Result<Store> {
+    if let Some(why) = wrong_user(&config.data_dir) {
+        anyhow::bail!(why);
+    }
+    open(config)
+}
+
 fn open(config: &Config) -> anyhow::Result<Store> {
     let path = config.data_dir.join("relais.sqlite3");
     Store::open(&path)
@@ -65,7 +89,7 @@ pub fn add(config: &Config, new: NewUser, password: impl BufRead) -> anyhow::Res
             "the password must have at least {MIN_PASSWORD} characters (read from standard input)"
         );
     }
-    let store = open(config)?;
+    let store = open_as_owner(config)?;
     let now = jiff::Timestamp::now().as_millisecond();
     let created = store.user(&username)?.map_or(now, |u| u.created_at_ms);
     store.put_user(&User {
@@ -94,7 +118,7 @@ pub fn add(config: &Config, new: NewUser, password: impl BufRead) -> anyhow::Res
 
 /// The accounts, one per line.
 pub fn show(config: &Config) -> anyhow::Result<String> {
-    let store = open(config)?;
+    let store = open_as_owner(config)?;
     let profiles = store.agent_profiles()?;
     let mut out = String::new();
     for user in store.users()? {
@@ -127,11 +151,38 @@ pub fn show(config: &Config) -> anyhow::Result<String> {
 
 /// Disables an account and ends its browser sessions.
 pub fn disable(config: &Config, username: &str) -> anyhow::Result<String> {
-    let store = open(config)?;
+    let store = open_as_owner(config)?;
     if !store.disable_user(username, jiff::Timestamp::now().as_millisecond())? {
         anyhow::bail!("no account {username}");
     }
     Ok(format!(
         "account {username} disabled; its sessions end within a minute"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_directory_of_another_user_is_not_opened() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("relais-owner-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(wrong_user(&dir), None, "our own directory");
+        let me = std::fs::metadata("/proc/self").unwrap().uid();
+        if me == 0 {
+            // As root (a site's administrator at the server): a directory of the service's user.
+            std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+            let why = wrong_user(&dir).expect("refused");
+            assert!(why.contains("sudo -u relais"), "{why}");
+            let mut config = Config::default();
+            config.data_dir.clone_from(&dir);
+            let err = show(&config).unwrap_err();
+            assert!(err.to_string().contains("user id 65534"), "{err}");
+            assert!(!dir.join("relais.sqlite3").exists(), "nothing was created");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

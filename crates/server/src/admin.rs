@@ -58,6 +58,11 @@ pub fn check_stored(config: &crate::config::Config) -> Result<Option<String>, St
     if !path.exists() {
         return Ok(None);
     }
+    if let Some(why) = crate::accounts::wrong_user(&config.data_dir) {
+        return Ok(Some(format!(
+            "the administrators' changes to services were not checked: {why}"
+        )));
+    }
     let store = relais_store::Store::open(&path)
         .map_err(|err| format!("cannot open the store {}: {err}", path.display()))?;
     let rows = store

@@ -23,6 +23,9 @@ pub fn cut_off(now_ms: i64, days: u32) -> i64 {
 /// `relais purge`: deletes what is older than `days` days from the configured store. Returns
 /// the cut-off (RFC 3339) and what was deleted.
 pub fn purge(config: &Config, days: u32) -> anyhow::Result<(String, Purged)> {
+    if let Some(why) = crate::accounts::wrong_user(&config.data_dir) {
+        anyhow::bail!(why);
+    }
     let path = config.data_dir.join("relais.sqlite3");
     let store =
         Store::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
