@@ -90,6 +90,9 @@ test('a kiosk is enrolled with a one-time code, stays enrolled across a browser 
     const row = listed.body.kiosks.find((k) => k.kiosk === 'borne-enrolee');
     assert.equal(row.online, true, JSON.stringify(row));
     assert.ok(row.last_seen_ms > 0, JSON.stringify(row));
+    // Its camera and microphone, as it said when it opened them, and its browser.
+    assert.deepEqual([row.devices?.camera, row.devices?.microphone], ['ok', 'ok'], JSON.stringify(row));
+    assert.match(row.devices.browser, /Chrome\/\d+/);
     await agent.click('hangup');
     await agent.waitState('wrap_up');
     await kiosk.waitState(['ended', 'start']);

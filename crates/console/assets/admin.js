@@ -192,7 +192,7 @@ function renderKiosks() {
     tr.dataset.kiosk = k.kiosk;
     let state = k.revoked_at_ms ? 'Révoquée' : k.paired_at_ms ? 'Installée' : 'En attente du code';
     if (k.online) state += ' · en ligne';
-    tr.append(cell(k.kiosk), cell(k.site), cell(k.services.join(', ') || 'tous'), cell(state), cell(when(k.last_seen_ms)));
+    tr.append(cell(k.kiosk), cell(k.site), cell(k.services.join(', ') || 'tous'), cell(state), cell(devicesText(k.devices)), cell(when(k.last_seen_ms)));
     const actions = cell('', 'actions');
     actions.append(button('Nouveau code', `kiosk-code-${k.kiosk}`, () => newCode(k.kiosk)));
     if (!k.revoked_at_ms) actions.append(button('Révoquer', `kiosk-revoke-${k.kiosk}`, () => revoke(k.kiosk)));
@@ -200,6 +200,16 @@ function renderKiosks() {
     return tr;
   });
   $('#kiosks').replaceChildren(...rows);
+}
+
+const DEVICE = { ok: 'marche', missing: 'absent', refused: 'refusé', failed: 'en panne', unknown: 'pas encore essayé' };
+
+/// What a kiosk last said of its camera, microphone and browser.
+function devicesText(d) {
+  if (!d) return '—';
+  const browser = d.browser.match(/(Firefox|Chrome|Edg)\/(\d+)/);
+  const name = browser ? `${{ Edg: 'Edge', Chrome: 'Chromium', Firefox: 'Firefox' }[browser[1]]} ${browser[2]}` : d.browser.slice(0, 40);
+  return `Caméra : ${DEVICE[d.camera] || d.camera} · Micro : ${DEVICE[d.microphone] || d.microphone} · ${name}`;
 }
 
 function showCode(issued) {

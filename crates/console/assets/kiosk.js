@@ -869,6 +869,33 @@ async function goStart(message) {
   await refreshServices();
 }
 
+/// Tells the server how the camera and the microphone are, for the administrators: from a
+/// stream just opened, from the error that prevented it, or (before any) from the devices the
+/// browser lists.
+async function reportDevices({ stream = null, error = null } = {}) {
+  if (!connection?.online) return;
+  let camera = 'unknown';
+  let microphone = 'unknown';
+  if (stream) {
+    camera = stream.getVideoTracks().some((t) => t.readyState === 'live') ? 'ok' : 'missing';
+    microphone = stream.getAudioTracks().some((t) => t.readyState === 'live') ? 'ok' : 'missing';
+  } else if (error) {
+    const state = { NotAllowedError: 'refused', SecurityError: 'refused', InsecureContextError: 'refused', NotFoundError: 'missing', OverconstrainedError: 'missing' }[error.name] || 'failed';
+    camera = state;
+    microphone = state;
+  }
+  if (!stream) {
+    try {
+      const kinds = new Set((await navigator.mediaDevices.enumerateDevices()).map((d) => d.kind));
+      if (!kinds.has('videoinput')) camera = 'missing';
+      if (!kinds.has('audioinput')) microphone = 'missing';
+    } catch {
+      // No device list (an insecure page): what the error said stands.
+    }
+  }
+  connection.request({ type: 'kiosk_status', camera, microphone, browser: navigator.userAgent.slice(0, 512) }).catch((err) => console.error('kiosk: status', err));
+}
+
 async function chooseService(service) {
   ui.service = service;
   startMessage('');
@@ -879,8 +906,10 @@ async function chooseService(service) {
   armIdle();
   try {
     ui.stream = await getLocalMedia();
+    reportDevices({ stream: ui.stream });
   } catch (err) {
     console.error('kiosk: camera/microphone', err);
+    reportDevices({ error: err });
     $('#check-error').textContent = t('camera_error');
     $('#check-error').hidden = false;
     $('#check-back').focus();
@@ -1376,6 +1405,7 @@ function connect(token) {
     ui.offline = false;
     showNet('');
     renewCredential();
+    reportDevices({ stream: ui.stream });
     if (welcome?.resumed) {
       await resumeCall(welcome.resumed);
       return;

@@ -14,6 +14,8 @@ pub const MAX_CASE_REF_CHARS: usize = 64;
 pub const MAX_NOTES_CHARS: usize = 4000;
 /// A service id in `call`.
 pub const MAX_SERVICE_CHARS: usize = 64;
+/// A kiosk's `kiosk_status.browser` (a user agent).
+pub const MAX_BROWSER_BYTES: usize = 512;
 /// A token in `hello`.
 pub const MAX_TOKEN_BYTES: usize = 4096;
 /// An SDP offer (a browser's offer for one audio and one video stream is 4–8 KB).
@@ -107,6 +109,7 @@ impl Request {
     pub fn check_lengths(&self) -> Result<(), FieldTooLong> {
         match self {
             Request::Hello { token, .. } => bytes("token", token, MAX_TOKEN_BYTES),
+            Request::KioskStatus { browser, .. } => bytes("browser", browser, MAX_BROWSER_BYTES),
             Request::Call { service, .. } | Request::AddInterpreter { service, .. } => {
                 chars("service", service, MAX_SERVICE_CHARS)
             }

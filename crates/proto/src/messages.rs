@@ -179,6 +179,30 @@ pub enum Request {
     AudioOnly { id: u64, on: bool },
     /// Fresh ICE servers (TURN credentials expire): the same as `welcome` gives.
     IceServers { id: u64 },
+    /// Kiosk: the state of its camera and microphone and its browser, for administrators.
+    KioskStatus {
+        id: u64,
+        camera: DeviceState,
+        microphone: DeviceState,
+        /// The browser's user agent (its version).
+        browser: String,
+    },
+}
+
+/// How a kiosk's camera or microphone is, as its browser says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Opened and working.
+    Ok,
+    /// No such device plugged in.
+    Missing,
+    /// The browser or the system refused access.
+    Refused,
+    /// Present but it failed to open (in use, broken).
+    Failed,
+    /// Not tried yet.
+    Unknown,
 }
 
 /// Every request type, as written on the wire.
@@ -215,6 +239,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "request_snapshot",
     "audio_only",
     "ice_servers",
+    "kiosk_status",
 ];
 
 impl Request {
@@ -252,7 +277,8 @@ impl Request {
             | Request::ShareLink { id, .. }
             | Request::RequestSnapshot { id }
             | Request::AudioOnly { id, .. }
-            | Request::IceServers { id } => *id,
+            | Request::IceServers { id }
+            | Request::KioskStatus { id, .. } => *id,
         }
     }
 
@@ -263,7 +289,7 @@ impl Request {
             Request::Hello { .. } | Request::Ping { .. } => &[Kiosk, Agent, Supervisor, Admin],
             Request::IceServers { .. } => &[Kiosk, Agent, Supervisor],
             Request::ListServices { .. } => &[Kiosk, Agent, Supervisor, Admin],
-            Request::Call { .. } | Request::Cancel { .. } => &[Kiosk],
+            Request::Call { .. } | Request::Cancel { .. } | Request::KioskStatus { .. } => &[Kiosk],
             Request::Hangup { .. } | Request::AudioOnly { .. } => &[Kiosk, Agent],
             // A supervisor negotiates the leg it has in a call (the call core refuses a session
             // with no leg).

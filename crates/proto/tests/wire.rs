@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use relais_proto::messages::{
-    AgentCounts, AgentRow, CallRow, Document, DocumentPolicy, IceServer, IceServers, KpiSnapshot,
-    LiveCall, Participant, QueueKpis, ResumedCall, ServiceInfo, Supervisor, WaitingCall,
-    WindowKpis,
+    AgentCounts, AgentRow, CallRow, DeviceState, Document, DocumentPolicy, IceServer, IceServers,
+    KpiSnapshot, LiveCall, Participant, QueueKpis, ResumedCall, ServiceInfo, Supervisor,
+    WaitingCall, WindowKpis,
 };
 use relais_proto::{
     AgentStateName, CallId, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
@@ -240,6 +240,7 @@ fn request_type(request: &Request) -> &'static str {
         Request::SetState { .. } => "set_state",
         Request::Accept { .. } => "accept",
         Request::ShareLink { .. } => "share_link",
+        Request::KioskStatus { .. } => "kiosk_status",
         Request::RequestSnapshot { .. } => "request_snapshot",
         Request::AudioOnly { .. } => "audio_only",
         Request::IceServers { .. } => "ice_servers",
@@ -510,6 +511,12 @@ fn documented_requests() -> Vec<Request> {
         Request::RequestSnapshot { id: 24 },
         Request::AudioOnly { id: 25, on: true },
         Request::IceServers { id: 26 },
+        Request::KioskStatus {
+            id: 27,
+            camera: DeviceState::Ok,
+            microphone: DeviceState::Missing,
+            browser: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36".to_owned(),
+        },
     ]
 }
 

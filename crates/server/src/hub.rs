@@ -37,6 +37,17 @@ pub struct Hub {
     pub sessions: DashMap<u64, SessionEntry>,
     /// Agent subject → its session.
     pub agents: DashMap<String, u64>,
+    /// Kiosk subject → what it last said of its camera, microphone and browser.
+    pub kiosk_devices: DashMap<String, KioskDevices>,
+}
+
+/// A kiosk's last `kiosk_status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KioskDevices {
+    pub camera: relais_proto::messages::DeviceState,
+    pub microphone: relais_proto::messages::DeviceState,
+    pub browser: String,
+    pub at_ms: i64,
 }
 
 impl Hub {

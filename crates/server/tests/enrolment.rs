@@ -115,6 +115,20 @@ async fn a_kiosk_is_enrolled_once_calls_its_services_and_is_revoked() {
         .await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
 
+    // It says how its camera and microphone are; a field over its cap or another role is
+    // refused.
+    let status = json!({"type": "kiosk_status", "camera": "ok", "microphone": "refused", "browser": "Mozilla/5.0 Chrome/142.0.0.0"});
+    let reply = kiosk.request(status.clone()).await;
+    assert_eq!(reply["type"], "ok", "{reply}");
+    let mut long = status.clone();
+    long["browser"] = json!("x".repeat(513));
+    assert_eq!(kiosk.request(long).await["code"], "bad_request");
+    let mut odd = status.clone();
+    odd["camera"] = json!("sideways");
+    assert_eq!(kiosk.request(odd).await["type"], "error");
+    let mut agent_ws = WsClient::signed_in(server.addr, &server.token(Role::Agent, "marie")).await;
+    assert_eq!(agent_ws.request(status).await["code"], "forbidden");
+
     // Renewal gives a fresh credential; a machine token is not renewed.
     let (status, renewed) = post(&server, "/api/kiosk/renew", Some(&credential), json!({})).await;
     assert_eq!(status, 200, "{renewed}");
@@ -131,6 +145,13 @@ async fn a_kiosk_is_enrolled_once_calls_its_services_and_is_revoked() {
     let row = &listed["kiosks"][0];
     assert_eq!(row["kiosk"], "borne-chambon", "{listed}");
     assert_eq!(row["online"], true, "{listed}");
+    assert_eq!(row["devices"]["camera"], "ok", "{listed}");
+    assert_eq!(row["devices"]["microphone"], "refused", "{listed}");
+    assert_eq!(
+        row["devices"]["browser"], "Mozilla/5.0 Chrome/142.0.0.0",
+        "{listed}"
+    );
+    assert!(row["devices"]["at_ms"].is_i64(), "{listed}");
     assert!(
         row["paired_at_ms"].is_i64() && row["revoked_at_ms"].is_null(),
         "{listed}"

@@ -55,6 +55,9 @@ struct KioskView {
     last_seen_ms: Option<i64>,
     /// Connected now.
     online: bool,
+    /// Its camera, microphone and browser as it last said (since the server started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    devices: Option<crate::hub::KioskDevices>,
 }
 
 /// A pairing code just made: shown once, to the administrator who asked.
@@ -99,7 +102,13 @@ fn view(state: &AppState, kiosk: Kiosk) -> KioskView {
         .sessions
         .iter()
         .any(|s| s.role == Role::Kiosk && s.subject == kiosk.kiosk_id);
+    let devices = state
+        .hub()
+        .kiosk_devices
+        .get(&kiosk.kiosk_id)
+        .map(|d| d.clone());
     KioskView {
+        devices,
         kiosk: kiosk.kiosk_id,
         site: kiosk.site,
         services: kiosk.services,

@@ -458,6 +458,25 @@ impl Session {
             Request::AudioOnly { on, .. } => {
                 self.call_input(id, Input::AudioOnly { session, on }).await
             }
+            Request::KioskStatus {
+                camera,
+                microphone,
+                browser,
+                ..
+            } => {
+                let hub = self.state.hub();
+                // One entry per kiosk identity; the map cannot outgrow the kiosks signed in.
+                hub.kiosk_devices.insert(
+                    identity.claims.sub.clone(),
+                    crate::hub::KioskDevices {
+                        camera,
+                        microphone,
+                        browser,
+                        at_ms: jiff::Timestamp::now().as_millisecond(),
+                    },
+                );
+                done(id)
+            }
             Request::IceServers { .. } => {
                 let ice =
                     self.ice_servers()
