@@ -1,6 +1,7 @@
 // A real OpenID provider for the sign-in tests: the npm `oidc-provider` package (a certified
 // implementation) with its development login page, one confidential client for Relais (code
 // flow with PKCE), accounts whose `groups` claim gives their roles, and RP-initiated log-out.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import Provider from 'oidc-provider';
@@ -27,10 +28,13 @@ const ACCOUNTS = {
   intrus: { name: 'Un visiteur', groups: ['visiteurs'] },
 };
 
-/// Starts the provider for a Relais reachable at `relaisUrl`; resolves with its issuer URL, the
-/// TOML of Relais's `[oidc]` section, and `stop()`.
-export async function startProvider(relaisUrl) {
-  const port = await freePort();
+/// Starts the provider for a Relais reachable at `relaisUrl`, on `port` (default: a free one)
+/// with a signing key of its own, new at each start (so a restart on the same port is a key
+/// rotation); resolves with its issuer URL, the TOML of Relais's `[oidc]` section, and `stop()`.
+export async function startProvider(relaisUrl, { port: wanted = null } = {}) {
+  const port = wanted ?? (await freePort());
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signing = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'RS256', use: 'sig' };
   const issuer = `http://127.0.0.1:${port}`;
   const provider = new Provider(issuer, {
     clients: [
@@ -54,6 +58,7 @@ export async function startProvider(relaisUrl) {
     }),
     features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
     cookies: { keys: ['cookie key of the test provider'] },
+    jwks: { keys: [signing] },
   });
   const requests = [];
   const server = createServer((req, res) => {
@@ -74,6 +79,8 @@ admin = ["relais-admins"]
 `;
   return {
     issuer,
+    port,
+    kid: signing.kid,
     oidcToml,
     requests,
     stop: () => new Promise((resolve) => server.close(resolve)),

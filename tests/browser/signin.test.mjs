@@ -108,8 +108,10 @@ test('an agent signs in with the identity provider in Firefox ESR and signs out'
   }
 });
 
-test('roles come from the provider: none refused, a supervisor and administrator changes services live', async () => {
-  const { url, idp, server } = await start();
+test('roles come from the provider: none refused, a supervisor and administrator changes services live; new provider keys are read again', async () => {
+  const started = await start();
+  const { url, server } = started;
+  let { idp } = started;
   const browser = await launchChromium();
   try {
     // No Relais role: told so on the sign-in page, no session.
@@ -162,6 +164,17 @@ test('roles come from the provider: none refused, a supervisor and administrator
     assert.match(code, /^[A-Z0-9]{5}-?[A-Z0-9]{5}$/i, `a pairing code: ${code}`);
     await kiosk.close();
     await wallboard.close();
+
+    // The provider rotates its signing key (restarted with a new one): the next sign-in's ID
+    // token names a key Relais has not read yet; it reads the keys again and lets marie in.
+    const before = idp.kid;
+    await idp.stop();
+    idp = await startProvider(url, { port: idp.port });
+    assert.notEqual(idp.kid, before);
+    const agent = await signIn(browser, url, '/agent', 'marie', 'marie-after-rotation');
+    await agent.waitState('not_ready', 20000);
+    assert.ok(idp.requests.includes('/jwks'), `the new keys were read: ${idp.requests}`);
+    await agent.close();
   } finally {
     await browser.close();
     await server.stop();

@@ -110,9 +110,16 @@ impl Oidc {
     }
 
     async fn metadata(&self) -> Result<ProviderMetadataWithLogout, OidcError> {
+        self.read_metadata(false).await
+    }
+
+    /// The provider's metadata and keys: cached for [`METADATA_FOR`], or read again now
+    /// (`fresh`: its keys may have changed since).
+    async fn read_metadata(&self, fresh: bool) -> Result<ProviderMetadataWithLogout, OidcError> {
         let mut cached = self.metadata.lock().await;
         if let Some((at, metadata)) = cached.as_ref()
             && at.elapsed() < METADATA_FOR
+            && !fresh
         {
             return Ok(metadata.clone());
         }
@@ -208,9 +215,22 @@ impl Oidc {
             .map_err(|e| fail("the code exchange failed", error_chain(&e)))?;
         let id_token = openidconnect::TokenResponse::id_token(&response)
             .ok_or_else(|| OidcError("the provider sent no ID token".into()))?;
-        let verified = id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(pending.nonce))
-            .map_err(|e| fail("the ID token was refused", e))?;
+        let nonce = Nonce::new(pending.nonce);
+        let sub = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(claims) => claims.subject().as_str().to_owned(),
+            Err(first) => {
+                // The provider may have rotated its signing keys since they were read: read
+                // them again, once, before refusing.
+                tracing::info!(error = %first, "ID token refused with the cached keys; reading the provider's keys again");
+                let fresh = self.client(self.read_metadata(true).await?)?;
+                id_token
+                    .claims(&fresh.id_token_verifier(), &nonce)
+                    .map_err(|e| fail("the ID token was refused", e))?
+                    .subject()
+                    .as_str()
+                    .to_owned()
+            }
+        };
         let compact = id_token.to_string();
         let payload = compact
             .split('.')
@@ -218,7 +238,7 @@ impl Oidc {
             .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
             .ok_or_else(|| OidcError("the ID token's claims cannot be read".into()))?;
-        let person = self.person(&payload, verified.subject().as_str())?;
+        let person = self.person(&payload, &sub)?;
         Ok((person, compact, pending.return_to))
     }
 
