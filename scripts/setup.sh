@@ -17,6 +17,7 @@ packages=(
     "pkg-config:/usr/bin/pkg-config"
     "ca-certificates:/etc/ssl/certs/ca-certificates.crt"
     "binutils:/usr/bin/objdump"
+    "libopus-dev:/usr/include/opus/opus.h"
 )
 if $want_test; then
     packages+=(
@@ -29,6 +30,7 @@ if $want_test; then
         "nftables:/usr/sbin/nft"
         "prometheus:/usr/bin/promtool"
         "systemd:/usr/bin/systemd-analyze"
+        "espeak-ng:/usr/bin/espeak-ng"
     )
 fi
 

@@ -170,6 +170,9 @@ pub struct Call {
     pub offered_to: Vec<String>,
     /// The place in its queue and the estimated wait last told to its kiosk.
     pub position: Option<(usize, Option<Duration>)>,
+    /// The wait with media: the kiosk peer that hears hold audio, the one metered, the last
+    /// announcement, what the check of the kiosk's devices found.
+    pub waiting: crate::waiting::WaitingMedia,
     next_leg: u32,
 }
 
@@ -199,6 +202,7 @@ impl Call {
             history: Vec::new(),
             offered_to: Vec::new(),
             position: None,
+            waiting: crate::waiting::WaitingMedia::default(),
             next_leg: 0,
         };
         let kiosk_leg = call.add_leg(now, LegRole::Kiosk, kiosk, Some(session), None);

@@ -62,6 +62,7 @@ impl CallCore {
                         deadline_secs: deadline.saturating_duration_since(now).as_secs().max(1),
                         consult_from: None,
                         again,
+                        caller_warnings: self.caller_warnings(call),
                     },
                 );
             }
@@ -116,6 +117,7 @@ impl CallCore {
                 if let Some(live) = self.calls.get_mut(&call) {
                     live.position = Some((position, eta));
                 }
+                self.position_changed(now, call);
                 if let Some(session) = self.kiosk_session(call) {
                     self.push(
                         session,
@@ -224,11 +226,21 @@ impl CallCore {
             return;
         };
         call.state = CallState::Connected { since: now };
+        self.waiting_dirty.insert(id);
+        // A kiosk that lost its media while it waited has the grace period from the answer.
+        for leg in &mut call.legs {
+            if leg.lost_at.is_some() {
+                leg.lost_at = Some(now);
+            }
+        }
         let leg = call.add_leg(now, LegRole::Agent, agent.as_str(), session, Some(queue));
         call.converse(leg);
         // A transferred call keeps its room: the kiosk's peer stays connected and receives
         // the new agent on the slot the previous one had.
+        // The kiosk's peer connected while it waited (or before a transfer) is kept: the agent
+        // joins its room, and the kiosk receives the agent on the slot it negotiated.
         let room_open = matches!(call.room, RoomState::Open { .. });
+        let room_opening = call.room == RoomState::Opening;
         if !room_open {
             call.room = RoomState::Opening;
         }
@@ -245,14 +257,18 @@ impl CallCore {
                     ServerMessage::MediaReady {
                         call: id,
                         peer_role: Role::Kiosk,
+                        waiting: false,
                     },
                 );
             }
             self.announce_participants(id);
         } else {
             self.baseline_participants(id);
-            self.outputs
-                .push_back(Output::Media(MediaCommand::OpenRoom { call: id }));
+            // A room still opening tells every leg `media_ready` when it opens.
+            if !room_opening {
+                self.outputs
+                    .push_back(Output::Media(MediaCommand::OpenRoom { call: id }));
+            }
         }
         self.journal(id);
     }
@@ -415,7 +431,28 @@ impl CallCore {
             self.outputs
                 .push_back(Output::Media(MediaCommand::CloseRoom { call: id, shard }));
         }
+        // Back in its queue, the kiosk connects its media again to wait with it.
+        self.open_waiting_room(id);
         self.journal(id);
+    }
+
+    /// Opens the room of a waiting call, so its kiosk connects its media while it waits.
+    pub(crate) fn open_waiting_room(&mut self, id: CallId) {
+        if !self.config.waiting_media {
+            return;
+        }
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if call.room != RoomState::None
+            || !matches!(call.state, CallState::Waiting { .. })
+            || call.end_reason.is_some()
+        {
+            return;
+        }
+        call.room = RoomState::Opening;
+        self.outputs
+            .push_back(Output::Media(MediaCommand::OpenRoom { call: id }));
     }
 
     pub(crate) fn ended(

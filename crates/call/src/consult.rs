@@ -160,6 +160,7 @@ impl CallCore {
                 deadline_secs: deadline.saturating_duration_since(now).as_secs().max(1),
                 consult_from: Some(from.clone()),
                 again: false,
+                caller_warnings: Vec::new(),
             },
         );
         self.set_hold(parent, true);

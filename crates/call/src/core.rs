@@ -31,6 +31,18 @@ pub struct CallConfig {
     /// How long an agent whose connection dropped during a call (a blink, a reloaded console)
     /// may take to come back before the call goes back to its queue; zero sends it back at once.
     pub agent_grace: Duration,
+    /// Whether a kiosk connects its media as soon as its call is queued (hold audio, the
+    /// check of its camera and microphone, an instant answer) rather than when an agent
+    /// answers.
+    pub waiting_media: bool,
+    /// Whether a waiting kiosk hears hold audio (with spoken announcements).
+    pub hold_audio: bool,
+    /// Time between two announcements of the same place in the queue (a change is announced
+    /// at once); `None` announces changes only.
+    pub announce_every: Option<Duration>,
+    /// Silence of the microphone, or no picture from the camera, this long before the kiosk
+    /// and the agent are warned.
+    pub check_after: Duration,
 }
 
 impl Default for CallConfig {
@@ -43,6 +55,10 @@ impl Default for CallConfig {
             dispositions: BTreeMap::new(),
             resume_grace: Duration::from_secs(60),
             agent_grace: Duration::from_secs(30),
+            waiting_media: true,
+            hold_audio: true,
+            announce_every: Some(Duration::from_secs(60)),
+            check_after: Duration::from_secs(5),
         }
     }
 }
@@ -68,6 +84,8 @@ pub(crate) struct WrapUp {
 #[derive(Debug)]
 pub struct CallCore {
     pub(crate) config: CallConfig,
+    /// Calls whose hold audio or metering may have to change after this input.
+    pub(crate) waiting_dirty: BTreeSet<CallId>,
     pub(crate) calls: BTreeMap<CallId, Call>,
     /// When each call was placed (its queue wait starts there).
     pub(crate) placed_at: BTreeMap<CallId, Instant>,
@@ -107,6 +125,7 @@ impl CallCore {
     pub fn new(config: CallConfig) -> Self {
         Self {
             config,
+            waiting_dirty: BTreeSet::new(),
             calls: BTreeMap::new(),
             placed_at: BTreeMap::new(),
             sessions: BTreeMap::new(),
@@ -156,23 +175,42 @@ impl CallCore {
 
     /// The earliest deadline: call `handle(deadline, Input::Timeout)` then.
     #[must_use]
+    /// Whether the media grace period of `call` runs: it has not ended, its kiosk's
+    /// signalling is there (a detached kiosk has the resume period instead), and it is not a
+    /// kiosk waiting for its first agent (which keeps its place without media and connects
+    /// again; its grace runs from the answer).
+    pub(crate) fn media_grace_runs(&self, call: &crate::call::Call) -> bool {
+        call.end_reason.is_none()
+            && !self.is_detached(call.id)
+            && (call.was_answered()
+                || !matches!(call.state, crate::call::CallState::Waiting { .. }))
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         let lost = self
             .lost
             .iter()
             .filter_map(|id| self.calls.get(id))
-            .filter(|call| call.end_reason.is_none() && !self.is_detached(call.id))
+            .filter(|call| self.media_grace_runs(call))
             .filter_map(|call| call.lost_since())
             .min()
             .and_then(|since| since.checked_add(self.config.media_grace));
-        match (lost, self.resume_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [lost, self.resume_deadline(), self.announce_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Applies one input at `now`. A refused input returns an error and changes nothing.
     pub fn handle(&mut self, now: Instant, input: Input) -> Result<Verdict, CallError> {
+        let verdict = self.apply(now, input);
+        while let Some(id) = self.waiting_dirty.pop_first() {
+            self.refresh_waiting(now, id);
+        }
+        verdict
+    }
+
+    fn apply(&mut self, now: Instant, input: Input) -> Result<Verdict, CallError> {
         match input {
             Input::SessionOpened {
                 session,
@@ -300,6 +338,7 @@ impl CallCore {
                 Ok(Verdict::Done)
             }
             Input::Timeout => {
+                self.announce_timeout(now);
                 self.resume_timeout(now);
                 self.timeout(now);
                 Ok(Verdict::Done)

@@ -165,6 +165,7 @@ impl CallCore {
                 ServerMessage::MediaReady {
                     call: parent,
                     peer_role: Role::Kiosk,
+                    waiting: false,
                 },
             );
         }

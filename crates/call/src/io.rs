@@ -31,6 +31,16 @@ pub enum MediaInput {
         peer: u64,
         reason: Option<MediaLossReason>,
     },
+    /// A metered peer's input over the last second: audio packets and their decoded level
+    /// (dBFS, -127 for digital silence), video frames.
+    InputReport {
+        peer: u64,
+        audio_packets: u32,
+        audio_dbfs: Option<i16>,
+        video_frames: u32,
+        width: u16,
+        height: u16,
+    },
 }
 
 /// Something that happened; fed to [`crate::CallCore::handle`].
@@ -276,6 +286,21 @@ pub enum MediaCommand {
         subscriber: MediaLink,
         publisher: MediaLink,
     },
+    /// The kiosk's peer hears the hold audio of the call's service (`on`), or no longer.
+    Hold {
+        call: CallId,
+        link: MediaLink,
+        on: bool,
+    },
+    /// Speak the place in the queue and the estimated wait into the hold audio of `link`.
+    Announce {
+        call: CallId,
+        link: MediaLink,
+        position: usize,
+        eta_secs: Option<u64>,
+    },
+    /// Measure what `link` publishes (report [`MediaInput::InputReport`] each second), or stop.
+    Meter { link: MediaLink, on: bool },
 }
 
 /// Where a blind transfer sends a call.

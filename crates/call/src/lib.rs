@@ -24,6 +24,7 @@ mod refusals;
 mod requests;
 mod resume;
 mod supervision;
+mod waiting;
 
 pub use call::{Call, CallState, ChatLine, Leg, LegHistory, LegId, LegLeft, LegMedia, RoomState};
 pub use commands::agent_state_message;
@@ -35,3 +36,4 @@ pub use io::{
 };
 pub use policy::{Kinds, Participation, Receive};
 pub use supervision::CHAT_LINES_KEPT;
+pub use waiting::{InputCheck, WaitingMedia};

@@ -17,7 +17,11 @@ impl CallCore {
         let (call, leg, role) = self
             .session_call(session)
             .ok_or(CallError::NoCall("no call is connected"))?;
-        if !matches!(call.state, CallState::Connected { .. }) {
+        // A waiting kiosk connects its media before an agent answers (hold audio, the check
+        // of its camera and microphone, and an instant answer).
+        let waiting_kiosk =
+            role == LegRole::Kiosk && matches!(call.state, CallState::Waiting { .. });
+        if !matches!(call.state, CallState::Connected { .. }) && !waiting_kiosk {
             return Err(CallError::NoCall("no call is connected"));
         }
         let RoomState::Open { shard } = call.room else {
@@ -31,8 +35,20 @@ impl CallCore {
             replaces: call.leg(leg).and_then(|l| l.media),
             // A supervisor may coach or barge in at any time: its peer always publishes (its
             // console keeps its tracks muted while nobody receives them).
-            publish: call.is_published(leg) || role == LegRole::Supervisor,
-            receive_slots: call.leg(leg).map_or(0, |l| l.receives.len()),
+            // A kiosk always publishes (its agent may come at any time, and the server checks
+            // its camera and microphone while it waits).
+            publish: call.is_published(leg)
+                || role == LegRole::Supervisor
+                || role == LegRole::Kiosk,
+            // A kiosk negotiates the slot of its agent even before one answers: the answer
+            // then binds it without a new negotiation.
+            receive_slots: call.leg(leg).map_or(0, |l| {
+                if role == LegRole::Kiosk {
+                    l.receives.len().max(1)
+                } else {
+                    l.receives.len()
+                }
+            }),
             attempt: call.leg(leg).map_or(0, |l| l.negotiation.wrapping_add(1)),
         };
         if let Some(link) = plan.replaces {
@@ -62,10 +78,10 @@ impl CallCore {
         link: MediaLink,
         slots: usize,
     ) {
-        let current = self.calls.get_mut(&id).filter(|call| {
-            call.room == RoomState::Open { shard: link.shard }
-                && matches!(call.state, CallState::Connected { .. })
-        });
+        let current = self
+            .calls
+            .get_mut(&id)
+            .filter(|call| call.room == RoomState::Open { shard: link.shard });
         match current.and_then(|call| call.leg_mut(leg)) {
             Some(leg_state) if leg_state.media.is_none() && leg_state.negotiation == attempt => {
                 leg_state.media = Some(link);
@@ -142,6 +158,7 @@ impl CallCore {
     /// Subscribes `leg`'s peer to every publisher it receives that has a peer, as far as its
     /// negotiated slots go; asks for more slots (a server offer) when they do not.
     pub(crate) fn resubscribe(&mut self, id: CallId, leg: LegId) {
+        self.waiting_dirty.insert(id);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -285,6 +302,7 @@ impl CallCore {
             ServerMessage::MediaReady {
                 call: id,
                 peer_role: Role::Kiosk,
+                waiting: false,
             },
         );
         Ok(Verdict::Done)
@@ -338,16 +356,18 @@ impl CallCore {
     }
 
     pub(crate) fn room_opened(&mut self, id: CallId, shard: usize) {
-        let open = self.calls.get_mut(&id).filter(|call| {
-            call.room == RoomState::Opening && matches!(call.state, CallState::Connected { .. })
-        });
+        let open = self
+            .calls
+            .get_mut(&id)
+            .filter(|call| call.room == RoomState::Opening);
         let Some(call) = open else {
-            // Ended (or re-queued) while the room was opening.
+            // Ended while the room was opening.
             self.outputs
                 .push_back(Output::Media(MediaCommand::CloseRoom { call: id, shard }));
             return;
         };
         call.room = RoomState::Open { shard };
+        let waiting = matches!(call.state, CallState::Waiting { .. });
         let pushes: Vec<(SessionId, Role)> = call
             .legs
             .iter()
@@ -365,6 +385,7 @@ impl CallCore {
                 ServerMessage::MediaReady {
                     call: id,
                     peer_role,
+                    waiting,
                 },
             );
         }
@@ -400,6 +421,7 @@ impl CallCore {
                 let Some(state) = call.leg_mut(leg) else {
                     return;
                 };
+                self.waiting_dirty.insert(id);
                 let was_lost = state.lost_at.take().is_some();
                 state.media_state = LegMedia::Connected;
                 state.had_media = true;
@@ -420,12 +442,38 @@ impl CallCore {
                 let Some((id, leg)) = self.by_peer.remove(&link) else {
                     return;
                 };
+                self.waiting_dirty.insert(id);
+                // The peer took its hold audio and metering with it.
+                if let Some(call) = self.calls.get_mut(&id) {
+                    if call.waiting.hold == Some(link) {
+                        call.waiting.hold = None;
+                    }
+                    if call.waiting.meter == Some(link) {
+                        call.waiting.meter = None;
+                    }
+                }
                 let Some(reason) = reason else {
                     // Removed by the server itself: a replaced peer or a closed room.
                     return;
                 };
                 self.lose_leg(now, id, leg, reason);
             }
+            MediaInput::InputReport {
+                peer,
+                audio_packets,
+                audio_dbfs,
+                video_frames,
+                width,
+                height,
+            } => self.input_report(
+                now,
+                MediaLink { shard, peer },
+                audio_packets,
+                audio_dbfs,
+                video_frames,
+                width,
+                height,
+            ),
         }
     }
 
@@ -436,8 +484,7 @@ impl CallCore {
             .iter()
             .filter(|id| {
                 self.calls.get(id).is_some_and(|call| {
-                    call.end_reason.is_none()
-                        && !self.is_detached(call.id)
+                    self.media_grace_runs(call)
                         && call
                             .lost_since()
                             .and_then(|since| since.checked_add(grace))

@@ -179,6 +179,7 @@ impl CallCore {
                     let (kiosk, service) = (call.kiosk.clone(), call.service.clone());
                     self.refusals.admitted(&kiosk, &service);
                 }
+                self.open_waiting_room(id);
                 self.journal(id);
                 Verdict::Queued(id)
             }

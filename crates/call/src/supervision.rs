@@ -60,6 +60,7 @@ impl CallCore {
             ServerMessage::MediaReady {
                 call: id,
                 peer_role: Role::Agent,
+                waiting: false,
             },
         );
         self.announce_participants(id);

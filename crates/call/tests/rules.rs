@@ -102,9 +102,9 @@ fn an_answered_call_opens_one_room_and_tells_both_sides_media_ready() {
     let call = w.answered();
     assert_eq!(w.rooms.len(), 1);
     assert!(w.pushed(1).iter().any(|m| matches!(m,
-        ServerMessage::MediaReady { call: c, peer_role: Role::Agent } if *c == call)));
+        ServerMessage::MediaReady { call: c, peer_role: Role::Agent, .. } if *c == call)));
     assert!(w.pushed(100).iter().any(|m| matches!(m,
-        ServerMessage::MediaReady { call: c, peer_role: Role::Kiosk } if *c == call)));
+        ServerMessage::MediaReady { call: c, peer_role: Role::Kiosk, .. } if *c == call)));
     let legs = &w.core.call(call).unwrap().legs;
     assert_eq!(legs.len(), 2);
     assert_eq!(legs[0].receives.len(), 1, "the kiosk receives the agent");

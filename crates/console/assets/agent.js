@@ -557,6 +557,12 @@ function onOffered(push) {
   $('#offer-consult').hidden = !from;
   // Offered again after this agent refused or missed it: nobody else could take it.
   $('#offer-again').hidden = !push.again || Boolean(from);
+  // What the server noticed of the caller's devices while it waited.
+  const warnings = (push.caller_warnings || [])
+    .map((w) => ({ microphone_silent: 'micro du demandeur muet', camera_no_picture: 'caméra du demandeur sans image' })[w])
+    .filter(Boolean);
+  $('#offer-warnings').textContent = warnings.length ? `⚠ ${warnings.join(' ; ')}` : '';
+  $('#offer-warnings').hidden = warnings.length === 0;
   $('#offer-waited-label').hidden = Boolean(from);
   $('#offer-waited').hidden = Boolean(from);
   $('#offer-service').textContent = push.service_name || push.service;

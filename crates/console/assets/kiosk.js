@@ -16,6 +16,7 @@ const quality = new QualityMeter(
   (sample) => {
     ui.quality = sample;
     showQuality(sample, t(`quality_${sample.quality}`), t('quality_poor_notice'));
+    renderWaitNet(sample);
     fallback.sample(sample);
     renderAudioOnly();
   },
@@ -63,6 +64,9 @@ const TEXT = {
     quality_unknown: 'Connexion…',
     quality_poor_notice: "La connexion est faible. L'image peut s'arrêter. Continuez à parler : le conseiller vous entend.",
     eta_now: 'Un conseiller va vous répondre très bientôt.',
+    wait_net: (ms, kbps) => `Connexion au serveur : ${ms} ms, ${kbps >= 1000 ? `${(kbps / 1000).toFixed(1).replace('.', ',')} Mbit/s` : `${Math.round(kbps)} kbit/s`} envoyés`,
+    mic_silent: "Nous ne vous entendons pas. Vérifiez que le micro n'est pas couvert, puis parlez : le conseiller doit vous entendre.",
+    camera_dark: "Nous ne recevons pas l'image de la caméra. Vérifiez qu'elle n'est pas couverte ou débranchée.",
     no_agent: "Aucun conseiller n'est disponible pour le moment.",
     no_agent_options: "Vous pouvez attendre : votre place est gardée. Vous pouvez aussi arrêter l'appel et revenir plus tard.",
     waited: (secs) => `Vous attendez depuis ${duration(secs)}`,
@@ -174,6 +178,9 @@ const TEXT = {
     quality_unknown: 'Connecting…',
     quality_poor_notice: 'The connection is poor. The picture may stop. Keep talking: the adviser can hear you.',
     eta_now: 'An adviser will answer you in a moment.',
+    wait_net: (ms, kbps) => `Connection to the server: ${ms} ms, ${kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbit/s` : `${Math.round(kbps)} kbit/s`} sent`,
+    mic_silent: 'We cannot hear you. Check that the microphone is not covered, then speak: the adviser must hear you.',
+    camera_dark: 'We receive no picture from the camera. Check that it is not covered or unplugged.',
     no_agent: 'No adviser is available right now.',
     no_agent_options: 'You may wait: your place is kept. You may also cancel the call and come back later.',
     waited: (secs) => `You have been waiting for ${duration(secs)}`,
@@ -285,6 +292,9 @@ const TEXT = {
     quality_unknown: 'جارٍ الاتصال…',
     quality_poor_notice: 'الاتصال ضعيف. قد تتوقف الصورة. واصل الكلام: المستشار يسمعك.',
     eta_now: 'سيجيبك مستشار بعد لحظات.',
+    wait_net: (ms, kbps) => `الاتصال بالخادم: ${ms} ms، ${Math.round(kbps)} kbit/s`,
+    mic_silent: 'لا نسمعك. تأكد أن الميكروفون غير مغطى ثم تكلم: يجب أن يسمعك المستشار.',
+    camera_dark: 'لا تصلنا صورة الكاميرا. تأكد أنها غير مغطاة أو مفصولة.',
     no_agent: 'لا يوجد مستشار متاح الآن.',
     no_agent_options: 'يمكنك الانتظار: دورك محفوظ. ويمكنك أيضًا إلغاء الاتصال والعودة لاحقًا.',
     waited: (secs) => `أنت تنتظر منذ ${duration(secs)}`,
@@ -481,6 +491,19 @@ function thirdPersons() {
 function setScreen(name) {
   ui.screen = name;
   showScreen(name);
+  if (name !== 'waiting') {
+    $('#wait-audio').srcObject = null;
+    $('#remote-video').muted = false;
+  }
+}
+
+/// The check of the link while waiting: its round trip and what the kiosk sends, measured on
+/// the media connection to the server.
+function renderWaitNet(sample) {
+  const el = $('#wait-net');
+  const known = sample && sample.rtt != null && sample.sendKbps != null;
+  el.hidden = !known;
+  el.textContent = known ? t('wait_net', Math.round(sample.rtt * 1000), sample.sendKbps) : '';
 }
 
 function applyLanguage() {
@@ -590,6 +613,7 @@ function onParticipants(push) {
   const key = (p) => `${p.role}\u0000${p.name}`;
   const before = thirdPersons();
   ui.participants = (push.participants || []).filter((p) => p.role !== 'kiosk');
+  if (ui.participants.some((p) => p.role === 'agent')) answeredWhileWaiting();
   // After a transfer, the next agent answered: back to the conversation.
   const agent = ui.participants.find((p) => p.role === 'agent');
   if (ui.transfer && agent) transferAnswered(agent);
@@ -1038,9 +1062,36 @@ async function resumeCall(resumed) {
   await mediaReady({ call: resumed.call });
 }
 
+/// While the call waits in its queue, the kiosk's media is already connected: the voice of
+/// the wait (hold audio, the spoken position) plays in `#wait-audio`; the agent's picture and
+/// voice arrive on the same connection when they answer.
+function playWaitAudio(streams) {
+  const audio = $('#wait-audio');
+  const waiting = ui.screen === 'waiting';
+  // On the waiting screen the voice plays apart (a <video> that never got a frame stays
+  // silent); on the call screen the agent's picture plays it.
+  $('#remote-video').muted = waiting;
+  const tracks = waiting ? (streams[0]?.getAudioTracks() || []) : [];
+  const current = audio.srcObject?.getAudioTracks() || [];
+  if (tracks.length === current.length && tracks.every((track, i) => track === current[i])) return;
+  audio.srcObject = tracks.length ? new MediaStream(tracks) : null;
+  if (tracks.length) audio.play().catch(() => {});
+  applyVolume();
+}
+
+/// The agent answered a call whose media connected while it waited: the call screen, at once.
+function answeredWhileWaiting() {
+  if (ui.screen !== 'waiting') return;
+  setScreen('call');
+  const pc = ui.media?.pc;
+  $('#call-status').textContent = pc && pc.connectionState === 'connected' ? '' : t('connecting');
+  playWaitAudio(tiles.streams);
+}
+
 async function mediaReady(push) {
   if (!ui.call || push.call !== ui.call.id) return;
-  setScreen('call');
+  ui.waitMedia = Boolean(push.waiting);
+  if (!push.waiting) setScreen('call');
   $('#call-status').textContent = t('connecting');
   if (!ui.stream) {
     try {
@@ -1064,7 +1115,14 @@ async function mediaReady(push) {
         renderCameraOff();
       }
     },
-    { tiles },
+    {
+      tiles: {
+        render: (streams) => {
+          tiles.render(streams);
+          playWaitAudio(streams);
+        },
+      },
+    },
   );
   ui.media = media;
   quality.start();
@@ -1155,7 +1213,7 @@ function setVolume(volume) {
 }
 
 function applyVolume() {
-  for (const video of document.querySelectorAll('#remote-video, #remote-extra video')) video.volume = ui.volume ?? 1;
+  for (const video of document.querySelectorAll('#remote-video, #remote-extra video, #wait-audio')) video.volume = ui.volume ?? 1;
 }
 
 function toggleMute() {
@@ -1163,6 +1221,18 @@ function toggleMute() {
   ui.media?.setAudio(!ui.muted);
   renderMute();
   renderCameraOff();
+}
+
+/// What the server receives of the kiosk's microphone and camera while the call waits: a
+/// clear instruction on the waiting screen when either is silent or dark.
+function inputCheck(push) {
+  if (!ui.call || push.call !== ui.call.id) return;
+  const problems = [];
+  if (push.microphone === 'missing') problems.push(t('mic_silent'));
+  if (push.camera === 'missing') problems.push(t('camera_dark'));
+  const el = $('#device-warning');
+  el.textContent = problems.join(' ');
+  el.hidden = problems.length === 0;
 }
 
 function queuePosition(push) {
@@ -1435,6 +1505,7 @@ function connect(token) {
   });
   connection.on('push:queue_position', forCall(queuePosition));
   connection.on('push:media_ready', forCall(mediaReady));
+  connection.on('push:input_check', forCall(inputCheck));
   connection.on('push:call_ended', forCall(callEnded));
   connection.on('push:peer_media_lost', forCall(peerMediaLost));
   connection.on('push:sdp_offer', forCall((push) => {

@@ -44,6 +44,12 @@ pub enum MediaEvent {
         room: RoomId,
         reason: GoneReason,
     },
+    /// A metered peer's input over the last second (see [`crate::Shard::meter`]).
+    InputReport {
+        peer: PeerId,
+        room: RoomId,
+        report: crate::InputReport,
+    },
     /// The first packet of one of the peer's published tracks arrived.
     TrackPublished {
         peer: PeerId,

@@ -46,6 +46,8 @@ pub struct Peer {
     pub keyframes_asked: bool,
     /// Time and byte counters at the previous statistics query, for bit rates.
     pub rate_sample: Option<(Instant, u64, u64)>,
+    /// The check of its camera and microphone, while asked for.
+    pub meter: Option<crate::meter::InputMeter>,
 }
 
 impl std::fmt::Debug for Peer {

@@ -56,4 +56,6 @@ pub struct ShardStats {
     pub rooms: u64,
     /// Peers that left because their consent expired.
     pub consent_expired: u64,
+    /// Packets of the server's own hold audio sent.
+    pub hold_packets: u64,
 }

@@ -7,7 +7,9 @@ pub mod messages;
 pub mod vocab;
 
 pub use ids::{AgentId, CallId, KioskId, QueueId, SiteId};
-pub use messages::{Readiness, Reply, Request, Role, ServerMessage, codes};
+pub use messages::{
+    CallerWarning, InputHealth, Readiness, Reply, Request, Role, ServerMessage, codes,
+};
 pub use vocab::{
     AgentStateName, ConsultState, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason,
     Outcome, SupervisionMode, WithdrawReason,

@@ -323,6 +323,26 @@ impl Request {
 }
 
 /// A message from the server.
+/// How a waiting kiosk's microphone or camera reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputHealth {
+    /// Sound (a picture) arrives.
+    Ok,
+    /// Nothing to hear (see) for a few seconds: only digital silence, or no frames at all.
+    Missing,
+}
+
+/// What the agent offered a call is told of its caller's devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerWarning {
+    /// The kiosk's microphone sent only silence while it waited.
+    MicrophoneSilent,
+    /// The kiosk's camera sent no picture while it waited.
+    CameraNoPicture,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
@@ -358,14 +378,39 @@ pub enum ServerMessage {
         /// left): it comes back because no other agent could take it.
         #[serde(skip_serializing_if = "std::ops::Not::not", default)]
         again: bool,
+        /// What the server noticed of the caller's camera and microphone while it waited.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        caller_warnings: Vec<CallerWarning>,
     },
     /// Agent: the offer is gone (expired, the caller left, or the agent became unavailable).
     OfferWithdrawn {
         call: CallId,
         reason: WithdrawReason,
     },
-    /// Kiosk and agent: the call is connected; send an `sdp_offer` for its media.
-    MediaReady { call: CallId, peer_role: Role },
+    /// Kiosk whose call waits with its media connected: how the server receives its
+    /// microphone and camera (sent when either changes).
+    InputCheck {
+        call: CallId,
+        microphone: InputHealth,
+        camera: InputHealth,
+        /// The camera's picture size and frame rate as received, once known.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        width: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        height: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        fps: Option<u16>,
+    },
+    /// Kiosk and agent: the call's media room is open; send an `sdp_offer` for its media.
+    /// `waiting`: to a kiosk whose call is still in its queue (it connects its media to wait
+    /// with hold audio and its camera and microphone checked; the agent comes later on the
+    /// same connection).
+    MediaReady {
+        call: CallId,
+        peer_role: Role,
+        #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+        waiting: bool,
+    },
     /// Kiosk and agent: the call ended (its record is already stored).
     CallEnded {
         call: CallId,

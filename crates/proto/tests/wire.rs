@@ -11,9 +11,9 @@ use relais_proto::messages::{
     WaitingCall, WindowKpis,
 };
 use relais_proto::{
-    AgentStateName, CallId, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
-    MediaLossReason, Outcome, PROTOCOL_VERSION, Readiness, Reply, Request, Role, ServerMessage,
-    SupervisionMode, WithdrawReason, codes,
+    AgentStateName, CallId, CallerWarning, ConsultState, EndReason, EndedBy, InputHealth,
+    InterpreterState, LegRole, MediaLossReason, Outcome, PROTOCOL_VERSION, Readiness, Reply,
+    Request, Role, ServerMessage, SupervisionMode, WithdrawReason, codes,
 };
 use serde_json::Value;
 
@@ -270,6 +270,7 @@ const SERVER_TYPES: &[&str] = &[
     "queue_position",
     "offered",
     "offer_withdrawn",
+    "input_check",
     "media_ready",
     "call_ended",
     "sdp_offer",
@@ -299,6 +300,7 @@ fn server_type(message: &ServerMessage) -> &'static str {
         ServerMessage::Offered { .. } => "offered",
         ServerMessage::OfferWithdrawn { .. } => "offer_withdrawn",
         ServerMessage::MediaReady { .. } => "media_ready",
+        ServerMessage::InputCheck { .. } => "input_check",
         ServerMessage::CallEnded { .. } => "call_ended",
         ServerMessage::SdpOffer { .. } => "sdp_offer",
         ServerMessage::PeerMediaLost { .. } => "peer_media_lost",
@@ -830,6 +832,18 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             deadline_secs: 20,
             consult_from: None,
             again: false,
+            caller_warnings: Vec::new(),
+        },
+        ServerMessage::Offered {
+            call: CallId(1042),
+            service: "caf".to_owned(),
+            service_name: "CAF — allocations familiales".to_owned(),
+            site: "mairie-lodeve".to_owned(),
+            waited_secs: 31,
+            deadline_secs: 20,
+            consult_from: None,
+            again: false,
+            caller_warnings: vec![CallerWarning::MicrophoneSilent],
         },
         ServerMessage::Offered {
             call: CallId(1042),
@@ -840,6 +854,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             deadline_secs: 20,
             consult_from: None,
             again: true,
+            caller_warnings: Vec::new(),
         },
         ServerMessage::Offered {
             call: CallId(1077),
@@ -850,6 +865,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             deadline_secs: 20,
             consult_from: Some("alice".to_owned()),
             again: false,
+            caller_warnings: Vec::new(),
         },
         ServerMessage::OfferWithdrawn {
             call: CallId(1042),
@@ -858,6 +874,28 @@ fn sample_server_messages() -> Vec<ServerMessage> {
         ServerMessage::MediaReady {
             call: CallId(1042),
             peer_role: Role::Agent,
+            waiting: false,
+        },
+        ServerMessage::MediaReady {
+            call: CallId(1042),
+            peer_role: Role::Agent,
+            waiting: true,
+        },
+        ServerMessage::InputCheck {
+            call: CallId(1042),
+            microphone: InputHealth::Missing,
+            camera: InputHealth::Ok,
+            width: Some(640),
+            height: Some(480),
+            fps: Some(24),
+        },
+        ServerMessage::InputCheck {
+            call: CallId(1042),
+            microphone: InputHealth::Ok,
+            camera: InputHealth::Missing,
+            width: None,
+            height: None,
+            fps: None,
         },
         ServerMessage::CallEnded {
             call: CallId(1042),

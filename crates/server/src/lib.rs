@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod audio;
 pub mod audit;
 pub mod auth;
 pub mod calls;

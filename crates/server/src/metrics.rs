@@ -382,6 +382,7 @@ pub struct MediaMetrics {
     pub bytes_received: IntCounterVec,
     pub bytes_sent: IntCounterVec,
     pub rtp_forwarded: IntCounterVec,
+    pub hold_packets: IntCounterVec,
     pub send_dropped: IntCounterVec,
     pub receive_overflow: IntCounterVec,
     pub unknown_dropped: IntCounterVec,
@@ -437,6 +438,10 @@ impl MediaMetrics {
             rtp_forwarded: counter(
                 "media_rtp_forwarded_total",
                 "RTP packets forwarded (one per receiving leg), by shard.",
+            )?,
+            hold_packets: counter(
+                "media_hold_packets_total",
+                "Packets of hold audio and announcements played to waiting kiosks, by shard.",
             )?,
             send_dropped: counter(
                 "media_send_dropped_total",

@@ -86,11 +86,11 @@ impl AppState {
         );
         let signin = crate::signin::SignIn::load(&config, &store)?;
         let (media_events, media_rx) = tokio::sync::mpsc::unbounded_channel();
-        let media = Arc::new(MediaShards::start(
-            &config.media,
-            media_events,
-            &metrics.media,
-        )?);
+        let wait_audio = crate::audio::WaitAudio::load(&config)?;
+        let media = Arc::new(
+            MediaShards::start(&config.media, media_events, &metrics.media)?
+                .with_wait_audio(wait_audio),
+        );
         let hub = Arc::new(Hub::default());
         let health = Arc::new(crate::calls::StoreHealth::default());
         let documents = Arc::new(crate::documents::Documents::new(config.documents.clone()));

@@ -9,9 +9,10 @@ mod support;
 use std::time::Duration;
 
 use relais_proto::{CallId, LegRole};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use serde_json::json;
 use support::calls::{answered_call, connect_media, heard_since, ready_agent, talk};
-use support::client::{Client, ClientSpec};
+use support::client::{Client, ClientSpec, payload_text};
 use support::server::TestServer;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -251,6 +252,14 @@ async fn a_warm_transfer_holds_the_kiosk_then_hands_it_to_the_colleague_on_the_s
     assert!(
         heard_since(&kiosk_media, at_kiosk).is_empty(),
         "the kiosk is on hold"
+    );
+    let hold_audio = kiosk_media.received(RtpCodecKind::Audio)[at_kiosk..]
+        .iter()
+        .filter(|p| !payload_text(&p.payload).contains("-audio-"))
+        .count();
+    assert!(
+        hold_audio >= 20,
+        "the kiosk hears the hold audio meanwhile ({hold_audio} packets)"
     );
     assert_eq!(
         heard_since(&alice_media, at_alice),

@@ -70,6 +70,8 @@ pub struct World {
     /// (call, agent) of every offer and every answer the dispatcher made.
     pub offered: Vec<(CallId, AgentId)>,
     pub answered: Vec<(CallId, AgentId)>,
+    /// Hold audio, announcements and metering asked of the shards, in order.
+    pub waiting_log: Vec<MediaCommand>,
     next_call: u64,
     next_peer: u64,
 }
@@ -85,6 +87,9 @@ impl World {
         let mut call_config = CallConfig {
             media_grace: GRACE,
             refusals_per_minute: 3,
+            // Most rules are about media negotiated at the answer; the rules of the wait with
+            // media (tests/waiting.rs) turn it on.
+            waiting_media: false,
             ..CallConfig::default()
         };
         edit(&mut call_config);
@@ -112,6 +117,7 @@ impl World {
             rooms_fail: false,
             offered: Vec::new(),
             answered: Vec::new(),
+            waiting_log: Vec::new(),
             next_call: 1,
             next_peer: 1,
         }
@@ -207,6 +213,11 @@ impl World {
                 self.rooms.remove(&call);
             }
             Output::Media(MediaCommand::RemovePeer { link }) => self.removed.push(link),
+            Output::Media(
+                command @ (MediaCommand::Hold { .. }
+                | MediaCommand::Announce { .. }
+                | MediaCommand::Meter { .. }),
+            ) => self.waiting_log.push(command),
             Output::Media(MediaCommand::AddSlots {
                 call,
                 leg,

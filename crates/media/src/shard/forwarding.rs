@@ -54,6 +54,12 @@ impl Shard {
             return;
         };
         let kind = inbound.kind;
+        if let Some(meter) = publisher.meter.as_mut() {
+            match kind {
+                MediaKind::Audio => meter.audio(&packet.payload),
+                MediaKind::Video => meter.video(packet.header.marker, &packet.payload),
+            }
+        }
         let from_negotiated = Arc::clone(&inbound.negotiated);
         let room = publisher.room;
         // Borrow the room's member list in place: no copy per packet.
@@ -78,6 +84,13 @@ impl Shard {
                 continue;
             };
             if !slot.kinds.has(kind) {
+                continue;
+            }
+            // A peer on hold hears the server's audio, nobody else's.
+            if kind == MediaKind::Audio
+                && !self.holds.is_empty()
+                && self.holds.contains_key(&member)
+            {
                 continue;
             }
             let leg = slot.leg_mut(kind);

@@ -39,6 +39,7 @@ use crate::{GoneReason, MediaError, MediaEvent, MediaKind, PeerId, RoomId, Shard
 mod demux;
 mod feedback;
 mod forwarding;
+mod hold;
 mod negotiation;
 mod service;
 
@@ -63,6 +64,10 @@ pub struct Shard {
     transmits: VecDeque<Transmit>,
     events: VecDeque<MediaEvent>,
     stats: ShardStats,
+    /// Peers hearing the server's hold audio.
+    holds: std::collections::BTreeMap<PeerId, crate::hold::HoldPlayer>,
+    /// The peers whose input is metered (their meter lives on the peer, for the hot path).
+    metered: std::collections::BTreeSet<PeerId>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -99,6 +104,8 @@ impl Shard {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: ShardStats::default(),
+            holds: std::collections::BTreeMap::new(),
+            metered: std::collections::BTreeSet::new(),
         })
     }
 
@@ -217,7 +224,11 @@ impl Shard {
     /// When [`Shard::handle_timeout`] should next run.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _)| *at)
+        let peers = self.timers.first().map(|(at, _)| *at);
+        match (peers, self.media_tick_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Counters of the shard.
@@ -289,6 +300,8 @@ impl Shard {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
         };
+        self.holds.remove(&id);
+        self.metered.remove(&id);
         let _ = peer.pc.close();
         let _ = now;
         while let Some(out) = peer.pc.poll_write() {

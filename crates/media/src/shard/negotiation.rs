@@ -90,6 +90,7 @@ impl Shard {
             deadline: None,
             keyframes_asked: false,
             rate_sample: None,
+            meter: None,
         };
         self.peers.insert(id, peer);
         self.by_ufrag.insert(ufrag, id);

@@ -7,6 +7,7 @@ use super::*;
 impl Shard {
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.media_tick(now);
         while let Some(&(due, id)) = self.timers.first() {
             if due > now {
                 break;

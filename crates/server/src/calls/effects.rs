@@ -212,6 +212,31 @@ impl Effects {
                     Input::SlotsOffered { call, leg, sdp },
                 );
             }
+            MediaCommand::Hold { call, link, on } => {
+                let music = on.then(|| {
+                    let service = cores.calls().call(call).map(|c| c.service.clone());
+                    service.and_then(|s| self.media.wait_audio().music(&s))
+                });
+                if let Some(shard) = self.media.shards().get(link.shard) {
+                    let _ = shard.hold(PeerId(link.peer), music);
+                }
+            }
+            MediaCommand::Announce {
+                link,
+                position,
+                eta_secs,
+                ..
+            } => {
+                let clip = self.media.wait_audio().announcement(position, eta_secs);
+                if let (Some(clip), Some(shard)) = (clip, self.media.shards().get(link.shard)) {
+                    let _ = shard.announce(PeerId(link.peer), std::sync::Arc::new(clip));
+                }
+            }
+            MediaCommand::Meter { link, on } => {
+                if let Some(shard) = self.media.shards().get(link.shard) {
+                    let _ = shard.meter(PeerId(link.peer), on);
+                }
+            }
             MediaCommand::RemovePeer { link } => {
                 if let Some(shard) = self.media.shards().get(link.shard) {
                     let _ = shard.remove_peer(PeerId(link.peer)).await;

@@ -92,6 +92,11 @@ pub fn call_config(config: &Config) -> CallConfig {
         media_grace: std::time::Duration::from_secs(config.media.lost_grace_secs),
         resume_grace: std::time::Duration::from_secs(config.recovery.resume_secs),
         agent_grace: std::time::Duration::from_secs(config.recovery.agent_resume_secs),
+        waiting_media: config.waiting.media,
+        hold_audio: config.waiting.hold,
+        announce_every: (config.waiting.announce_secs > 0)
+            .then(|| std::time::Duration::from_secs(config.waiting.announce_secs)),
+        check_after: std::time::Duration::from_secs(config.waiting.check_secs),
         refusals_per_minute: config.limits.call_refusals_per_minute,
         service_names: config
             .services
@@ -131,6 +136,23 @@ fn media_input(event: &MediaEvent) -> Option<MediaInput> {
                 GoneReason::Failed => Some(MediaLossReason::Failed),
             },
         }),
+        MediaEvent::InputReport { peer, report, .. } => {
+            tracing::debug!(
+                peer = peer.0,
+                audio_packets = report.audio_packets,
+                audio_dbfs = report.audio_dbfs,
+                video_frames = report.video_frames,
+                "input of a waiting kiosk"
+            );
+            Some(MediaInput::InputReport {
+                peer: peer.0,
+                audio_packets: report.audio_packets,
+                audio_dbfs: report.audio_dbfs,
+                video_frames: report.video_frames,
+                width: report.width,
+                height: report.height,
+            })
+        }
         MediaEvent::TrackPublished { .. } => None,
     }
 }

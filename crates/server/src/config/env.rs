@@ -101,6 +101,8 @@ fn schema_sample() -> Config {
     sample.auth.secret = Some(String::new());
     sample.auth.development = Some(false);
     sample.turn.secret = Some(String::new());
+    sample.waiting.hold_audio = Some(std::path::PathBuf::new());
+    sample.waiting.prompts_dir = Some(std::path::PathBuf::new());
     sample.oidc = Some(super::OidcConfig {
         issuer: String::new(),
         client_id: String::new(),

@@ -45,6 +45,7 @@ pub struct Config {
     pub records: RecordsConfig,
     pub documents: DocumentsConfig,
     pub turn: TurnConfig,
+    pub waiting: WaitingConfig,
     /// Sign-in of agents, supervisors and administrators through the organisation's OpenID
     /// Connect provider. Absent: local accounts only (`relais user add`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -344,6 +345,44 @@ impl Default for TurnConfig {
     }
 }
 
+/// The wait in a queue: the kiosk's media connected while it waits, hold audio, spoken
+/// position and estimated wait, and the check of its camera and microphone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WaitingConfig {
+    /// A kiosk connects its media as soon as its call is queued (the answer is then instant,
+    /// and the server can play hold audio and check its camera and microphone). Off: media is
+    /// negotiated when an agent answers.
+    pub media: bool,
+    /// Hold audio for services that name none of their own: a WAV (PCM, any rate, mono or
+    /// stereo) or Ogg/Opus file. Absent: a soft tone loop Relais makes itself.
+    pub hold_audio: Option<PathBuf>,
+    /// Play hold audio at all.
+    pub hold: bool,
+    /// Directory of the spoken prompts (`scripts/make-prompts.sh` makes the French set with
+    /// espeak-ng). Absent, or a prompt missing: the position is only shown, not spoken.
+    pub prompts_dir: Option<PathBuf>,
+    /// Seconds between two spoken announcements of the position and estimated wait (a change
+    /// of position is announced at once); 0 announces only changes.
+    pub announce_secs: u64,
+    /// Seconds of silence from the microphone, or of no picture from the camera, before the
+    /// kiosk and the agent are warned.
+    pub check_secs: u64,
+}
+
+impl Default for WaitingConfig {
+    fn default() -> Self {
+        Self {
+            media: true,
+            hold_audio: None,
+            hold: true,
+            prompts_dir: None,
+            announce_secs: 60,
+            check_secs: 5,
+        }
+    }
+}
+
 /// What one identity may hold, so a single token cannot crowd out the others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -403,6 +442,7 @@ impl Default for Config {
             documents: DocumentsConfig::default(),
             records: RecordsConfig::default(),
             turn: TurnConfig::default(),
+            waiting: WaitingConfig::default(),
             oidc: None,
             services: service::demo_services(),
         }
@@ -556,6 +596,9 @@ impl Config {
                 "http.max_connections and http.max_connections_per_address must be greater than 0"
                     .into(),
             );
+        }
+        if !(2..=60).contains(&self.waiting.check_secs) {
+            return Err("waiting.check_secs must be between 2 and 60".into());
         }
         if !(1..=3600).contains(&self.media.lost_grace_secs) {
             return Err("media.lost_grace_secs must be between 1 and 3600".into());

@@ -72,6 +72,10 @@ pub struct ServiceConfig {
     /// long as the call).
     #[serde(default)]
     pub chat_retention: bool,
+    /// Hold audio of this service's waiting calls (WAV or Ogg/Opus); by default
+    /// `waiting.hold_audio`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_audio: Option<std::path::PathBuf>,
     /// The wrap-up codes its agents choose from (at most 64 characters each); by default a
     /// generic list (information given, file passed on, appointment, referred elsewhere, no
     /// follow-up). Empty: the agent types a code of its own.
@@ -333,6 +337,7 @@ pub(super) fn demo_services() -> Vec<ServiceConfig> {
         supervision: SupervisionPolicy::default(),
         interpreter: false,
         chat_retention: false,
+        hold_audio: None,
         dispositions: default_dispositions(),
     };
     let mut ants = service(

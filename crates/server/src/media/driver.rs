@@ -38,6 +38,7 @@ pub(super) struct ShardMetrics {
     receive_overflow: prometheus::IntCounter,
     unknown_dropped: prometheus::IntCounter,
     consent_expired: prometheus::IntCounter,
+    hold_packets: prometheus::IntCounter,
     peers: prometheus::IntGauge,
     rooms: prometheus::IntGauge,
     /// What was published last, to add only the difference to the counters.
@@ -62,6 +63,7 @@ impl ShardMetrics {
             receive_overflow: metrics.receive_overflow.with_label_values(&labels),
             unknown_dropped: metrics.unknown_dropped.with_label_values(&labels),
             consent_expired: metrics.consent_expired.with_label_values(&labels),
+            hold_packets: metrics.hold_packets.with_label_values(&labels),
             peers: metrics.peers.with_label_values(&labels),
             rooms: metrics.rooms.with_label_values(&labels),
             last: ShardStats::default(),
@@ -124,6 +126,7 @@ impl ShardMetrics {
                 current.consent_expired,
                 last.consent_expired,
             ),
+            (&self.hold_packets, current.hold_packets, last.hold_packets),
         ];
         for (counter, now, before) in pairs {
             counter.inc_by(now.saturating_sub(before));
@@ -337,6 +340,20 @@ fn handle_command(shard: &mut Shard, command: Command, stats: &DriverStats, tcp:
         }
         Command::PeerStats(peer, reply) => {
             let _ = reply.send(shard.peer_stats(now, peer));
+        }
+        Command::Hold(peer, Some(music)) => {
+            if let Err(err) = shard.play_hold(now, peer, music) {
+                tracing::debug!(error = %err, "no hold audio for this peer");
+            }
+        }
+        Command::Hold(peer, None) => shard.stop_hold(peer),
+        Command::Announce(peer, clip) => {
+            let _ = shard.announce(peer, clip);
+        }
+        Command::Meter(peer, on) => {
+            if let Err(err) = shard.meter(now, peer, on) {
+                tracing::debug!(error = %err, "cannot meter this peer");
+            }
         }
         Command::Stop => {}
     }

@@ -41,6 +41,13 @@ pub(super) enum Command {
     AcceptAnswer(PeerId, String, oneshot::Sender<Result<(), MediaError>>),
     Stats(oneshot::Sender<DriverStats>),
     PeerStats(PeerId, oneshot::Sender<Option<PeerStats>>),
+    /// Hold audio on (with this music, or silence) or off.
+    Hold(
+        PeerId,
+        Option<Option<std::sync::Arc<relais_media::OpusClip>>>,
+    ),
+    Announce(PeerId, std::sync::Arc<relais_media::OpusClip>),
+    Meter(PeerId, bool),
     Stop,
 }
 
@@ -267,6 +274,30 @@ impl ShardHandle {
 
     pub async fn peer_stats(&self, peer: PeerId) -> Result<Option<PeerStats>, ShardError> {
         self.ask(|tx| Command::PeerStats(peer, tx)).await
+    }
+
+    /// `peer` hears hold audio (`Some(music)`; `Some(None)`: silence between announcements) or
+    /// no longer (`None`).
+    pub fn hold(
+        &self,
+        peer: PeerId,
+        music: Option<Option<std::sync::Arc<relais_media::OpusClip>>>,
+    ) -> Result<(), ShardError> {
+        self.send(Command::Hold(peer, music))
+    }
+
+    /// Speaks `clip` into the hold audio of `peer`.
+    pub fn announce(
+        &self,
+        peer: PeerId,
+        clip: std::sync::Arc<relais_media::OpusClip>,
+    ) -> Result<(), ShardError> {
+        self.send(Command::Announce(peer, clip))
+    }
+
+    /// Measures what `peer` publishes (reported as input reports), or stops.
+    pub fn meter(&self, peer: PeerId, on: bool) -> Result<(), ShardError> {
+        self.send(Command::Meter(peer, on))
     }
 
     /// Asks the thread to stop (peers are dropped without goodbye).

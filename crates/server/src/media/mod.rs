@@ -20,6 +20,8 @@ use crate::metrics::MediaMetrics;
 pub struct MediaShards {
     shards: Vec<ShardHandle>,
     rooms: Vec<AtomicUsize>,
+    /// The wait's audio (hold audio, announcements) the shards play to waiting kiosks.
+    audio: std::sync::Arc<crate::audio::WaitAudio>,
 }
 
 impl MediaShards {
@@ -56,7 +58,22 @@ impl MediaShards {
             )?);
         }
         let rooms = (0..count).map(|_| AtomicUsize::new(0)).collect();
-        Ok(Self { shards, rooms })
+        Ok(Self {
+            shards,
+            rooms,
+            audio: std::sync::Arc::default(),
+        })
+    }
+
+    /// With this audio for the wait (none by default: no hold audio, no announcements).
+    pub fn with_wait_audio(mut self, audio: crate::audio::WaitAudio) -> Self {
+        self.audio = std::sync::Arc::new(audio);
+        self
+    }
+
+    /// The wait's audio.
+    pub fn wait_audio(&self) -> &crate::audio::WaitAudio {
+        &self.audio
     }
 
     /// The shards.

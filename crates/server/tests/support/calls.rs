@@ -80,10 +80,10 @@ pub fn heard_since(
     client.received(rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio)[from..]
         .iter()
         .filter_map(|p| {
+            // Only the participants' numbered packets: the server's hold audio names nobody.
             super::client::payload_text(&p.payload)
-                .split("-audio-")
-                .next()
-                .map(str::to_owned)
+                .split_once("-audio-")
+                .map(|(who, _)| who.to_owned())
         })
         .collect()
 }

@@ -36,6 +36,10 @@ development = false
 [media]
 shards = 1
 port = 0
+# Media negotiated at the answer, as most of these tests drive it; the wait with media has
+# its own tests (waiting.rs), which turn it on.
+[waiting]
+media = false
 [[services]]
 id = "caf"
 name = "CAF"
