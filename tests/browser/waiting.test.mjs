@@ -65,7 +65,7 @@ async function hangUp(agent, kiosk) {
 }
 
 test('a Chromium kiosk hears hold audio while it waits, and the answer brings the pictures at once', async () => {
-  const server = await startServer();
+  const server = await startServer({ extraConfig: '\n[waiting]\nmedia = true\n' });
   const agent = await agentOn(server, 'alice');
   const kiosk = await kioskOn(server, 'borne-attente');
   try {
@@ -120,7 +120,7 @@ test('with the media negotiated at the answer (the figure to compare)', async ()
 });
 
 test('a kiosk whose microphone sends only silence is told, and the agent sees it on the offer', async () => {
-  const server = await startServer({ extraConfig: '\n[waiting]\ncheck_secs = 3\n' });
+  const server = await startServer({ extraConfig: '\n[waiting]\nmedia = true\ncheck_secs = 3\n' });
   const agent = await agentOn(server, 'chloe');
   // The microphone is there but sends nothing but silence (a muted or broken device).
   const kiosk = await kioskOn(server, 'borne-muette', {

@@ -352,7 +352,8 @@ impl Default for TurnConfig {
 pub struct WaitingConfig {
     /// A kiosk connects its media as soon as its call is queued (the answer is then instant,
     /// and the server can play hold audio and check its camera and microphone). Off: media is
-    /// negotiated when an agent answers.
+    /// negotiated when an agent answers (the default until a kiosk that reloads its page while
+    /// waiting negotiates its media again).
     pub media: bool,
     /// Hold audio for services that name none of their own: a WAV (PCM, any rate, mono or
     /// stereo) or Ogg/Opus file. Absent: a soft tone loop Relais makes itself.
@@ -373,7 +374,7 @@ pub struct WaitingConfig {
 impl Default for WaitingConfig {
     fn default() -> Self {
         Self {
-            media: true,
+            media: false,
             hold_audio: None,
             hold: true,
             prompts_dir: None,
