@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use relais_proto::{CallId, CallerWarning, InputHealth, LegRole, ServerMessage};
 
-use crate::call::{CallState, LegMedia};
+use crate::call::{Call, CallState, LegMedia};
 use crate::core::CallCore;
 use crate::io::{MediaCommand, MediaLink, Output};
 
@@ -68,7 +68,7 @@ impl CallCore {
             || call.waiting.hold.is_some();
         let want_hold = link.filter(|_| hold_on && in_wait && !hears_someone);
         let want_meter = link.filter(|_| matches!(call.state, CallState::Waiting { .. }));
-        let position = call.position.map(|(p, eta)| (p, eta.map(|d| d.as_secs())));
+        let position = queue_place(call).map(|(p, eta)| (p, eta.map(|d| d.as_secs())));
         let state = &mut call.waiting;
         let mut commands = Vec::new();
         if state.hold != want_hold {
@@ -122,7 +122,7 @@ impl CallCore {
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
-        let (Some(link), Some((position, eta))) = (call.waiting.hold, call.position) else {
+        let (Some(link), Some((position, eta))) = (call.waiting.hold, queue_place(call)) else {
             return;
         };
         if call
@@ -147,7 +147,7 @@ impl CallCore {
         let every = self.config.announce_every?;
         self.calls
             .values()
-            .filter(|c| c.waiting.hold.is_some() && c.position.is_some())
+            .filter(|c| c.waiting.hold.is_some() && queue_place(c).is_some())
             .filter_map(|c| c.waiting.announced.map(|(at, _)| at + every))
             .min()
     }
@@ -160,7 +160,7 @@ impl CallCore {
         let mut commands = Vec::new();
         for call in self.calls.values_mut() {
             let (Some(link), Some((position, eta)), Some((at, _))) =
-                (call.waiting.hold, call.position, call.waiting.announced)
+                (call.waiting.hold, queue_place(call), call.waiting.announced)
             else {
                 continue;
             };
@@ -266,6 +266,13 @@ impl CallCore {
         }
         out
     }
+}
+
+/// The place of a call still in its queue (a call answered keeps its last place, which a
+/// consultation's hold must not speak).
+fn queue_place(call: &Call) -> Option<(usize, Option<std::time::Duration>)> {
+    call.position
+        .filter(|_| matches!(call.state, CallState::Waiting { .. }))
 }
 
 /// The window of one input report.

@@ -347,3 +347,34 @@ fn a_caller_who_leaves_while_waiting_has_its_room_closed() {
     assert!(w.rooms.is_empty(), "the wait's room is closed");
     assert!(w.record_of(call).is_some());
 }
+
+#[test]
+fn a_consultation_holds_the_answered_kiosk_with_the_wait_audio_but_never_its_old_place() {
+    let mut w = waiting_world();
+    let (call, kiosk) = waiting_connected(&mut w);
+    w.ready_agent(100, "alice");
+    assert!(w.dispatch(Event::Accept {
+        call,
+        agent: AgentId::from("alice"),
+    }));
+    let (_, agent) = w.negotiate(100);
+    w.connected(agent);
+    assert_eq!(holds(&w), vec![(kiosk, true), (kiosk, false)]);
+    let spoken = announcements(&w).len();
+    // Alice consults bob: the kiosk hears nobody, so it hears the wait's audio again.
+    w.ready_agent(101, "bob");
+    w.input(Input::Consult {
+        session: 100,
+        call: CallId(500),
+        agent: "bob".to_owned(),
+    })
+    .unwrap();
+    assert_eq!(holds(&w).last(), Some(&(kiosk, true)));
+    w.advance(secs(61));
+    assert_eq!(
+        announcements(&w).len(),
+        spoken,
+        "an answered call has no place in a queue to speak: {:?}",
+        w.waiting_log
+    );
+}

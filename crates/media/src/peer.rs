@@ -90,6 +90,18 @@ pub struct Leg {
     pub rewriter: SeqTsRewriter,
 }
 
+impl Leg {
+    /// Reads what this leg negotiated from `pc`'s sender, once (it stays `None` while the
+    /// engine has no sender for it).
+    pub fn read_negotiated(&mut self, pc: &mut RTCPeerConnection) {
+        if self.negotiated.is_none()
+            && let Some(mut sender) = pc.rtp_sender(self.sender)
+        {
+            self.negotiated = Some(negotiated_from(&sender.get_parameters().rtp_parameters));
+        }
+    }
+}
+
 /// One stream this peer publishes.
 #[derive(Debug)]
 pub struct Inbound {

@@ -29,7 +29,8 @@ pub const MAX_SPOKEN_MINUTES: u64 = 30;
 pub struct WaitAudio {
     default_music: Option<Arc<OpusClip>>,
     music: HashMap<String, Arc<OpusClip>>,
-    prompts: HashMap<String, Vec<i16>>,
+    /// Each prompt encoded once, with its pause after it.
+    prompts: HashMap<String, OpusClip>,
 }
 
 impl WaitAudio {
@@ -69,23 +70,15 @@ impl WaitAudio {
             .cloned()
     }
 
-    /// Whether announcements can be spoken (the prompts are there).
-    pub fn speaks(&self) -> bool {
-        !self.prompts.is_empty()
-    }
-
-    /// "Vous êtes la 3e personne en attente. Temps d'attente estimé : 5 minutes.", from the
-    /// prompts; `None` when a prompt it needs is missing.
+    /// "Vous êtes la 3e personne en attente. Temps d'attente estimé : 5 minutes.", the
+    /// prompts' packets one after the other (nothing is encoded here: announcements are made
+    /// on the call task); `None` when a prompt it needs is missing.
     pub fn announcement(&self, position: usize, eta_secs: Option<u64>) -> Option<OpusClip> {
-        let names = announcement_prompts(position, eta_secs);
-        let mut pcm = Vec::new();
-        for name in &names {
-            let part = self.prompts.get(name.as_str())?;
-            pcm.extend_from_slice(part);
-            // A short pause between the parts.
-            pcm.extend(std::iter::repeat_n(0, RATE as usize / 10));
+        let mut frames = Vec::new();
+        for name in announcement_prompts(position, eta_secs) {
+            frames.extend_from_slice(self.prompts.get(name.as_str())?.frames());
         }
-        encode(&pcm, 24_000).ok()
+        Some(OpusClip::new(frames))
     }
 }
 
@@ -131,8 +124,16 @@ pub fn all_prompt_names() -> Vec<String> {
     names
 }
 
-/// The prompts of a directory (`name.wav` each), decoded to 48 kHz mono.
-fn load_prompts(dir: Option<&Path>) -> anyhow::Result<HashMap<String, Vec<i16>>> {
+/// One prompt encoded with a short pause after it, so that parts join in silence (each part is
+/// a stream of its own for the decoder).
+fn prompt_clip(pcm: &[i16]) -> anyhow::Result<OpusClip> {
+    let mut padded = pcm.to_vec();
+    padded.extend(std::iter::repeat_n(0, RATE as usize / 10));
+    encode(&padded, 24_000)
+}
+
+/// The prompts of a directory (`name.wav` each), encoded.
+fn load_prompts(dir: Option<&Path>) -> anyhow::Result<HashMap<String, OpusClip>> {
     let Some(dir) = dir else {
         return Ok(HashMap::new());
     };
@@ -140,7 +141,9 @@ fn load_prompts(dir: Option<&Path>) -> anyhow::Result<HashMap<String, Vec<i16>>>
     for name in all_prompt_names() {
         let path = dir.join(format!("{name}.wav"));
         if path.exists() {
-            prompts.insert(name, read_audio(&path)?);
+            let clip =
+                prompt_clip(&read_audio(&path)?).with_context(|| format!("{}", path.display()))?;
+            prompts.insert(name, clip);
         }
     }
     if prompts.is_empty() {
@@ -442,7 +445,9 @@ mod tests {
         let mut audio = WaitAudio::default();
         assert!(audio.announcement(1, None).is_none());
         for name in announcement_prompts(1, None) {
-            audio.prompts.insert(name, vec![1000; 4800]);
+            audio
+                .prompts
+                .insert(name, prompt_clip(&[1000; 4800]).unwrap());
         }
         let clip = audio.announcement(1, None).unwrap();
         // Four parts of 0.1 s, each followed by 0.1 s of pause: 0.8 s.

@@ -87,19 +87,11 @@ impl Shard {
                 continue;
             }
             // A peer on hold hears the server's audio, nobody else's.
-            if kind == MediaKind::Audio
-                && !self.holds.is_empty()
-                && self.holds.contains_key(&member)
-            {
+            if kind == MediaKind::Audio && self.holds.contains_key(&member) {
                 continue;
             }
             let leg = slot.leg_mut(kind);
-            if leg.negotiated.is_none() {
-                let Some(mut sender) = subscriber.pc.rtp_sender(leg.sender) else {
-                    continue;
-                };
-                leg.negotiated = Some(negotiated_from(&sender.get_parameters().rtp_parameters));
-            }
+            leg.read_negotiated(&mut subscriber.pc);
             let Some(to_negotiated) = leg.negotiated.as_ref() else {
                 continue;
             };

@@ -26,6 +26,7 @@ impl Shard {
             Some(player) => player.set_music(music),
             None => {
                 self.holds.insert(peer, HoldPlayer::new(now, music));
+                self.refresh_media_due();
             }
         }
         Ok(())
@@ -33,7 +34,9 @@ impl Shard {
 
     /// Ends the hold audio of `peer` (the next packet it gets is its publisher's).
     pub fn stop_hold(&mut self, peer: PeerId) {
-        self.holds.remove(&peer);
+        if self.holds.remove(&peer).is_some() {
+            self.refresh_media_due();
+        }
     }
 
     /// Whether `peer` hears hold audio.
@@ -66,25 +69,27 @@ impl Shard {
             entry.meter = Some(InputMeter::new(now));
             self.metered.insert(peer);
         }
+        self.refresh_media_due();
         Ok(())
     }
 
-    /// The next instant a hold packet or a meter report is due.
-    pub(super) fn media_tick_due(&self) -> Option<Instant> {
+    /// Works out when the next hold packet or meter report is due, after a change of the
+    /// players or meters (kept, so that the shard's timeout costs nothing per datagram).
+    pub(super) fn refresh_media_due(&mut self) {
         let holds = self.holds.values().map(|p| p.next_due).min();
         let meters = self
             .metered
             .iter()
             .filter_map(|id| self.peers.get(id)?.meter.as_ref().map(|m| m.window_end))
             .min();
-        match (holds, meters) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.media_due = holds.into_iter().chain(meters).min();
     }
 
     /// Sends the hold packets due and the meter reports due at `now`.
     pub(super) fn media_tick(&mut self, now: Instant) {
+        if self.media_due.is_none_or(|due| due > now) {
+            return;
+        }
         if !self.holds.is_empty() {
             let due: Vec<PeerId> = self
                 .holds
@@ -111,6 +116,7 @@ impl Shard {
             self.events
                 .push_back(MediaEvent::InputReport { peer, room, report });
         }
+        self.refresh_media_due();
     }
 
     fn play_due(&mut self, now: Instant, id: PeerId) {
@@ -137,11 +143,7 @@ impl Shard {
                 continue;
             };
             let leg = &mut slot.audio;
-            if leg.negotiated.is_none()
-                && let Some(mut sender) = peer.pc.rtp_sender(leg.sender)
-            {
-                leg.negotiated = Some(negotiated_from(&sender.get_parameters().rtp_parameters));
-            }
+            leg.read_negotiated(&mut peer.pc);
             let Some(payload_type) = leg
                 .negotiated
                 .as_ref()

@@ -68,6 +68,8 @@ pub struct Shard {
     holds: std::collections::BTreeMap<PeerId, crate::hold::HoldPlayer>,
     /// The peers whose input is metered (their meter lives on the peer, for the hot path).
     metered: std::collections::BTreeSet<PeerId>,
+    /// When the next hold packet or meter report is due (see `refresh_media_due`).
+    media_due: Option<Instant>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -106,6 +108,7 @@ impl Shard {
             stats: ShardStats::default(),
             holds: std::collections::BTreeMap::new(),
             metered: std::collections::BTreeSet::new(),
+            media_due: None,
         })
     }
 
@@ -225,10 +228,7 @@ impl Shard {
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let peers = self.timers.first().map(|(at, _)| *at);
-        match (peers, self.media_tick_due()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        peers.into_iter().chain(self.media_due).min()
     }
 
     /// Counters of the shard.
@@ -300,8 +300,9 @@ impl Shard {
         let Some(mut peer) = self.peers.remove(&id) else {
             return;
         };
-        self.holds.remove(&id);
-        self.metered.remove(&id);
+        if self.holds.remove(&id).is_some() | self.metered.remove(&id) {
+            self.refresh_media_due();
+        }
         let _ = peer.pc.close();
         let _ = now;
         while let Some(out) = peer.pc.poll_write() {
