@@ -89,6 +89,10 @@ test('a kiosk whose websocket drops or whose page reloads keeps its call: at its
     await waitFor(() => text(second, 'position'), (p) => p === '2', 10000, 'the reloaded kiosk shows its place');
     const reloadMs = Date.now() - reloadAt;
     assert.equal((await callOf(second)).id, placed.id, 'the reloaded page has the call it placed');
+    // It waits with its media (the default): the new page connects it again and hears the wait.
+    await waitFor(() => second.stats(), (s) => s.connectionState === 'connected' && s.audioPackets >= 25, 15000, 'the reloaded kiosk hears the wait again');
+    const heard = await growth(async () => (await second.stats()).audioPackets, 1000);
+    assert.ok(heard >= 35, `hold audio keeps coming after the reload (${heard} packets in 1 s)`);
 
     // The first kiosk gives up: the second moves up, as its position pushes go on.
     await first.click('cancel');

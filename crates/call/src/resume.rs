@@ -11,7 +11,7 @@ use relais_dispatch::Event;
 use relais_proto::messages::ResumedCall;
 use relais_proto::{CallId, EndReason, EndedBy, LegRole, Role, ServerMessage};
 
-use crate::call::CallState;
+use crate::call::{CallState, RoomState};
 use crate::core::{CallCore, SessionInfo};
 use crate::io::{Output, SessionId, Verdict};
 
@@ -232,6 +232,7 @@ impl CallCore {
                 .filter(|_| !connected)
                 .and_then(|(_, eta)| eta)
                 .map(|eta| eta.as_secs()),
+            media: !connected && matches!(call.room, RoomState::Open { .. }),
         };
         if let Some(old) = replaced {
             self.by_session.remove(&old);

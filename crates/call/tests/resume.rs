@@ -105,6 +105,7 @@ fn a_waiting_kiosk_that_reconnects_in_time_keeps_its_call_and_its_place() {
             connected: false,
             position: Some(2),
             eta_secs: None,
+            media: false,
         }
     );
     // Position pushes follow the new session: the first kiosk gives up, the second moves up.

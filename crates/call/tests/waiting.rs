@@ -5,7 +5,7 @@
 mod common;
 
 use common::{GRACE, World, secs};
-use relais_call::{Input, MediaCommand, MediaInput, MediaLink};
+use relais_call::{Input, MediaCommand, MediaInput, MediaLink, Verdict};
 use relais_dispatch::Event;
 use relais_proto::{
     AgentId, CallId, CallerWarning, InputHealth, LegRole, MediaLossReason, Role, ServerMessage,
@@ -377,4 +377,92 @@ fn a_consultation_holds_the_answered_kiosk_with_the_wait_audio_but_never_its_old
         "an answered call has no place in a queue to speak: {:?}",
         w.waiting_log
     );
+}
+
+#[test]
+fn a_kiosk_page_reloaded_while_waiting_is_told_to_connect_its_media_again_and_the_answer_joins_it()
+{
+    let mut w = waiting_world();
+    w.open(1, Role::Kiosk, "borne-1");
+    w.input(Input::Resume {
+        session: 1,
+        token: "t1".to_owned(),
+        previous: None,
+    })
+    .unwrap();
+    let call = match w.place(1, "borne-1", "caf").unwrap() {
+        Verdict::Queued(call) => call,
+        other => panic!("queued: {other:?}"),
+    };
+    let (_, old) = w.negotiate(1);
+    w.connected(old);
+
+    // The page reloads: its websocket drops, a new one resumes the call; the old peer is
+    // still up at the shard (its consent has not expired yet).
+    w.input(Input::SessionClosed { session: 1 }).unwrap();
+    w.open(2, Role::Kiosk, "borne-1");
+    let verdict = w
+        .input(Input::Resume {
+            session: 2,
+            token: "t2".to_owned(),
+            previous: Some("t1".to_owned()),
+        })
+        .unwrap();
+    let Verdict::Resumed { call: resumed, .. } = verdict else {
+        panic!("resumed: {verdict:?}");
+    };
+    assert_eq!(resumed.call, call);
+    assert!(!resumed.connected);
+    assert!(resumed.media, "the new page must negotiate its media again");
+
+    // It does: the new peer replaces the old one and hears the wait.
+    let (plan, again) = w.negotiate(2);
+    assert_eq!(plan.replaces, Some(old));
+    w.connected(again);
+    assert_eq!(holds(&w).last(), Some(&(again, true)));
+
+    // The agent's answer joins the new peer, with no renegotiation of the kiosk.
+    w.ready_agent(100, "alice");
+    assert!(w.dispatch(Event::Accept {
+        call,
+        agent: AgentId::from("alice"),
+    }));
+    assert!(
+        !w.pushed(2)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::MediaReady { .. })),
+        "{:?}",
+        w.pushed(2)
+    );
+    let (_, agent) = w.negotiate(100);
+    assert!(w.receives(again, agent));
+    assert!(w.receives(agent, again));
+    w.connected(agent);
+    assert_eq!(holds(&w).last(), Some(&(again, false)));
+}
+
+#[test]
+fn a_kiosk_waiting_without_media_resumes_without_it() {
+    let mut w = World::new();
+    w.open(1, Role::Kiosk, "borne-1");
+    w.input(Input::Resume {
+        session: 1,
+        token: "t1".to_owned(),
+        previous: None,
+    })
+    .unwrap();
+    w.place(1, "borne-1", "caf").unwrap();
+    w.input(Input::SessionClosed { session: 1 }).unwrap();
+    w.open(2, Role::Kiosk, "borne-1");
+    let verdict = w
+        .input(Input::Resume {
+            session: 2,
+            token: "t2".to_owned(),
+            previous: Some("t1".to_owned()),
+        })
+        .unwrap();
+    let Verdict::Resumed { call: resumed, .. } = verdict else {
+        panic!("resumed: {verdict:?}");
+    };
+    assert!(!resumed.media);
 }

@@ -1033,6 +1033,12 @@ async function cancelCall() {
   }
 }
 
+/// Whether the peer connection of the same call went on without the websocket.
+function mediaAlive(same) {
+  const pc = ui.media?.pc;
+  return Boolean(same && pc && !['failed', 'closed'].includes(pc.connectionState));
+}
+
 /// The call the server kept while this kiosk's connection was down (or its page reloaded):
 /// the waiting screen at its place, or the call with media negotiated again if it was lost.
 async function resumeCall(resumed) {
@@ -1051,10 +1057,13 @@ async function resumeCall(resumed) {
     $('#waiting-service').textContent = t('service', serviceName(ui.service));
     renderWaiting();
     if (ui.screen !== 'waiting') setScreen('waiting');
+    // It waits with its media: a reloaded page (or a peer that did not survive) connects it
+    // again, to hear the wait and to be answered on it.
+    if (resumed.media && !mediaAlive(same)) await mediaReady({ call: resumed.call, waiting: true });
     return;
   }
   const pc = ui.media?.pc;
-  if (same && pc && !['failed', 'closed'].includes(pc.connectionState)) {
+  if (mediaAlive(same)) {
     // The media went on without the websocket.
     $('#call-status').textContent = pc.connectionState === 'connected' ? '' : t('connecting');
     return;

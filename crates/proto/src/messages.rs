@@ -574,6 +574,10 @@ pub struct ResumedCall {
     pub position: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub eta_secs: Option<u64>,
+    /// It waits with its media open (as after `media_ready` with `waiting`): a kiosk whose
+    /// peer connection did not survive negotiates again (`sdp_offer`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub media: bool,
 }
 
 /// ICE servers for a browser's `RTCPeerConnection` and how long their credentials last.

@@ -1048,6 +1048,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
                     connected: false,
                     position: Some(2),
                     eta_secs: Some(240),
+                    media: true,
                 })),
             },
         ),

@@ -352,8 +352,7 @@ impl Default for TurnConfig {
 pub struct WaitingConfig {
     /// A kiosk connects its media as soon as its call is queued (the answer is then instant,
     /// and the server can play hold audio and check its camera and microphone). Off: media is
-    /// negotiated when an agent answers (the default until a kiosk that reloads its page while
-    /// waiting negotiates its media again).
+    /// negotiated when an agent answers.
     pub media: bool,
     /// Hold audio for services that name none of their own: a WAV (PCM, any rate, mono or
     /// stereo) or Ogg/Opus file. Absent: a soft tone loop Relais makes itself.
@@ -374,7 +373,7 @@ pub struct WaitingConfig {
 impl Default for WaitingConfig {
     fn default() -> Self {
         Self {
-            media: false,
+            media: true,
             hold_audio: None,
             hold: true,
             prompts_dir: None,
