@@ -173,6 +173,10 @@ pub struct Call {
     /// The wait with media: the kiosk peer that hears hold audio, the one metered, the last
     /// announcement, what the check of the kiosk's devices found.
     pub waiting: crate::waiting::WaitingMedia,
+    /// A callback task: whom to phone back (it has no kiosk leg).
+    pub callback: Option<Box<crate::callbacks::Callback>>,
+    /// The callback its caller asked for, until the dispatcher ends it.
+    pub(crate) callback_requested: Option<Box<crate::callbacks::Requested>>,
     next_leg: u32,
 }
 
@@ -186,7 +190,15 @@ impl Call {
         site: &str,
         session: SessionId,
     ) -> Self {
-        let mut call = Self {
+        let mut call = Self::task(id, service, kiosk, site);
+        let kiosk_leg = call.add_leg(now, LegRole::Kiosk, kiosk, Some(session), None);
+        call.converse(kiosk_leg);
+        call
+    }
+
+    /// A callback task for a caller of `kiosk`: no leg until an agent takes it.
+    pub fn task(id: CallId, service: &str, kiosk: &str, site: &str) -> Self {
+        Self {
             id,
             service: service.to_owned(),
             handled_by: service.to_owned(),
@@ -203,11 +215,10 @@ impl Call {
             offered_to: Vec::new(),
             position: None,
             waiting: crate::waiting::WaitingMedia::default(),
+            callback: None,
+            callback_requested: None,
             next_leg: 0,
-        };
-        let kiosk_leg = call.add_leg(now, LegRole::Kiosk, kiosk, Some(session), None);
-        call.converse(kiosk_leg);
-        call
+        }
     }
 
     /// Adds a leg receiving nothing and received by nobody (give it a policy next), joining

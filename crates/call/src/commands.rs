@@ -63,6 +63,7 @@ impl CallCore {
                         consult_from: None,
                         again,
                         caller_warnings: self.caller_warnings(call),
+                        callback: self.callback_offer(call),
                     },
                 );
             }
@@ -114,9 +115,16 @@ impl CallCore {
                 position,
                 eta,
             } => {
+                let mut callback = false;
                 if let Some(live) = self.calls.get_mut(&call) {
                     live.position = Some((position, eta));
+                    callback = !live.was_answered();
                 }
+                let callback = callback
+                    && self
+                        .calls
+                        .get(&call)
+                        .is_some_and(|live| self.offers_callback(&live.service, eta));
                 self.position_changed(now, call);
                 if let Some(session) = self.kiosk_session(call) {
                     self.push(
@@ -125,6 +133,7 @@ impl CallCore {
                             call,
                             position,
                             eta_secs: eta.map(|d| d.as_secs()),
+                            callback,
                         },
                     );
                 }
@@ -226,6 +235,17 @@ impl CallCore {
             return;
         };
         call.state = CallState::Connected { since: now };
+        if call.callback.is_some() {
+            // A callback: the agent phones; no room, no media.
+            let leg = call.add_leg(now, LegRole::Agent, agent.as_str(), session, Some(queue));
+            call.converse(leg);
+            if let Some(session) = session {
+                self.by_session.insert(session, id);
+            }
+            self.wrap_ups.remove(agent.as_str());
+            self.by_agent.insert(agent.as_str().to_owned(), id);
+            return;
+        }
         self.waiting_dirty.insert(id);
         // A kiosk that lost its media while it waited has the grace period from the answer.
         for leg in &mut call.legs {
@@ -441,7 +461,8 @@ impl CallCore {
         if !self.config.waiting_media {
             return;
         }
-        let Some(call) = self.calls.get_mut(&id) else {
+        // A callback task has no kiosk to connect.
+        let Some(call) = self.calls.get_mut(&id).filter(|c| c.callback.is_none()) else {
             return;
         };
         if call.room != RoomState::None
@@ -469,6 +490,7 @@ impl CallCore {
         self.supervisions_end(&call, SupervisionEnd::CallEnded);
         self.end_interpreters_of(id);
         let outcome = outcome.wire();
+        let enqueued_at = record.enqueued_at;
         let ended_by = record.ended_by;
         let reason = call.end_reason.or(match ended_by {
             Some(EndedBy::Kiosk | EndedBy::Agent) => Some(EndReason::Hangup),
@@ -516,6 +538,13 @@ impl CallCore {
                 .push_back(Output::Media(MediaCommand::CloseRoom { call: id, shard })),
             // The room is closed when `RoomOpened` finds the call gone.
             RoomState::Opening | RoomState::None => {}
+        }
+        if outcome == relais_proto::Outcome::CallbackRequested {
+            self.callback_task_from(&call, enqueued_at);
+        }
+        if call.callback.is_some() {
+            let taken_by = agent.as_ref().map(|a| a.as_str().to_owned());
+            self.callback_ended(&call, taken_by, outcome);
         }
         if outcome == relais_proto::Outcome::Answered
             && let Some(agent) = agent

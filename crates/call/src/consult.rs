@@ -161,6 +161,7 @@ impl CallCore {
                 consult_from: Some(from.clone()),
                 again: false,
                 caller_warnings: Vec::new(),
+                callback: None,
             },
         );
         self.set_hold(parent, true);

@@ -43,6 +43,9 @@ pub struct CallConfig {
     /// Silence of the microphone, or no picture from the camera, this long before the kiosk
     /// and the agent are warned.
     pub check_after: Duration,
+    /// Services that call back a caller who would rather not wait, with the estimated wait
+    /// from which their kiosks offer it.
+    pub callbacks: BTreeMap<String, Duration>,
 }
 
 impl Default for CallConfig {
@@ -59,6 +62,7 @@ impl Default for CallConfig {
             hold_audio: true,
             announce_every: Some(Duration::from_secs(60)),
             check_after: Duration::from_secs(5),
+            callbacks: BTreeMap::new(),
         }
     }
 }
@@ -250,6 +254,21 @@ impl CallCore {
                 service,
             } => self.ask_interpreter(now, session, call, service),
             Input::Cancel { session } => self.cancel(session),
+            Input::RequestCallback {
+                session,
+                task,
+                phone,
+                not_before,
+                at_ms,
+            } => self.request_callback(now, session, task, &phone, not_before, at_ms),
+            Input::CallbackDone {
+                session,
+                call,
+                result,
+            } => self.callback_done(session, call, result),
+            Input::RestoreCallback(stored) => {
+                self.restore_callback(*stored).map(|()| Verdict::Done)
+            }
             Input::Hangup { session } => self.hangup(session),
             Input::Transfer { session, to } => self.transfer(session, to),
             Input::Consult {
@@ -400,7 +419,8 @@ impl CallCore {
 
     /// Journals call `id` as it stands now.
     pub(crate) fn journal(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id) else {
+        // A callback task is kept by the store's callbacks, not the journal of calls.
+        let Some(call) = self.calls.get(&id).filter(|c| c.callback.is_none()) else {
             return;
         };
         let Some(placed_at) = self

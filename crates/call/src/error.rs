@@ -38,6 +38,9 @@ pub enum CallError {
         /// The service's codes.
         allowed: String,
     },
+    /// A request whose content is refused (a phone number that is not one).
+    #[error("{0}")]
+    BadRequest(&'static str),
     /// A call id that is already live.
     #[error("call {0} already exists")]
     DuplicateCall(CallId),
@@ -49,7 +52,7 @@ impl CallError {
         match self {
             CallError::TooManyRefusals { .. } => codes::RATE_LIMITED,
             CallError::DuplicateCall(_) => codes::INTERNAL,
-            CallError::UnknownDisposition { .. } => codes::BAD_REQUEST,
+            CallError::UnknownDisposition { .. } | CallError::BadRequest(_) => codes::BAD_REQUEST,
             _ => codes::WRONG_STATE,
         }
     }

@@ -89,6 +89,24 @@ pub enum Input {
     },
     /// A kiosk withdraws its waiting call.
     Cancel { session: SessionId },
+    /// A kiosk would rather be called back on `phone` than wait (as soon as an agent can, or
+    /// not before `not_before`: the instant and its Unix ms); `task` is a fresh id for the
+    /// callback task, `at_ms` now in Unix ms.
+    RequestCallback {
+        session: SessionId,
+        task: CallId,
+        phone: String,
+        not_before: Option<(std::time::Instant, i64)>,
+        at_ms: i64,
+    },
+    /// The agent of callback task `call` says what came of it; the task ends.
+    CallbackDone {
+        session: SessionId,
+        call: CallId,
+        result: relais_proto::CallbackResult,
+    },
+    /// A callback task the store kept across a restart; admit it to the dispatcher next.
+    RestoreCallback(Box<crate::callbacks::StoredCallback>),
     /// A kiosk or an agent hangs up its connected call.
     Hangup { session: SessionId },
     /// The agent hands its connected call on (a blind transfer).
@@ -372,6 +390,8 @@ pub enum Output {
     /// Journal a call in progress as it stands now (after a change that matters for recovery:
     /// queued, answered, handed on, back in its queue), before any output that follows it.
     Journal(Box<Journalled>),
+    /// Store what changed of a callback task, before any output that follows it.
+    Callback(Box<crate::callbacks::CallbackChange>),
     /// Store the case reference and notes `agent` gave for `call` (replacing earlier ones).
     CaseNote {
         call: CallId,

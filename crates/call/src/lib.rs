@@ -11,6 +11,7 @@
 //! deterministic order.
 
 mod call;
+mod callbacks;
 mod commands;
 mod consult;
 mod core;
@@ -27,6 +28,7 @@ mod supervision;
 mod waiting;
 
 pub use call::{Call, CallState, ChatLine, Leg, LegHistory, LegId, LegLeft, LegMedia, RoomState};
+pub use callbacks::{Callback, CallbackChange, LATEST_CALLBACK, Phone, StoredCallback};
 pub use commands::agent_state_message;
 pub use core::{CallConfig, CallCore};
 pub use error::CallError;

@@ -261,7 +261,10 @@ function pageState() {
   const state = ui.state?.state;
   if (state === 'reserved' || ui.offer) return 'ringing';
   // A transferred call: its leg is gone; the wrap-up follows right after.
-  if (state === 'on_call') return ui.transferred?.call === ui.state.call ? 'wrap_up' : 'call';
+  if (state === 'on_call') {
+    if (ui.transferred?.call === ui.state.call) return 'wrap_up';
+    return ui.callbackTask && ui.callbackTask.call === ui.state.call ? 'callback' : 'call';
+  }
   return state || 'offline';
 }
 
@@ -296,8 +299,10 @@ function render() {
   $('#replaced-panel').hidden = name !== 'replaced';
   $('#offer-panel').hidden = name !== 'ringing';
   $('#call-panel').hidden = name !== 'call';
+  $('#callback-panel').hidden = name !== 'callback';
+  if (name === 'callback') renderCallbackTask();
   $('#wrapup-panel').hidden = name !== 'wrap_up';
-  $('#idle-panel').hidden = name === 'ringing' || name === 'call' || name === 'wrap_up' || name === 'replaced';
+  $('#idle-panel').hidden = name === 'ringing' || name === 'call' || name === 'callback' || name === 'wrap_up' || name === 'replaced';
   // No call control works without the server (offline, or the session taken over elsewhere).
   const live = Boolean(connection?.online) && !ui.replaced;
   for (const id of ['#hangup', '#mute', '#camera']) {
@@ -494,6 +499,8 @@ function onAgentState(push) {
     ui.stateSince = Date.now();
   }
   ui.state = push;
+  // A callback task is over once its agent is no longer on it.
+  if (push.state !== 'on_call' && push.state !== 'reserved') ui.callbackTask = null;
   // Why the call ended stays for its wrap-up; a service without wrap-up shows it on the idle panel.
   if (ui.endNote && !(push.state === 'wrap_up' && push.call === ui.endNote.call) && !(push.state === 'on_call' && push.call === ui.endNote.call)) {
     if (previous?.state === 'on_call' && push.state !== 'reserved') showIdleNote(ui.endNote.text);
@@ -563,6 +570,13 @@ function onOffered(push) {
     .filter(Boolean);
   $('#offer-warnings').textContent = warnings.length ? `⚠ ${warnings.join(' ; ')}` : '';
   $('#offer-warnings').hidden = warnings.length === 0;
+  // A callback task: no media, the agent phones the citizen back.
+  const task = push.callback;
+  if (task) $('#h-offer').textContent = 'Rappel à faire';
+  $('#offer-callback').textContent = task
+    ? `L'usager demande à être rappelé au ${task.phone}${task.not_before_ms ? `, pas avant ${clock(task.not_before_ms)}` : ''}.`
+    : '';
+  $('#offer-callback').hidden = !task;
   $('#offer-waited-label').hidden = Boolean(from);
   $('#offer-waited').hidden = Boolean(from);
   $('#offer-service').textContent = push.service_name || push.service;
@@ -570,7 +584,7 @@ function onOffered(push) {
   $('#accept').disabled = false;
   $('#reject').disabled = false;
   showIdleNote('');
-  ringer.start(from ? '📞 Consultation demandée !' : '📞 Appel entrant !');
+  ringer.start(from ? '📞 Consultation demandée !' : task ? '📞 Rappel à faire !' : '📞 Appel entrant !');
   render();
   $('#accept').focus();
 }
@@ -759,11 +773,46 @@ async function accept() {
     consult = { side: 'guest', peer: from, call: null, status: 'joining', busy: null, cancelled: false, error: '' };
     ui.consult = consult;
   }
+  const task = ui.offer.callback ? { call, service: ui.offer.service_name || ui.offer.service, site: ui.offer.site, ...ui.offer.callback } : null;
+  if (task) ui.callbackTask = task;
   const result = await act({ type: 'accept', call }, $('#accept'));
   if (!result) {
+    if (task && ui.callbackTask === task) ui.callbackTask = null;
     if (consult && ui.consult === consult) ui.consult = null;
     clearOffer();
     render();
+  }
+}
+
+/// A time of day (Unix ms) as the agent reads it: 14 h 05.
+function clock(ms) {
+  const at = new Date(ms);
+  return `${at.getHours()} h ${String(at.getMinutes()).padStart(2, '0')}`;
+}
+
+function renderCallbackTask() {
+  const task = ui.callbackTask;
+  if (!task) return;
+  const link = $('#callback-phone');
+  link.textContent = task.phone;
+  link.href = `tel:${task.phone.replace(/\s+/g, '')}`;
+  $('#callback-service').textContent = task.service || '';
+  $('#callback-site').textContent = task.site || '—';
+  $('#callback-asked').textContent = clock(task.requested_at_ms);
+  $('#callback-not-before-label').hidden = !task.not_before_ms;
+  $('#callback-not-before').hidden = !task.not_before_ms;
+  $('#callback-not-before').textContent = task.not_before_ms ? clock(task.not_before_ms) : '';
+}
+
+/// The agent says what came of the callback: the task ends and the wrap-up follows.
+async function callbackDone(result, button) {
+  const task = ui.callbackTask;
+  if (!task) return;
+  $('#callback-error').hidden = true;
+  const done = await act({ type: 'callback_done', call: task.call, result }, button);
+  if (!done) {
+    $('#callback-error').textContent = "Le résultat n'a pas été enregistré. Réessayez.";
+    $('#callback-error').hidden = false;
   }
 }
 
@@ -1983,6 +2032,10 @@ function init() {
   $('#signout').addEventListener('click', signOut);
   $('#state-select').addEventListener('change', changeState);
   $('#accept').addEventListener('click', accept);
+  $('#callback-panel').addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-result]');
+    if (button) callbackDone(button.dataset.result, button);
+  });
   $('#reject').addEventListener('click', reject);
   $('#hangup').addEventListener('click', (event) => act({ type: 'hangup' }, event.currentTarget));
   $('#mute').addEventListener('click', () => {

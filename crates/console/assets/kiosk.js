@@ -86,6 +86,20 @@ const TEXT = {
     ended_title: 'Appel terminé',
     ended_answered: 'Merci de votre visite. Au revoir !',
     ended_cancelled: 'Vous avez arrêté l’appel.',
+    callback_offer: 'Vous pouvez aussi partir. Un conseiller vous rappelle.',
+    callback_open: 'Être rappelé',
+    callback_title: 'Être rappelé',
+    callback_text: 'Tapez votre numéro de téléphone.',
+    callback_erase: 'Effacer',
+    callback_when: 'Quand ?',
+    callback_asap: 'Dès que possible',
+    callback_after: (hour) => `Après ${hour} h`,
+    callback_confirm: 'Valider',
+    callback_bad_number: 'Ce numéro ne marche pas. Il faut 10 chiffres.',
+    callback_failed: 'Le rappel ne marche pas. Vous restez dans la file.',
+    callback_done: (phone) => `C’est noté. Un conseiller va vous appeler au ${phone}.`,
+    callback_done_at: (phone, hour) => `C’est noté. Un conseiller va vous appeler au ${phone}, après ${hour} h.`,
+    callback_done_plain: 'C’est noté. Un conseiller va vous appeler.',
     ended_closed: 'Le service est fermé maintenant. Revenez quand il est ouvert.',
     ended_other: 'Aucun conseiller n’a pu vous répondre. Vous pouvez appeler plus tard.',
     ended_dropped: 'La connexion est coupée. L’appel est arrêté. Vous pouvez appeler de nouveau.',
@@ -200,6 +214,20 @@ const TEXT = {
     ended_title: 'Call ended',
     ended_answered: 'Thank you for your visit. Goodbye!',
     ended_cancelled: 'Your call is cancelled.',
+    callback_offer: 'You can also leave. An adviser will call you back.',
+    callback_open: 'Call me back',
+    callback_title: 'Call me back',
+    callback_text: 'Type your phone number.',
+    callback_erase: 'Erase',
+    callback_when: 'When?',
+    callback_asap: 'As soon as possible',
+    callback_after: (hour) => `After ${hour}:00`,
+    callback_confirm: 'Confirm',
+    callback_bad_number: 'This number does not work. It needs 10 digits, or + and the country code.',
+    callback_failed: 'The callback did not work. You keep your place in the queue.',
+    callback_done: (phone) => `Done. An adviser will call you on ${phone}.`,
+    callback_done_at: (phone, hour) => `Done. An adviser will call you on ${phone} after ${hour}:00.`,
+    callback_done_plain: 'Done. An adviser will call you back.',
     ended_closed: 'The service has just closed. Please come back during opening hours.',
     ended_other: 'No adviser could answer. You can try again later.',
     ended_dropped: 'The connection was lost and the call stopped. You can call again.',
@@ -314,6 +342,20 @@ const TEXT = {
     ended_title: 'انتهت المكالمة',
     ended_answered: 'شكرًا لزيارتك. إلى اللقاء!',
     ended_cancelled: 'ألغيت الاتصال.',
+    callback_offer: 'يمكنك أيضًا المغادرة. سيتصل بك مستشار.',
+    callback_open: 'اتصلوا بي لاحقًا',
+    callback_title: 'اتصلوا بي لاحقًا',
+    callback_text: 'اكتب رقم هاتفك.',
+    callback_erase: 'امسح',
+    callback_when: 'متى؟',
+    callback_asap: 'في أقرب وقت',
+    callback_after: (hour) => `بعد الساعة ${hour}`,
+    callback_confirm: 'تأكيد',
+    callback_bad_number: 'هذا الرقم لا يعمل. يلزم 10 أرقام.',
+    callback_failed: 'لم ينجح طلب الاتصال. تبقى في مكانك في الانتظار.',
+    callback_done: (phone) => `تم. سيتصل بك مستشار على الرقم ${phone}.`,
+    callback_done_at: (phone, hour) => `تم. سيتصل بك مستشار على الرقم ${phone} بعد الساعة ${hour}.`,
+    callback_done_plain: 'تم. سيتصل بك مستشار.',
     ended_closed: 'الخدمة مغلقة الآن. عُد حين تكون مفتوحة.',
     ended_other: 'لم يتمكن أي مستشار من الرد عليك. يمكنك الاتصال لاحقًا.',
     ended_dropped: 'انقطع الاتصال وتوقفت المكالمة. يمكنك الاتصال مرة أخرى.',
@@ -492,6 +534,7 @@ function setScreen(name) {
   ui.screen = name;
   showScreen(name);
   if (name !== 'waiting') {
+    closeCallback();
     $('#wait-audio').srcObject = null;
     $('#remote-video').muted = false;
   }
@@ -1019,6 +1062,7 @@ function renderWaiting() {
   $('#no-agent').hidden = !nobody;
   $('#no-agent').textContent = nobody ? t('no_agent_options') : '';
   $('#waited').textContent = t('waited', (Date.now() - call.since) / 1000);
+  renderCallbackOffer();
 }
 
 async function cancelCall() {
@@ -1151,6 +1195,10 @@ function callEnded(push) {
     showEnded(t('ended_dropped'));
     return;
   }
+  if (push.outcome === 'callback_requested') {
+    showEnded(callbackEndedText());
+    return;
+  }
   const text = {
     answered: t('ended_answered'),
     abandoned: t('ended_cancelled'),
@@ -1248,8 +1296,115 @@ function queuePosition(push) {
   if (!ui.call || push.call !== ui.call.id) return;
   ui.call.position = push.position;
   ui.call.eta = push.eta_secs ?? null;
+  ui.call.callback = Boolean(push.callback);
   renderWaiting();
   renderTransfer();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Being called back: when the wait is long the service may offer it; the citizen types a
+// number on the screen's keypad (a kiosk has no keyboard), picks "as soon as possible" or an
+// hour later today, and may leave. The call ends `callback_requested`.
+
+const callback = {
+  digits: '',
+  /// What was asked, for the closing screen: the number as shown, and the hour if any.
+  asked: null,
+};
+
+/// The hours a citizen may choose, later today: the next four whole hours up to 18 h.
+function callbackHours(now = new Date()) {
+  const hours = [];
+  for (let h = now.getHours() + 1; h <= 18 && hours.length < 4; h += 1) hours.push(h);
+  return hours;
+}
+
+/// A French number in pairs as it is typed (06 12 34 56 78); an international one as typed.
+function showNumber(digits) {
+  if (digits.startsWith('+')) return digits;
+  return digits.replace(/(\d{2})(?=\d)/g, '$1 ');
+}
+
+function renderCallbackOffer() {
+  const open = !$('#callback-form').hidden;
+  $('#callback-offer').hidden = open || !ui.call?.callback;
+}
+
+function renderCallbackNumber() {
+  $('#callback-number').textContent = showNumber(callback.digits);
+}
+
+function openCallback() {
+  callback.digits = '';
+  renderCallbackNumber();
+  $('#callback-error').hidden = true;
+  const when = $('#callback-when');
+  for (const label of when.querySelectorAll('label')) label.remove();
+  const choices = [{ value: '', text: t('callback_asap') }, ...callbackHours().map((h) => ({ value: String(h), text: t('callback_after', h) }))];
+  choices.forEach((choice, i) => {
+    const label = document.createElement('label');
+    const input = document.createElement('input');
+    input.type = 'radio';
+    input.name = 'callback-when';
+    input.value = choice.value;
+    input.checked = i === 0;
+    label.append(input, document.createTextNode(choice.text));
+    when.append(label);
+  });
+  $('#callback-form').hidden = false;
+  $('#cancel').hidden = true;
+  document.querySelector('[data-screen="waiting"] .waiting-box').hidden = true;
+  renderCallbackOffer();
+  $('#h-callback').focus?.();
+}
+
+function closeCallback() {
+  $('#callback-form').hidden = true;
+  $('#cancel').hidden = false;
+  document.querySelector('[data-screen="waiting"] .waiting-box').hidden = false;
+  renderCallbackOffer();
+}
+
+function callbackKey(key) {
+  if (key === 'back') callback.digits = callback.digits.slice(0, -1);
+  else if (key === '+') callback.digits = callback.digits ? callback.digits : '+';
+  else if (callback.digits.length < 16) callback.digits += key;
+  $('#callback-error').hidden = true;
+  renderCallbackNumber();
+}
+
+async function confirmCallback(event) {
+  event.preventDefault();
+  if (!ui.call) return;
+  const hour = document.querySelector('input[name="callback-when"]:checked')?.value || '';
+  let notBefore = null;
+  if (hour) {
+    const at = new Date();
+    at.setHours(Number(hour), 0, 0, 0);
+    notBefore = at.getTime();
+  }
+  const phone = showNumber(callback.digits);
+  $('#callback-confirm').disabled = true;
+  try {
+    const request = { type: 'request_callback', call: ui.call.id, phone: callback.digits };
+    if (notBefore) request.not_before_ms = notBefore;
+    callback.asked = { phone, hour };
+    await connection.request(request);
+  } catch (err) {
+    callback.asked = null;
+    const error = $('#callback-error');
+    error.textContent = err.code === 'bad_request' ? t('callback_bad_number') : t('callback_failed');
+    error.hidden = false;
+  } finally {
+    $('#callback-confirm').disabled = false;
+  }
+}
+
+function callbackEndedText() {
+  const asked = callback.asked;
+  callback.asked = null;
+  if (!asked) return t('callback_done_plain');
+  return asked.hour ? t('callback_done_at', asked.phone, asked.hour) : t('callback_done', asked.phone);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1562,6 +1717,13 @@ function init() {
   $('#check-back').addEventListener('click', () => goStart());
   $('#check-video').closest('section').addEventListener('pointerdown', armIdle);
   $('#cancel').addEventListener('click', cancelCall);
+  $('#callback-open').addEventListener('click', openCallback);
+  $('#callback-back').addEventListener('click', closeCallback);
+  $('#callback-form').addEventListener('submit', confirmCallback);
+  $('#callback-keypad').addEventListener('click', (event) => {
+    const key = event.target.closest('button')?.dataset.key;
+    if (key) callbackKey(key);
+  });
   $('#hangup').addEventListener('click', hangup);
   $('#mute').addEventListener('click', toggleMute);
   $('#volume-down').addEventListener('click', () => setVolume((ui.volume ?? 1) - VOLUME_STEP));

@@ -51,6 +51,8 @@ pub(crate) struct Call {
     /// Agents who handed it on (a transfer): never offered it again.
     pub handed_by: Vec<u32>,
     pub callback: bool,
+    /// A callback task is not offered before this instant.
+    pub not_before: Option<Instant>,
     pub max_wait_at: Option<Instant>,
     /// Max wait passed while on offer: act when the call comes back.
     pub max_wait_due: bool,
@@ -96,6 +98,7 @@ impl Call {
             exclusions: Vec::new(),
             handed_by: Vec::new(),
             callback: false,
+            not_before: None,
             max_wait_at: None,
             max_wait_due: false,
             last_pos: 0,
@@ -115,7 +118,8 @@ impl Call {
     }
 
     pub(crate) fn excludes(&self, agent: u32, now: Instant) -> bool {
-        self.handed_by.contains(&agent)
+        self.not_before.is_some_and(|at| at > now)
+            || self.handed_by.contains(&agent)
             || self
                 .exclusions
                 .iter()
@@ -126,6 +130,7 @@ impl Call {
         self.exclusions
             .iter()
             .map(|&(_, until)| until)
+            .chain(self.not_before)
             .filter(|&u| u > now)
             .min()
     }
@@ -245,10 +250,12 @@ impl Dispatcher {
     fn place_from(&mut self, now: Instant, from: Instant, idx: u32) {
         let Some(call) = self.call(idx) else { return };
         let (q, level, key, id) = (call.queue, call.level, call.key(idx), call.id);
+        // A callback task waits for an agent however long it takes.
         let max_wait = self
             .queue(q)
             .and_then(|queue| queue.cfg.max_wait.as_ref())
-            .map(|m| m.after);
+            .map(|m| m.after)
+            .filter(|_| !call.callback);
         let deadline = max_wait.and_then(|after| from.min(now).checked_add(after));
         if let Some(at) = deadline {
             self.timers.insert(at, Timer::MaxWait(idx, id.0));
@@ -314,6 +321,34 @@ impl Dispatcher {
         Ok(Admission::Queued)
     }
 
+    /// [`Dispatcher::admit_callback`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn enqueue_callback(
+        &mut self,
+        now: Instant,
+        since: Instant,
+        id: CallId,
+        queue_id: &relais_proto::QueueId,
+        kiosk: KioskId,
+        site: SiteId,
+        not_before: Option<Instant>,
+    ) -> Result<(), DispatchError> {
+        if self.call_index.contains_key(&id) {
+            return Err(DispatchError::DuplicateCall(id));
+        }
+        let q = *self
+            .queue_index
+            .get(queue_id)
+            .ok_or_else(|| DispatchError::UnknownQueue(queue_id.clone()))?;
+        let mut call = Call::new(id, kiosk, site, q, 0, since);
+        call.callback = true;
+        call.not_before = not_before.filter(|&at| at > now);
+        let idx = self.alloc_call(call);
+        self.record(q, now, true, |c| c.callbacks += 1);
+        self.place(now, idx);
+        Ok(())
+    }
+
     pub(crate) fn abandon(&mut self, now: Instant, id: CallId) -> Result<(), DispatchError> {
         let idx = self.call_slot(id)?;
         if self.is_consult(idx) {
@@ -358,13 +393,61 @@ impl Dispatcher {
         Ok(())
     }
 
-    pub(crate) fn callback_request(&mut self, id: CallId) -> Result<(), DispatchError> {
+    /// The waiting call `id` ends `CallbackRequested` and its callback task `task` takes its
+    /// place in the queue.
+    pub(crate) fn callback_request(
+        &mut self,
+        now: Instant,
+        id: CallId,
+        task: CallId,
+        not_before: Option<Instant>,
+    ) -> Result<(), DispatchError> {
+        if self.call_index.contains_key(&task) {
+            return Err(DispatchError::DuplicateCall(task));
+        }
         let idx = self.call_slot(id)?;
-        let call = self.call_mut(idx).ok_or(DispatchError::UnknownCall(id))?;
-        if matches!(call.state, CState::Connected { .. }) || call.consult_of.is_some() {
+        let call = self.call(idx).ok_or(DispatchError::UnknownCall(id))?;
+        if call.consult_of.is_some() || call.callback {
             return Err(DispatchError::CallNotWaiting(id));
         }
-        call.callback = true;
+        let offered_to = match call.state {
+            CState::Connected { .. } => return Err(DispatchError::CallNotWaiting(id)),
+            CState::Offered { agent, until } => Some((agent, until)),
+            CState::Queued => None,
+        };
+        let mut callback = Call::new(
+            task,
+            call.kiosk.clone(),
+            call.site.clone(),
+            call.queue,
+            call.priority,
+            call.enqueued_at,
+        );
+        callback.origin = call.origin;
+        callback.level = call.level;
+        callback.waiting_since = call.waiting_since;
+        callback.overflows = call.overflows;
+        callback.transfers = call.transfers;
+        callback.handed_by = call.handed_by.clone();
+        callback.callback = true;
+        callback.not_before = not_before.filter(|&at| at > now);
+        let q = call.queue;
+        self.record(q, now, true, |c| c.callback_requested += 1);
+        if let Some((agent, until)) = offered_to {
+            self.timers.remove(until, Timer::Offer(agent));
+            self.commands.push_back(Command::OfferWithdrawn {
+                call: id,
+                agent: self.agents[agent as usize].id.clone(),
+                reason: WithdrawReason::CallEnded,
+            });
+        }
+        self.end_call(now, idx, Outcome::CallbackRequested, None);
+        if let Some((agent, _)) = offered_to {
+            self.set_state(now, agent, AState::Available);
+        }
+        let task_idx = self.alloc_call(callback);
+        self.record(q, now, true, |c| c.callbacks += 1);
+        self.place(now, task_idx);
         Ok(())
     }
 
@@ -531,7 +614,7 @@ impl Dispatcher {
     ) {
         self.release_consult_of(now, idx);
         let Some(call) = self.call(idx) else { return };
-        let (q, id, wrap_up) = (call.queue, call.id, call.wrap_up);
+        let (q, id, wrap_up, callback) = (call.queue, call.id, call.wrap_up, call.callback);
         self.note_talk_of_leaving_agent(now, idx, a);
         if let Some(call) = self.call_mut(idx) {
             call.queue = t;
@@ -546,7 +629,7 @@ impl Dispatcher {
             }
         }
         self.record(q, now, true, |c| c.transferred_out += 1);
-        self.record(t, now, false, |c| c.offered += 1);
+        self.record(t, now, false, |c| c.count_entry(callback));
         self.pos_touched.push(q);
         self.commands.push_back(Command::CallTransferred {
             call: id,
@@ -687,7 +770,7 @@ impl Dispatcher {
         }
         self.release_consult_of(now, idx);
         let Some(call) = self.call(idx) else { return };
-        let (q, id) = (call.queue, call.id);
+        let (q, id, callback) = (call.queue, call.id, call.callback);
         let talk = call
             .answered_at
             .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
@@ -700,7 +783,7 @@ impl Dispatcher {
                 call.level = HEAD_LEVEL;
                 call.exclusions.clear();
             }
-            self.record(q, now, true, |c| c.offered += 1);
+            self.record(q, now, true, |c| c.count_entry(callback));
             self.commands.push_back(Command::CallRequeued {
                 call: id,
                 queue: self.queue_names[q as usize].clone(),

@@ -126,7 +126,7 @@ impl Dispatcher {
         let Some(call) = self.call(idx) else {
             return Err(DispatchError::UnknownCall(id));
         };
-        let (q, wrap_up) = (call.queue, call.wrap_up);
+        let (q, wrap_up, callback) = (call.queue, call.wrap_up, call.callback);
         let threshold = self
             .queue(q)
             .map_or(Duration::MAX, |queue| queue.cfg.service_level_threshold);
@@ -146,10 +146,14 @@ impl Dispatcher {
         // answered at once (a wait of zero).
         let within = u64::from(Duration::ZERO <= threshold);
         self.record(q, now, true, |c| c.transferred_out += 1);
-        self.record(q, now, false, |c| c.offered += 1);
+        self.record(q, now, false, |c| c.count_entry(callback));
         self.record(q, now, true, |c| {
-            c.answered += 1;
-            c.answered_within_threshold += within;
+            if callback {
+                c.callbacks_answered += 1;
+            } else {
+                c.answered += 1;
+                c.answered_within_threshold += within;
+            }
         });
         let colleague = &mut self.agents[b as usize];
         colleague.missed = 0;

@@ -148,6 +148,26 @@ impl Dispatcher {
         })
     }
 
+    /// A callback task kept across a restart: it waits in `queue` from `since` (its call's
+    /// original enqueue), not offered before `not_before`, as
+    /// [`Event::CallbackRequest`] queued it. A promised callback is kept whatever the queue's
+    /// hours and capacity; only an unknown queue refuses it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn admit_callback(
+        &mut self,
+        now: Instant,
+        since: Instant,
+        task: CallId,
+        queue: &QueueId,
+        kiosk: KioskId,
+        site: SiteId,
+        not_before: Option<Instant>,
+    ) -> Result<(), DispatchError> {
+        self.step(now, |dispatcher, now| {
+            dispatcher.enqueue_callback(now, since.min(now), task, queue, kiosk, site, not_before)
+        })
+    }
+
     /// Fires the timers due by `now`, applies `change` at `now` and settles.
     fn step<T>(
         &mut self,
@@ -226,7 +246,11 @@ impl Dispatcher {
                 }
             },
             Event::Abandon { call } => self.abandon(now, call),
-            Event::CallbackRequest { call } => self.callback_request(call),
+            Event::CallbackRequest {
+                call,
+                task,
+                not_before,
+            } => self.callback_request(now, call, task, not_before),
             Event::Accept { call, agent } => self.accept(now, call, &agent),
             Event::Reject { call, agent } => self.reject(now, call, &agent),
             Event::CallConnected { call } => self.call_connected(now, call),

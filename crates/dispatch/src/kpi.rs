@@ -8,7 +8,9 @@ use relais_proto::QueueId;
 ///
 /// Per queue, `offered` counts entries into the queue (enqueue, overflow in, re-queue after an
 /// interrupted call); overall it excludes overflow moves. Each entry leaves the waiting set
-/// exactly once: answered, abandoned (short or not), overflowed (out), timed out, or closed.
+/// exactly once: answered, abandoned (short or not), overflowed (out), timed out, closed, or
+/// called back (`callback_requested`). Callback tasks are counted apart (`callbacks`,
+/// `callbacks_answered`), not as entries or answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Entries into the queue (see above).
@@ -33,10 +35,17 @@ pub struct Counters {
     pub queue_full: u64,
     /// Connected calls that lost their agent (re-queued or ended `Interrupted`).
     pub interrupted: u64,
+    /// Calls whose caller asked to be called back while waiting (not abandons: excluded from
+    /// the abandonment rate).
+    pub callback_requested: u64,
+    /// Callback tasks that took their place in the queue.
+    pub callbacks: u64,
+    /// Callback tasks an agent took.
+    pub callbacks_answered: u64,
     /// Answered calls an agent handed on to another queue (a blind transfer); the other
     /// queue counts them as offered, and answered if it answers them.
     pub transferred_out: u64,
-    /// Handled calls: answered calls whose wrap-up finished.
+    /// Handled calls: answered calls and callback tasks whose wrap-up finished.
     pub handled: u64,
     /// Sum of waits of answered calls.
     pub answered_wait: Duration,
@@ -51,6 +60,15 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// An entry into a queue: a call (`offered`) or a callback task (`callbacks`).
+    pub(crate) fn count_entry(&mut self, callback: bool) {
+        if callback {
+            self.callbacks += 1;
+        } else {
+            self.offered += 1;
+        }
+    }
+
     fn add(&mut self, other: &Counters) {
         self.offered += other.offered;
         self.answered += other.answered;
@@ -63,6 +81,9 @@ impl Counters {
         self.closed += other.closed;
         self.queue_full += other.queue_full;
         self.interrupted += other.interrupted;
+        self.callback_requested += other.callback_requested;
+        self.callbacks += other.callbacks;
+        self.callbacks_answered += other.callbacks_answered;
         self.transferred_out += other.transferred_out;
         self.handled += other.handled;
         self.answered_wait = self.answered_wait.saturating_add(other.answered_wait);
@@ -106,7 +127,7 @@ pub struct KpiWindow {
     pub asa: Option<Duration>,
     /// Average handle time: mean talk + wrap-up of handled calls.
     pub aht: Option<Duration>,
-    /// abandoned ÷ (offered − short abandoned).
+    /// abandoned ÷ (offered − short abandoned − callback requested).
     pub abandonment_rate: Option<f64>,
     /// busy time ÷ staffed time.
     pub occupancy: Option<f64>,
@@ -123,7 +144,12 @@ impl KpiWindow {
             ),
             asa: mean(c.answered_wait, c.answered),
             aht: mean(c.handle_time, c.handled),
-            abandonment_rate: ratio(c.abandoned, c.offered.saturating_sub(c.short_abandoned)),
+            abandonment_rate: ratio(
+                c.abandoned,
+                c.offered
+                    .saturating_sub(c.short_abandoned)
+                    .saturating_sub(c.callback_requested),
+            ),
             occupancy: (!c.staffed_time.is_zero())
                 .then(|| c.busy_time.as_secs_f64() / c.staffed_time.as_secs_f64()),
         }

@@ -63,11 +63,18 @@ pub enum Event {
         /// The call.
         call: CallId,
     },
-    /// The caller asks to be called back: the call keeps its place, gets no more position
-    /// notices, and its offer says `callback: true`.
+    /// The caller asks to be called back: the call leaves its queue with the outcome
+    /// `CallbackRequested` (not an abandon), and the callback task `task` takes its place
+    /// (same queue, priority and original enqueue time). A task gets no position notices, no
+    /// max wait, and its offer says `callback: true` (the agent phones the caller); its answer
+    /// counts as `callbacks_answered`, not in the queue's answered calls, ASA or service level.
     CallbackRequest {
         /// The call.
         call: CallId,
+        /// The callback task's own id, unique among active calls.
+        task: CallId,
+        /// Not offered before this instant (the caller chose a time later today).
+        not_before: Option<Instant>,
     },
     /// The agent accepts an offer. First accept wins; others are refused.
     Accept {
@@ -191,6 +198,8 @@ pub enum Outcome {
     QueueFull,
     /// A connected call lost its agent and could not be re-queued.
     Interrupted,
+    /// The caller asked to be called back while waiting: a callback task took its place.
+    CallbackRequested,
 }
 
 impl Outcome {
@@ -205,6 +214,7 @@ impl Outcome {
             Outcome::Closed => relais_proto::Outcome::Closed,
             Outcome::QueueFull => relais_proto::Outcome::QueueFull,
             Outcome::Interrupted => relais_proto::Outcome::Interrupted,
+            Outcome::CallbackRequested => relais_proto::Outcome::CallbackRequested,
         }
     }
 }

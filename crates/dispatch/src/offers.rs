@@ -130,7 +130,11 @@ impl Dispatcher {
         }
         let within = u64::from(wait <= threshold);
         let consult = self.is_consult(idx);
-        if !consult {
+        let callback = self.call(idx).is_some_and(|c| c.callback);
+        if callback {
+            // The caller is phoned back: no live answer, no speed of answer.
+            self.record(q, now, true, |c| c.callbacks_answered += 1);
+        } else if !consult {
             self.record(q, now, true, |c| {
                 c.answered += 1;
                 c.answered_within_threshold += within;

@@ -134,7 +134,11 @@ fn callback_calls_get_no_position_notices() {
     let mut h = Harness::new(vec![queue("caf")]);
     h.enqueue(1, "caf");
     h.enqueue(2, "caf");
-    h.ev(Event::CallbackRequest { call: CallId(2) });
+    h.ev(Event::CallbackRequest {
+        call: CallId(2),
+        task: CallId(102),
+        not_before: None,
+    });
     h.advance(secs(3));
     assert!(positions(&h.abandon(1)).is_empty());
 }

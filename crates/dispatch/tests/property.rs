@@ -170,6 +170,8 @@ struct MCall {
     handed_by: Vec<usize>,
     /// Its consultation, while its agent consults a colleague.
     consult: Option<u64>,
+    /// A callback task: no max wait, counted apart from calls.
+    callback: bool,
 }
 
 /// A consultation: offered to one colleague, then connected, until it ends or completes.
@@ -198,6 +200,20 @@ struct MCounters {
     interrupted: u64,
     transferred_out: u64,
     handled: u64,
+    callback_requested: u64,
+    callbacks: u64,
+    callbacks_answered: u64,
+}
+
+impl MCounters {
+    /// An entry into the queue: a call, or a callback task.
+    fn entry(&mut self, callback: bool) {
+        if callback {
+            self.callbacks += 1;
+        } else {
+            self.offered += 1;
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -217,6 +233,8 @@ enum Cause {
     Agent(usize, &'static str),
     Enqueue(u64),
     Abandon(u64),
+    /// (call, task)
+    Callback(u64, u64),
     Accept(u64, usize),
     Reject(u64, usize),
     Hangup(u64),
@@ -228,7 +246,6 @@ enum Cause {
     /// (call, agent)
     Complete(u64, usize),
     EndConsult(u64),
-    Other,
 }
 
 struct Model {
@@ -245,6 +262,10 @@ struct Model {
     consults: BTreeMap<u64, MConsult>,
     next_consult: u64,
     consults_over: u64,
+}
+
+fn call_queue(m: &Model, id: u64) -> usize {
+    m.calls[&id].queue
 }
 
 fn agent_index(id: &AgentId) -> usize {
@@ -445,7 +466,11 @@ impl Model {
                         )
                     }
                     WithdrawReason::CallEnded => {
-                        assert_eq!(*cause, Cause::Abandon(call.0));
+                        assert!(
+                            *cause == Cause::Abandon(call.0)
+                                || matches!(*cause, Cause::Callback(id, _) if id == call.0),
+                            "{cause:?}"
+                        );
                     }
                 }
                 if *reason != WithdrawReason::CallEnded {
@@ -469,7 +494,11 @@ impl Model {
                     .expect("answered call is active");
                 assert!(matches!(c.state, MState::Offered(x, _) if x == a));
                 c.state = MState::Connected(a);
-                self.counters[c.queue].answered += 1;
+                if c.callback {
+                    self.counters[c.queue].callbacks_answered += 1;
+                } else {
+                    self.counters[c.queue].answered += 1;
+                }
                 self.misses[a] = 0;
                 self.last_call[a] = Some(call.0);
             }
@@ -482,6 +511,7 @@ impl Model {
                 assert_eq!(c.queue, 0);
                 assert_eq!(c.state, MState::Queued);
                 assert!(now >= c.entered + A_MAX_WAIT, "overflow before max wait");
+                assert!(!c.callback, "a callback task has no max wait");
                 c.queue = 1;
                 c.entered = now;
                 c.excluded.clear();
@@ -507,7 +537,7 @@ impl Model {
                     (QUEUES[c.queue], QUEUES[c.queue])
                 );
                 self.counters[c.queue].transferred_out += 1;
-                self.counters[c.queue].offered += 1;
+                self.counters[c.queue].entry(c.callback);
                 self.answered_queue.insert((a, call.0), c.queue);
                 c.state = MState::Queued;
                 c.head = true;
@@ -540,7 +570,7 @@ impl Model {
                 c.entered = now;
                 c.excluded.clear();
                 c.handed_by.push(a);
-                self.counters[target].offered += 1;
+                self.counters[target].entry(c.callback);
             }
             Command::ConsultEnded {
                 call,
@@ -599,8 +629,12 @@ impl Model {
                 p.handed_by.push(a);
                 let q = p.queue;
                 self.counters[q].transferred_out += 1;
-                self.counters[q].offered += 1;
-                self.counters[q].answered += 1;
+                self.counters[q].entry(p.callback);
+                if p.callback {
+                    self.counters[q].callbacks_answered += 1;
+                } else {
+                    self.counters[q].answered += 1;
+                }
                 self.answered_queue.insert((a, call.0), q);
                 self.last_call[b] = Some(call.0);
                 self.consults_over += 1;
@@ -618,8 +652,10 @@ impl Model {
                 c.entered = now;
                 c.excluded.clear();
                 self.counters[c.queue].interrupted += 1;
-                self.counters[c.queue].offered += 1;
-                self.overall_offered += 1;
+                self.counters[c.queue].entry(c.callback);
+                if !c.callback {
+                    self.overall_offered += 1;
+                }
             }
             Command::CallEnded {
                 call,
@@ -660,7 +696,17 @@ impl Model {
                             self.counters[c.queue].abandoned += 1;
                         }
                     }
+                    Outcome::CallbackRequested => {
+                        assert!(
+                            matches!(*cause, Cause::Callback(id, _) if id == call.0),
+                            "{cause:?}"
+                        );
+                        assert!(!matches!(c.state, MState::Connected(_)));
+                        assert!(!c.callback);
+                        self.counters[c.queue].callback_requested += 1;
+                    }
                     Outcome::TimedOut => {
+                        assert!(!c.callback, "a callback task has no max wait");
                         assert_eq!(c.queue, 1);
                         assert_eq!(c.state, MState::Queued);
                         assert!(now >= c.entered + B_MAX_WAIT);
@@ -902,6 +948,7 @@ impl Run {
                             excluded: Vec::new(),
                             handed_by: Vec::new(),
                             consult: None,
+                            callback: false,
                         },
                     );
                     self.m.counters[queue].offered += 1;
@@ -926,10 +973,27 @@ impl Run {
             }
             Op::Callback(n) => {
                 let Some(id) = self.m.nth_call(n) else { return };
-                let ok = !matches!(self.m.calls[&id].state, MState::Connected(_));
+                let call = &self.m.calls[&id];
+                let ok = !matches!(call.state, MState::Connected(_)) && !call.callback;
+                let task = self.m.next_call;
+                if ok {
+                    // The task takes the call's place: same queue, class and enqueue time.
+                    self.m.next_call += 1;
+                    let mut copy = call.clone();
+                    copy.state = MState::Queued;
+                    copy.excluded.clear();
+                    copy.callback = true;
+                    copy.consult = None;
+                    self.m.calls.insert(task, copy);
+                    self.m.counters[call_queue(&self.m, id)].callbacks += 1;
+                }
                 self.event(
-                    Event::CallbackRequest { call: CallId(id) },
-                    Cause::Other,
+                    Event::CallbackRequest {
+                        call: CallId(id),
+                        task: CallId(task),
+                        not_before: None,
+                    },
+                    Cause::Callback(id, task),
                     ok,
                 );
             }
@@ -1228,6 +1292,9 @@ impl Run {
                 interrupted: c.interrupted,
                 transferred_out: c.transferred_out,
                 handled: c.handled,
+                callback_requested: c.callback_requested,
+                callbacks: c.callbacks,
+                callbacks_answered: c.callbacks_answered,
             };
             assert_eq!(got, m.counters[q], "counters of queue {name}");
             let kpis = h.d.queue_kpis(&(*name).into(), now).expect("queue");

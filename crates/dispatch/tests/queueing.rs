@@ -416,20 +416,127 @@ fn call_ended_before_answer_is_refused() {
 }
 
 #[test]
-fn callback_request_keeps_the_place_and_marks_the_offer() {
-    let mut h = Harness::new(vec![queue("caf")]);
+fn a_callback_request_ends_the_call_and_its_task_keeps_the_place_without_max_wait() {
+    let mut a = queue("caf");
+    a.max_wait = Some(MaxWait {
+        after: secs(60),
+        overflow_to: None,
+    });
+    let mut h = Harness::new(vec![a]);
     h.enqueue(1, "caf");
+    h.advance(secs(10));
     h.enqueue(2, "caf");
-    h.ev(Event::CallbackRequest { call: CallId(1) });
-    assert_eq!(queued_order(&h, "caf"), vec![1, 2]);
+    h.advance(secs(20));
+    let cmds = h.ev(Event::CallbackRequest {
+        call: CallId(1),
+        task: CallId(101),
+        not_before: None,
+    });
+    assert_eq!(ended(&cmds), vec![(1, Outcome::CallbackRequested)]);
+    let record = record_of(&cmds, 1);
+    assert_eq!(record.wait, secs(30));
+    // The task is first, as the call was: it came before call 2.
+    assert_eq!(queued_order(&h, "caf"), vec![101, 2]);
+    // No max wait for the task; call 2 times out as before.
+    let cmds = h.advance(secs(60));
+    assert_eq!(ended(&cmds), vec![(2, Outcome::TimedOut)]);
+    let today = h.queue_kpis("caf").today;
+    assert_eq!(today.counters.callback_requested, 1);
+    assert_eq!(today.counters.callbacks, 1);
+    assert_eq!(today.counters.offered, 2, "the task is not a second entry");
+    assert_eq!(today.counters.abandoned, 0, "a callback is not an abandon");
+    // Abandonment rate: the callback is out of its denominator.
+    h.enqueue(3, "caf");
+    h.advance(secs(10));
+    h.abandon(3);
+    let today = h.queue_kpis("caf").today;
+    assert_eq!(
+        today.abandonment_rate,
+        Some(0.5),
+        "1 abandon of 2 calls that were not called back"
+    );
+
     let cmds = h.login_ready("alice", &[]);
     assert!(
         cmds.iter()
-            .any(|c| matches!(c, Command::Offer { call, callback: true, .. } if call.0 == 1))
+            .any(|c| matches!(c, Command::Offer { call, callback: true, .. } if call.0 == 101)),
+        "{cmds:?}"
     );
-    h.accept(1, "alice");
-    let record = record_of(&h.hangup(1), 1);
+    h.accept(101, "alice");
+    let today = h.queue_kpis("caf").today;
+    assert_eq!(today.counters.callbacks_answered, 1);
+    assert_eq!(today.counters.answered, 0, "not a live answer");
+    assert_eq!(today.asa, None);
+    let record = record_of(&h.hangup(101), 101);
     assert!(record.callback);
+    assert_eq!(
+        record.enqueued_at, h.start,
+        "the task keeps the original enqueue time"
+    );
+}
+
+#[test]
+fn a_callback_request_is_refused_for_a_connected_call_a_task_or_a_taken_id() {
+    let mut h = Harness::new(vec![queue("caf")]);
+    h.enqueue(1, "caf");
+    h.advance(secs(1));
+    h.enqueue(2, "caf");
+    assert!(
+        h.try_ev(Event::CallbackRequest {
+            call: CallId(1),
+            task: CallId(2),
+            not_before: None,
+        })
+        .is_err()
+    );
+    h.ev(Event::CallbackRequest {
+        call: CallId(1),
+        task: CallId(101),
+        not_before: None,
+    });
+    assert!(
+        h.try_ev(Event::CallbackRequest {
+            call: CallId(101),
+            task: CallId(102),
+            not_before: None,
+        })
+        .is_err(),
+        "a task is not called back twice"
+    );
+    h.login_ready("alice", &[]);
+    h.accept(101, "alice");
+    h.login_ready("bob", &[]);
+    h.accept(2, "bob");
+    assert!(
+        h.try_ev(Event::CallbackRequest {
+            call: CallId(2),
+            task: CallId(103),
+            not_before: None,
+        })
+        .is_err()
+    );
+}
+
+#[test]
+fn a_call_on_offer_asking_for_a_callback_frees_its_agent() {
+    let mut h = Harness::new(vec![queue("caf")]);
+    h.login_ready("alice", &[]);
+    h.enqueue(1, "caf");
+    let cmds = h.ev(Event::CallbackRequest {
+        call: CallId(1),
+        task: CallId(101),
+        not_before: None,
+    });
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::OfferWithdrawn { call, .. } if call.0 == 1))
+    );
+    assert_eq!(ended(&cmds), vec![(1, Outcome::CallbackRequested)]);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::Offer { call, callback: true, .. } if call.0 == 101)),
+        "the task is offered to the agent now free: {cmds:?}"
+    );
 }
 
 #[test]
@@ -563,4 +670,33 @@ fn admit_answers_a_full_queue_with_a_verdict_and_no_call_ended_command() {
     assert_eq!(h.queue_kpis("caf").today.counters.queue_full, 1);
     // The refused id is free: it never entered the dispatcher.
     assert!(h.d.call_view(CallId(2), h.now).is_none());
+}
+
+#[test]
+fn a_callback_task_for_later_is_not_offered_before_its_time() {
+    let mut h = Harness::new(vec![queue("caf")]);
+    h.login_ready("alice", &[]);
+    h.ev(Event::AgentNotReady {
+        agent: "alice".into(),
+        reason: "pause".into(),
+    });
+    h.enqueue(1, "caf");
+    h.ev(Event::CallbackRequest {
+        call: CallId(1),
+        task: CallId(101),
+        not_before: Some(h.now + secs(600)),
+    });
+    let cmds = h.ev(Event::AgentReady {
+        agent: "alice".into(),
+    });
+    assert!(offers(&cmds).is_empty(), "not before its time: {cmds:?}");
+    // A call arriving meanwhile is served first.
+    let cmds = h.enqueue(2, "caf");
+    assert_eq!(offers(&cmds), vec![(2, "alice".to_owned())]);
+    h.accept(2, "alice");
+    h.hangup(2);
+    let cmds = h.advance(secs(599));
+    assert!(offers(&cmds).is_empty(), "{cmds:?}");
+    let cmds = h.advance(secs(1));
+    assert_eq!(offers(&cmds), vec![(101, "alice".to_owned())]);
 }

@@ -11,8 +11,8 @@ pub use messages::{
     CallerWarning, InputHealth, Readiness, Reply, Request, Role, ServerMessage, codes,
 };
 pub use vocab::{
-    AgentStateName, ConsultState, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason,
-    Outcome, SupervisionMode, WithdrawReason,
+    AgentStateName, CallbackResult, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
+    MediaLossReason, Outcome, SupervisionMode, WithdrawReason,
 };
 
 /// Version of the signalling protocol spoken on `/ws`, sent by clients in `hello`.

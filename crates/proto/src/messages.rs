@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::CallId;
 use crate::vocab::{
-    AgentStateName, ConsultState, EndReason, EndedBy, InterpreterState, LegRole, MediaLossReason,
-    Outcome, SupervisionMode, WithdrawReason,
+    AgentStateName, CallbackResult, ConsultState, EndReason, EndedBy, InterpreterState, LegRole,
+    MediaLossReason, Outcome, SupervisionMode, WithdrawReason,
 };
 
 /// Who a token speaks for.
@@ -187,6 +187,23 @@ pub enum Request {
         /// The browser's user agent (its version).
         browser: String,
     },
+    /// Kiosk: rather than wait, be called back on `phone` (its waiting call ends
+    /// `callback_requested` and a callback task takes its place), as soon as an agent can or
+    /// not before `not_before_ms` (Unix ms, later today).
+    RequestCallback {
+        id: u64,
+        call: CallId,
+        phone: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        not_before_ms: Option<i64>,
+    },
+    /// Agent: the callback task it took is done, with what came of the phone call; the agent
+    /// goes to wrap-up as after a call.
+    CallbackDone {
+        id: u64,
+        call: CallId,
+        result: CallbackResult,
+    },
 }
 
 /// How a kiosk's camera or microphone is, as its browser says.
@@ -212,6 +229,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "list_services",
     "call",
     "cancel",
+    "request_callback",
     "hangup",
     "sdp_offer",
     "ice_candidate",
@@ -220,6 +238,7 @@ pub const REQUEST_TYPES: &[&str] = &[
     "accept",
     "reject",
     "wrap_up_done",
+    "callback_done",
     "my_calls",
     "case_note",
     "logout",
@@ -278,7 +297,9 @@ impl Request {
             | Request::RequestSnapshot { id }
             | Request::AudioOnly { id, .. }
             | Request::IceServers { id }
-            | Request::KioskStatus { id, .. } => *id,
+            | Request::KioskStatus { id, .. }
+            | Request::RequestCallback { id, .. }
+            | Request::CallbackDone { id, .. } => *id,
         }
     }
 
@@ -289,7 +310,10 @@ impl Request {
             Request::Hello { .. } | Request::Ping { .. } => &[Kiosk, Agent, Supervisor, Admin],
             Request::IceServers { .. } => &[Kiosk, Agent, Supervisor],
             Request::ListServices { .. } => &[Kiosk, Agent, Supervisor, Admin],
-            Request::Call { .. } | Request::Cancel { .. } | Request::KioskStatus { .. } => &[Kiosk],
+            Request::Call { .. }
+            | Request::Cancel { .. }
+            | Request::KioskStatus { .. }
+            | Request::RequestCallback { .. } => &[Kiosk],
             Request::Hangup { .. } | Request::AudioOnly { .. } => &[Kiosk, Agent],
             // A supervisor negotiates the leg it has in a call (the call core refuses a session
             // with no leg).
@@ -310,7 +334,8 @@ impl Request {
             | Request::CancelConsult { .. }
             | Request::AddInterpreter { .. }
             | Request::ShareLink { .. }
-            | Request::RequestSnapshot { .. } => &[Agent],
+            | Request::RequestSnapshot { .. }
+            | Request::CallbackDone { .. } => &[Agent],
             Request::SubscribeKpis { .. }
             | Request::ListWaiting { .. }
             | Request::ListCalls { .. } => &[Supervisor, Admin],
@@ -361,6 +386,9 @@ pub enum ServerMessage {
         position: usize,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         eta_secs: Option<u64>,
+        /// The wait is long enough for the service to offer a callback (`request_callback`).
+        #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+        callback: bool,
     },
     /// Agent: a call is offered; accept before `deadline_secs` run out.
     Offered {
@@ -381,6 +409,9 @@ pub enum ServerMessage {
         /// What the server noticed of the caller's camera and microphone while it waited.
         #[serde(skip_serializing_if = "Vec::is_empty", default)]
         caller_warnings: Vec<CallerWarning>,
+        /// A callback task: phone the caller back (there is no media), then `callback_done`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        callback: Option<Box<CallbackOffer>>,
     },
     /// Agent: the offer is gone (expired, the caller left, or the agent became unavailable).
     OfferWithdrawn {
@@ -560,6 +591,18 @@ pub enum Reply {
     Ice(IceServers),
     /// Anything else.
     Done {},
+}
+
+/// The callback an agent is offered: whom to phone, since when they wait.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackOffer {
+    /// The number the caller left, as they typed it (digits, spaces, a leading `+`).
+    pub phone: String,
+    /// When they asked (Unix ms).
+    pub requested_at_ms: i64,
+    /// Not to be called before (Unix ms), when they chose a time.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub not_before_ms: Option<i64>,
 }
 
 /// A kiosk's call given back to its new connection.
@@ -775,6 +818,12 @@ pub struct WindowKpis {
     pub abandoned: u64,
     pub short_abandoned: u64,
     pub overflowed: u64,
+    /// Callers who asked to be called back while waiting (not abandons).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub callback_requested: u64,
+    /// Callback tasks an agent took.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub callbacks_answered: u64,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub service_level: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -787,6 +836,10 @@ pub struct WindowKpis {
     pub abandonment_rate: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub occupancy: Option<f64>,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// One agent's state.

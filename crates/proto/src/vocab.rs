@@ -76,6 +76,8 @@ wire_enum! {
         QueueFull => "queue_full",
         /// A connected call lost its agent and could not be re-queued.
         Interrupted => "interrupted",
+        /// The caller asked to be called back while waiting (not an abandon).
+        CallbackRequested => "callback_requested",
     }
 }
 
@@ -87,6 +89,18 @@ impl Outcome {
             "rejected" => Ok(Outcome::QueueFull),
             other => other.parse(),
         }
+    }
+}
+
+wire_enum! {
+    /// What came of an agent's callback.
+    CallbackResult {
+        /// The caller answered and was helped.
+        Reached => "reached",
+        /// Nobody answered.
+        NoAnswer => "no_answer",
+        /// The number was wrong or not in service.
+        WrongNumber => "wrong_number",
     }
 }
 

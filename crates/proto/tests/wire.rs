@@ -6,14 +6,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use relais_proto::messages::{
-    AgentCounts, AgentRow, CallRow, DeviceState, Document, DocumentPolicy, IceServer, IceServers,
-    KpiSnapshot, LiveCall, Participant, QueueKpis, ResumedCall, ServiceInfo, Supervisor,
-    WaitingCall, WindowKpis,
+    AgentCounts, AgentRow, CallRow, CallbackOffer, DeviceState, Document, DocumentPolicy,
+    IceServer, IceServers, KpiSnapshot, LiveCall, Participant, QueueKpis, ResumedCall, ServiceInfo,
+    Supervisor, WaitingCall, WindowKpis,
 };
 use relais_proto::{
-    AgentStateName, CallId, CallerWarning, ConsultState, EndReason, EndedBy, InputHealth,
-    InterpreterState, LegRole, MediaLossReason, Outcome, PROTOCOL_VERSION, Readiness, Reply,
-    Request, Role, ServerMessage, SupervisionMode, WithdrawReason, codes,
+    AgentStateName, CallId, CallbackResult, CallerWarning, ConsultState, EndReason, EndedBy,
+    InputHealth, InterpreterState, LegRole, MediaLossReason, Outcome, PROTOCOL_VERSION, Readiness,
+    Reply, Request, Role, ServerMessage, SupervisionMode, WithdrawReason, codes,
 };
 use serde_json::Value;
 
@@ -261,6 +261,8 @@ fn request_type(request: &Request) -> &'static str {
         Request::Supervise { .. } => "supervise",
         Request::StopSupervising { .. } => "stop_supervising",
         Request::Chat { .. } => "chat",
+        Request::RequestCallback { .. } => "request_callback",
+        Request::CallbackDone { .. } => "callback_done",
     }
 }
 
@@ -410,6 +412,12 @@ fn documented_requests() -> Vec<Request> {
             service: "caf".to_owned(),
         },
         Request::Cancel { id: 5 },
+        Request::RequestCallback {
+            id: 6,
+            call: CallId(1042),
+            phone: "06 12 34 56 78".to_owned(),
+            not_before_ms: Some(1767618000000),
+        },
         Request::Hangup { id: 6 },
         Request::SdpOffer {
             id: 7,
@@ -444,6 +452,11 @@ fn documented_requests() -> Vec<Request> {
         Request::WrapUpDone {
             id: 13,
             disposition: Some("dossier-transmis".to_owned()),
+        },
+        Request::CallbackDone {
+            id: 14,
+            call: CallId(1093),
+            result: CallbackResult::Reached,
         },
         Request::MyCalls {
             id: 14,
@@ -817,11 +830,19 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             call: CallId(1042),
             position: 2,
             eta_secs: Some(95),
+            callback: false,
+        },
+        ServerMessage::QueuePosition {
+            call: CallId(1042),
+            position: 6,
+            eta_secs: Some(1500),
+            callback: true,
         },
         ServerMessage::QueuePosition {
             call: CallId(1042),
             position: 1,
             eta_secs: None,
+            callback: false,
         },
         ServerMessage::Offered {
             call: CallId(1042),
@@ -833,6 +854,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             consult_from: None,
             again: false,
             caller_warnings: Vec::new(),
+            callback: None,
         },
         ServerMessage::Offered {
             call: CallId(1042),
@@ -844,6 +866,23 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             consult_from: None,
             again: false,
             caller_warnings: vec![CallerWarning::MicrophoneSilent],
+            callback: None,
+        },
+        ServerMessage::Offered {
+            call: CallId(1093),
+            service: "caf".to_owned(),
+            service_name: "CAF — allocations familiales".to_owned(),
+            site: "mairie-lodeve".to_owned(),
+            waited_secs: 1260,
+            deadline_secs: 20,
+            consult_from: None,
+            again: false,
+            caller_warnings: Vec::new(),
+            callback: Some(Box::new(CallbackOffer {
+                phone: "06 12 34 56 78".to_owned(),
+                requested_at_ms: 1767603600000,
+                not_before_ms: Some(1767618000000),
+            })),
         },
         ServerMessage::Offered {
             call: CallId(1042),
@@ -855,6 +894,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             consult_from: None,
             again: true,
             caller_warnings: Vec::new(),
+            callback: None,
         },
         ServerMessage::Offered {
             call: CallId(1077),
@@ -866,6 +906,7 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             consult_from: Some("alice".to_owned()),
             again: false,
             caller_warnings: Vec::new(),
+            callback: None,
         },
         ServerMessage::OfferWithdrawn {
             call: CallId(1042),
@@ -1281,7 +1322,8 @@ fn server_messages_tolerate_unknown_fields() {
         ServerMessage::QueuePosition {
             call: CallId(7),
             position: 3,
-            eta_secs: None
+            eta_secs: None,
+            callback: false,
         }
     );
 }

@@ -24,6 +24,8 @@ fn window(window: &KpiWindow) -> WindowKpis {
         abandoned: c.abandoned,
         short_abandoned: c.short_abandoned,
         overflowed: c.overflowed,
+        callback_requested: c.callback_requested,
+        callbacks_answered: c.callbacks_answered,
         service_level: window.service_level,
         service_level_with_abandons: window.service_level_with_abandons,
         asa_secs: window.asa.map(|d| d.as_secs_f64()),

@@ -508,6 +508,7 @@ pub fn recover(store: &Store) -> anyhow::Result<crate::calls::Recovery> {
     let mut recovery = crate::calls::Recovery {
         waiting: Vec::new(),
         agents: Vec::new(),
+        callbacks: store.pending_callbacks().map_err(unreadable)?,
         stopped_at_ms: stopped_at,
     };
     let signed_in: Vec<relais_store::AgentStateChange> = store

@@ -148,6 +148,10 @@ pub enum JournalOp {
     Audit(AuditEntry),
     /// The server runs at this instant.
     Heartbeat { at_ms: i64 },
+    /// A callback task took the place of a waiting call.
+    Callback(Box<crate::CallbackRow>),
+    /// A callback task ended.
+    CallbackDone(crate::CallbackDone),
 }
 
 impl Store {
@@ -262,6 +266,8 @@ impl Store {
 fn apply(connection: &rusqlite::Connection, op: &JournalOp) -> Result<()> {
     match op {
         JournalOp::Live(call) => write_live(connection, call),
+        JournalOp::Callback(row) => crate::callbacks::insert(connection, row),
+        JournalOp::CallbackDone(done) => crate::callbacks::done(connection, done),
         JournalOp::Ended {
             record,
             legs,

@@ -8,6 +8,7 @@
 mod accounts;
 mod agents;
 mod audit;
+mod callbacks;
 mod calls;
 mod csv;
 mod documents;
@@ -26,6 +27,7 @@ use rusqlite::Connection;
 pub use accounts::{AdminService, AgentProfile, User, WebSession};
 pub use agents::AgentStateChange;
 pub use audit::AuditEntry;
+pub use callbacks::{CallbackDone, CallbackRow};
 pub use calls::{CallRecord, CaseNote, ChatRecord, HistoryFilter, LegRecord};
 pub use csv::calls_to_csv;
 pub use documents::DocumentMeta;

@@ -20,6 +20,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_kiosks.sql"),
     include_str!("../migrations/0011_accounts.sql"),
     include_str!("../migrations/0012_admin_services.sql"),
+    include_str!("../migrations/0013_callbacks.sql"),
 ];
 
 /// Brings the database up to the newest schema this build knows, or refuses a newer one.

@@ -16,6 +16,8 @@ pub struct Purged {
     pub documents: u64,
     pub agent_states: u64,
     pub audit: u64,
+    /// Callback tasks done before the cut-off, with the phone numbers they kept.
+    pub callbacks: u64,
 }
 
 /// Rows deleted per transaction, so a first purge of years of records never holds the writer
@@ -71,6 +73,11 @@ impl Store {
             "DELETE FROM agent_states WHERE id IN (SELECT id FROM agent_states \
              WHERE at_ms < ?1 AND id NOT IN (SELECT MAX(id) FROM agent_states GROUP BY agent) \
              LIMIT ?2)",
+            before_ms,
+        )?;
+        purged.callbacks = self.delete_in_chunks(
+            "DELETE FROM callbacks WHERE task_id IN (SELECT task_id FROM callbacks \
+             WHERE done_at_ms < ?1 LIMIT ?2)",
             before_ms,
         )?;
         purged.audit = self.delete_in_chunks(

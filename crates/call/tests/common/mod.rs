@@ -72,6 +72,8 @@ pub struct World {
     pub answered: Vec<(CallId, AgentId)>,
     /// Hold audio, announcements and metering asked of the shards, in order.
     pub waiting_log: Vec<MediaCommand>,
+    /// What the call core asked the store to keep of callbacks, in order.
+    pub callbacks: Vec<relais_call::CallbackChange>,
     next_call: u64,
     next_peer: u64,
 }
@@ -118,6 +120,7 @@ impl World {
             offered: Vec::new(),
             answered: Vec::new(),
             waiting_log: Vec::new(),
+            callbacks: Vec::new(),
             next_call: 1,
             next_peer: 1,
         }
@@ -256,6 +259,7 @@ impl World {
                 call, disposition, ..
             } => self.wrap_ups.push((call, disposition)),
             Output::Journal(entry) => self.journal.push(*entry),
+            Output::Callback(change) => self.callbacks.push(*change),
             Output::CaseNote {
                 call,
                 agent,

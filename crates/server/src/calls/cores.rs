@@ -47,6 +47,8 @@ pub const RESTART_REASON: &str = "restart";
 pub struct Recovery {
     pub waiting: Vec<relais_store::LiveCall>,
     pub agents: Vec<relais_store::AgentStateChange>,
+    /// Callback tasks not done yet: they wait in their queue again at once.
+    pub callbacks: Vec<relais_store::CallbackRow>,
     pub stopped_at_ms: i64,
 }
 
@@ -124,6 +126,9 @@ impl Cores {
     /// time on this run's clock, and agents' states.
     pub fn restore(&mut self, recovery: Recovery, anchor: WallAnchor, grace: Duration) {
         let until = anchor.at + grace;
+        for row in recovery.callbacks {
+            self.restore_callback(&anchor, row);
+        }
         let calls = recovery
             .waiting
             .into_iter()
@@ -145,6 +150,75 @@ impl Cores {
         self.keep_returning(recovery.agents.iter().filter_map(|last| {
             Returning::from_last(last, until).map(|back| (last.agent.clone(), back))
         }));
+    }
+
+    /// A callback task the store kept: back in the call core and in its queue, at its place
+    /// (its call's original enqueue). A task whose service is gone ends `closed`.
+    fn restore_callback(&mut self, anchor: &WallAnchor, row: relais_store::CallbackRow) {
+        let now = anchor.at;
+        let on_this_clock = |ms: i64| {
+            let ago = anchor.utc.as_millisecond() - ms;
+            match u64::try_from(ago) {
+                Ok(ago) => anchor.at.checked_sub(Duration::from_millis(ago)),
+                Err(_) => u64::try_from(-ago)
+                    .ok()
+                    .and_then(|ahead| anchor.at.checked_add(Duration::from_millis(ahead))),
+            }
+        };
+        let task = CallId(row.task_id);
+        let Some(phone) = relais_call::Phone::parse(&row.phone) else {
+            tracing::warn!(
+                task = row.task_id,
+                "a stored callback has an unreadable number"
+            );
+            return;
+        };
+        let since = on_this_clock(row.enqueued_at_ms).unwrap_or(now).min(now);
+        let not_before = row.not_before_ms.and_then(on_this_clock);
+        let stored = relais_call::StoredCallback {
+            task,
+            service: row.service.clone(),
+            kiosk: row.kiosk.clone(),
+            site: row.site.clone(),
+            since,
+            not_before,
+            callback: relais_call::Callback {
+                of: CallId(row.call_id),
+                phone,
+                requested_at_ms: row.requested_at_ms,
+                not_before_ms: row.not_before_ms,
+                result: None,
+            },
+        };
+        if let Err(err) = self
+            .calls
+            .handle(now, Input::RestoreCallback(Box::new(stored)))
+        {
+            tracing::warn!(task = row.task_id, error = %err, "a stored callback was not restored");
+            return;
+        }
+        let admitted = self.dispatcher.admit_callback(
+            now,
+            since,
+            task,
+            &row.service.as_str().into(),
+            row.kiosk.as_str().into(),
+            row.site.as_str().into(),
+            not_before,
+        );
+        if let Err(err) = admitted {
+            tracing::warn!(task = row.task_id, error = %err, "a stored callback's service is gone");
+            self.calls.forget_task(task);
+            self.effects.push_back(Output::Callback(Box::new(
+                relais_call::CallbackChange::Done {
+                    task,
+                    agent: None,
+                    result: None,
+                    outcome: Outcome::Closed,
+                },
+            )));
+        }
+        self.settle(now);
     }
 
     /// Keeps what the agents signed in when the server stopped get back on their return.

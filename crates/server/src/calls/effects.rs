@@ -103,6 +103,9 @@ impl Effects {
                 } => self
                     .journal
                     .push(stored::agent_state(&self.anchor, &agent, &state, since)),
+                Output::Callback(change) => {
+                    self.journal.push(stored::callback(&self.anchor, *change))
+                }
                 Output::KpisChanged => self.kpis_dirty.store(true, Ordering::Release),
                 Output::SupervisionEnded {
                     call,

@@ -145,3 +145,43 @@ fn leg_records(
         })
         .collect()
 }
+
+/// The store's change for a callback task: its row when it takes a call's place, its end.
+pub fn callback(anchor: &WallAnchor, change: relais_call::CallbackChange) -> JournalOp {
+    match change {
+        relais_call::CallbackChange::Requested {
+            task,
+            service,
+            kiosk,
+            site,
+            placed_at,
+            callback,
+        } => JournalOp::Callback(Box::new(relais_store::CallbackRow {
+            task_id: task.0,
+            call_id: callback.of.0,
+            service,
+            kiosk,
+            site,
+            enqueued_at_ms: unix_ms(anchor, placed_at),
+            requested_at_ms: callback.requested_at_ms,
+            not_before_ms: callback.not_before_ms,
+            phone: callback.phone.as_str().to_owned(),
+            done_at_ms: None,
+            outcome: None,
+            agent: None,
+            result: None,
+        })),
+        relais_call::CallbackChange::Done {
+            task,
+            agent,
+            result,
+            outcome,
+        } => JournalOp::CallbackDone(relais_store::CallbackDone {
+            task_id: task.0,
+            at_ms: jiff::Timestamp::now().as_millisecond(),
+            outcome: outcome.as_str().to_owned(),
+            agent,
+            result: result.map(|r| r.as_str().to_owned()),
+        }),
+    }
+}

@@ -67,6 +67,7 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
             super::Recovery {
                 waiting,
                 agents,
+                callbacks,
                 stopped_at_ms,
             },
     } = context;
@@ -77,6 +78,7 @@ pub fn start(context: Context) -> anyhow::Result<Calls> {
         super::Recovery {
             waiting,
             agents,
+            callbacks,
             stopped_at_ms,
         },
         anchor,
@@ -113,6 +115,14 @@ pub fn call_config(config: &Config) -> CallConfig {
             .services
             .iter()
             .map(|service| (service.id.clone(), service.dispositions.clone()))
+            .collect(),
+        callbacks: config
+            .services
+            .iter()
+            .filter_map(|service| {
+                let after = service.callback_after_secs?;
+                Some((service.id.clone(), std::time::Duration::from_secs(after)))
+            })
             .collect(),
     }
 }

@@ -76,6 +76,11 @@ pub struct ServiceConfig {
     /// `waiting.hold_audio`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_audio: Option<std::path::PathBuf>,
+    /// Offer a waiting caller to be called back ("être rappelé": a phone number, a time later
+    /// today) once the estimated wait reaches this many seconds (0: from the start); absent:
+    /// this service does not call back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_after_secs: Option<u64>,
     /// The wrap-up codes its agents choose from (at most 64 characters each); by default a
     /// generic list (information given, file passed on, appointment, referred elsewhere, no
     /// follow-up). Empty: the agent types a code of its own.
@@ -338,6 +343,7 @@ pub(super) fn demo_services() -> Vec<ServiceConfig> {
         interpreter: false,
         chat_retention: false,
         hold_audio: None,
+        callback_after_secs: None,
         dispositions: default_dispositions(),
     };
     let mut ants = service(

@@ -43,8 +43,10 @@ pub struct ServiceDay {
     pub interrupted: u64,
     /// Max wait reached (timed out, or the overflow target could not take them).
     pub timed_out: u64,
-    /// Offered calls whose caller asked, while waiting, to be called back.
+    /// Callback tasks that ended that day (phoned back, or not).
     pub callbacks: u64,
+    /// Calls whose caller asked, while waiting, to be called back (not abandons).
+    pub callback_requested: u64,
     pub service_level: Option<f64>,
     pub service_level_with_abandons: Option<f64>,
     pub asa_secs: Option<f64>,
@@ -67,6 +69,11 @@ fn ratio(part: f64, whole: f64) -> Option<f64> {
 impl ServiceDay {
     fn count(&mut self, record: &CallRecord, threshold_ms: i64) {
         let within = record.wait_ms <= threshold_ms;
+        // A callback task is the agents' work for a call counted already (`callback_requested`).
+        if record.callback {
+            self.callbacks += 1;
+            return;
+        }
         match record.outcome {
             Outcome::Closed | Outcome::QueueFull => {
                 self.refused += 1;
@@ -88,9 +95,9 @@ impl ServiceDay {
             Outcome::AbandonedShort => self.short_abandoned += 1,
             Outcome::Interrupted => self.interrupted += 1,
             Outcome::TimedOut | Outcome::Overflowed => self.timed_out += 1,
+            Outcome::CallbackRequested => self.callback_requested += 1,
         }
         self.offered += 1;
-        self.callbacks += u64::from(record.callback);
     }
 
     fn derive(&mut self) {
@@ -104,7 +111,9 @@ impl ServiceDay {
         self.aht_secs = ratio(self.handle_ms as f64 / 1000.0, self.handled as f64);
         self.abandonment_rate = ratio(
             abandoned,
-            self.offered.saturating_sub(self.short_abandoned) as f64,
+            self.offered
+                .saturating_sub(self.short_abandoned)
+                .saturating_sub(self.callback_requested) as f64,
         );
     }
 }
@@ -222,7 +231,7 @@ fn csv(rows: &[ServiceDay]) -> String {
     let mut out = String::from(
         "date,service,offered,answered,answered_within_threshold,abandoned,\
          abandoned_within_threshold,short_abandoned,refused,interrupted,timed_out,callbacks,\
-         service_level,service_level_with_abandons,asa_secs,aht_secs,abandonment_rate,occupancy\n",
+         callback_requested,service_level,service_level_with_abandons,asa_secs,aht_secs,abandonment_rate,occupancy\n",
     );
     let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
     for r in rows {
@@ -232,7 +241,7 @@ fn csv(rows: &[ServiceDay]) -> String {
             r.service.clone()
         };
         out.push_str(&format!(
-            "{},{service},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{service},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
             r.date,
             r.offered,
             r.answered,
@@ -244,6 +253,7 @@ fn csv(rows: &[ServiceDay]) -> String {
             r.interrupted,
             r.timed_out,
             r.callbacks,
+            r.callback_requested,
             num(r.service_level),
             num(r.service_level_with_abandons),
             num(r.asa_secs),
@@ -362,9 +372,10 @@ mod tests {
             (3, Outcome::Abandoned, 50_000),
             (4, Outcome::AbandonedShort, 2_000),
             (5, Outcome::Closed, 0),
+            (7, Outcome::CallbackRequested, 300_000),
         ] {
             let mut record = record(id, outcome, day + id as i64, wait);
-            // Call 6 was a callback, answered the day before.
+            // Call 6 was a callback task, answered the day before.
             if id == 6 {
                 record.callback = true;
                 record.ended_at_ms -= 86_400_000;
@@ -403,10 +414,12 @@ mod tests {
         assert_eq!(
             earlier
                 .iter()
-                .map(|r| (r.date.as_str(), r.callbacks))
+                .map(|r| (r.date.as_str(), r.callbacks, r.offered, r.answered))
                 .collect::<Vec<_>>(),
-            [("2025-11-30", 1), ("2025-12-01", 0)]
+            [("2025-11-30", 1, 0, 0), ("2025-12-01", 0, 5, 2)],
+            "a callback task is neither an offered nor an answered call"
         );
+        assert_eq!(r.callback_requested, 1);
         assert_eq!(r.date, "2025-12-01");
         assert_eq!(
             (
@@ -416,19 +429,23 @@ mod tests {
                 r.short_abandoned,
                 r.refused
             ),
-            (4, 2, 1, 1, 1)
+            (5, 2, 1, 1, 1)
         );
         assert_eq!(r.service_level, Some(0.5));
         assert_eq!(r.asa_secs, Some(25.0));
         assert_eq!(r.aht_secs, Some(90.0));
-        assert_eq!(r.abandonment_rate, Some(1.0 / 3.0));
+        assert_eq!(
+            r.abandonment_rate,
+            Some(1.0 / 3.0),
+            "the short abandon and the callback are out of the rate"
+        );
         assert_eq!(r.occupancy, Some(0.5), "one hour on call of two staffed");
         assert!(
             csv(&rows)
                 .lines()
                 .nth(1)
                 .unwrap()
-                .starts_with("2025-12-01,caf,4,2,")
+                .starts_with("2025-12-01,caf,5,2,")
         );
         drop(store);
         let _ = std::fs::remove_dir_all(dir);

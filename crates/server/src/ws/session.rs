@@ -154,6 +154,54 @@ impl Session {
         }
     }
 
+    /// A waiting kiosk asks to be called back: `not_before_ms` (Unix ms) is put on the call
+    /// task's clock; the call core checks the rest.
+    async fn request_callback(
+        &self,
+        id: u64,
+        call: relais_proto::CallId,
+        phone: String,
+        not_before_ms: Option<i64>,
+    ) -> ServerMessage {
+        let session = self.id;
+        let task = self.state.next_call_id();
+        self.state
+            .calls()
+            .run_then_carry_out(move |cores, now| {
+                if cores.calls().call_of_session(session).map(|c| c.id) != Some(call) {
+                    return Err(crate::calls::Refusal {
+                        code: codes::WRONG_STATE,
+                        message: format!("call {call} is not this kiosk's waiting call"),
+                    });
+                }
+                let at_ms = jiff::Timestamp::now().as_millisecond();
+                let not_before = not_before_ms.map(|ms| {
+                    let ahead = u64::try_from(ms.saturating_sub(at_ms)).unwrap_or(0);
+                    let at = now
+                        .checked_add(std::time::Duration::from_millis(ahead))
+                        .unwrap_or(now);
+                    (at, ms)
+                });
+                cores
+                    .input(
+                        now,
+                        Input::RequestCallback {
+                            session,
+                            task,
+                            phone,
+                            not_before,
+                            at_ms,
+                        },
+                    )
+                    .map(|_| ())
+            })
+            .await
+            .map_or_else(
+                || task_gone(id),
+                |r| r.map_or_else(|e| refusal(id, e), |()| done(id)),
+            )
+    }
+
     /// Applies a dispatcher event on the task and answers `done` or its refusal.
     async fn my_calls(
         &self,
@@ -230,6 +278,23 @@ impl Session {
             }
             Request::Call { service, .. } => self.call(id, service).await,
             Request::Cancel { .. } => self.call_input(id, Input::Cancel { session }).await,
+            Request::RequestCallback {
+                call,
+                phone,
+                not_before_ms,
+                ..
+            } => self.request_callback(id, call, phone, not_before_ms).await,
+            Request::CallbackDone { call, result, .. } => {
+                self.call_input(
+                    id,
+                    Input::CallbackDone {
+                        session,
+                        call,
+                        result,
+                    },
+                )
+                .await
+            }
             Request::Hangup { .. } => self.call_input(id, Input::Hangup { session }).await,
             Request::SdpOffer { sdp, .. } => self.sdp_offer(id, sdp).await,
             Request::IceCandidate { candidate, .. } => self.ice_candidate(id, candidate).await,

@@ -2,8 +2,8 @@
 //! cut-off go; newer ones, calls in progress and each agent's current state stay.
 
 use relais_store::{
-    AgentStateChange, AuditEntry, ChatRecord, JournalOp, LegRecord, LiveCall, LiveState, Purged,
-    Store,
+    AgentStateChange, AuditEntry, CallbackDone, CallbackRow, ChatRecord, JournalOp, LegRecord,
+    LiveCall, LiveState, Purged, Store,
 };
 
 use crate::support::{TempDir, abandoned_call, answered_call};
@@ -30,6 +30,34 @@ fn note(call_id: u64, agent: &str, case: &str) -> JournalOp {
         notes: None,
         at_ms: 1_000,
     }
+}
+
+fn callback(task_id: u64, requested_at_ms: i64) -> JournalOp {
+    JournalOp::Callback(Box::new(CallbackRow {
+        task_id,
+        call_id: task_id - 100,
+        service: "caf".to_owned(),
+        kiosk: "kiosk-1".to_owned(),
+        site: "mairie".to_owned(),
+        enqueued_at_ms: requested_at_ms - 60_000,
+        requested_at_ms,
+        not_before_ms: None,
+        phone: "0612345678".to_owned(),
+        done_at_ms: None,
+        outcome: None,
+        agent: None,
+        result: None,
+    }))
+}
+
+fn callback_done(task_id: u64, at_ms: i64) -> JournalOp {
+    JournalOp::CallbackDone(CallbackDone {
+        task_id,
+        at_ms,
+        outcome: "answered".to_owned(),
+        agent: Some("ana".to_owned()),
+        result: Some("reached".to_owned()),
+    })
 }
 
 fn state(agent: &str, state: &str, at_ms: i64) -> JournalOp {
@@ -83,6 +111,13 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
     store
         .commit_batch(&[
             JournalOp::Live(Box::new(live)),
+            // Done before the cut-off: the row and its number go. Done after, or not done
+            // yet however old: they stay.
+            callback(101, 1_000),
+            callback_done(101, cut - 1),
+            callback(102, 1_000),
+            callback_done(102, cut),
+            callback(103, 1_000),
             note(1, "ana", "CAF-1"),
             note(3, "ana", "CAF-3"),
             state("ana", "available", 1_000),
@@ -127,8 +162,26 @@ fn a_purge_deletes_what_is_older_than_the_cut_off_and_nothing_else() {
             documents: 2,
             agent_states: 2,
             audit: 1,
+            callbacks: 1,
         }
     );
+    assert!(store.callback(101).unwrap().is_none());
+    assert_eq!(
+        store.callback(102).unwrap().unwrap().result.as_deref(),
+        Some("reached")
+    );
+    let pending: Vec<u64> = store
+        .pending_callbacks()
+        .unwrap()
+        .iter()
+        .map(|row| row.task_id)
+        .collect();
+    assert_eq!(
+        pending,
+        vec![103],
+        "a callback not done yet keeps its number"
+    );
+    assert!(!format!("{:?}", store.callback(103).unwrap()).contains("0612345678"));
     for (id, kept) in [(1, false), (2, false), (3, true), (4, true), (5, false)] {
         assert_eq!(store.call(id).unwrap().is_some(), kept, "call {id}");
         assert_eq!(store.legs_of(id).unwrap().len(), if kept { 2 } else { 0 });
