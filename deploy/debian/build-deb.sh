@@ -187,6 +187,8 @@ rules=("$root"/deploy/prometheus/*.yml)
 shopt -u nullglob
 ((${#rules[@]})) || die "no deploy/prometheus/*.yml"
 install -m 0644 "${rules[@]}" "$stage/usr/share/relais/prometheus/"
+# The script that makes the French spoken prompts of the wait with espeak-ng.
+install -m 0755 "$root/scripts/make-prompts.sh" "$stage/usr/share/relais/make-prompts.sh"
 
 # Depends: the packages holding the shared libraries the binary needs.
 shlibdeps_depends() {
@@ -257,6 +259,7 @@ Maintainer: Relais maintainers <relais@localhost.invalid>
 Installed-Size: $installed_size
 Depends: $depends, adduser | passwd
 Recommends: coturn
+Suggests: espeak-ng
 Section: net
 Priority: optional
 Description: media server and call distributor for video public-service contact centres
@@ -268,8 +271,10 @@ Description: media server and call distributor for video public-service contact 
  One binary holds the SFU, the signalling websocket, the call distributor, the
  kiosk, agent and supervisor web consoles, Prometheus metrics and durable call
  records. This package installs it with a sandboxed systemd unit, a
- configuration to edit in /etc/relais, Prometheus alerting rules and a Grafana
- dashboard. The service is not started until it is enabled.
+ configuration to edit in /etc/relais, Prometheus alerting rules, a Grafana
+ dashboard and the script that makes the spoken prompts of the wait
+ (/usr/share/relais/make-prompts.sh, with espeak-ng). The service is not
+ started until it is enabled.
 EOF
 echo "/etc/relais/relais.toml" >"$stage/DEBIAN/conffiles"
 for script in postinst prerm postrm; do

@@ -81,6 +81,7 @@ test('a waiting citizen leaves a number, an agent phones back and records that t
     assert.equal(await text(kiosk, 'callback-number'), '06 12 34 56 78');
     const choices = await kiosk.page.$$eval('#callback-when label', (labels) => labels.map((l) => l.textContent));
     assert.equal(choices[0], 'Dès que possible');
+    await kiosk.shot('callback-keypad');
     await kiosk.click('callback-confirm');
     await kiosk.waitState('ended');
     assert.match(await text(kiosk, 'ended-text'), /06 12 34 56 78/);
@@ -94,6 +95,7 @@ test('a waiting citizen leaves a number, an agent phones back and records that t
     assert.match(await text(agent, 'offer-callback'), /06 12 34 56 78/);
     await agent.click('accept');
     await agent.waitState('callback');
+    await agent.shot('callback-task');
     assert.equal(await text(agent, 'callback-phone'), '06 12 34 56 78');
     const href = await agent.page.$eval('[data-testid="callback-phone"]', (a) => a.getAttribute('href'));
     assert.equal(href, 'tel:0612345678');

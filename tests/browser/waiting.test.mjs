@@ -41,11 +41,19 @@ async function msUntil(console_, t0, done, limitMs, what) {
   throw new Error(`${what}: not within ${limitMs} ms`);
 }
 
-/// A kiosk calls, the agent becomes ready and accepts: (accept → first kiosk frame decoded at
-/// the agent, accept → first agent frame decoded at the kiosk), in ms.
+/// How long the agent lets the offer ring before accepting, as a person does (the same in
+/// every variant, so the figures compare).
+const RING_MS = 1500;
+
+/// A kiosk calls, the agent becomes ready and accepts after `RING_MS`: (accept → first kiosk
+/// frame decoded at the agent, accept → first agent frame decoded at the kiosk, peer
+/// connections the agent made from the offer to the pictures), in ms.
 async function answerAndTime(server, agent, kiosk) {
+  const madeBefore = (await agent.page.evaluate(() => window.relaisTest.peer())).made;
   await setAgentState(agent, 'ready');
   await agent.waitState('ringing');
+  await sleep(RING_MS);
+  const madeRinging = (await agent.page.evaluate(() => window.relaisTest.peer())).made;
   const t0 = Date.now();
   await agent.click('accept');
   const [atAgent, atKiosk] = await Promise.all([
@@ -53,7 +61,8 @@ async function answerAndTime(server, agent, kiosk) {
     msUntil(kiosk, t0, (s) => s.framesDecoded > 0, 20000, 'the kiosk decodes the agent'),
   ]);
   await kiosk.waitState('call');
-  return { atAgent, atKiosk };
+  const madeAfter = (await agent.page.evaluate(() => window.relaisTest.peer())).made;
+  return { atAgent, atKiosk, ringing: madeRinging - madeBefore, answer: madeAfter - madeRinging };
 }
 
 async function hangUp(agent, kiosk) {
@@ -88,9 +97,32 @@ test('a Chromium kiosk hears hold audio while it waits, and the answer brings th
     assert.equal(await text(kiosk, 'device-warning'), null, 'no device warning for working devices');
     await kiosk.shot('waiting-with-media');
 
-    const { atAgent, atKiosk } = await answerAndTime(server, agent, kiosk);
-    console.log(`# waiting media on: accept → first kiosk frame at the agent ${atAgent} ms, accept → first agent frame at the kiosk ${atKiosk} ms`);
+    const { atAgent, atKiosk, ringing, answer } = await answerAndTime(server, agent, kiosk);
+    console.log(`# waiting media on, agent media while ringing: accept → first kiosk frame at the agent ${atAgent} ms, accept → first agent frame at the kiosk ${atKiosk} ms`);
+    assert.equal(ringing, 1, 'the agent connected its peer while the offer rang');
+    assert.equal(answer, 0, 'and made none at the answer');
+    assert.ok(atKiosk < 300, `the agent's picture at the kiosk within 300 ms of the answer (${atKiosk} ms)`);
     assert.equal(await kiosk.page.$eval('#wait-audio', (a) => a.srcObject), null, 'the wait audio stopped with the call screen');
+    await hangUp(agent, kiosk);
+  } finally {
+    await kiosk.close();
+    await agent.close();
+    await server.stop();
+  }
+});
+
+test("with the agent's media negotiated at the answer (the figure to compare)", async () => {
+  const server = await startServer({ extraConfig: '\n[waiting]\nmedia = true\nring_media = false\n' });
+  const agent = await agentOn(server, 'agathe');
+  const kiosk = await kioskOn(server, 'borne-sans-sonnerie');
+  try {
+    await kioskCalls(kiosk, 'caf');
+    await kiosk.waitState('waiting');
+    await waitFor(() => kiosk.stats(), (s) => s.audioPackets >= 25, 15000, 'the kiosk waits with its media');
+    const { atAgent, atKiosk, ringing, answer } = await answerAndTime(server, agent, kiosk);
+    console.log(`# waiting media on, agent media at the answer: accept → first kiosk frame at the agent ${atAgent} ms, accept → first agent frame at the kiosk ${atKiosk} ms`);
+    assert.equal(ringing, 0, 'no peer while ringing');
+    assert.equal(answer, 1);
     await hangUp(agent, kiosk);
   } finally {
     await kiosk.close();

@@ -347,6 +347,10 @@ fn the_debian_package_holds_the_server_its_unit_and_its_configuration() {
     const FILE: &str = "-rw-r--r--";
     let mut expected: BTreeMap<String, (&str, Option<PathBuf>)> = BTreeMap::from([
         ("usr/bin/relais".to_owned(), ("-rwxr-xr-x", None)),
+        (
+            "usr/share/relais/make-prompts.sh".to_owned(),
+            ("-rwxr-xr-x", Some(workspace("scripts/make-prompts.sh"))),
+        ),
         ("etc/relais/relais.toml".to_owned(), (FILE, None)),
         ("usr/share/doc/relais/copyright".to_owned(), (FILE, None)),
     ]);

@@ -231,8 +231,27 @@ impl Call {
         session: Option<SessionId>,
         queue: Option<&str>,
     ) -> LegId {
+        let id = self.reserve_leg();
+        self.add_leg_as(id, now, role, subject, session, queue)
+    }
+
+    /// A leg id for a leg added later ([`Call::add_leg_as`]).
+    pub fn reserve_leg(&mut self) -> LegId {
         let id = LegId(self.next_leg);
         self.next_leg += 1;
+        id
+    }
+
+    /// As [`Call::add_leg`], with an id reserved before.
+    pub fn add_leg_as(
+        &mut self,
+        id: LegId,
+        now: Instant,
+        role: LegRole,
+        subject: &str,
+        session: Option<SessionId>,
+        queue: Option<&str>,
+    ) -> LegId {
         let record = self.history.len();
         self.history.push(LegHistory {
             role,

@@ -313,11 +313,11 @@ impl CallCore {
     }
 
     /// Whether the estimated wait `eta` of a call to `service` is long enough to offer a
-    /// callback.
+    /// callback; no estimate (no agent of the service is signed in) is as long as can be.
     pub(crate) fn offers_callback(&self, service: &str, eta: Option<Duration>) -> bool {
         match (self.config.callbacks.get(service), eta) {
             (Some(threshold), Some(eta)) => eta >= *threshold,
-            (Some(threshold), None) => threshold.is_zero(),
+            (Some(_), None) => true,
             (None, _) => false,
         }
     }

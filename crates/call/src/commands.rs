@@ -66,6 +66,7 @@ impl CallCore {
                         callback: self.callback_offer(call),
                     },
                 );
+                self.ring_media(call, &agent);
             }
             Command::OfferWithdrawn {
                 call,
@@ -76,6 +77,13 @@ impl CallCore {
                     && matches!(&state.state, CallState::Waiting { ringing: Some(a) } if *a == agent)
                 {
                     state.state = CallState::Waiting { ringing: None };
+                }
+                if self
+                    .ringing
+                    .get(&call)
+                    .is_some_and(|r| r.agent == agent.as_str())
+                {
+                    self.drop_ringing(call);
                 }
                 self.push_agent(
                     agent.as_str(),
@@ -191,6 +199,11 @@ impl CallCore {
                 state,
                 since,
             } => {
+                let rings_for = match state {
+                    AgentState::Reserved { call, .. } | AgentState::OnCall { call } => Some(call),
+                    _ => None,
+                };
+                self.agent_stopped_ringing(agent.as_str(), rings_for);
                 let mut message = agent_state_message(&state, now);
                 // An interpreter on its own call is told the call it takes part in.
                 if let (
@@ -231,6 +244,20 @@ impl CallCore {
 
     pub(crate) fn answered(&mut self, now: Instant, id: CallId, agent: AgentId, queue: &str) {
         let session = self.agent_sessions.get(agent.as_str()).copied();
+        // The peer the agent connected while the offer rang becomes its leg's peer.
+        let rang = match self.take_ringing(id, agent.as_str()) {
+            Some(r) if Some(r.session) == session => Some(r),
+            // Rung on a connection the agent no longer has.
+            Some(r) => {
+                if let Some(link) = r.media {
+                    self.by_peer.remove(&link);
+                    self.outputs
+                        .push_back(Output::Media(MediaCommand::RemovePeer { link }));
+                }
+                None
+            }
+            None => None,
+        };
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -253,8 +280,29 @@ impl CallCore {
                 leg.lost_at = Some(now);
             }
         }
-        let leg = call.add_leg(now, LegRole::Agent, agent.as_str(), session, Some(queue));
+        let leg = match &rang {
+            Some(r) => call.add_leg_as(
+                r.leg,
+                now,
+                LegRole::Agent,
+                agent.as_str(),
+                session,
+                Some(queue),
+            ),
+            None => call.add_leg(now, LegRole::Agent, agent.as_str(), session, Some(queue)),
+        };
         call.converse(leg);
+        if let (Some(r), Some(state)) = (&rang, call.leg_mut(leg)) {
+            state.media = r.media;
+            state.negotiation = r.attempt;
+            state.slots = if r.media.is_some() { r.slots } else { 1 };
+            state.media_state = if r.connected {
+                LegMedia::Connected
+            } else {
+                LegMedia::Negotiating
+            };
+            state.had_media = r.connected;
+        }
         // A transferred call keeps its room: the kiosk's peer stays connected and receives
         // the new agent on the slot the previous one had.
         // The kiosk's peer connected while it waited (or before a transfer) is kept: the agent
@@ -271,15 +319,25 @@ impl CallCore {
         self.wrap_ups.remove(agent.as_str());
         self.by_agent.insert(agent.as_str().to_owned(), id);
         if room_open {
-            if let Some(session) = session {
-                self.push(
-                    session,
-                    ServerMessage::MediaReady {
-                        call: id,
-                        peer_role: Role::Kiosk,
-                        waiting: false,
-                    },
-                );
+            match &rang {
+                // Connected (or negotiating) already: the subscriptions are made now.
+                Some(r) => {
+                    if r.media.is_some() {
+                        self.subscribe_leg(id, leg);
+                    }
+                }
+                None => {
+                    if let Some(session) = session {
+                        self.push(
+                            session,
+                            ServerMessage::MediaReady {
+                                call: id,
+                                peer_role: Role::Kiosk,
+                                waiting: false,
+                            },
+                        );
+                    }
+                }
             }
             self.announce_participants(id);
         } else {

@@ -46,6 +46,9 @@ pub struct CallConfig {
     /// Services that call back a caller who would rather not wait, with the estimated wait
     /// from which their kiosks offer it.
     pub callbacks: BTreeMap<String, Duration>,
+    /// Whether an agent offered a call whose kiosk waits with its media connected connects
+    /// its own while the offer rings (its answer then needs no handshake).
+    pub ring_media: bool,
 }
 
 impl Default for CallConfig {
@@ -63,6 +66,7 @@ impl Default for CallConfig {
             announce_every: Some(Duration::from_secs(60)),
             check_after: Duration::from_secs(5),
             callbacks: BTreeMap::new(),
+            ring_media: true,
         }
     }
 }
@@ -116,6 +120,8 @@ pub struct CallCore {
     pub(crate) detached: BTreeMap<String, crate::resume::Detached>,
     /// Agents whose connection dropped during a call: the call and when.
     pub(crate) away: BTreeMap<String, (CallId, Instant)>,
+    /// The peers of agents offered a call, connected while the offer rings, by call.
+    pub(crate) ringing: BTreeMap<CallId, crate::ringing::Ringing>,
     pub(crate) outputs: VecDeque<Output>,
 }
 
@@ -145,6 +151,7 @@ impl CallCore {
             consults: BTreeMap::new(),
             detached: BTreeMap::new(),
             away: BTreeMap::new(),
+            ringing: BTreeMap::new(),
             outputs: VecDeque::new(),
         }
     }
@@ -393,6 +400,7 @@ impl CallCore {
 
     /// Removes a call and every index to it.
     pub(crate) fn forget(&mut self, id: CallId) -> Option<Call> {
+        self.drop_ringing(id);
         let call = self.calls.remove(&id)?;
         self.placed_at.remove(&id);
         self.lost.remove(&id);

@@ -24,6 +24,7 @@ mod policy;
 mod refusals;
 mod requests;
 mod resume;
+mod ringing;
 mod supervision;
 mod waiting;
 

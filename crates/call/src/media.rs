@@ -14,6 +14,12 @@ use crate::policy::{Kinds, Participation};
 
 impl CallCore {
     pub(crate) fn negotiate(&mut self, session: SessionId) -> Result<Verdict, CallError> {
+        // An agent whose offer rings connects its media before it answers.
+        if self.session_call(session).is_none()
+            && let Some(plan) = self.ringing_plan(session)
+        {
+            return Ok(Verdict::Negotiate(plan));
+        }
         let (call, leg, role) = self
             .session_call(session)
             .ok_or(CallError::NoCall("no call is connected"))?;
@@ -78,6 +84,10 @@ impl CallCore {
         link: MediaLink,
         slots: usize,
     ) {
+        let not_a_leg = self.calls.get(&id).is_some_and(|c| c.leg(leg).is_none());
+        if not_a_leg && self.ringing_joined(id, leg, attempt, link, slots) {
+            return;
+        }
         let current = self
             .calls
             .get_mut(&id)
@@ -137,7 +147,7 @@ impl CallCore {
 
     /// The subscriptions of a leg that just got its peer, as the policy says: what it
     /// receives, and what the legs that receive it receive.
-    fn subscribe_leg(&mut self, id: CallId, leg: LegId) {
+    pub(crate) fn subscribe_leg(&mut self, id: CallId, leg: LegId) {
         self.resubscribe(id, leg);
         let receivers: Vec<LegId> = self
             .calls
@@ -346,6 +356,14 @@ impl CallCore {
     }
 
     pub(crate) fn candidate(&self, session: SessionId) -> Result<Verdict, CallError> {
+        if self.session_call(session).is_none()
+            && let Some(ringing) = self.ringing.values().find(|r| r.session == session)
+        {
+            return ringing
+                .media
+                .map(Verdict::Candidate)
+                .ok_or(CallError::WrongState("send `sdp_offer` first"));
+        }
         let (call, leg, _) = self
             .session_call(session)
             .ok_or(CallError::NoCall("no call is connected"))?;
@@ -412,6 +430,9 @@ impl CallCore {
         match event {
             MediaInput::PeerConnected { peer } => {
                 let link = MediaLink { shard, peer };
+                if self.ringing_peer(link, true) {
+                    return;
+                }
                 let Some(&(id, leg)) = self.by_peer.get(&link) else {
                     return;
                 };
@@ -439,6 +460,9 @@ impl CallCore {
             }
             MediaInput::PeerGone { peer, reason } => {
                 let link = MediaLink { shard, peer };
+                if self.ringing_peer(link, false) {
+                    return;
+                }
                 let Some((id, leg)) = self.by_peer.remove(&link) else {
                     return;
                 };

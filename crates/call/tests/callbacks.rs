@@ -317,3 +317,32 @@ fn a_task_kept_by_the_store_is_offered_again_after_a_restart() {
         })
     ));
 }
+
+#[test]
+fn a_wait_below_the_threshold_offers_no_callback_but_no_agent_at_all_does() {
+    let mut w = World::with_call_config(|c| {
+        c.callbacks.insert("caf".to_owned(), secs(3600));
+    });
+    // Nobody signed in: no estimate, the wait is as long as can be.
+    w.queued(1, "borne-1");
+    let offered = |w: &World, session| {
+        w.pushed(session).iter().rev().find_map(|m| match m {
+            ServerMessage::QueuePosition { callback, .. } => Some(*callback),
+            _ => None,
+        })
+    };
+    assert_eq!(offered(&w, 1), Some(true));
+    // An agent signed in and busy: an estimate well under an hour.
+    w.ready_agent(100, "alice");
+    assert!(w.dispatch(Event::Accept {
+        call: CallId(1),
+        agent: AgentId::from("alice"),
+    }));
+    w.queued(2, "borne-2");
+    let eta = w.pushed(2).iter().rev().find_map(|m| match m {
+        ServerMessage::QueuePosition { eta_secs, .. } => Some(*eta_secs),
+        _ => None,
+    });
+    assert!(matches!(eta, Some(Some(s)) if s < 3600), "{eta:?}");
+    assert_eq!(offered(&w, 2), Some(false));
+}

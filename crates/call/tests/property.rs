@@ -320,10 +320,11 @@ fn check(w: &World, m: &Model) {
             ),
             Some(name) => {
                 let agent = AgentId::from(name.to_owned());
+                // An offer rings with its media (the agent may connect its peer meanwhile).
                 let part = match message {
-                    ServerMessage::Offered { .. } | ServerMessage::OfferWithdrawn { .. } => {
-                        &w.offered
-                    }
+                    ServerMessage::Offered { .. }
+                    | ServerMessage::OfferWithdrawn { .. }
+                    | ServerMessage::MediaReady { waiting: true, .. } => &w.offered,
                     _ => &w.answered,
                 };
                 // A colleague who answered a consultation takes part in the call it is about.

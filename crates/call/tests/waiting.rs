@@ -466,3 +466,120 @@ fn a_kiosk_waiting_without_media_resumes_without_it() {
     };
     assert!(!resumed.media);
 }
+
+/// The agent's pushes of `media_ready` for `call`, as (waiting) flags.
+fn media_ready_flags(w: &World, session: u64, call: CallId) -> Vec<bool> {
+    w.pushed(session)
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::MediaReady {
+                call: c, waiting, ..
+            } if *c == call => Some(*waiting),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_connects_its_media_while_the_offer_rings_and_its_answer_needs_no_handshake() {
+    let mut w = waiting_world();
+    let (call, kiosk) = waiting_connected(&mut w);
+    w.ready_agent(100, "alice");
+    assert_eq!(
+        media_ready_flags(&w, 100, call),
+        vec![true],
+        "the offer comes with its media"
+    );
+    let (plan, agent) = w.negotiate(100);
+    assert_eq!(plan.role, LegRole::Agent);
+    assert_eq!(plan.receive_slots, 1);
+    assert!(plan.publish);
+    w.connected(agent);
+    // Nothing flows while it rings: the agent sees and hears nothing, and is seen by nobody.
+    assert!(!w.receives(agent, kiosk) && !w.receives(kiosk, agent));
+    assert_eq!(
+        holds(&w).last(),
+        Some(&(kiosk, true)),
+        "the kiosk still hears the wait"
+    );
+    assert_eq!(
+        w.core.call(call).unwrap().legs.len(),
+        1,
+        "a ringing peer is no leg"
+    );
+
+    assert!(w.dispatch(Event::Accept {
+        call,
+        agent: AgentId::from("alice"),
+    }));
+    assert_eq!(
+        media_ready_flags(&w, 100, call),
+        vec![true],
+        "no new negotiation at the answer"
+    );
+    assert!(
+        w.receives(kiosk, agent),
+        "the kiosk receives the agent at once"
+    );
+    assert!(w.receives(agent, kiosk), "and the agent the kiosk");
+    assert_eq!(
+        holds(&w).last(),
+        Some(&(kiosk, false)),
+        "the wait stops with the answer: the agent's peer is connected"
+    );
+    w.input(Input::Hangup { session: 100 }).unwrap();
+    let record = w.record_of(call).unwrap();
+    assert_eq!(record.legs.len(), 2, "{:?}", record.legs);
+}
+
+#[test]
+fn a_ringing_peer_goes_with_its_offer_and_its_loss_touches_nothing() {
+    let mut w = waiting_world();
+    let (call, kiosk) = waiting_connected(&mut w);
+    w.ready_agent(100, "alice");
+    let (_, first) = w.negotiate(100);
+    w.connected(first);
+    // Its peer drops while it rings: the call waits on, untouched.
+    w.lost(first, MediaLossReason::ConsentExpired);
+    assert!(w.core.call(call).is_some());
+    assert!(
+        !w.pushed(1)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::PeerMediaLost { .. }))
+    );
+    let (_, second) = w.negotiate(100);
+    w.connected(second);
+    // The offer runs out: the peer goes; the next agent rings with its own.
+    w.advance(secs(11));
+    assert!(w.removed.contains(&second), "{:?}", w.removed);
+    w.ready_agent(101, "bruno");
+    assert_eq!(media_ready_flags(&w, 101, call), vec![true]);
+    let (_, third) = w.negotiate(101);
+    w.connected(third);
+    assert!(w.dispatch(Event::Accept {
+        call,
+        agent: AgentId::from("bruno"),
+    }));
+    assert!(w.receives(kiosk, third) && w.receives(third, kiosk));
+    assert!(!w.receives(kiosk, second));
+    // Alice, refused or missed, is offered nothing more of it and negotiates nothing.
+    assert!(matches!(
+        w.input(Input::Negotiate { session: 100 }),
+        Err(relais_call::CallError::NoCall(_))
+    ));
+}
+
+#[test]
+fn an_agent_who_answers_before_its_ringing_peer_is_up_negotiates_as_before() {
+    let mut w = waiting_world();
+    let (call, kiosk) = waiting_connected(&mut w);
+    w.ready_agent(100, "alice");
+    assert!(w.dispatch(Event::Accept {
+        call,
+        agent: AgentId::from("alice"),
+    }));
+    assert_eq!(media_ready_flags(&w, 100, call), vec![true, false]);
+    let (_, agent) = w.negotiate(100);
+    w.connected(agent);
+    assert!(w.receives(kiosk, agent) && w.receives(agent, kiosk));
+}

@@ -113,6 +113,7 @@ const CONSULT_DONE_SECS = 8;
 
 const ui = {
   screen: 'loading',
+  ringing: null, // the call whose offer rings with a peer negotiated for it
   services: {}, // id → list_services entry (names, wrap-up codes)
   caseCall: null, // the call whose case the wrap-up form holds
   caseDirty: false,
@@ -510,6 +511,8 @@ function onAgentState(push) {
   if (ui.transferred && push.state !== 'wrap_up' && !(push.state === 'on_call' && push.call === ui.transferred.call)) {
     ui.transferred = null;
   }
+  // The peer negotiated while the offer rang is the call's now.
+  if (push.state === 'on_call' && ui.ringing != null && ui.ringing === push.call) adoptRinging(push.call);
   if (push.state === 'reserved') {
     if (ui.offer && push.remaining_secs != null) ui.offer.deadline = Date.now() + push.remaining_secs * 1000;
   } else {
@@ -590,6 +593,12 @@ function onOffered(push) {
 }
 
 function clearOffer() {
+  // A peer negotiated for an offer that went elsewhere: the server removed its side.
+  if (ui.ringing != null) {
+    ui.ringing = null;
+    ui.media?.close();
+    ui.media = null;
+  }
   ui.offer = null;
   ringer.stop();
 }
@@ -611,7 +620,63 @@ function onOfferWithdrawn(push) {
   }
 }
 
+function mediaStatus(state) {
+  return state === 'connected' ? '' : state === 'failed' || state === 'disconnected' ? 'Connexion vidéo perdue…' : 'Connexion de la vidéo…';
+}
+
+/// While an offer rings, the call's kiosk waiting with its media: this console negotiates its
+/// peer now. Nothing flows on it until the agent accepts (the server subscribes it then).
+async function ringMedia(push) {
+  const ringing = () => ui.offer && ui.offer.call === push.call && !ui.offer.consult_from;
+  if (!ringing() || ui.callId != null) return;
+  if (!ui.stream) {
+    try {
+      ui.stream = await getLocalMedia(chosenDevices());
+    } catch (err) {
+      console.error('agent: camera/microphone', err);
+      return;
+    }
+  }
+  if (!ringing() || ui.callId != null) return;
+  ui.media?.close();
+  const media = pageCall(
+    connection,
+    ui.stream,
+    (state) => {
+      if (ui.callId === push.call) $('#call-status').textContent = mediaStatus(state);
+    },
+    { tiles },
+  );
+  ui.media = media;
+  ui.ringing = push.call;
+  applySpeaker();
+  media.setAudio(!ui.muted);
+  media.setVideo(!ui.cameraOff);
+  try {
+    await media.start();
+  } catch (err) {
+    if (ui.media !== media) return;
+    console.error('agent: media while the offer rings', err);
+  }
+}
+
+/// The agent answered with the peer it negotiated while the offer rang: the call's view.
+function adoptRinging(call) {
+  ui.ringing = null;
+  ui.callId = call;
+  if (!ui.callStart) ui.callStart = Date.now();
+  $('#call-details').textContent = ui.callInfo;
+  $('#call-status').textContent = mediaStatus(ui.media?.pc?.connectionState);
+  quality.start();
+  setTimeout(() => $('#hangup').focus(), 0);
+}
+
 async function onMediaReady(push) {
+  if (push.waiting) {
+    await ringMedia(push);
+    return;
+  }
+  ui.ringing = null;
   ui.callId = push.call;
   if (!ui.callStart) ui.callStart = Date.now();
   $('#call-details').textContent = ui.callInfo;

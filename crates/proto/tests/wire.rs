@@ -922,6 +922,11 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             peer_role: Role::Agent,
             waiting: true,
         },
+        ServerMessage::MediaReady {
+            call: CallId(1042),
+            peer_role: Role::Kiosk,
+            waiting: true,
+        },
         ServerMessage::InputCheck {
             call: CallId(1042),
             microphone: InputHealth::Missing,

@@ -95,6 +95,7 @@ pub fn call_config(config: &Config) -> CallConfig {
         resume_grace: std::time::Duration::from_secs(config.recovery.resume_secs),
         agent_grace: std::time::Duration::from_secs(config.recovery.agent_resume_secs),
         waiting_media: config.waiting.media,
+        ring_media: config.waiting.ring_media,
         hold_audio: config.waiting.hold,
         announce_every: (config.waiting.announce_secs > 0)
             .then(|| std::time::Duration::from_secs(config.waiting.announce_secs)),

@@ -354,6 +354,10 @@ pub struct WaitingConfig {
     /// and the server can play hold audio and check its camera and microphone). Off: media is
     /// negotiated when an agent answers.
     pub media: bool,
+    /// The agent offered such a call connects its own media while the offer rings (it receives
+    /// nothing and is received by nobody until it accepts): the pictures flow at the answer
+    /// without a handshake.
+    pub ring_media: bool,
     /// Hold audio for services that name none of their own: a WAV (PCM, any rate, mono or
     /// stereo) or Ogg/Opus file. Absent: a soft tone loop Relais makes itself.
     pub hold_audio: Option<PathBuf>,
@@ -374,6 +378,7 @@ impl Default for WaitingConfig {
     fn default() -> Self {
         Self {
             media: true,
+            ring_media: true,
             hold_audio: None,
             hold: true,
             prompts_dir: None,

@@ -15,7 +15,7 @@ impl Session {
         let in_call = self
             .state
             .calls()
-            .run(move |cores, _| cores.calls().call_of_session(session).is_some())
+            .run(move |cores, _| cores.calls().negotiates(session))
             .await
             .unwrap_or(false);
         if !in_call {
