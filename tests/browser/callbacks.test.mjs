@@ -99,6 +99,10 @@ test('a waiting citizen leaves a number, an agent phones back and records that t
     assert.equal(await text(agent, 'callback-phone'), '06 12 34 56 78');
     const href = await agent.page.$eval('[data-testid="callback-phone"]', (a) => a.getAttribute('href'));
     assert.equal(href, 'tel:0612345678');
+    // The console reloads while the agent phones: the callback is shown again.
+    await agent.page.reload();
+    await agent.waitState('callback', 20000);
+    assert.equal(await text(agent, 'callback-phone'), '06 12 34 56 78');
     await agent.click('callback-reached');
     await agent.waitState('wrap_up');
     await agent.click('wrapup-done');

@@ -252,6 +252,23 @@ impl CallCore {
         Ok(())
     }
 
+    /// The `agent_state` push for `state`: with the callback task it is on, if any.
+    pub fn agent_state_push(
+        &self,
+        state: &relais_dispatch::AgentState,
+        now: Instant,
+    ) -> relais_proto::ServerMessage {
+        let mut message = crate::commands::agent_state_message(state, now);
+        if let (
+            relais_dispatch::AgentState::OnCall { call },
+            relais_proto::ServerMessage::AgentState { callback, .. },
+        ) = (state, &mut message)
+        {
+            *callback = self.callback_offer(*call);
+        }
+        message
+    }
+
     /// Drops a restored task its dispatcher refused (its service is gone).
     pub fn forget_task(&mut self, task: CallId) {
         if self.calls.get(&task).is_some_and(|c| c.callback.is_some()) {

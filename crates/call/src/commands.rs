@@ -204,7 +204,7 @@ impl CallCore {
                     _ => None,
                 };
                 self.agent_stopped_ringing(agent.as_str(), rings_for);
-                let mut message = agent_state_message(&state, now);
+                let mut message = self.agent_state_push(&state, now);
                 // An interpreter on its own call is told the call it takes part in.
                 if let (
                     AgentState::OnCall { .. },
@@ -650,5 +650,6 @@ pub fn agent_state_message(state: &AgentState, now: Instant) -> ServerMessage {
         reason,
         call,
         remaining_secs: remaining,
+        callback: None,
     }
 }

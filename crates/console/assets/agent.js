@@ -500,8 +500,12 @@ function onAgentState(push) {
     ui.stateSince = Date.now();
   }
   ui.state = push;
-  // A callback task is over once its agent is no longer on it.
+  // A callback task is over once its agent is no longer on it; a console reopened during one
+  // learns it from the state.
   if (push.state !== 'on_call' && push.state !== 'reserved') ui.callbackTask = null;
+  if (push.state === 'on_call' && push.callback && ui.callbackTask?.call !== push.call) {
+    ui.callbackTask = { call: push.call, service: '', site: '', ...push.callback };
+  }
   // Why the call ended stays for its wrap-up; a service without wrap-up shows it on the idle panel.
   if (ui.endNote && !(push.state === 'wrap_up' && push.call === ui.endNote.call) && !(push.state === 'on_call' && push.call === ui.endNote.call)) {
     if (previous?.state === 'on_call' && push.state !== 'reserved') showIdleNote(ui.endNote.text);

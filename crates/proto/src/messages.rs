@@ -498,6 +498,10 @@ pub enum ServerMessage {
         call: Option<CallId>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         remaining_secs: Option<u64>,
+        /// With `on_call`, when the call is a callback task: whom to phone (a console that
+        /// reopens during a callback shows it again).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        callback: Option<Box<CallbackOffer>>,
     },
     /// A participant: who else takes part in its call, as far as it sees them (sent when that
     /// changes: a supervisor barges in or coaches, an interpreter joins or leaves).

@@ -982,18 +982,32 @@ fn sample_server_messages() -> Vec<ServerMessage> {
             reason: None,
             call: Some(CallId(1042)),
             remaining_secs: Some(30),
+            callback: None,
         },
         ServerMessage::AgentState {
             state: AgentStateName::NotReady,
             reason: Some("disconnected".to_owned()),
             call: None,
             remaining_secs: None,
+            callback: None,
         },
         ServerMessage::AgentState {
             state: AgentStateName::Available,
             reason: None,
             call: None,
             remaining_secs: None,
+            callback: None,
+        },
+        ServerMessage::AgentState {
+            state: AgentStateName::OnCall,
+            reason: None,
+            call: Some(CallId(1093)),
+            remaining_secs: None,
+            callback: Some(Box::new(CallbackOffer {
+                phone: "06 12 34 56 78".to_owned(),
+                requested_at_ms: 1767603600000,
+                not_before_ms: None,
+            })),
         },
         ServerMessage::Kpis(KpiSnapshot {
             queues: vec![QueueKpis {

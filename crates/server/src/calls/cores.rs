@@ -295,7 +295,7 @@ impl Cores {
                 .dispatcher
                 .agents()
                 .find(|view| *view.agent == agent)
-                .map(|view| relais_call::agent_state_message(&view.state, now))),
+                .map(|view| self.calls.agent_state_push(&view.state, now))),
             Err(err) => Err(err),
         };
         if result.is_ok() {
