@@ -34,6 +34,17 @@ impl CallCore {
             || self.ringing.values().any(|r| r.session == session)
     }
 
+    /// Whether `session`'s next offer is the first of an offer that rings: made because the
+    /// server offered a call, one per offer, so it does not count against the session's own
+    /// rate of offers (an agent who refused a few calls in a row still answers the next).
+    pub fn first_ringing_offer(&self, session: SessionId) -> bool {
+        self.call_of_session(session).is_none()
+            && self
+                .ringing
+                .values()
+                .any(|r| r.session == session && r.attempt == 0)
+    }
+
     /// `call` is offered to `agent`: it connects its media while it rings, if the call's kiosk
     /// waits with its own connected.
     pub(crate) fn ring_media(&mut self, call: CallId, agent: &AgentId) {

@@ -227,3 +227,75 @@ async fn a_silent_microphone_and_a_dark_camera_are_told_to_the_kiosk_and_on_the_
     );
     let _ = speaking.await;
 }
+
+/// Whether `client` got a video packet of `tag`'s numbered stream.
+fn saw_video_of(client: &Client, tag: &str) -> bool {
+    client
+        .received(RtpCodecKind::Video)
+        .iter()
+        .any(|p| payload_text(&p.payload).starts_with(&format!("{tag}-video-")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_connects_while_offers_ring_and_refusing_a_few_does_not_cost_it_the_next_call() {
+    let server = TestServer::start_with("ring-media", |c| {
+        c.waiting.media = true;
+        for service in &mut c.services {
+            service.max_waiting = 10;
+        }
+    })
+    .await;
+    let mut kiosks = Vec::new();
+    for (i, name) in ["borne-r1", "borne-r2", "borne-r3", "borne-r4"]
+        .iter()
+        .enumerate()
+    {
+        kiosks.push(waiting_kiosk(&server, name, 10 + i as u32).await);
+    }
+    let mut agent_ws = ready_agent(&server, "alice").await;
+    // Three offers ring, each with the agent's media connected, and are refused; the fourth
+    // offer's media comes within the same few seconds (one offer of the agent's own would be
+    // over its rate by then).
+    for round in 0..4u32 {
+        let offered = agent_ws.expect("offered", WAIT).await;
+        let call = offered["call"].as_u64().unwrap();
+        let ready = agent_ws
+            .expect_where("media_ready", WAIT, |m| m["call"] == call)
+            .await;
+        assert_eq!(ready["waiting"], true, "{ready}");
+        let agent = connect_media(&mut agent_ws, ClientSpec::publisher(111, 96), 20 + round).await;
+        let kiosk = &kiosks.iter().find(|(_, _, c)| *c == call).unwrap().1;
+        support::calls::talk(
+            &[("agent", &agent), ("kiosk", kiosk)],
+            1 + round as u16 * 40,
+        )
+        .await;
+        assert!(
+            !saw_video_of(&agent, "kiosk") && !saw_video_of(kiosk, "agent"),
+            "nothing flows while the offer rings"
+        );
+        if round < 3 {
+            let refused = agent_ws
+                .request(json!({"type": "reject", "call": call}))
+                .await;
+            assert_eq!(refused["type"], "ok", "{refused}");
+            continue;
+        }
+        let accepted = agent_ws
+            .request(json!({"type": "accept", "call": call}))
+            .await;
+        assert_eq!(accepted["type"], "ok", "{accepted}");
+        assert!(
+            !agent_ws
+                .sees("media_ready", Duration::from_millis(500))
+                .await,
+            "no second negotiation at the answer"
+        );
+        support::calls::talk(&[("agent", &agent), ("kiosk", kiosk)], 500).await;
+        assert!(
+            saw_video_of(&agent, "kiosk"),
+            "the agent sees the kiosk it answered"
+        );
+        assert!(saw_video_of(kiosk, "agent"), "and the kiosk sees the agent");
+    }
+}

@@ -12,16 +12,22 @@ use super::{OFFER_BURST, OFFER_EVERY_SECS, Session, done, error, ok, refusal, ta
 impl Session {
     pub(super) async fn sdp_offer(&mut self, id: u64, sdp: String) -> ServerMessage {
         let session = self.id;
-        let in_call = self
+        let (in_call, rings) = self
             .state
             .calls()
-            .run(move |cores, _| cores.calls().negotiates(session))
+            .run(move |cores, _| {
+                let calls = cores.calls();
+                (
+                    calls.negotiates(session),
+                    calls.first_ringing_offer(session),
+                )
+            })
             .await
-            .unwrap_or(false);
+            .unwrap_or((false, false));
         if !in_call {
             return error(Some(id), codes::WRONG_STATE, "no call is connected");
         }
-        if !self.offers.allow(Instant::now()) {
+        if !rings && !self.offers.allow(Instant::now()) {
             return error(
                 Some(id),
                 codes::RATE_LIMITED,
