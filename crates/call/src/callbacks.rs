@@ -138,10 +138,12 @@ pub enum CallbackChange {
 
 impl CallCore {
     /// [`crate::Input::RequestCallback`].
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn request_callback(
         &mut self,
         now: Instant,
         session: SessionId,
+        named: CallId,
         task: CallId,
         phone: &str,
         not_before: Option<(Instant, i64)>,
@@ -150,8 +152,8 @@ impl CallCore {
         let (call, _, role) = self
             .session_call(session)
             .ok_or(CallError::NoCall("no call is waiting"))?;
-        if role != LegRole::Kiosk || call.callback.is_some() {
-            return Err(CallError::NoCall("no call is waiting"));
+        if role != LegRole::Kiosk || call.callback.is_some() || call.id != named {
+            return Err(CallError::NoCall("no such call of this kiosk is waiting"));
         }
         if !matches!(call.state, CallState::Waiting { .. }) || call.was_answered() {
             return Err(CallError::WrongState(

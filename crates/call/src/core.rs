@@ -263,11 +263,12 @@ impl CallCore {
             Input::Cancel { session } => self.cancel(session),
             Input::RequestCallback {
                 session,
+                call,
                 task,
                 phone,
                 not_before,
                 at_ms,
-            } => self.request_callback(now, session, task, &phone, not_before, at_ms),
+            } => self.request_callback(now, session, call, task, &phone, not_before, at_ms),
             Input::CallbackDone {
                 session,
                 call,

@@ -94,6 +94,8 @@ pub enum Input {
     /// callback task, `at_ms` now in Unix ms.
     RequestCallback {
         session: SessionId,
+        /// The waiting call the kiosk names (it must be its own).
+        call: CallId,
         task: CallId,
         phone: String,
         not_before: Option<(std::time::Instant, i64)>,

@@ -19,8 +19,10 @@ fn world() -> World {
 const AT_MS: i64 = 1_767_600_000_000;
 
 fn request(w: &mut World, session: u64, task: u64, phone: &str) -> Result<Verdict, CallError> {
+    let call = w.core.call_of_session(session).map_or(CallId(0), |c| c.id);
     w.input(Input::RequestCallback {
         session,
+        call,
         task: CallId(task),
         phone: phone.to_owned(),
         not_before: None,
@@ -225,11 +227,12 @@ fn only_a_kiosk_whose_call_waits_asks_for_a_callback() {
 #[test]
 fn a_time_later_today_is_kept_and_one_too_far_is_refused() {
     let mut w = world();
-    w.queued(1, "borne-1");
+    let call = w.queued(1, "borne-1");
     let later = w.now + secs(3600);
     let err = w
         .input(Input::RequestCallback {
             session: 1,
+            call,
             task: CallId(100),
             phone: "0612345678".to_owned(),
             not_before: Some((w.now + secs(17 * 3600), AT_MS + 17 * 3_600_000)),
@@ -239,6 +242,7 @@ fn a_time_later_today_is_kept_and_one_too_far_is_refused() {
     assert_eq!(err.code(), relais_proto::codes::BAD_REQUEST);
     w.input(Input::RequestCallback {
         session: 1,
+        call,
         task: CallId(100),
         phone: "0612345678".to_owned(),
         not_before: Some((later, AT_MS + 3_600_000)),

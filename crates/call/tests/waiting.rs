@@ -379,10 +379,8 @@ fn a_consultation_holds_the_answered_kiosk_with_the_wait_audio_but_never_its_old
     );
 }
 
-#[test]
-fn a_kiosk_page_reloaded_while_waiting_is_told_to_connect_its_media_again_and_the_answer_joins_it()
-{
-    let mut w = waiting_world();
+/// Kiosk session 1 (resume token `t1`) calls `caf`.
+fn queued_with_token(w: &mut World) -> CallId {
     w.open(1, Role::Kiosk, "borne-1");
     w.input(Input::Resume {
         session: 1,
@@ -390,15 +388,14 @@ fn a_kiosk_page_reloaded_while_waiting_is_told_to_connect_its_media_again_and_th
         previous: None,
     })
     .unwrap();
-    let call = match w.place(1, "borne-1", "caf").unwrap() {
+    match w.place(1, "borne-1", "caf").unwrap() {
         Verdict::Queued(call) => call,
         other => panic!("queued: {other:?}"),
-    };
-    let (_, old) = w.negotiate(1);
-    w.connected(old);
+    }
+}
 
-    // The page reloads: its websocket drops, a new one resumes the call; the old peer is
-    // still up at the shard (its consent has not expired yet).
+/// Session 1's page reloads: its websocket drops and session 2 resumes its call.
+fn reloaded(w: &mut World) -> relais_proto::messages::ResumedCall {
     w.input(Input::SessionClosed { session: 1 }).unwrap();
     w.open(2, Role::Kiosk, "borne-1");
     let verdict = w
@@ -408,9 +405,23 @@ fn a_kiosk_page_reloaded_while_waiting_is_told_to_connect_its_media_again_and_th
             previous: Some("t1".to_owned()),
         })
         .unwrap();
-    let Verdict::Resumed { call: resumed, .. } = verdict else {
-        panic!("resumed: {verdict:?}");
-    };
+    match verdict {
+        Verdict::Resumed { call, .. } => call,
+        other => panic!("resumed: {other:?}"),
+    }
+}
+
+#[test]
+fn a_kiosk_page_reloaded_while_waiting_is_told_to_connect_its_media_again_and_the_answer_joins_it()
+{
+    let mut w = waiting_world();
+    let call = queued_with_token(&mut w);
+    let (_, old) = w.negotiate(1);
+    w.connected(old);
+
+    // The page reloads: its websocket drops, a new one resumes the call; the old peer is
+    // still up at the shard (its consent has not expired yet).
+    let resumed = reloaded(&mut w);
     assert_eq!(resumed.call, call);
     assert!(!resumed.connected);
     assert!(resumed.media, "the new page must negotiate its media again");
@@ -444,27 +455,8 @@ fn a_kiosk_page_reloaded_while_waiting_is_told_to_connect_its_media_again_and_th
 #[test]
 fn a_kiosk_waiting_without_media_resumes_without_it() {
     let mut w = World::new();
-    w.open(1, Role::Kiosk, "borne-1");
-    w.input(Input::Resume {
-        session: 1,
-        token: "t1".to_owned(),
-        previous: None,
-    })
-    .unwrap();
-    w.place(1, "borne-1", "caf").unwrap();
-    w.input(Input::SessionClosed { session: 1 }).unwrap();
-    w.open(2, Role::Kiosk, "borne-1");
-    let verdict = w
-        .input(Input::Resume {
-            session: 2,
-            token: "t2".to_owned(),
-            previous: Some("t1".to_owned()),
-        })
-        .unwrap();
-    let Verdict::Resumed { call: resumed, .. } = verdict else {
-        panic!("resumed: {verdict:?}");
-    };
-    assert!(!resumed.media);
+    queued_with_token(&mut w);
+    assert!(!reloaded(&mut w).media);
 }
 
 /// The agent's pushes of `media_ready` for `call`, as (waiting) flags.

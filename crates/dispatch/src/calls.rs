@@ -287,13 +287,7 @@ impl Dispatcher {
         site: SiteId,
         priority: i32,
     ) -> Result<Admission, DispatchError> {
-        if self.call_index.contains_key(&id) {
-            return Err(DispatchError::DuplicateCall(id));
-        }
-        let q = *self
-            .queue_index
-            .get(queue_id)
-            .ok_or_else(|| DispatchError::UnknownQueue(queue_id.clone()))?;
+        let q = self.new_call_queue(id, queue_id)?;
         let queue = self
             .queue(q)
             .ok_or_else(|| DispatchError::UnknownQueue(queue_id.clone()))?;
@@ -333,20 +327,30 @@ impl Dispatcher {
         site: SiteId,
         not_before: Option<Instant>,
     ) -> Result<(), DispatchError> {
-        if self.call_index.contains_key(&id) {
-            return Err(DispatchError::DuplicateCall(id));
-        }
-        let q = *self
-            .queue_index
-            .get(queue_id)
-            .ok_or_else(|| DispatchError::UnknownQueue(queue_id.clone()))?;
+        let q = self.new_call_queue(id, queue_id)?;
         let mut call = Call::new(id, kiosk, site, q, 0, since);
         call.callback = true;
         call.not_before = not_before.filter(|&at| at > now);
         let idx = self.alloc_call(call);
-        self.record(q, now, true, |c| c.callbacks += 1);
+        self.record(q, now, true, |c| c.count_entry(true));
         self.place(now, idx);
         Ok(())
+    }
+
+    /// The queue slot of a new call `id` to `queue_id`: refused for an id in use or an unknown
+    /// queue.
+    fn new_call_queue(
+        &self,
+        id: CallId,
+        queue_id: &relais_proto::QueueId,
+    ) -> Result<u32, DispatchError> {
+        if self.call_index.contains_key(&id) {
+            return Err(DispatchError::DuplicateCall(id));
+        }
+        self.queue_index
+            .get(queue_id)
+            .copied()
+            .ok_or_else(|| DispatchError::UnknownQueue(queue_id.clone()))
     }
 
     pub(crate) fn abandon(&mut self, now: Instant, id: CallId) -> Result<(), DispatchError> {
@@ -446,7 +450,7 @@ impl Dispatcher {
             self.set_state(now, agent, AState::Available);
         }
         let task_idx = self.alloc_call(callback);
-        self.record(q, now, true, |c| c.callbacks += 1);
+        self.record(q, now, true, |c| c.count_entry(true));
         self.place(now, task_idx);
         Ok(())
     }

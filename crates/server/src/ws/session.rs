@@ -168,12 +168,6 @@ impl Session {
         self.state
             .calls()
             .run_then_carry_out(move |cores, now| {
-                if cores.calls().call_of_session(session).map(|c| c.id) != Some(call) {
-                    return Err(crate::calls::Refusal {
-                        code: codes::WRONG_STATE,
-                        message: format!("call {call} is not this kiosk's waiting call"),
-                    });
-                }
                 let at_ms = jiff::Timestamp::now().as_millisecond();
                 let not_before = not_before_ms.map(|ms| {
                     let ahead = u64::try_from(ms.saturating_sub(at_ms)).unwrap_or(0);
@@ -187,6 +181,7 @@ impl Session {
                         now,
                         Input::RequestCallback {
                             session,
+                            call,
                             task,
                             phone,
                             not_before,
