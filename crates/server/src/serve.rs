@@ -325,27 +325,28 @@ where
     Ok(stream)
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %err, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called,
+/// before anything is served: a signal that comes as soon as the server answers is not lost
+/// (an uninstalled SIGTERM would kill the process without its orderly stop).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    let wait = |stream: std::io::Result<tokio::signal::unix::Signal>, name: &'static str| async move {
+        match stream {
             Ok(mut stream) => {
                 stream.recv().await;
             }
             Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                tracing::warn!(error = %err, "cannot listen for {name}");
                 std::future::pending::<()>().await;
             }
         }
     };
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received"),
-        () = terminate => tracing::info!("SIGTERM received"),
+    async move {
+        tokio::select! {
+            () = wait(interrupt, "SIGINT") => tracing::info!("SIGINT received"),
+            () = wait(terminate, "SIGTERM") => tracing::info!("SIGTERM received"),
+        }
     }
 }
