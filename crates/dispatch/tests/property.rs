@@ -1348,6 +1348,28 @@ pub fn run_ops(strategy: usize, seed: u64, ops: &[Op]) {
             }
         }
         run.advance(secs(6));
+        // A callback task has no max wait: one that every agent serving its queue handed on
+        // waits for an agent who never comes in this run; it is withdrawn.
+        let stranded: Vec<u64> = run
+            .m
+            .calls
+            .iter()
+            .filter(|(_, c)| {
+                c.callback
+                    && c.state == MState::Queued
+                    && (0..4)
+                        .filter(|&a| serves(a, c.queue))
+                        .all(|a| c.handed_by.contains(&a))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stranded {
+            run.event(
+                Event::Abandon { call: CallId(id) },
+                Cause::Abandon(id),
+                true,
+            );
+        }
     }
     assert!(run.m.calls.is_empty(), "calls left: {:?}", run.m.calls);
     assert!(run.m.consults.is_empty(), "consultations left");
